@@ -1,0 +1,8 @@
+"""labench: a benchmark harness for the linear algebra behind deep learning.
+
+The public API is what a user workload needs; everything else is reached through the CLI.
+"""
+
+from labench.workloads.base import Implementation, Kernel, Param, Workload, implementation
+
+__all__ = ["Implementation", "Kernel", "Param", "Workload", "implementation"]

@@ -1,0 +1,3 @@
+from labench.cli import main
+
+main()

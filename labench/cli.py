@@ -1,0 +1,227 @@
+"""The `labench` command. Thin on purpose: parse, call the library, render, choose the exit code.
+
+Exit codes: 0 ok; 1 a case was wrong or errored; 2 unusable input; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from labench import results
+from labench.backends import BACKENDS, availability
+from labench.environment import fingerprint
+from labench.errors import InputError
+from labench.report import environment_table, progress_observer, render_result
+from labench.runner import new_result, run_suite
+from labench.suite import Case, Measurement, SuiteModel, load_suite
+from labench.workloads import BUILTIN
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
+
+app = typer.Typer(
+    help="Benchmark the linear algebra behind deep learning, honestly.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Logs and pipes get a wide fixed width instead of rich's 80 columns, so tables stay readable.
+console = Console(width=None if Console().is_terminal else 150)
+errors = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 150)
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def reports_input_errors(command: Command) -> Command:
+    """Unusable input is a message and exit code 2, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            for problem in error.problems:
+                errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_USAGE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _select(cases: list[Case], patterns: list[str]) -> list[Case]:
+    if not patterns:
+        return cases
+    return [
+        case
+        for case in cases
+        if any(
+            fnmatch.fnmatchcase(case.key, pattern) or fnmatch.fnmatchcase(case.benchmark, pattern)
+            for pattern in patterns
+        )
+    ]
+
+
+def _output_path(name: str, output: Path | None, force: bool) -> Path:
+    if output is not None:
+        if output.exists() and not force:
+            raise InputError(
+                f"{output}: already exists; labench never overwrites a result "
+                "(choose another -o, or pass --force to replace it)"
+            )
+        if output.is_dir():
+            raise InputError(f"{output}: is a folder; expected a file name for the result")
+        return output
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path("results") / f"{name}-{stamp}.json"
+    counter = 2
+    while path.exists():
+        path = Path("results") / f"{name}-{stamp}-{counter}.json"
+        counter += 1
+    return path
+
+
+@app.command()
+@reports_input_errors
+def run(
+    suites: Annotated[list[Path], typer.Argument(help="Suite YAML files.", show_default=False)],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Result file (one suite only). Default: results/<suite>-<timestamp>.json",
+        ),
+    ] = None,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-k",
+            help="Run only cases whose benchmark id or key matches this glob; repeatable.",
+        ),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option(help="Smoke-test timings: 0.1 s per case, fewer samples.")
+    ] = False,
+    max_time: Annotated[
+        float | None,
+        typer.Option(help="Seconds of sampling per case (overrides the suite).", min=0.001),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing -o file.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
+    ] = False,
+) -> None:
+    """Run suites, print the results and save them as JSON."""
+    if output is not None and len(suites) > 1:
+        raise InputError(
+            "-o/--output names one file, but several suites were given; drop -o "
+            "to write one results/<suite>-<timestamp>.json per suite"
+        )
+    overrides = dict(QUICK) if quick else {}
+    if max_time is not None:
+        overrides["max_time"] = max_time
+    loaded = [load_suite(path) for path in suites]
+    plans = []
+    for suite in loaded:
+        cases = _select(suite.cases(Measurement(**overrides)), filters or [])
+        if not cases:
+            raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
+        plans.append((suite, cases, _output_path(suite.name, output, force)))
+    failed = False
+    for suite, cases, path in plans:
+        result = new_result(suite, overrides)
+        try:
+            with progress_observer(console, cases, enabled=not quiet) as observer:
+                run_suite(cases, result, path, observer)
+        except KeyboardInterrupt:
+            errors.print(f"interrupted: {len(result.cases)} of {len(cases)} cases kept in {path}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if not quiet:
+            render_result(result, console)
+        console.print(f"saved {path}", highlight=False)
+        failed |= any(case.status in ("wrong", "error") for case in result.cases)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@reports_input_errors
+def validate(
+    suites: Annotated[list[Path], typer.Argument(help="Suite YAML files.", show_default=False)],
+) -> None:
+    """Check suites without running them."""
+    problems: list[str] = []
+    for path in suites:
+        try:
+            suite = load_suite(path)
+        except InputError as error:
+            problems += error.problems
+            continue
+        console.print(
+            f"{path}: ok, {len(suite.model.benchmarks)} benchmarks, "
+            f"{len(suite.cases())} cases, {len(suite.model.claims)} claims",
+            highlight=False,
+        )
+    if problems:
+        raise InputError(problems)
+
+
+@app.command("list")
+def list_workloads() -> None:
+    """Workloads, their implementations, and whether each backend can run here."""
+    table = Table(show_edge=False)
+    for column in ("workload", "implementation", "backend", "available", "summary"):
+        table.add_column(column)
+    for name, workload in sorted(BUILTIN.items()):
+        table.add_section()
+        for implementation in workload.implementations.values():
+            state = availability(implementation.backend)
+            available = "[green]yes[/]" if state.available else f"[yellow]no[/]: {state.reason}"
+            table.add_row(
+                name, implementation.name, implementation.backend, available, implementation.summary
+            )
+    console.print(table)
+    console.print(
+        f"backends: {', '.join(sorted(BACKENDS))}; a suite may also name a user "
+        "workload as 'module:ClassName'"
+    )
+
+
+@app.command()
+def env(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The environment fingerprint stored with every run."""
+    found = fingerprint()
+    if as_json:
+        console.print_json(json.dumps(found))
+    else:
+        console.print(environment_table(found))
+
+
+@app.command()
+@reports_input_errors
+def show(result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")]) -> None:
+    """Re-render a saved run."""
+    render_result(results.load(result_file), console)
+
+
+@app.command()
+def schema() -> None:
+    """JSON Schema of the suite format, for editor completion and validation."""
+    document = SuiteModel.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "labench suite"
+    print(json.dumps(document, indent=2))
+
+
+def main() -> None:
+    app()

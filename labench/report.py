@@ -1,0 +1,190 @@
+"""Rendering results for people: rich tables, a progress bar, environment summaries.
+
+Reads results only; never runs a kernel. Speedups are computed here from the stored medians,
+inside each group (cases differing only by implementation), against the suite's baseline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from labench.results import CaseResult, Result
+from labench.runner import Observer
+from labench.suite import Case
+
+STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def format_number(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def speedups(result: Result) -> dict[str, float]:
+    """Baseline median / case median for every ok case whose group has an ok baseline."""
+    medians = {
+        (case.group, case.implementation): case.timing.median
+        for case in result.cases
+        if case.status == "ok" and case.timing
+    }
+    found = {}
+    for case in result.cases:
+        baseline = medians.get((case.group, result.suite.baselines.get(case.benchmark, "")))
+        mine = medians.get((case.group, case.implementation))
+        if baseline and mine:
+            found[case.key] = baseline / mine
+    return found
+
+
+def _ci_text(case: CaseResult) -> str:
+    timing = case.timing
+    if timing is None or timing.ci95 is None or timing.median <= 0:
+        return "-"
+    return f"±{(timing.ci95[1] - timing.ci95[0]) / 2 / timing.median:.1%}"
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return " ".join(f"{name}={value}" for name, value in params.items())
+
+
+def results_tables(result: Result) -> Iterator[Table]:
+    """One table per benchmark, a section per parameter point."""
+    gains = speedups(result)
+    for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
+        cases = list(cases)
+        baseline = result.suite.baselines.get(benchmark, "")
+        table = Table(
+            title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline})[/]",
+            title_justify="left",
+            show_edge=False,
+        )
+        for column, justify in (
+            ("params", "left"),
+            ("dtype", "left"),
+            ("thr", "right"),
+            ("implementation", "left"),
+            ("median", "right"),
+            ("95% CI", "right"),
+            ("speedup", "right"),
+            ("GFLOP/s", "right"),
+            ("GB/s", "right"),
+            ("error", "right"),
+            ("status", "left"),
+        ):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        previous = None
+        for case in cases:
+            point = (tuple(case.params.items()), case.dtype)
+            if previous is not None and point != previous:
+                table.add_section()
+            previous = point
+            timing = case.timing
+            gain = gains.get(case.key)
+            table.add_row(
+                _params_text(case.params),
+                case.dtype,
+                str(case.threads),
+                case.implementation,
+                format_seconds(timing.median if timing else None),
+                _ci_text(case),
+                f"{gain:.2f}x" if gain is not None else "-",
+                format_number(case.metrics.get("gflops")),
+                format_number(case.metrics.get("gbps")),
+                format_number(case.metrics.get("error_rel"), 2),
+                f"[{STATUS_STYLE[case.status]}]{case.status}[/]",
+            )
+        yield table
+
+
+def render_result(result: Result, console: Console) -> None:
+    environment = result.environment
+    console.print(
+        f"[bold]{result.suite.name}[/] on {environment.get('cpu', '?')} "
+        f"({environment.get('cores_usable', '?')} cores, "
+        f"machine {environment.get('machine_id', '?')})"
+        f" — run {result.run.id}, started {result.run.started}"
+        + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
+    )
+    for table in results_tables(result):
+        console.print()
+        console.print(table)
+    notes = [case for case in result.cases if case.reason]
+    if notes:
+        console.print()
+        for case in notes:
+            console.print(
+                f"[{STATUS_STYLE[case.status]}]{case.status}[/] {case.key}: {case.reason}"
+            )
+    counts = {
+        status: sum(case.status == status for case in result.cases)
+        for status in ("ok", "wrong", "error", "skipped")
+    }
+    console.print(
+        "\n" + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+    )
+
+
+def environment_table(environment: dict[str, Any]) -> Table:
+    table = Table(show_header=False, show_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in environment.items():
+        if name == "thread_pools":
+            value = (
+                "\n".join(
+                    f"{pool.get('internal_api')} {pool.get('version', '')} "
+                    f"({pool.get('user_api')}, {pool.get('num_threads')} threads, "
+                    f"{pool.get('library')})"
+                    for pool in value
+                )
+                or "none loaded"
+            )
+        elif name == "packages":
+            value = ", ".join(f"{package} {version}" for package, version in value.items())
+        elif name == "gpus":
+            value = (
+                "\n".join(
+                    f"{gpu['name']} ({gpu['memory_bytes'] / 2**30:.0f} GiB, driver {gpu['driver']})"
+                    for gpu in value
+                )
+                or "none"
+            )
+        elif name == "memory_bytes":
+            value = f"{value / 2**30:.1f} GiB"
+        table.add_row(name, str(value))
+    return table
+
+
+@contextmanager
+def progress_observer(console: Console, cases: Sequence[Case], enabled: bool) -> Iterator[Observer]:
+    """A progress bar with ETA on a terminal; silent otherwise (CI logs, pipes, --quiet)."""
+    if not enabled or not console.is_terminal:
+        yield Observer()
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=len(cases))
+        yield Observer(
+            started=lambda case: progress.update(task, description=case.key),
+            finished=lambda result: progress.advance(task),
+        )

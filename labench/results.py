@@ -1,0 +1,138 @@
+"""The versioned result document: one JSON file per run.
+
+Raw samples are kept so any later comparison can be recomputed from the file. Files are written
+atomically (temporary file + rename) after every case, so an interrupted or crashed run leaves a
+valid file holding every case it finished, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from labench.errors import InputError
+
+SCHEMA = "labench.result/1"
+Status = Literal["ok", "skipped", "error", "wrong"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Timing(_Model):
+    median: float
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    iqr: float
+    ci95: tuple[float, float] | None
+    outliers: int
+    first_call: float
+    inner_loops: int
+    stopped_by: str
+    samples: list[float] = Field(description="raw seconds per call, one per sample")
+
+
+class CaseResult(_Model):
+    key: str
+    group: str
+    benchmark: str
+    workload: str
+    implementation: str
+    backend: str
+    params: dict[str, Any]
+    threads: int
+    threads_spec: int | str
+    dtype: str
+    status: Status
+    reason: str | None = None
+    timing: Timing | None = None
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    thread_pools: dict[str, int] = Field(default_factory=dict)
+
+
+class SuiteInfo(_Model):
+    name: str
+    path: str
+    sha256: str
+    baselines: dict[str, str] = Field(description="baseline implementation of each benchmark")
+
+
+class RunInfo(_Model):
+    id: str
+    started: str
+    finished: str | None = None
+    labench_version: str
+    command: list[str]
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    interrupted: bool = False
+
+
+class Result(_Model):
+    schema_: Literal["labench.result/1"] = Field(SCHEMA, alias="schema")
+    suite: SuiteInfo
+    run: RunInfo
+    environment: dict[str, Any]
+    cases: list[CaseResult] = Field(default_factory=list)
+    claims: list[dict[str, Any]] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=1) + "\n"
+
+
+def save(result: Result, path: Path) -> None:
+    """Write atomically: readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(result.to_json())
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path) -> Result:
+    """Read and validate a result file; anything unusable is an InputError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such result file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the result file: {error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); "
+            "expected a labench result file (is it truncated or damaged?)"
+        ) from None
+    if not isinstance(document, dict) or "schema" not in document:
+        raise InputError(
+            f"{path}: not a labench result file: expected a JSON object with 'schema': {SCHEMA!r}"
+        )
+    if document["schema"] != SCHEMA:
+        raise InputError(
+            f"{path}: unsupported result schema {document['schema']!r}; "
+            f"this labench reads {SCHEMA!r}"
+        )
+    try:
+        return Result.model_validate(document)
+    except ValidationError as error:
+        problems = [
+            f"{path}: {'.'.join(str(part) for part in issue['loc'])}: {issue['msg'].lower()}"
+            for issue in error.errors()[:5]
+        ]
+        raise InputError([f"{path}: damaged result file:", *problems]) from None

@@ -1,0 +1,252 @@
+"""Runs cases: setup -> check against the reference -> time -> record.
+
+Inputs and the float64 reference are made once per data group (benchmark x parameters x dtype)
+and shared by every implementation and thread count, so all contenders see identical data and
+the reference is not recomputed per case. The result file is rewritten after every case.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labench import results
+from labench.backends import BACKENDS, availability
+from labench.environment import available_memory, fingerprint
+from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
+from labench.stats import summarize
+from labench.suite import Case, Suite
+from labench.threads import limit_threads
+from labench.timing import Policy, first_call, sample
+from labench.workloads import Kernel
+
+
+class CaseFailed(Exception):
+    """A case cannot produce a trustworthy timing; carries the status and reason to record."""
+
+    def __init__(
+        self, status: results.Status, reason: str, metrics: Mapping[str, Any] | None = None
+    ):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.metrics = dict(metrics or {})
+
+
+@dataclass
+class Observer:
+    """Hooks for progress display; the runner itself prints nothing."""
+
+    started: Callable[[Case], None] = lambda case: None
+    finished: Callable[[CaseResult], None] = lambda result: None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_result(suite: Suite, overrides: Mapping[str, Any]) -> Result:
+    return Result(
+        suite=SuiteInfo(
+            name=suite.name,
+            path=str(suite.path),
+            sha256=suite.sha256,
+            baselines={b.id: suite.baseline(b.id) for b in suite.model.benchmarks},
+        ),
+        run=RunInfo(
+            id=uuid.uuid4().hex[:12],
+            started=now(),
+            labench_version=metadata.version("labench"),
+            command=list(sys.argv),
+            overrides=dict(overrides),
+        ),
+        environment=fingerprint(),
+    )
+
+
+def run_suite(cases: list[Case], result: Result, path: Path, observer: Observer) -> Result:
+    """Run every case, appending to `result` and saving it to `path` after each one.
+
+    On Ctrl-C the file is saved marked as interrupted, holding every finished case, and the
+    KeyboardInterrupt propagates so the caller can exit 130.
+    """
+    results.save(result, path)
+    try:
+        for case_result in run_cases(cases, observer):
+            result.cases.append(case_result)
+            results.save(result, path)
+            observer.finished(case_result)
+    except KeyboardInterrupt:
+        result.run.interrupted = True
+        raise
+    finally:
+        result.run.finished = now()
+        results.save(result, path)
+    return result
+
+
+def run_cases(cases: Iterable[Case], observer: Observer) -> Iterable[CaseResult]:
+    for _, group in itertools.groupby(cases, key=lambda case: case.data_key):
+        yield from _run_data_group(list(group), observer)
+
+
+def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResult]:
+    runnable = []
+    for case in group:
+        backend = availability(case.backend)
+        if backend.available:
+            runnable.append(case)
+        else:
+            yield _record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
+    if not runnable:
+        return
+    head = runnable[0]
+    try:
+        inputs, reference = _prepare_data(head)
+    except CaseFailed as failure:
+        for case in runnable:
+            yield _record(case, failure.status, failure.reason)
+        return
+    except Exception as error:
+        for case in runnable:
+            yield _record(case, "error", f"making inputs or reference failed: {_describe(error)}")
+        return
+    for case in runnable:
+        observer.started(case)
+        yield measure_case(case, inputs, reference)
+
+
+def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:
+    dtype = np.dtype(case.dtype)
+    need = case.workload.footprint(case.params, dtype.itemsize)
+    free = available_memory()
+    if need is not None and need > free:
+        raise CaseFailed(
+            "skipped",
+            f"needs {need / 2**30:.2f} GiB of memory, only {free / 2**30:.2f} GiB available",
+        )
+    inputs = case.workload.make_inputs(case.params, dtype, case.rng())
+    zero = [
+        name for name, value in inputs.items() if isinstance(value, np.ndarray) and not value.any()
+    ]
+    if zero:
+        raise CaseFailed(
+            "error", f"input {', '.join(zero)} is all zeros; timing on zeros is not honest"
+        )
+    reference = np.asarray(case.workload.reference(inputs, case.params), dtype=np.float64)
+    return inputs, reference
+
+
+def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -> CaseResult:
+    """Check one implementation's answer, then time it, under the case's thread limit."""
+    workload = case.workload
+    implementation = workload.implementations[case.implementation]
+    with limit_threads(case.threads) as threads, BACKENDS[case.backend].thread_limit(case.threads):
+        try:
+            prepared = implementation.prepare(workload, inputs, case.params)
+            kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
+            cold, output = first_call(kernel.run)
+            metrics = _check(case, kernel.to_host(output), reference) | kernel.metrics
+            policy = Policy(
+                max_time=case.settings.max_time,
+                target_rel_ci=case.settings.target_rel_ci,
+                min_samples=case.settings.min_samples,
+                warmup=case.settings.warmup,
+            )
+            measurement = sample(kernel.run, policy)
+        except CaseFailed as failure:
+            return _record(
+                case, failure.status, failure.reason, metrics=failure.metrics, pools=threads.pools
+            )
+        except Exception as error:
+            return _record(case, "error", _describe(error), pools=threads.pools)
+    summary = summarize(measurement.samples)
+    timing = Timing(
+        **{
+            name: getattr(summary, name)
+            for name in ("median", "mean", "stdev", "min", "max", "iqr", "ci95", "outliers")
+        },
+        first_call=cold,
+        inner_loops=measurement.inner_loops,
+        stopped_by=measurement.stopped_by,
+        samples=measurement.samples,
+    )
+    return _record(
+        case,
+        "ok",
+        None,
+        timing=timing,
+        metrics=metrics | _rates(case, summary.median),
+        pools=threads.pools,
+    )
+
+
+def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Correctness before timing: a fast wrong kernel must never be ranked."""
+    dtype = np.dtype(case.dtype)
+    implementation = case.workload.implementations[case.implementation]
+    tolerance = implementation.tolerance or case.workload.tolerance(case.params, dtype)
+    if np.shape(output) != reference.shape:
+        raise CaseFailed(
+            "wrong",
+            f"output shape {np.shape(output)} differs from the reference's {reference.shape}",
+        )
+    error = case.workload.error(output, reference)
+    metrics = {"error_rel": error, "tolerance": tolerance}
+    if not np.isfinite(error) or error > tolerance:
+        raise CaseFailed(
+            "wrong", f"relative error {error:.3g} exceeds the tolerance {tolerance:.3g}", metrics
+        )
+    return metrics
+
+
+def _rates(case: Case, median: float) -> dict[str, float | None]:
+    flops = case.workload.flops(case.params)
+    moved = case.workload.bytes_moved(case.params, np.dtype(case.dtype).itemsize)
+    return {
+        "flops": flops,
+        "bytes": moved,
+        "gflops": flops / median / 1e9 if flops and median > 0 else None,
+        "gbps": moved / median / 1e9 if moved and median > 0 else None,
+    }
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _record(
+    case: Case,
+    status: results.Status,
+    reason: str | None,
+    *,
+    timing: Timing | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    pools: Mapping[str, int] | None = None,
+) -> CaseResult:
+    return CaseResult(
+        key=case.key,
+        group=case.group_key,
+        benchmark=case.benchmark,
+        workload=case.workload.name,
+        implementation=case.implementation,
+        backend=case.backend,
+        params=case.params,
+        threads=case.threads,
+        threads_spec=case.threads_spec,
+        dtype=case.dtype,
+        status=status,
+        reason=reason,
+        timing=timing,
+        metrics=dict(metrics or {}),
+        thread_pools=dict(pools or {}),
+    )

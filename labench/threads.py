@@ -1,0 +1,54 @@
+"""Thread limits that really apply, and proof that they did.
+
+"One core" must mean one thread everywhere: BLAS and OpenMP pools through threadpoolctl, plus
+whatever a backend adds (Numba's own pool). After setting a limit we read the pools back, so a
+library that ignored the request shows up in the result instead of silently skewing a speedup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from threadpoolctl import threadpool_info, threadpool_limits
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (respects affinity masks and container CPU sets)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def resolve_threads(spec: int | str) -> int:
+    """Turn a suite's thread spec (a count or 'max') into a count for this machine."""
+    return usable_cores() if spec == "max" else int(spec)
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    """What the native thread pools report while a limit is in force."""
+
+    requested: int
+    pools: dict[str, int]
+
+    @property
+    def honoured(self) -> bool:
+        return all(count == self.requested for count in self.pools.values())
+
+
+def pool_threads() -> dict[str, int]:
+    """Current thread count of each native pool, keyed `user_api:internal_api`."""
+    return {
+        f"{pool['user_api']}:{pool['internal_api']}": int(pool["num_threads"])
+        for pool in threadpool_info()
+    }
+
+
+@contextmanager
+def limit_threads(count: int) -> Iterator[ThreadState]:
+    """Limit every BLAS and OpenMP pool to `count` threads and report what they accepted."""
+    with threadpool_limits(limits=count):
+        yield ThreadState(requested=count, pools=pool_threads())

@@ -1,0 +1,74 @@
+"""Workload registry: built-ins by dotted name, user workloads as `module:attribute`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from labench.workloads.base import (
+    Implementation,
+    Inputs,
+    Kernel,
+    Param,
+    Params,
+    Workload,
+    implementation,
+)
+from labench.workloads.kernels import MatmulWorkload, MatvecWorkload
+
+BUILTIN: dict[str, type[Workload]] = {
+    workload.name: workload for workload in (MatmulWorkload, MatvecWorkload)
+}
+
+
+class WorkloadNotFound(LookupError):
+    """The suite named a workload that does not exist or cannot be imported; worded for users."""
+
+
+def load_workload(name: str, search_dir: Path | None = None) -> Workload:
+    """Instantiate a workload from a built-in name or a `module:attribute` reference.
+
+    `search_dir` (the suite's folder) is importable while loading, so a suite can sit next to
+    the module that defines its workloads.
+    """
+    if name in BUILTIN:
+        return BUILTIN[name]()
+    if ":" not in name:
+        raise WorkloadNotFound(f"unknown workload {name!r}")
+    module_name, _, attribute = name.partition(":")
+    added = str(search_dir) if search_dir is not None else None
+    if added is not None:
+        sys.path.insert(0, added)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise WorkloadNotFound(f"cannot import module {module_name!r}: {error}") from None
+    finally:
+        if added is not None:
+            sys.path.remove(added)
+    target = getattr(module, attribute, None)
+    if isinstance(target, type) and issubclass(target, Workload):
+        target = target()
+    if not isinstance(target, Workload):
+        raise WorkloadNotFound(
+            f"{name!r} is not a labench Workload subclass or instance "
+            f"(found {type(target).__name__})"
+        )
+    if not target.name:
+        target.name = name
+    return target
+
+
+__all__ = [
+    "BUILTIN",
+    "Implementation",
+    "Inputs",
+    "Kernel",
+    "Param",
+    "Params",
+    "Workload",
+    "WorkloadNotFound",
+    "implementation",
+    "load_workload",
+]

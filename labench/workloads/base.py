@@ -1,0 +1,183 @@
+"""The workload plug-in API.
+
+A workload is a family of computations with parameters. It owns everything that must be the
+same for all of its implementations — input data, the float64 reference answer, flop and byte
+counts, memory footprint — so that implementations differ only in how they compute, and every
+one is checked against the same reference before it is timed.
+
+A user workload is a subclass; a suite names it as `module:ClassName`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+Params = Mapping[str, Any]
+Inputs = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a workload: its default and what values make sense.
+
+    `positive` and `minimum` exist so impossible sizes are rejected while the suite is read,
+    with the file and line, rather than as an exception deep inside a kernel.
+    """
+
+    default: Any
+    kind: type = int
+    positive: bool = False
+    minimum: float | None = None
+    choices: tuple[Any, ...] | None = None
+    optional: bool = False
+    help: str = ""
+
+    def describe(self) -> str:
+        """What the suite must give, worded for an error message."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(choice) for choice in self.choices)
+        noun = {int: "integer", float: "number", str: "string", bool: "boolean"}[self.kind]
+        if self.positive:
+            noun = f"positive {noun}"
+        elif self.minimum is not None:
+            noun = f"{noun} >= {self.minimum:g}"
+        article = "an" if noun[0] in "aeiou" else "a"
+        return f"{article} {noun}" + (" or null" if self.optional else "")
+
+    def accepts(self, value: Any) -> bool:
+        """Whether one (non-list) value is valid for this parameter."""
+        if value is None:
+            return self.optional
+        if self.choices is not None:
+            return value in self.choices
+        if self.kind is float:
+            valid = isinstance(value, int | float) and not isinstance(value, bool)
+            valid = valid and bool(np.isfinite(value))
+        else:
+            valid = isinstance(value, self.kind) and not (
+                self.kind is int and isinstance(value, bool)
+            )
+        if valid and self.positive:
+            valid = value > 0
+        if valid and self.minimum is not None:
+            valid = value >= self.minimum
+        return valid
+
+
+@dataclass
+class Kernel:
+    """What an implementation hands the runner: the zero-argument call that gets timed.
+
+    Preparation (moving data to a device, factoring a matrix, compiling) happens before the
+    Kernel exists, so it never lands in the timed region; its cost can be reported in `metrics`.
+    `to_host` turns the call's output into a NumPy array for the correctness check.
+    """
+
+    run: Callable[[], Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    to_host: Callable[[Any], np.ndarray] = np.asarray
+
+
+Prepare = Callable[[Any, Inputs, Params], "Kernel | Callable[[], Any]"]
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """A named way to compute a workload, bound to the backend that must be available for it."""
+
+    name: str
+    backend: str
+    prepare: Prepare
+    tolerance: float | None = None
+    summary: str = ""
+
+
+def implementation(
+    backend: str = "numpy",
+    *,
+    name: str | None = None,
+    tolerance: float | None = None,
+) -> Callable[[Prepare], Prepare]:
+    """Mark a workload method as an implementation.
+
+    The method receives the inputs and parameters and returns a `Kernel` or a bare zero-argument
+    callable; its docstring's first line becomes the summary shown by `labench list`.
+    """
+
+    def mark(prepare: Prepare) -> Prepare:
+        summary = (prepare.__doc__ or "").strip().splitlines()[0:1]
+        prepare.__labench_implementation__ = Implementation(  # type: ignore[attr-defined]
+            name=name or prepare.__name__,
+            backend=backend,
+            prepare=prepare,
+            tolerance=tolerance,
+            summary=summary[0] if summary else "",
+        )
+        return prepare
+
+    return mark
+
+
+class Workload:
+    """Base class of every workload. Subclasses set `name` and `params`, and override
+    `make_inputs` and `reference`; they should also give `flops`, `bytes_moved` and `footprint`
+    so the report can show rates and the runner can refuse cases that cannot fit in memory.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    params: ClassVar[Mapping[str, Param]] = {}
+    dtypes: ClassVar[tuple[str, ...]] = ("float64", "float32")
+    implementations: ClassVar[dict[str, Implementation]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, Implementation] = {}
+        for klass in reversed(cls.__mro__):
+            for attribute in vars(klass).values():
+                marked = getattr(attribute, "__labench_implementation__", None)
+                if marked is not None:
+                    found[marked.name] = marked
+        cls.implementations = found
+
+    def resolve_params(self, given: Params) -> dict[str, Any]:
+        """The given parameters with the declared defaults filled in, in declaration order."""
+        return {name: given.get(name, spec.default) for name, spec in self.params.items()}
+
+    def make_inputs(self, params: Params, dtype: np.dtype, rng: np.random.Generator) -> Inputs:
+        """Random, never all-zero input arrays in `dtype`, from the seeded generator."""
+        raise NotImplementedError(f"{type(self).__name__} must define make_inputs")
+
+    def reference(self, inputs: Inputs, params: Params) -> np.ndarray:
+        """The answer computed in float64, against which every implementation is checked."""
+        raise NotImplementedError(f"{type(self).__name__} must define reference")
+
+    def flops(self, params: Params) -> float | None:
+        """Floating-point operations of one call, for GFLOP/s; None when it means nothing."""
+        return None
+
+    def bytes_moved(self, params: Params, itemsize: int) -> float | None:
+        """Minimum bytes one call must read and write, for GB/s."""
+        return None
+
+    def footprint(self, params: Params, itemsize: int) -> int | None:
+        """Bytes the case holds at once (inputs, outputs, float64 reference); None if unknown."""
+        return None
+
+    def tolerance(self, params: Params, dtype: np.dtype) -> float:
+        """Largest relative error (Frobenius norm) that still counts as a correct answer.
+
+        The default allows rounding error that grows with the amount of data but stays far below
+        what a wrong kernel produces (an error of order 1).
+        """
+        return 1e-10 if dtype == np.float64 else 1e-4
+
+    def error(self, output: np.ndarray, reference: np.ndarray) -> float:
+        """Relative error of an output against the reference, in float64."""
+        difference = np.linalg.norm(np.asarray(output, dtype=np.float64) - reference)
+        scale = np.linalg.norm(reference)
+        return float(difference / scale) if scale > 0 else float(difference)

@@ -1,0 +1,24 @@
+from threadpoolctl import threadpool_info
+
+from labench.threads import limit_threads, resolve_threads, usable_cores
+
+
+def blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_limit_really_applies_to_blas_and_is_lifted_after():
+    import numpy  # noqa: F401  (BLAS must be loaded for threadpoolctl to see it)
+
+    before = blas_threads()
+    assert before, "no BLAS library visible to threadpoolctl"
+    with limit_threads(1) as state:
+        assert blas_threads() == {1}
+        assert state.honoured
+        assert all(count == 1 for count in state.pools.values())
+    assert blas_threads() == before
+
+
+def test_max_means_every_usable_core():
+    assert resolve_threads("max") == usable_cores() >= 1
+    assert resolve_threads(3) == 3
