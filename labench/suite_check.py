@@ -1,0 +1,248 @@
+"""Suite checks beyond structure, and the wording of every suite problem.
+
+Each problem is one line `file:line:column: where: what was expected, got what`, placed with
+the source map so an editor can jump to it; close matches are suggested for misspelt names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from labench.backends import BACKENDS
+from labench.environment import total_memory
+from labench.suite_model import (
+    MEASUREMENT_DEFAULTS,
+    Benchmark,
+    Claim,
+    SuiteModel,
+    as_list,
+    merge,
+    sweep,
+)
+from labench.workloads import BUILTIN, Workload, WorkloadNotFound, load_workload
+from labench.yamlsource import SourceMap, ValuePath
+
+
+def _dotted(path: ValuePath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "suite"
+
+
+def structure_problem(issue: Any, source: SourceMap) -> str:
+    """Word one pydantic error as `file:line:col: path: expected ..., got ...`."""
+    path: ValuePath = tuple(issue["loc"])
+    kind = issue["type"]
+    if kind == "extra_forbidden":
+        parent, key = path[:-1], path[-1]
+        allowed = _allowed_keys(parent)
+        hint = difflib.get_close_matches(str(key), allowed, n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+        return (
+            f"{source.key(path)}: {_dotted(parent)}: unknown key {key!r}{suggestion} "
+            f"(expected one of: {', '.join(allowed)})"
+        )
+    if kind == "missing":
+        return f"{source.value(path)}: {_dotted(path[:-1])}: missing required key {path[-1]!r}"
+    message = issue["msg"]
+    if kind == "labench":
+        return f"{source.value(path)}: {_dotted(path)}: {message}"
+    if message.startswith("Input should be "):
+        message = "expected " + message.removeprefix("Input should be ")
+    elif message.startswith("String should "):
+        message = "expected a string that should " + message.removeprefix("String should ")
+    else:
+        message = message[0].lower() + message[1:]
+    return f"{source.value(path)}: {_dotted(path)}: {message}, got {issue['input']!r}"
+
+
+def _allowed_keys(parent: ValuePath) -> list[str]:
+    model: type[BaseModel] = SuiteModel
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        nested = _model_in(annotation)
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    known = sorted(set(known))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}known: {', '.join(known)}"
+
+
+def check_meaning(
+    model: SuiteModel, source: SourceMap, suite_dir: Path
+) -> tuple[dict[str, Workload], list[str]]:
+    problems: list[str] = []
+    workloads: dict[str, Workload] = {}
+    seen_ids: dict[str, int] = {}
+    for index, benchmark in enumerate(model.benchmarks):
+        at: ValuePath = ("benchmarks", index)
+        if benchmark.id in seen_ids:
+            problems.append(
+                f"{source.value((*at, 'id'))}: {_dotted((*at, 'id'))}: duplicate benchmark id "
+                f"{benchmark.id!r} (also benchmarks[{seen_ids[benchmark.id]}])"
+            )
+            continue
+        seen_ids[benchmark.id] = index
+        try:
+            workload = load_workload(benchmark.workload, suite_dir)
+        except WorkloadNotFound as error:
+            known = (
+                "" if ":" in benchmark.workload else "; " + _suggest(benchmark.workload, BUILTIN)
+            )
+            problems.append(
+                f"{source.value((*at, 'workload'))}: {_dotted((*at, 'workload'))}: {error}"
+                f"{known} (a user workload is written 'module:ClassName')"
+            )
+            continue
+        benchmark_problems = _check_benchmark(benchmark, workload, source, at)
+        problems += benchmark_problems
+        if not benchmark_problems:
+            workloads[benchmark.id] = workload
+    for index, claim in enumerate(model.claims):
+        problems += _check_claim(claim, model, workloads, source, ("claims", index))
+    if not problems:
+        problems += _check_memory(model, workloads, source)
+    return workloads, problems
+
+
+def _check_benchmark(
+    benchmark: Benchmark, workload: Workload, source: SourceMap, at: ValuePath
+) -> list[str]:
+    problems: list[str] = []
+    for name, value in benchmark.params.items():
+        where = (*at, "params", name)
+        spec = workload.params.get(name)
+        if spec is None:
+            problems.append(
+                f"{source.key(where)}: {_dotted(where)}: unknown parameter {name!r} of "
+                f"{workload.name}; "
+                f"{_suggest(name, workload.params) if workload.params else 'it takes none'}"
+            )
+            continue
+        values = as_list(value)
+        bad = next((i for i, item in enumerate(values) if not spec.accepts(item)), None)
+        if not values or bad is not None:
+            place = source.value(
+                (*where, bad) if isinstance(value, list) and bad is not None else where
+            )
+            got = value if bad is None else values[bad]
+            problems.append(
+                f"{place}: {_dotted(where)}: expected {spec.describe()} "
+                f"or a list of them, got {got!r}"
+            )
+    implementations = benchmark.implementations or list(workload.implementations)
+    for position, name in enumerate(benchmark.implementations or []):
+        where = (*at, "implementations", position)
+        if name not in workload.implementations:
+            problems.append(
+                f"{source.value(where)}: {_dotted(where)}: unknown implementation {name!r} of "
+                f"{workload.name}; {_suggest(name, workload.implementations)}"
+            )
+    for dtype in benchmark.dtype or ():
+        if dtype not in workload.dtypes:
+            problems.append(
+                f"{source.value((*at, 'dtype'))}: {_dotted((*at, 'dtype'))}: {workload.name} "
+                f"supports {', '.join(workload.dtypes)}, got {dtype!r}"
+            )
+    if benchmark.baseline is not None and benchmark.baseline not in implementations:
+        problems.append(
+            f"{source.value((*at, 'baseline'))}: {_dotted((*at, 'baseline'))}: baseline "
+            f"{benchmark.baseline!r} is not among the implementations of this benchmark "
+            f"({', '.join(implementations)})"
+        )
+    for implementation in workload.implementations.values():
+        if implementation.backend not in BACKENDS:
+            problems.append(
+                f"{source.value((*at, 'workload'))}: {workload.name}: implementation "
+                f"{implementation.name!r} needs backend {implementation.backend!r}; "
+                f"known backends: {', '.join(sorted(BACKENDS))}"
+            )
+    return problems
+
+
+def _check_claim(
+    claim: Claim,
+    model: SuiteModel,
+    workloads: dict[str, Workload],
+    source: SourceMap,
+    at: ValuePath,
+) -> list[str]:
+    benchmark = next((b for b in model.benchmarks if b.id == claim.benchmark), None)
+    if benchmark is None:
+        return [
+            f"{source.value((*at, 'benchmark'))}: {_dotted((*at, 'benchmark'))}: unknown "
+            f"benchmark {claim.benchmark!r}; "
+            f"{_suggest(claim.benchmark, [b.id for b in model.benchmarks])}"
+        ]
+    workload = workloads.get(benchmark.id)
+    if workload is None:
+        return []
+    implementations = benchmark.implementations or list(workload.implementations)
+    problems = []
+    comparison = claim.speedup or claim.metric or claim.ratio
+    comparison_key = "speedup" if claim.speedup else "metric" if claim.metric else "ratio"
+    for role in ("of", "over"):
+        name = getattr(comparison, role, None)
+        if name is not None and name not in implementations:
+            where = (*at, comparison_key, role)
+            problems.append(
+                f"{source.value(where)}: {_dotted(where)}: {name!r} is not an implementation "
+                f"of benchmark {benchmark.id!r} ({', '.join(implementations)})"
+            )
+    selectable = [*workload.params, "threads", "dtype"]
+    for name in claim.where:
+        if name not in selectable:
+            where = (*at, "where", name)
+            problems.append(
+                f"{source.key(where)}: {_dotted(where)}: cannot select on {name!r}; "
+                f"{_suggest(name, selectable)}"
+            )
+    return problems
+
+
+def _check_memory(
+    model: SuiteModel, workloads: dict[str, Workload], source: SourceMap
+) -> list[str]:
+    """Refuse sizes no run on this machine could hold, while we can still point at the line."""
+    limit = total_memory()
+    problems = []
+    for index, benchmark in enumerate(model.benchmarks):
+        workload = workloads[benchmark.id]
+        dtypes = merge(MEASUREMENT_DEFAULTS, model.defaults, benchmark).dtype
+        for point in sweep(benchmark.params):
+            params = workload.resolve_params(point)
+            for dtype in dtypes:
+                need = workload.footprint(params, np.dtype(dtype).itemsize)
+                if need is not None and need > limit:
+                    where = ("benchmarks", index, "params")
+                    problems.append(
+                        f"{source.value(where)}: {_dotted(where)}: {params} in {dtype} needs "
+                        f"{need / 2**30:.1f} GiB, more than this machine's "
+                        f"{limit / 2**30:.1f} GiB of memory"
+                    )
+    return problems

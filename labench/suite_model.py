@@ -1,0 +1,194 @@
+"""The suite format as pydantic models: the structure a suite file must have.
+
+pydantic checks keys, types and ranges and gives the JSON Schema `labench schema` prints; the
+sweep fields use validators of their own so their messages read "expected ..., got ...".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+FORMAT_VERSION = 1
+DTYPES = ("float64", "float32")
+ThreadSpec = int | Literal["max"]
+
+
+def as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _threads(value: Any) -> tuple[ThreadSpec, ...]:
+    items = as_list(value)
+    if not items or not all(
+        item == "max" or (isinstance(item, int) and not isinstance(item, bool) and item > 0)
+        for item in items
+    ):
+        raise PydanticCustomError(
+            "labench",
+            "expected a positive integer, 'max', or a list of them, got {got}",
+            {"got": repr(value)},
+        )
+    return tuple(dict.fromkeys(items))
+
+
+def _dtypes(value: Any) -> tuple[str, ...]:
+    items = as_list(value)
+    if not items or not all(item in DTYPES for item in items):
+        raise PydanticCustomError(
+            "labench",
+            "expected one of {known} or a list of them, got {got}",
+            {"known": ", ".join(DTYPES), "got": repr(value)},
+        )
+    return tuple(dict.fromkeys(items))
+
+
+Threads = Annotated[
+    tuple[ThreadSpec, ...],
+    BeforeValidator(_threads),
+    WithJsonSchema(
+        {
+            "description": "thread counts to sweep; 'max' means every usable core",
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"const": "max"},
+                {
+                    "type": "array",
+                    "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "max"}]},
+                },
+            ],
+        }
+    ),
+]
+Dtypes = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_dtypes),
+    WithJsonSchema(
+        {
+            "description": "floating-point types to sweep",
+            "anyOf": [{"enum": list(DTYPES)}, {"type": "array", "items": {"enum": list(DTYPES)}}],
+        }
+    ),
+]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=80)]
+ParamValue = Any
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Measurement(_Strict):
+    """How each case is measured; suite `defaults` and each benchmark may set any of these."""
+
+    threads: Threads | None = None
+    dtype: Dtypes | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+    max_time: Annotated[float, Field(gt=0, description="seconds of sampling per case")] | None = (
+        None
+    )
+    target_rel_ci: (
+        Annotated[
+            float, Field(gt=0, lt=1, description="stop once the 95% CI of the median is this tight")
+        ]
+        | None
+    ) = None
+    min_samples: Annotated[int, Field(ge=3, le=100_000)] | None = None
+    warmup: Annotated[float, Field(ge=0, description="seconds of warm-up calls")] | None = None
+
+
+MEASUREMENT_DEFAULTS = Measurement(
+    threads=(1,),
+    dtype=("float64",),
+    seed=0,
+    max_time=1.0,
+    target_rel_ci=0.02,
+    min_samples=5,
+    warmup=0.05,
+)
+
+
+class Benchmark(Measurement):
+    id: Identifier
+    workload: str
+    description: str | None = None
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    implementations: list[str] | None = Field(default=None, min_length=1)
+    baseline: str | None = None
+
+
+class Speedup(_Strict):
+    of: str
+    over: str
+
+
+class MetricOf(_Strict):
+    name: str
+    of: str
+
+
+class MetricRatio(_Strict):
+    metric: str
+    of: str
+    over: str
+
+
+class Claim(_Strict):
+    """A statement checked against the run: a speedup, a metric, or a ratio of metrics, bounded
+    by `at_least` and/or `at_most`. A small closed structure on purpose: no user expressions."""
+
+    id: Identifier
+    text: str
+    benchmark: str
+    where: dict[str, ParamValue] = Field(default_factory=dict)
+    speedup: Speedup | None = None
+    metric: MetricOf | None = None
+    ratio: MetricRatio | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_comparison_and_a_bound(self) -> Claim:
+        given = [name for name in ("speedup", "metric", "ratio") if getattr(self, name)]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "labench",
+                "expected exactly one of 'speedup', 'metric' or 'ratio', got {got}",
+                {"got": ", ".join(given) or "none"},
+            )
+        if self.at_least is None and self.at_most is None:
+            raise PydanticCustomError("labench", "expected a bound: 'at_least' and/or 'at_most'")
+        return self
+
+
+class SuiteModel(_Strict):
+    labench: Literal[1] = Field(description="suite format version")
+    name: Identifier
+    description: str | None = None
+    defaults: Measurement = Field(default_factory=Measurement)
+    benchmarks: list[Benchmark] = Field(min_length=1)
+    claims: list[Claim] = Field(default_factory=list)
+
+
+def merge(*layers: Measurement | None) -> Measurement:
+    values: dict[str, Any] = {}
+    for layer in layers:
+        if layer is not None:
+            values.update(
+                {
+                    name: getattr(layer, name)
+                    for name in Measurement.model_fields
+                    if getattr(layer, name) is not None
+                }
+            )
+    return Measurement.model_construct(**values)
+
+
+def sweep(params: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    names = list(params)
+    for values in itertools.product(*(as_list(params[name]) for name in names)):
+        yield dict(zip(names, values, strict=True))
