@@ -59,7 +59,9 @@ def _ci_text(case: CaseResult) -> str:
 
 
 def _params_text(params: dict[str, Any]) -> str:
-    return " ".join(f"{name}={value}" for name, value in params.items())
+    return " ".join(
+        f"{name}={'default' if value is None else value}" for name, value in params.items()
+    )
 
 
 def results_tables(result: Result) -> Iterator[Table]:
@@ -102,7 +104,7 @@ def results_tables(result: Result) -> Iterator[Table]:
                 case.implementation,
                 format_seconds(timing.median if timing else None),
                 _ci_text(case),
-                f"{gain:.2f}x" if gain is not None else "-",
+                f"{gain:.3g}x" if gain is not None else "-",
                 format_number(case.metrics.get("gflops")),
                 format_number(case.metrics.get("gbps")),
                 format_number(case.metrics.get("error_rel"), 2),

@@ -194,7 +194,11 @@ def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, f
     """Correctness before timing: a fast wrong kernel must never be ranked."""
     dtype = np.dtype(case.dtype)
     implementation = case.workload.implementations[case.implementation]
-    tolerance = implementation.tolerance or case.workload.tolerance(case.params, dtype)
+    tolerance = (
+        case.settings.tolerance
+        or implementation.tolerance
+        or case.workload.tolerance(case.params, dtype)
+    )
     if np.shape(output) != reference.shape:
         raise CaseFailed(
             "wrong",

@@ -41,6 +41,7 @@ class Settings:
     target_rel_ci: float
     min_samples: int
     warmup: float
+    tolerance: float | None
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Suite:
                 target_rel_ci=merged.target_rel_ci,
                 min_samples=merged.min_samples,
                 warmup=merged.warmup,
+                tolerance=merged.tolerance,
             )
             implementations = benchmark.implementations or list(workload.implementations)
             for point in sweep(benchmark.params):
@@ -173,9 +175,7 @@ def load_suite(path: Path) -> Suite:
     try:
         model = SuiteModel.model_validate(data)
     except ValidationError as error:
-        raise InputError(
-            [structure_problem(issue, source) for issue in error.errors()]
-        ) from None
+        raise InputError([structure_problem(issue, source) for issue in error.errors()]) from None
     workloads, problems = check_meaning(model, source, path.parent)
     if problems:
         raise InputError(problems)

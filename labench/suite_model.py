@@ -99,6 +99,17 @@ class Measurement(_Strict):
     ) = None
     min_samples: Annotated[int, Field(ge=3, le=100_000)] | None = None
     warmup: Annotated[float, Field(ge=0, description="seconds of warm-up calls")] | None = None
+    tolerance: (
+        Annotated[
+            float,
+            Field(
+                gt=0,
+                description="relative error beyond which an answer is wrong; "
+                "default: each implementation's own",
+            ),
+        ]
+        | None
+    ) = None
 
 
 MEASUREMENT_DEFAULTS = Measurement(

