@@ -3,6 +3,22 @@
 The public API is what a user workload needs; everything else is reached through the CLI.
 """
 
-from labench.workloads.base import Implementation, Kernel, Param, Workload, implementation
+from labench.workloads.base import (
+    Implementation,
+    Kernel,
+    Param,
+    SkipCase,
+    Workload,
+    WrongAnswer,
+    implementation,
+)
 
-__all__ = ["Implementation", "Kernel", "Param", "Workload", "implementation"]
+__all__ = [
+    "Implementation",
+    "Kernel",
+    "Param",
+    "SkipCase",
+    "Workload",
+    "WrongAnswer",
+    "implementation",
+]

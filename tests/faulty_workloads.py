@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from labench import Param, Workload, implementation
+from labench import Kernel, Param, Workload, implementation
 
 
 class Doubling(Workload):
@@ -62,3 +62,26 @@ class Zeros(Workload):
     def copy(self, inputs, params):
         x = inputs["x"]
         return lambda: x.copy()
+
+
+class Approximate(Workload):
+    """y = 2 x approximated as 2.02 x: an honest approximation and a broken fast one."""
+
+    name = "test.approximate"
+    params = {"n": Param(100, int, positive=True)}
+
+    def make_inputs(self, params, dtype, rng):
+        return {"x": rng.standard_normal(params["n"]).astype(dtype)}
+
+    def reference(self, inputs, params):
+        return 2 * inputs["x"].astype(np.float64)
+
+    @implementation("numpy")
+    def honest(self, inputs, params):
+        x = inputs["x"]
+        return Kernel(lambda: 2.02 * x, expected=2.02 * x.astype(np.float64))
+
+    @implementation("numpy")
+    def broken(self, inputs, params):
+        x = inputs["x"]
+        return Kernel(lambda: 2.0 * x, expected=2.02 * x.astype(np.float64))

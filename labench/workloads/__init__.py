@@ -12,15 +12,26 @@ from labench.workloads.base import (
     Kernel,
     Param,
     Params,
+    SkipCase,
     Workload,
+    WrongAnswer,
     implementation,
 )
 from labench.workloads.gradients import LeastSquares, Logistic, TwoLayerPerceptron
 from labench.workloads.kernels import MatmulWorkload, MatvecWorkload
+from labench.workloads.lowrank import LowRankMatmul, LowRankMatvec
 
 BUILTIN: dict[str, type[Workload]] = {
     workload.name: workload
-    for workload in (MatmulWorkload, MatvecWorkload, LeastSquares, Logistic, TwoLayerPerceptron)
+    for workload in (
+        MatmulWorkload,
+        MatvecWorkload,
+        LeastSquares,
+        Logistic,
+        TwoLayerPerceptron,
+        LowRankMatvec,
+        LowRankMatmul,
+    )
 }
 
 
@@ -69,8 +80,10 @@ __all__ = [
     "Kernel",
     "Param",
     "Params",
+    "SkipCase",
     "Workload",
     "WorkloadNotFound",
+    "WrongAnswer",
     "implementation",
     "load_workload",
 ]

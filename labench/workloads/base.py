@@ -68,6 +68,15 @@ class Param:
         return valid
 
 
+class SkipCase(Exception):
+    """Raised by `make_inputs` or an implementation when this machine cannot run the case
+    (an optional package or data set missing): the case is `skipped` with the message."""
+
+
+class WrongAnswer(Exception):
+    """Raised by an implementation whose own sanity check failed: the case is `wrong`."""
+
+
 @dataclass
 class Kernel:
     """What an implementation hands the runner: the zero-argument call that gets timed.
@@ -75,11 +84,17 @@ class Kernel:
     Preparation (moving data to a device, factoring a matrix, compiling) happens before the
     Kernel exists, so it never lands in the timed region; its cost can be reported in `metrics`.
     `to_host` turns the call's output into a NumPy array for the correctness check.
+
+    `expected` is for deliberate approximations (a low-rank product): the exact float64 answer
+    of the approximation itself. The output is then checked against it rather than against the
+    workload's reference, so a kernel that is fast because it is broken is still caught, while
+    the distance to the reference is reported as a metric of the approximation.
     """
 
     run: Callable[[], Any]
     metrics: dict[str, float] = field(default_factory=dict)
     to_host: Callable[[Any], np.ndarray] = np.asarray
+    expected: np.ndarray | None = None
 
 
 Prepare = Callable[[Any, Inputs, Params], "Kernel | Callable[[], Any]"]
