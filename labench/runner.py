@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from labench import results
-from labench.backends import BACKENDS, availability
+from labench.backends import BACKENDS, Backend, availability
 from labench.environment import available_memory, fingerprint
 from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import summarize
 from labench.suite import Case, Suite
 from labench.threads import limit_threads
-from labench.timing import Policy, first_call, sample
+from labench.timing import Measurement, Policy, first_call, sample
 from labench.workloads import Kernel, SkipCase, WrongAnswer
 
 
@@ -152,32 +152,20 @@ def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:
 
 def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -> CaseResult:
     """Check one implementation's answer, then time it, under the case's thread limit."""
-    workload = case.workload
-    implementation = workload.implementations[case.implementation]
-    with limit_threads(case.threads) as threads, BACKENDS[case.backend].thread_limit(case.threads):
-        try:
-            prepared = implementation.prepare(workload, inputs, case.params)
-            kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
-            cold, output = first_call(kernel.run)
-            target = reference if kernel.expected is None else kernel.expected
-            metrics = _check(case, kernel.to_host(output), target) | kernel.metrics
-            policy = Policy(
-                max_time=case.settings.max_time,
-                target_rel_ci=case.settings.target_rel_ci,
-                min_samples=case.settings.min_samples,
-                warmup=case.settings.warmup,
-            )
-            measurement = sample(kernel.run, policy)
-        except CaseFailed as failure:
-            return _record(
-                case, failure.status, failure.reason, metrics=failure.metrics, pools=threads.pools
-            )
-        except SkipCase as skip:
-            return _record(case, "skipped", str(skip), pools=threads.pools)
-        except WrongAnswer as wrong:
-            return _record(case, "wrong", str(wrong), pools=threads.pools)
-        except Exception as error:
-            return _record(case, "error", _describe(error), pools=threads.pools)
+    backend = BACKENDS[case.backend]
+    pools: dict[str, int] = {}
+    try:
+        with limit_threads(case.threads) as threads, backend.thread_limit(case.threads) as own:
+            pools = threads.pools | own
+            cold, metrics, measurement = _check_then_time(case, inputs, reference, backend)
+    except CaseFailed as failure:
+        return _record(case, failure.status, failure.reason, metrics=failure.metrics, pools=pools)
+    except SkipCase as skip:
+        return _record(case, "skipped", str(skip), pools=pools)
+    except WrongAnswer as wrong:
+        return _record(case, "wrong", str(wrong), pools=pools)
+    except Exception as error:
+        return _record(case, "error", _describe(error), pools=pools)
     summary = summarize(measurement.samples)
     timing = Timing(
         **{
@@ -189,14 +177,26 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         stopped_by=measurement.stopped_by,
         samples=measurement.samples,
     )
-    return _record(
-        case,
-        "ok",
-        None,
-        timing=timing,
-        metrics=metrics | _rates(case, summary.median, metrics),
-        pools=threads.pools,
+    metrics |= _rates(case, summary.median, metrics)
+    return _record(case, "ok", None, timing=timing, metrics=metrics, pools=pools)
+
+
+def _check_then_time(
+    case: Case, inputs: Mapping[str, Any], reference: np.ndarray, backend: Backend
+) -> tuple[float, dict[str, Any], Measurement]:
+    implementation = case.workload.implementations[case.implementation]
+    prepared = implementation.prepare(case.workload, inputs, case.params)
+    kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
+    cold, output = first_call(kernel.run)
+    target = reference if kernel.expected is None else kernel.expected
+    metrics = _check(case, kernel.to_host(output), target) | kernel.metrics
+    policy = Policy(
+        max_time=case.settings.max_time,
+        target_rel_ci=case.settings.target_rel_ci,
+        min_samples=case.settings.min_samples,
+        warmup=case.settings.warmup,
     )
+    return cold, metrics, sample(kernel.run, policy, backend.loop_timer)
 
 
 def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:

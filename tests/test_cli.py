@@ -15,9 +15,11 @@ benchmarks:
   - id: matmul
     workload: kernels.matmul
     params: {n: [16, 32]}
+    implementations: [numpy]
   - id: matvec
     workload: kernels.matvec
     params: {n: 64}
+    implementations: [numpy]
     dtype: [float64, float32]
 """
 
@@ -32,7 +34,7 @@ def test_run_prints_a_table_and_writes_a_result_that_round_trips(cli, write_suit
     threads = len({1, usable_cores()})
     assert len(saved.cases) == 2 * threads + 2 * threads
     assert all(case.status == "ok" and case.timing.samples for case in saved.cases)
-    assert saved.cases[0].key == "matmul/n=16/float64/t1/numpy"
+    assert saved.cases[0].key == "matmul/n=16,transfers=False/float64/t1/numpy"
     assert saved.run.finished and not saved.run.interrupted
     assert json.loads(saved.to_json()) == json.loads(out.read_text())
     assert results.Result.model_validate_json(out.read_text()) == saved

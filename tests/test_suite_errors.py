@@ -45,7 +45,7 @@ CASES = {
     "unknown implementation": (
         VALID_HEAD + "  - id: m\n    workload: kernels.matmul\n    implementations: [numpi]\n",
         "6:23",
-        "unknown implementation 'numpi' of kernels.matmul; did you mean 'numpy'? known: numpy",
+        "unknown implementation 'numpi' of kernels.matmul; did you mean 'numpy'? known: cupy, numba, numba_parallel, numpy",
     ),
     "duplicate id": (
         VALID_HEAD
@@ -137,4 +137,6 @@ def test_valid_suite_reports_its_size(cli, write_suite):
     )
     result = cli("validate", path)
     assert result.exit_code == 0
-    assert "ok, 1 benchmarks, 4 cases, 0 claims" in result.output
+    assert (
+        "ok, 1 benchmarks, 16 cases, 0 claims" in result.output
+    )  # 2 n x 2 dtypes x 4 implementations

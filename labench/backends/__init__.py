@@ -5,9 +5,13 @@ from __future__ import annotations
 from functools import cache
 
 from labench.backends.base import Availability, Backend
+from labench.backends.cupy_gpu import CupyBackend
+from labench.backends.numba_jit import NumbaBackend
 from labench.backends.numpy_blas import NumpyBackend
 
-BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (NumpyBackend(),)}
+BACKENDS: dict[str, Backend] = {
+    backend.name: backend for backend in (NumpyBackend(), NumbaBackend(), CupyBackend())
+}
 
 
 @cache

@@ -1,4 +1,8 @@
-"""What every execution backend answers: can it run here, and how to pin its threads."""
+"""What every execution backend answers: can it run here, how to pin its threads, how to time.
+
+The runner applies threadpoolctl's BLAS/OpenMP limit for every case; a backend adds the thread
+control of pools threadpoolctl does not know (Numba's) and says which clock times its work.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
+
+from labench.timing import LoopTimer
 
 
 @dataclass(frozen=True)
@@ -20,17 +26,19 @@ class Availability:
 
 class Backend(Protocol):
     name: str
+    loop_timer: LoopTimer
 
     def availability(self) -> Availability:
-        """Probe once whether this backend can run on this machine."""
+        """Probe whether this backend can run on this machine (called once, cached)."""
         ...
 
-    def thread_limit(self, count: int) -> AbstractContextManager[None]:
-        """Apply this backend's own thread control on top of the BLAS/OpenMP limit."""
+    def thread_limit(self, count: int) -> AbstractContextManager[dict[str, int]]:
+        """Apply this backend's own thread control; yield the thread count of each pool it set,
+        as read back, so the result shows what really ran."""
         ...
 
 
 @contextmanager
-def no_extra_thread_control(count: int) -> Iterator[None]:
+def no_extra_thread_control(count: int) -> Iterator[dict[str, int]]:
     """For backends whose threads are all in pools that threadpoolctl already limits."""
-    yield
+    yield {}

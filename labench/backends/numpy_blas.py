@@ -7,13 +7,15 @@ from contextlib import AbstractContextManager
 import numpy as np
 
 from labench.backends.base import Availability, no_extra_thread_control
+from labench.timing import cpu_loop_timer
 
 
 class NumpyBackend:
     name = "numpy"
+    loop_timer = staticmethod(cpu_loop_timer)
 
     def availability(self) -> Availability:
         return Availability(True, version=np.__version__)
 
-    def thread_limit(self, count: int) -> AbstractContextManager[None]:
+    def thread_limit(self, count: int) -> AbstractContextManager[dict[str, int]]:
         return no_extra_thread_control(count)

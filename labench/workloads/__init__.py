@@ -18,7 +18,13 @@ from labench.workloads.base import (
     implementation,
 )
 from labench.workloads.gradients import LeastSquares, Logistic, TwoLayerPerceptron
-from labench.workloads.kernels import MatmulWorkload, MatvecWorkload
+from labench.workloads.kernels import (
+    Conv2dWorkload,
+    DenseLayerWorkload,
+    MatmulWorkload,
+    MatvecWorkload,
+    SoftmaxXentWorkload,
+)
 from labench.workloads.lowrank import LowRankMatmul, LowRankMatvec
 
 BUILTIN: dict[str, type[Workload]] = {
@@ -26,6 +32,9 @@ BUILTIN: dict[str, type[Workload]] = {
     for workload in (
         MatmulWorkload,
         MatvecWorkload,
+        Conv2dWorkload,
+        DenseLayerWorkload,
+        SoftmaxXentWorkload,
         LeastSquares,
         Logistic,
         TwoLayerPerceptron,

@@ -1,0 +1,34 @@
+"""Numba on the host: its parallel pool is its own, so `threads` goes to set_num_threads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from labench.backends.base import Availability
+from labench.timing import cpu_loop_timer
+
+
+class NumbaBackend:
+    name = "numba"
+    loop_timer = staticmethod(cpu_loop_timer)
+
+    def availability(self) -> Availability:
+        try:
+            import numba
+        except ImportError as error:
+            return Availability(False, f"numba is not installed ({error})")
+        return Availability(True, version=numba.__version__)
+
+    @contextmanager
+    def thread_limit(self, count: int) -> Iterator[dict[str, int]]:
+        """Numba cannot start more threads than it was launched with (NUMBA_NUM_THREADS,
+        default: the cores); asking for more runs with that many, and the result says so."""
+        import numba
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+        try:
+            yield {"numba": numba.get_num_threads()}
+        finally:
+            numba.set_num_threads(before)
