@@ -20,8 +20,10 @@ def main() -> None:
     target = np.empty_like(source)
     measurement = sample(lambda: np.copyto(target, source), Policy(3.0, 0.01, 5, 0.5))
     median = summarize(measurement.samples).median
-    print(f"np.copyto of {SIZE / 2**20:.0f} MiB: median {median * 1e3:.1f} ms, "
-          f"{2 * SIZE / median / 1e9:.1f} GB/s (read + write), {len(measurement.samples)} samples")
+    print(
+        f"np.copyto of {SIZE / 2**20:.0f} MiB: median {median * 1e3:.1f} ms, "
+        f"{2 * SIZE / median / 1e9:.1f} GB/s (read + write), {len(measurement.samples)} samples"
+    )
 
 
 if __name__ == "__main__":

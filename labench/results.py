@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labench.errors import InputError
+from labench.errors import InputError, read_input
+from labench.stats import Summary
 
 SCHEMA = "labench.result/1"
 Status = Literal["ok", "skipped", "error", "wrong"]
@@ -25,15 +26,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Timing(_Model):
-    median: float
-    mean: float
-    stdev: float
-    min: float
-    max: float
-    iqr: float
-    ci95: tuple[float, float] | None
-    outliers: int
+class Timing(Summary):
     first_call: float
     inner_loops: int
     stopped_by: str
@@ -106,12 +99,7 @@ def save(result: Result, path: Path) -> None:
 
 def load(path: Path) -> Result:
     """Read and validate a result file; anything unusable is an InputError naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such result file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the result file: {error}") from None
+    text = read_input(path, "result file")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

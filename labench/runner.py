@@ -168,10 +168,7 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         return _record(case, "error", _describe(error), pools=pools)
     summary = summarize(measurement.samples)
     timing = Timing(
-        **{
-            name: getattr(summary, name)
-            for name in ("median", "mean", "stdev", "min", "max", "iqr", "ci95", "outliers")
-        },
+        **summary.model_dump(),
         first_call=cold,
         inner_loops=measurement.inner_loops,
         stopped_by=measurement.stopped_by,

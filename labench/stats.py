@@ -8,9 +8,9 @@ which assumes nothing about the shape of the distribution, rather than mean +- s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 from scipy import stats
 
 CONFIDENCE = 0.95
@@ -32,8 +32,11 @@ def median_ci(
     return float(low), float(high)
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(BaseModel):
+    """The statistics of one case's per-call times; the result file stores exactly these."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     median: float
     mean: float
     stdev: float

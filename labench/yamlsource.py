@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from labench.errors import InputError
+from labench.errors import InputError, read_input
 
 ValuePath = tuple[str | int, ...]
 
@@ -126,14 +126,7 @@ class _Builder:
 
 def load_yaml(path: Path) -> tuple[Any, SourceMap]:
     """Read a YAML file into plain data plus the source map of its values."""
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{file}: cannot read the file: {error}") from None
-    return parse_yaml(text, file)
+    return parse_yaml(read_input(path, "suite file"), str(path))
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:

@@ -16,7 +16,7 @@ def test_tolerance_catches_a_wrong_answer():
     params = {"n": 64}
     inputs = workload.make_inputs(params, np.dtype("float32"), np.random.default_rng(0))
     reference = workload.reference(inputs, params)
-    transposed = inputs["a"].T @ inputs["b"]  # a plausible bug: fast, right shape, wrong
+    transposed = inputs["a"].T @ inputs["other"]  # a plausible bug: fast, right shape, wrong
     assert workload.error(transposed, reference) > 100 * workload.tolerance(
         params, np.dtype("float32")
     )

@@ -32,9 +32,9 @@ def independent(name, inputs):
         for key, value in inputs.items()
     }
     if name == "kernels.matvec":
-        return np.einsum("ij,j->i", wide["a"], wide["x"])
+        return np.einsum("ij,j->i", wide["a"], wide["other"])
     if name == "kernels.matmul":
-        return np.einsum("ij,jk->ik", wide["a"], wide["b"])
+        return np.einsum("ij,jk->ik", wide["a"], wide["other"])
     if name == "kernels.conv2d":
         return np.stack(
             [

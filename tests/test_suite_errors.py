@@ -127,7 +127,7 @@ def test_every_problem_is_reported_at_once(cli, write_suite):
 def test_missing_file_is_exit_2(cli, tmp_path):
     result = cli("validate", tmp_path / "nope.yaml")
     assert result.exit_code == 2
-    assert "nope.yaml: no such file" in result.output
+    assert "nope.yaml: no such suite file" in result.output
 
 
 def test_valid_suite_reports_its_size(cli, write_suite):

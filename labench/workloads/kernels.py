@@ -114,81 +114,71 @@ class KernelWorkload(Workload):
         return Kernel(lambda: self.compute(cupy, *resident), metrics, to_host=on_host)
 
 
-class MatmulWorkload(KernelWorkload):
-    name = "kernels.matmul"
-    summary = "C = A @ B for square n x n matrices"
+class SquareProductWorkload(KernelWorkload):
+    """A @ other for a square n x n A: `other` is n x n (matmul) or a vector (matvec)."""
+
     params = {"n": Param(256, int, positive=True, help="matrix dimension"), "transfers": TRANSFERS}
+
+    def other_shape(self, n: int) -> tuple[int, ...]:
+        raise NotImplementedError
 
     def make_inputs(self, params: Params, dtype: np.dtype, rng: np.random.Generator) -> Inputs:
         n = params["n"]
         return {
             "a": rng.standard_normal((n, n)).astype(dtype),
-            "b": rng.standard_normal((n, n)).astype(dtype),
+            "other": rng.standard_normal(self.other_shape(n)).astype(dtype),
         }
 
     def operands(self, inputs: Inputs) -> tuple[np.ndarray, ...]:
-        return inputs["a"], inputs["b"]
+        return inputs["a"], inputs["other"]
 
-    def compute(self, xp: Any, a: Any, b: Any) -> Any:
-        return a @ b
+    def compute(self, xp: Any, a: Any, other: Any) -> Any:
+        return a @ other
+
+    def outputs(self, operands: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        a, other = operands
+        return (np.zeros(a.shape[:1] + other.shape[1:], dtype=a.dtype),)
+
+    def reduction_length(self, params: Params) -> int:
+        return params["n"]
+
+    def bytes_moved(self, params: Params, itemsize: int) -> float:
+        """Read A and the other operand, write the result: each once."""
+        n = params["n"]
+        other = int(np.prod(self.other_shape(n)))
+        return float(n * n + 2 * other) * itemsize
+
+    def footprint(self, params: Params, itemsize: int) -> int:
+        return 2 * int(self.bytes_moved(params, 1)) * (itemsize + 8)
+
+    def flops(self, params: Params) -> float:
+        return 2.0 * params["n"] * int(np.prod(self.other_shape(params["n"])))
+
+
+class MatmulWorkload(SquareProductWorkload):
+    name = "kernels.matmul"
+    summary = "C = A @ B for square n x n matrices"
+
+    def other_shape(self, n: int) -> tuple[int, ...]:
+        return (n, n)
 
     def numba_drivers(self) -> tuple[str, str]:
         return "matmul_serial", "matmul_blocked"
 
-    def outputs(self, operands: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-        a, b = operands
-        return (np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype),)
 
-    def reduction_length(self, params: Params) -> int:
-        return params["n"]
-
-    def flops(self, params: Params) -> float:
-        return 2.0 * params["n"] ** 3
-
-    def bytes_moved(self, params: Params, itemsize: int) -> float:
-        return 3.0 * params["n"] ** 2 * itemsize
-
-    def footprint(self, params: Params, itemsize: int) -> int:
-        return 4 * params["n"] ** 2 * (itemsize + 8)
-
-
-class MatvecWorkload(KernelWorkload):
+class MatvecWorkload(SquareProductWorkload):
     name = "kernels.matvec"
     summary = "y = A @ x for an n x n matrix (memory bound)"
-    params = {"n": Param(2048, int, positive=True, help="matrix dimension"), "transfers": TRANSFERS}
+    params = {
+        **SquareProductWorkload.params,
+        "n": Param(2048, int, positive=True, help="matrix dimension"),
+    }
 
-    def make_inputs(self, params: Params, dtype: np.dtype, rng: np.random.Generator) -> Inputs:
-        n = params["n"]
-        return {
-            "a": rng.standard_normal((n, n)).astype(dtype),
-            "x": rng.standard_normal(n).astype(dtype),
-        }
-
-    def operands(self, inputs: Inputs) -> tuple[np.ndarray, ...]:
-        return inputs["a"], inputs["x"]
-
-    def compute(self, xp: Any, a: Any, x: Any) -> Any:
-        return a @ x
+    def other_shape(self, n: int) -> tuple[int, ...]:
+        return (n,)
 
     def numba_drivers(self) -> tuple[str, str]:
         return "matvec_serial", "matvec_parallel"
-
-    def outputs(self, operands: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-        return (np.zeros(operands[0].shape[0], dtype=operands[0].dtype),)
-
-    def reduction_length(self, params: Params) -> int:
-        return params["n"]
-
-    def flops(self, params: Params) -> float:
-        return 2.0 * params["n"] ** 2
-
-    def bytes_moved(self, params: Params, itemsize: int) -> float:
-        n = params["n"]
-        return float(n * n + 2 * n) * itemsize
-
-    def footprint(self, params: Params, itemsize: int) -> int:
-        n = params["n"]
-        return 2 * (n * n + 2 * n) * (itemsize + 8)
 
 
 def filter_bank(count: int, rng: np.random.Generator) -> np.ndarray:
