@@ -19,8 +19,11 @@ from rich.table import Table
 
 from labench import results
 from labench.backends import BACKENDS, availability
+from labench.compare import compare, parse_threshold
+from labench.compare_report import render_json, render_markdown, render_table
 from labench.environment import fingerprint
 from labench.errors import InputError
+from labench.interop import RunView, load_run, to_pytest_benchmark
 from labench.report import environment_table, progress_observer, render_result
 from labench.runner import new_result, run_suite
 from labench.suite import Case, Measurement, SuiteModel, load_suite
@@ -120,6 +123,14 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
     ] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
+    ] = None,
+    threshold: Annotated[str, typer.Option(help="With --baseline: slowdown that counts.")] = "10%",
+    alpha: Annotated[
+        float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
+    ] = 0.01,
 ) -> None:
     """Run suites, print the results and save them as JSON."""
     if output is not None and len(suites) > 1:
@@ -127,6 +138,10 @@ def run(
             "-o/--output names one file, but several suites were given; drop -o "
             "to write one results/<suite>-<timestamp>.json per suite"
         )
+    if baseline is not None and len(suites) > 1:
+        raise InputError("--baseline compares one suite's run; give one suite")
+    base_run = load_run(baseline) if baseline is not None else None
+    limit = parse_threshold(threshold)
     overrides = dict(QUICK) if quick else {}
     if max_time is not None:
         overrides["max_time"] = max_time
@@ -150,8 +165,70 @@ def run(
             render_result(result, console)
         console.print(f"saved {path}", highlight=False)
         failed |= any(case.status in ("wrong", "error") for case in result.cases)
+        if base_run is not None:
+            console.print()
+            failed |= _gate([base_run, load_run(path)], limit, alpha, "table")
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _gate(runs: list[RunView], threshold: float, alpha: float, output_format: str) -> bool:
+    """Render the comparison; True when it holds a regression (slower, or newly broken)."""
+    comparison = compare(runs, threshold, alpha)
+    if output_format == "markdown":
+        print(render_markdown(comparison), end="")
+    elif output_format == "json":
+        print(render_json(comparison))
+    else:
+        render_table(comparison, console)
+    return bool(comparison.regressions())
+
+
+@app.command("compare")
+@reports_input_errors
+def compare_runs(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="BASE then NEW (and more): labench or pytest-benchmark JSON files."),
+    ],
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, markdown or json.")
+    ] = "table",
+    fail_on_regression: Annotated[
+        bool, typer.Option(help="Exit 1 when a case is significantly slower or newly broken.")
+    ] = False,
+    threshold: Annotated[str, typer.Option(help="Slowdown that counts, e.g. 10% or 0.1.")] = "10%",
+    alpha: Annotated[float, typer.Option(help="Significance level.", min=1e-9, max=0.5)] = 0.01,
+) -> None:
+    """Compare runs (and machines): ratios with confidence intervals, tests and verdicts."""
+    if len(files) < 2:
+        raise InputError("compare needs at least two result files: BASE NEW [MORE...]")
+    if output_format not in ("table", "markdown", "json"):
+        raise InputError(f"--format: expected table, markdown or json, got {output_format!r}")
+    limit = parse_threshold(threshold)
+    regressed = _gate([load_run(path) for path in files], limit, alpha, output_format)
+    if fail_on_regression and regressed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@reports_input_errors
+def export(
+    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="pytest-benchmark (the only format so far).")
+    ] = "pytest-benchmark",
+    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """Write a labench run in another tool's format."""
+    if output_format != "pytest-benchmark":
+        raise InputError(f"--format: expected pytest-benchmark, got {output_format!r}")
+    if output.exists() and not force:
+        raise InputError(f"{output}: already exists (pass --force to replace it)")
+    document = to_pytest_benchmark(results.load(result_file))
+    output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    console.print(f"wrote {len(document['benchmarks'])} benchmarks to {output}", highlight=False)
 
 
 @app.command()

@@ -8,10 +8,11 @@ the reference is not recomputed per case. The result file is rewritten after eve
 from __future__ import annotations
 
 import itertools
+import statistics
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -193,7 +194,12 @@ def _check_then_time(
         min_samples=case.settings.min_samples,
         warmup=case.settings.warmup,
     )
-    return cold, metrics, sample(kernel.run, policy, backend.loop_timer)
+    measurement = sample(kernel.run, policy, backend.loop_timer)
+    if backend.synchronized is not None:
+        host_policy = replace(policy, max_time=policy.max_time / 4)
+        host = sample(backend.synchronized(kernel.run), host_policy)
+        metrics["host_time"] = statistics.median(host.samples)
+    return cold, metrics, measurement
 
 
 def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:

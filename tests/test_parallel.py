@@ -157,6 +157,22 @@ def test_cuda_timer_reads_events_in_seconds(monkeypatch):
     assert cuda_loop_timer(lambda: None, 3) == pytest.approx(5e-3)  # events 5 ms apart
 
 
+def test_gpu_cases_record_device_and_host_time(monkeypatch, cli, write_suite, tmp_path):
+    from labench import backends, results
+
+    fake_cupy(monkeypatch)
+    monkeypatch.setattr("labench.runner.availability", lambda name: backends.Availability(True))
+    path = write_suite(
+        "labench: 1\nname: g\ndefaults: {max_time: 0.02}\nbenchmarks:\n"
+        "  - {id: m, workload: kernels.matvec, params: {n: 64, transfers: [false, true]}, "
+        "implementations: [cupy]}\n"
+    )
+    assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
+    cases = results.load(tmp_path / "r.json").cases
+    assert [case.metrics["transfers_timed"] for case in cases] == [0.0, 1.0]
+    assert all(case.metrics["host_time"] > 0 and case.timing.median > 0 for case in cases)
+
+
 def test_cupy_availability_gives_a_reason_for_every_failure(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)
     assert CupyBackend().availability().reason.startswith("CuPy is not installed")

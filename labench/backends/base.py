@@ -6,10 +6,10 @@ control of pools threadpoolctl does not know (Numba's) and says which clock time
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from labench.timing import LoopTimer
 
@@ -27,6 +27,9 @@ class Availability:
 class Backend(Protocol):
     name: str
     loop_timer: LoopTimer
+    synchronized: Callable[[Callable[[], Any]], Callable[[], Any]] | None
+    """For asynchronous devices: wraps a call so it returns only when the device is done, for a
+    second, host wall-clock measurement next to the device clock's. None on the host."""
 
     def availability(self) -> Availability:
         """Probe whether this backend can run on this machine (called once, cached)."""

@@ -30,9 +30,22 @@ def cuda_loop_timer(function: Callable[[], Any], loops: int) -> float:
     return cupy.cuda.get_elapsed_time(start, end) / 1e3
 
 
+def synchronized(function: Callable[[], Any]) -> Callable[[], Any]:
+    """The call, then a device synchronize: what a host program waiting for the result sees."""
+    import cupy
+
+    def run() -> Any:
+        output = function()
+        cupy.cuda.Device().synchronize()
+        return output
+
+    return run
+
+
 class CupyBackend:
     name = "cupy"
     loop_timer = staticmethod(cuda_loop_timer)
+    synchronized = staticmethod(synchronized)
 
     def availability(self) -> Availability:
         try:

@@ -12,6 +12,7 @@ from labench.timing import cpu_loop_timer
 class NumbaBackend:
     name = "numba"
     loop_timer = staticmethod(cpu_loop_timer)
+    synchronized = None
 
     def availability(self) -> Availability:
         try:

@@ -13,6 +13,7 @@ from labench.timing import cpu_loop_timer
 class NumpyBackend:
     name = "numpy"
     loop_timer = staticmethod(cpu_loop_timer)
+    synchronized = None
 
     def availability(self) -> Availability:
         return Availability(True, version=np.__version__)
