@@ -6,8 +6,6 @@ goes wrong is a bug or a per-case failure and is handled elsewhere.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 class InputError(Exception):
     """Unusable input (suite, result file, command-line option), already worded for the user.
@@ -19,13 +17,3 @@ class InputError(Exception):
     def __init__(self, problems: str | list[str]) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
-
-
-def read_input(path: Path, what: str) -> str:
-    """The text of a file the user named, or an InputError saying why it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the {what}: {error}") from None

@@ -6,7 +6,6 @@ its status and per-call times (raw samples when the file has them, else summary 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from labench import results
-from labench.errors import InputError, read_input
+from labench.errors import InputError
+from labench.inputs import read_json
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,10 @@ class RunView:
 
 def load_run(path: Path) -> RunView:
     """A labench result or a pytest-benchmark JSON file; anything else is an InputError."""
-    text = read_input(path, "result file")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); expected a "
-            "labench result or a pytest-benchmark --benchmark-json file"
-        ) from None
+    document = read_json(path, "a labench result or a pytest-benchmark --benchmark-json file")
     if isinstance(document, dict) and "benchmarks" in document and "machine_info" in document:
         return _from_pytest_benchmark(path, document)
-    return _from_labench(path, results.load(path))
+    return _from_labench(path, results.from_document(path, document))
 
 
 def _from_labench(path: Path, result: results.Result) -> RunView:

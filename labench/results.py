@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labench.errors import InputError, read_input
+from labench.errors import InputError
+from labench.inputs import read_json
 from labench.stats import Summary
 
 SCHEMA = "labench.result/1"
@@ -99,14 +100,11 @@ def save(result: Result, path: Path) -> None:
 
 def load(path: Path) -> Result:
     """Read and validate a result file; anything unusable is an InputError naming the file."""
-    text = read_input(path, "result file")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); "
-            "expected a labench result file (is it truncated or damaged?)"
-        ) from None
+    return from_document(path, read_json(path, "a labench result file"))
+
+
+def from_document(path: Path, document: Any) -> Result:
+    """Validate an already parsed result document; `path` only words the errors."""
     if not isinstance(document, dict) or "schema" not in document:
         raise InputError(
             f"{path}: not a labench result file: expected a JSON object with 'schema': {SCHEMA!r}"

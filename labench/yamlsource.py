@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from labench.errors import InputError, read_input
+from labench.errors import InputError
+from labench.inputs import read_input
 
 ValuePath = tuple[str | int, ...]
 
