@@ -52,10 +52,8 @@ def speedups(result: Result) -> dict[str, float]:
 
 
 def _ci_text(case: CaseResult) -> str:
-    timing = case.timing
-    if timing is None or timing.ci95 is None or timing.median <= 0:
-        return "-"
-    return f"±{(timing.ci95[1] - timing.ci95[0]) / 2 / timing.median:.1%}"
+    relative = case.timing.rel_ci if case.timing else None
+    return "-" if relative is None else f"±{relative:.1%}"
 
 
 def _params_text(params: dict[str, Any]) -> str:

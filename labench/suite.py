@@ -114,7 +114,7 @@ class Suite:
                 warmup=merged.warmup,
                 tolerance=merged.tolerance,
             )
-            implementations = benchmark.implementations or list(workload.implementations)
+            implementations = benchmark.implementation_names(workload)
             for point in sweep(benchmark.params):
                 params = workload.resolve_params(point)
                 for dtype, threads, implementation in itertools.product(
@@ -136,10 +136,7 @@ class Suite:
 
     def baseline(self, benchmark_id: str) -> str:
         benchmark = next(b for b in self.model.benchmarks if b.id == benchmark_id)
-        implementations = benchmark.implementations or list(
-            self.workloads[benchmark_id].implementations
-        )
-        return benchmark.baseline or implementations[0]
+        return benchmark.baseline or benchmark.implementation_names(self.workloads[benchmark_id])[0]
 
 
 def _distinct_threads(specs: Sequence[ThreadSpec]) -> list[ThreadSpec]:

@@ -155,7 +155,7 @@ def _check_benchmark(
                 f"{place}: {_dotted(where)}: expected {spec.describe()} "
                 f"or a list of them, got {got!r}"
             )
-    implementations = benchmark.implementations or list(workload.implementations)
+    implementations = benchmark.implementation_names(workload)
     for position, name in enumerate(benchmark.implementations or []):
         where = (*at, "implementations", position)
         if name not in workload.implementations:
@@ -202,7 +202,7 @@ def _check_claim(
     workload = workloads.get(benchmark.id)
     if workload is None:
         return []
-    implementations = benchmark.implementations or list(workload.implementations)
+    implementations = benchmark.implementation_names(workload)
     problems = []
     comparison = claim.speedup or claim.metric or claim.ratio
     comparison_key = "speedup" if claim.speedup else "metric" if claim.metric else "ratio"

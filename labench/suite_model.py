@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
+
+if TYPE_CHECKING:
+    from labench.workloads import Workload
 
 FORMAT_VERSION = 1
 DTYPES = ("float64", "float32")
@@ -130,6 +133,10 @@ class Benchmark(Measurement):
     params: dict[str, ParamValue] = Field(default_factory=dict)
     implementations: list[str] | None = Field(default=None, min_length=1)
     baseline: str | None = None
+
+    def implementation_names(self, workload: Workload) -> list[str]:
+        """The implementations this benchmark runs: those listed, else all of the workload's."""
+        return self.implementations or list(workload.implementations)
 
 
 class Speedup(_Strict):

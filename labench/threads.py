@@ -34,10 +34,6 @@ class ThreadState:
     requested: int
     pools: dict[str, int]
 
-    @property
-    def honoured(self) -> bool:
-        return all(count == self.requested for count in self.pools.values())
-
 
 def pool_threads() -> dict[str, int]:
     """Current thread count of each native pool, keyed `user_api:internal_api`."""
