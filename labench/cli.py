@@ -1,6 +1,7 @@
 """The `labench` command. Thin on purpose: parse, call the library, render, choose the exit code.
 
-Exit codes: 0 ok; 1 a case was wrong or errored; 2 unusable input; 130 interrupted.
+Exit codes: 0 ok; 1 a case was wrong or errored, a claim failed, or a regression was found;
+2 unusable input; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from labench import results
 from labench.backends import BACKENDS, availability
+from labench.claims import evaluate_all
 from labench.compare import compare, parse_threshold
 from labench.compare_report import render_json, render_markdown, render_table
 from labench.environment import fingerprint
@@ -54,7 +57,9 @@ def reports_input_errors(command: Command) -> Command:
             return command(*args, **kwargs)
         except InputError as error:
             for problem in error.problems:
-                errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+                errors.print(
+                    f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True
+                )
             raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper  # type: ignore[return-value]
@@ -131,8 +136,11 @@ def run(
     alpha: Annotated[
         float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
     ] = 0.01,
+    fail_on_claims: Annotated[
+        bool, typer.Option(help="Exit 1 when a claim of the suite fails on this machine.")
+    ] = True,
 ) -> None:
-    """Run suites, print the results and save them as JSON."""
+    """Run suites, print the results and claims, and save them as JSON."""
     if output is not None and len(suites) > 1:
         raise InputError(
             "-o/--output names one file, but several suites were given; drop -o "
@@ -148,12 +156,13 @@ def run(
     loaded = [load_suite(path) for path in suites]
     plans = []
     for suite in loaded:
-        cases = _select(suite.cases(Measurement(**overrides)), filters or [])
+        planned = suite.cases(Measurement(**overrides))
+        cases = _select(planned, filters or [])
         if not cases:
             raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
-        plans.append((suite, cases, _output_path(suite.name, output, force)))
+        plans.append((suite, planned, cases, _output_path(suite.name, output, force)))
     failed = False
-    for suite, cases, path in plans:
+    for suite, planned, cases, path in plans:
         result = new_result(suite, overrides)
         try:
             with progress_observer(console, cases, enabled=not quiet) as observer:
@@ -161,10 +170,13 @@ def run(
         except KeyboardInterrupt:
             errors.print(f"interrupted: {len(result.cases)} of {len(cases)} cases kept in {path}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        result.claims = evaluate_all(suite.model.claims, result.cases, planned)
+        results.save(result, path)
         if not quiet:
             render_result(result, console)
         console.print(f"saved {path}", highlight=False)
         failed |= any(case.status in ("wrong", "error") for case in result.cases)
+        failed |= fail_on_claims and any(claim.status == "failed" for claim in result.claims)
         if base_run is not None:
             console.print()
             failed |= _gate([base_run, load_run(path)], limit, alpha, "table")
@@ -263,7 +275,9 @@ def list_workloads() -> None:
         table.add_section()
         for implementation in workload.implementations.values():
             state = availability(implementation.backend)
-            available = "[green]yes[/]" if state.available else f"[yellow]no[/]: {state.reason}"
+            available = (
+                "[green]yes[/]" if state.available else f"[yellow]no[/]: {escape(state.reason)}"
+            )
             table.add_row(
                 name, implementation.name, implementation.backend, available, implementation.summary
             )

@@ -12,14 +12,16 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from labench.results import CaseResult, Result
+from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
 from labench.suite import Case
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
+CLAIM_STYLE = {"held": "green", "failed": "bold red", "unmeasured": "yellow"}
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -127,16 +129,48 @@ def render_result(result: Result, console: Console) -> None:
     if notes:
         console.print()
         for case in notes:
-            console.print(
-                f"[{STATUS_STYLE[case.status]}]{case.status}[/] {case.key}: {case.reason}"
-            )
+            style = STATUS_STYLE[case.status]
+            console.print(f"[{style}]{case.status}[/] {escape(case.key)}: {escape(case.reason)}")
+    if result.claims:
+        console.print()
+        console.print(claims_table(result.claims))
     counts = {
         status: sum(case.status == status for case in result.cases)
         for status in ("ok", "wrong", "error", "skipped")
     }
+    counts |= {
+        f"claims {status}": sum(claim.status == status for claim in result.claims)
+        for status in CLAIM_STYLE
+    }
     console.print(
         "\n" + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     )
+
+
+def claim_value_text(claim: ClaimResult) -> str:
+    """The measured value, with the CI of a speedup: `2.41 [2.30, 2.52]`."""
+    if claim.value is None:
+        return "-"
+    text = format_number(claim.value)
+    if claim.ci is not None:
+        text += f" [{format_number(claim.ci[0])}, {format_number(claim.ci[1])}]"
+    if claim.at:
+        text += f"\nat {escape(claim.at)}"
+    return text
+
+
+def claims_table(claims: Sequence[ClaimResult]) -> Table:
+    table = Table(title="Claims", title_justify="left")
+    for column in ("claim", "statement", "measured", "bound", "status"):
+        table.add_column(column, overflow="fold")
+    for claim in claims:
+        status = f"[{CLAIM_STYLE[claim.status]}]{claim.status}[/]"
+        if claim.reason:
+            status += f"\n[dim]{escape(claim.reason)}[/]"
+        table.add_row(
+            escape(claim.id), escape(claim.text), claim_value_text(claim), claim.bound, status
+        )
+    return table
 
 
 def environment_table(environment: dict[str, Any]) -> Table:

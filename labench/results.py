@@ -21,6 +21,7 @@ from labench.stats import Summary
 
 SCHEMA = "labench.result/1"
 Status = Literal["ok", "skipped", "error", "wrong"]
+ClaimStatus = Literal["held", "failed", "unmeasured"]
 
 
 class _Model(BaseModel):
@@ -52,6 +53,22 @@ class CaseResult(_Model):
     thread_pools: dict[str, int] = Field(default_factory=dict)
 
 
+class ClaimResult(_Model):
+    """One claim's verdict as stored in the result's `claims` list."""
+
+    id: str
+    text: str
+    benchmark: str
+    status: ClaimStatus
+    value: float | None = None
+    ci: tuple[float, float] | None = Field(None, description="95% bootstrap CI of a speedup")
+    bound: str
+    reason: str | None = None
+    points: int = Field(0, description="points measured; the claim must hold at each")
+    at: str | None = Field(None, description="the point giving `value`, when there are several")
+    cases: list[str] = Field(default_factory=list, description="the cases giving `value`")
+
+
 class SuiteInfo(_Model):
     name: str
     path: str
@@ -75,7 +92,7 @@ class Result(_Model):
     run: RunInfo
     environment: dict[str, Any]
     cases: list[CaseResult] = Field(default_factory=list)
-    claims: list[dict[str, Any]] = Field(default_factory=list)
+    claims: list[ClaimResult] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

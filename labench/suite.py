@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from labench.claims import ClaimSelectionError, pair_up
 from labench.errors import InputError
 from labench.suite_check import check_meaning, structure_problem
 from labench.suite_model import (
@@ -177,4 +178,21 @@ def load_suite(path: Path) -> Suite:
     if problems:
         raise InputError(problems)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Suite(path=path, sha256=digest, model=model, workloads=workloads, source=source)
+    suite = Suite(path=path, sha256=digest, model=model, workloads=workloads, source=source)
+    problems = _claim_selection_problems(suite)
+    if problems:
+        raise InputError(problems)
+    return suite
+
+
+def _claim_selection_problems(suite: Suite) -> list[str]:
+    """A claim whose sides select no case, or several at once, could never be judged."""
+    planned = suite.cases()
+    problems = []
+    for index, claim in enumerate(suite.model.claims):
+        try:
+            pair_up(claim, planned)
+        except ClaimSelectionError as error:
+            at = ("claims", index, claim.comparison_key)
+            problems.append(f"{suite.source.value(at)}: claims[{index}] {claim.id!r}: {error}")
+    return problems

@@ -204,12 +204,15 @@ def _check_claim(
         return []
     implementations = benchmark.implementation_names(workload)
     problems = []
-    comparison = claim.speedup or claim.metric or claim.ratio
-    comparison_key = "speedup" if claim.speedup else "metric" if claim.metric else "ratio"
     for role in ("of", "over"):
-        name = getattr(comparison, role, None)
-        if name is not None and name not in implementations:
-            where = (*at, comparison_key, role)
+        side = getattr(claim.comparison, role, None)
+        if side is None:
+            continue
+        name = side.implementation
+        if name not in implementations:
+            where: ValuePath = (*at, claim.comparison_key, role)
+            if (*where, "implementation") in source.values:
+                where = (*where, "implementation")
             problems.append(
                 f"{source.value(where)}: {_dotted(where)}: {name!r} is not an implementation "
                 f"of benchmark {benchmark.id!r} ({', '.join(implementations)})"

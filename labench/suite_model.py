@@ -139,20 +139,79 @@ class Benchmark(Measurement):
         return self.implementations or list(workload.implementations)
 
 
+def _one_thread_spec(value: Any) -> ThreadSpec:
+    if value != "max" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise PydanticCustomError(
+            "labench", "expected a positive integer or 'max', got {got}", {"got": repr(value)}
+        )
+    return value  # type: ignore[no-any-return]
+
+
+class Pick(_Strict):
+    """One side of a claim: an implementation, optionally at a given thread count, so a claim
+    can compare one implementation with itself across threads (all cores over one core)."""
+
+    implementation: str
+    threads: Annotated[ThreadSpec, BeforeValidator(_one_thread_spec)] | None = None
+
+
+def _side(value: Any) -> Any:
+    """A bare name is shorthand for {implementation: name}."""
+    if isinstance(value, str):
+        return {"implementation": value}
+    if not isinstance(value, dict):
+        raise PydanticCustomError(
+            "labench",
+            "expected an implementation name or a mapping with 'implementation' and "
+            "optionally 'threads', got {got}",
+            {"got": repr(value)},
+        )
+    return value
+
+
+Side = Annotated[
+    Pick,
+    BeforeValidator(_side),
+    WithJsonSchema(
+        {
+            "description": "an implementation name, or {implementation, threads}",
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "implementation": {"type": "string"},
+                        "threads": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "max"}]},
+                    },
+                    "required": ["implementation"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+    ),
+]
+
+
 class Speedup(_Strict):
-    of: str
-    over: str
+    """time(over) / time(of): above 1 when `of` is faster."""
+
+    of: Side
+    over: Side
 
 
 class MetricOf(_Strict):
+    """A metric of one implementation; 'time' is the median time, 'first_call' the cold call."""
+
     name: str
-    of: str
+    of: Side
 
 
 class MetricRatio(_Strict):
+    """metric(of) / metric(over)."""
+
     metric: str
-    of: str
-    over: str
+    of: Side
+    over: Side
 
 
 class Claim(_Strict):
@@ -169,6 +228,14 @@ class Claim(_Strict):
     at_least: float | None = None
     at_most: float | None = None
 
+    @property
+    def comparison(self) -> Speedup | MetricOf | MetricRatio:
+        return self.speedup or self.metric or self.ratio  # type: ignore[return-value]
+
+    @property
+    def comparison_key(self) -> str:
+        return "speedup" if self.speedup else "metric" if self.metric else "ratio"
+
     @model_validator(mode="after")
     def _one_comparison_and_a_bound(self) -> Claim:
         given = [name for name in ("speedup", "metric", "ratio") if getattr(self, name)]
@@ -180,6 +247,12 @@ class Claim(_Strict):
             )
         if self.at_least is None and self.at_most is None:
             raise PydanticCustomError("labench", "expected a bound: 'at_least' and/or 'at_most'")
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise PydanticCustomError(
+                "labench",
+                "expected at_least <= at_most, got {low} > {high}: no value could hold",
+                {"low": self.at_least, "high": self.at_most},
+            )
         return self
 
 

@@ -26,6 +26,7 @@ from labench.workloads.kernels import (
     SoftmaxXentWorkload,
 )
 from labench.workloads.lowrank import LowRankMatmul, LowRankMatvec
+from labench.workloads.regression import Ridge
 
 BUILTIN: dict[str, type[Workload]] = {
     workload.name: workload
@@ -40,6 +41,7 @@ BUILTIN: dict[str, type[Workload]] = {
         TwoLayerPerceptron,
         LowRankMatvec,
         LowRankMatmul,
+        Ridge,
     )
 }
 

@@ -1,0 +1,209 @@
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from labench import results
+from labench.claims import evaluate, evaluate_all
+from labench.results import CaseResult, Timing
+from labench.stats import summarize
+from labench.suite_model import Claim
+
+
+def case(implementation, median, *, n=100, threads=1, status="ok", metrics=None, spec=None):
+    """A measured case whose samples scatter 1% around `median`."""
+    samples = list(median * (1 + 0.01 * np.random.default_rng(7).standard_normal(30)))
+    timing = Timing(
+        **summarize(samples).model_dump(),
+        first_call=median,
+        inner_loops=1,
+        stopped_by="target_rel_ci",
+        samples=samples,
+    )
+    return CaseResult(
+        key=f"b/n={n}/float64/t{threads}/{implementation}",
+        group=f"b/n={n}/float64/t{threads}",
+        benchmark="b",
+        workload="w",
+        implementation=implementation,
+        backend="numpy",
+        params={"n": n},
+        threads=threads,
+        threads_spec=spec or threads,
+        dtype="float64",
+        status=status,
+        reason=None if status == "ok" else "because",
+        timing=timing if status == "ok" else None,
+        metrics=metrics or {},
+    )
+
+
+def claim(**fields):
+    return Claim.model_validate({"id": "c", "text": "t", "benchmark": "b", **fields})
+
+
+SPEEDUP = {"speedup": {"of": "fast", "over": "slow"}, "at_least": 2.0}
+
+
+def test_a_speedup_holds_with_its_confidence_interval():
+    verdict = evaluate(claim(**SPEEDUP), [case("fast", 1.0), case("slow", 3.0)])
+    assert verdict.status == "held"
+    assert verdict.value == pytest.approx(3.0, rel=0.02)
+    assert verdict.ci[0] < verdict.value < verdict.ci[1]
+    assert verdict.bound == ">= 2"
+
+
+def test_the_claim_must_hold_at_every_point_and_reports_the_worst():
+    cases = [case("fast", 1.0, n=100), case("slow", 3.0, n=100)]
+    cases += [case("fast", 1.0, n=200), case("slow", 1.5, n=200)]
+    verdict = evaluate(claim(**SPEEDUP), cases)
+    assert verdict.status == "failed"
+    assert verdict.value == pytest.approx(1.5, rel=0.02)
+    assert verdict.at == "n=200"
+    assert verdict.points == 2
+    selected = evaluate(claim(**SPEEDUP, where={"n": 100}), cases)
+    assert selected.status == "held" and selected.points == 1
+
+
+def test_metric_and_ratio_claims():
+    cases = [
+        case("svd", 1.0, metrics={"params": 20.0, "error_rel": 0.05}),
+        case("dense", 2.0, metrics={"params": 100.0, "error_rel": 0.0}),
+    ]
+    ratio = claim(ratio={"metric": "params", "of": "svd", "over": "dense"}, at_most=0.25)
+    assert evaluate(ratio, cases).value == pytest.approx(0.2)
+    assert evaluate(ratio, cases).status == "held"
+    metric = claim(metric={"name": "error_rel", "of": "svd"}, at_most=0.01)
+    assert evaluate(metric, cases).status == "failed"
+    time = claim(metric={"name": "time", "of": "dense"}, at_most=1.0)
+    assert evaluate(time, cases).value == pytest.approx(2.0, rel=0.02)
+    both = claim(metric={"name": "error_rel", "of": "svd"}, at_least=0.01, at_most=0.1)
+    assert evaluate(both, cases).status == "held"
+    assert evaluate(both, cases).bound == ">= 0.01 and <= 0.1"
+
+
+def test_a_skipped_side_leaves_the_claim_unmeasured_never_held():
+    cases = [case("fast", 1.0), case("slow", 3.0, status="skipped")]
+    verdict = evaluate(claim(**SPEEDUP), cases)
+    assert verdict.status == "unmeasured"
+    assert verdict.value is None
+    assert "slow skipped (because)" in verdict.reason
+
+
+def test_a_failure_measured_elsewhere_still_fails():
+    cases = [case("fast", 1.0, n=100), case("slow", 1.1, n=100)]
+    cases += [case("fast", 1.0, n=200), case("slow", 3.0, n=200, status="error")]
+    assert evaluate(claim(**SPEEDUP), cases).status == "failed"
+
+
+def test_points_filtered_out_of_the_run_make_it_unmeasured():
+    planned = [case("fast", 1.0, n=n) for n in (100, 200)]
+    planned += [case("slow", 3.0, n=n) for n in (100, 200)]
+    ran = [c for c in planned if c.params["n"] == 100]
+    [verdict] = evaluate_all([claim(**SPEEDUP)], ran, planned)
+    assert verdict.status == "unmeasured"
+    assert "1 of 2 points not in this run" in verdict.reason
+
+
+def test_sides_at_their_own_thread_counts():
+    cases = [case("blas", 2.0, threads=1), case("blas", 1.0, threads=2, spec="max")]
+    across = claim(
+        speedup={
+            "of": {"implementation": "blas", "threads": "max"},
+            "over": {"implementation": "blas", "threads": 1},
+        },
+        at_least=1.5,
+    )
+    assert evaluate(across, cases).value == pytest.approx(2.0, rel=0.02)
+    same_threads = claim(speedup={"of": "blas", "over": "blas"}, at_least=1.0)
+    assert evaluate(same_threads, cases).value == pytest.approx(1.0)
+
+
+CLAIM_SUITE = """
+labench: 1
+name: claims
+defaults: {max_time: 0.02, warmup: 0.0, min_samples: 3}
+benchmarks:
+  - id: lr
+    workload: lowrank.matvec
+    params: {n: 100, rank: 10}
+    implementations: [dense, svd]
+claims:
+  - id: fewer-params
+    text: rank 10 of 100x100 stores 20%
+    benchmark: lr
+    ratio: {metric: params, of: svd, over: dense}
+    at_most: {bound}
+"""
+
+
+def test_run_exits_1_on_a_failed_claim_unless_told_not_to(cli, write_suite, tmp_path):
+    held = write_suite(CLAIM_SUITE.replace("{bound}", "0.25"), "held.yaml")
+    result = cli("run", held, "-o", tmp_path / "held.json", "-q")
+    assert result.exit_code == 0, result.output
+    stored = results.load(tmp_path / "held.json").claims
+    assert [(c.id, c.status, c.value) for c in stored] == [("fewer-params", "held", 0.2)]
+    document = json.loads((tmp_path / "held.json").read_text())
+    assert document["claims"][0]["bound"] == "<= 0.25"
+
+    failed = write_suite(CLAIM_SUITE.replace("{bound}", "0.1"), "failed.yaml")
+    result = cli("run", failed, "-o", tmp_path / "failed.json")
+    assert result.exit_code == 1
+    assert "Claims" in result.output and "failed" in result.output
+    result = cli("run", failed, "-o", tmp_path / "ok.json", "-q", "--no-fail-on-claims")
+    assert result.exit_code == 0
+    shown = cli("show", tmp_path / "failed.json")
+    assert "fewer-params" in shown.output and "0.2" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("claim_yaml", "message"),
+    [
+        (
+            "speedup: {of: svd, over: dense}\n    where: {n: 999}\n    at_least: 1",
+            "selects no case",
+        ),
+        (
+            "speedup: {of: {implementation: svd, threads: 1}, over: dense}\n    at_least: 1",
+            "give it a 'threads'",
+        ),
+        (
+            "speedup: {of: {implementation: svd, thread: 1}, over: dense}\n    at_least: 1",
+            "unknown key 'thread'",
+        ),
+    ],
+)
+def test_claims_that_cannot_be_judged_are_refused_at_load(cli, write_suite, claim_yaml, message):
+    text = CLAIM_SUITE.replace("    threads", "").replace(
+        "    ratio: {metric: params, of: svd, over: dense}\n    at_most: {bound}",
+        "    " + claim_yaml,
+    )
+    text = text.replace("defaults: {", "defaults: {threads: [1, 2], ")
+    path = write_suite(text)
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert f"{path}:" in result.output
+
+
+@pytest.mark.parametrize("suite", sorted((ROOT / "suites").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_suite_and_its_claims_are_valid(cli, suite):
+    result = cli("validate", suite)
+    assert result.exit_code == 0, result.output
+
+
+def test_the_seed_claims_cover_every_family_and_a_gpu():
+    from labench.suite import load_suite
+
+    suite = load_suite(ROOT / "suites" / "seed-claims.yaml")
+    assert len(suite.model.claims) >= 6
+    workloads = {
+        suite.workloads[claim.benchmark].name.split(".")[0] for claim in suite.model.claims
+    }
+    assert workloads == {"gradients", "lowrank", "kernels", "regression"}
+    assert any(
+        claim.comparison.of.implementation == "cupy"
+        for claim in suite.model.claims
+        if claim.speedup
+    )
