@@ -10,7 +10,7 @@ import fnmatch
 import json
 from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -27,7 +27,10 @@ from labench.compare_report import render_json, render_markdown, render_table
 from labench.environment import fingerprint
 from labench.errors import InputError
 from labench.interop import RunView, load_run, to_pytest_benchmark
+from labench.isolation import refuse_timeouts_without_isolation, run_isolated
 from labench.report import environment_table, progress_observer, render_result
+from labench.resume import in_suite_order
+from labench.resume import resume as resumed
 from labench.runner import new_result, run_suite
 from labench.suite import Case, Measurement, SuiteModel, load_suite
 from labench.workloads import BUILTIN
@@ -139,37 +142,56 @@ def run(
     fail_on_claims: Annotated[
         bool, typer.Option(help="Exit 1 when a claim of the suite fails on this machine.")
     ] = True,
+    isolate: Annotated[
+        bool,
+        typer.Option(help="Run each benchmark in a fresh worker process; crashes are recorded."),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Kill a case after this many seconds (needs --isolate).", min=0.001),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue this interrupted result: run only cases not ok in it."),
+    ] = None,
 ) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
-    if output is not None and len(suites) > 1:
+    if len(suites) > 1 and (output or baseline or resume):
         raise InputError(
-            "-o/--output names one file, but several suites were given; drop -o "
-            "to write one results/<suite>-<timestamp>.json per suite"
+            "-o, --baseline and --resume each concern one suite's run, but several suites were "
+            "given; run them one at a time (without -o each gets results/<suite>-<timestamp>.json)"
         )
-    if baseline is not None and len(suites) > 1:
-        raise InputError("--baseline compares one suite's run; give one suite")
     base_run = load_run(baseline) if baseline is not None else None
     limit = parse_threshold(threshold)
-    overrides = dict(QUICK) if quick else {}
+    overrides: dict[str, Any] = dict(QUICK) if quick else {}
     if max_time is not None:
         overrides["max_time"] = max_time
+    settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
     loaded = [load_suite(path) for path in suites]
     plans = []
     for suite in loaded:
-        planned = suite.cases(Measurement(**overrides))
+        planned = suite.cases(settings)
         cases = _select(planned, filters or [])
         if not cases:
             raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
-        plans.append((suite, planned, cases, _output_path(suite.name, output, force)))
+        if not isolate:
+            refuse_timeouts_without_isolation(suite, timeout)
+        if resume is not None:
+            resumption = resumed(resume, suite, cases, overrides, force)
+            plans.append((suite, planned, resumption.todo, resume, resumption.result))
+        else:
+            path = _output_path(suite.name, output, force)
+            plans.append((suite, planned, cases, path, new_result(suite, overrides)))
     failed = False
-    for suite, planned, cases, path in plans:
-        result = new_result(suite, overrides)
+    for suite, planned, cases, path, result in plans:
+        execute = partial(run_isolated, suite=suite, overrides=overrides) if isolate else None
         try:
             with progress_observer(console, cases, enabled=not quiet) as observer:
-                run_suite(cases, result, path, observer)
+                run_suite(cases, result, path, observer, execute)
         except KeyboardInterrupt:
-            errors.print(f"interrupted: {len(result.cases)} of {len(cases)} cases kept in {path}")
+            errors.print(f"interrupted: {len(result.cases)} cases kept in {path}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        in_suite_order(result, planned)
         result.claims = evaluate_all(suite.model.claims, result.cases, planned)
         results.save(result, path)
         if not quiet:

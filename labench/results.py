@@ -84,6 +84,7 @@ class RunInfo(_Model):
     command: list[str]
     overrides: dict[str, Any] = Field(default_factory=dict)
     interrupted: bool = False
+    resumed: list[str] = Field(default_factory=list, description="when --resume continued it")
 
 
 class Result(_Model):

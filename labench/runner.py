@@ -11,7 +11,7 @@ import itertools
 import statistics
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
@@ -74,15 +74,25 @@ def new_result(suite: Suite, overrides: Mapping[str, Any]) -> Result:
     )
 
 
-def run_suite(cases: list[Case], result: Result, path: Path, observer: Observer) -> Result:
-    """Run every case, appending to `result` and saving it to `path` after each one.
+Execute = Callable[[Sequence[Case], Observer], Iterable[CaseResult]]
+
+
+def run_suite(
+    cases: Sequence[Case],
+    result: Result,
+    path: Path,
+    observer: Observer,
+    execute: Execute | None = None,
+) -> Result:
+    """Run every case (in this process, or as `execute` says), appending to `result` and saving
+    it to `path` after each one.
 
     On Ctrl-C the file is saved marked as interrupted, holding every finished case, and the
     KeyboardInterrupt propagates so the caller can exit 130.
     """
     results.save(result, path)
     try:
-        for case_result in run_cases(cases, observer):
+        for case_result in (execute or run_cases)(cases, observer):
             result.cases.append(case_result)
             results.save(result, path)
             observer.finished(case_result)
@@ -107,7 +117,7 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
         if backend.available:
             runnable.append(case)
         else:
-            yield _record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
+            yield record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
     if not runnable:
         return
     head = runnable[0]
@@ -115,15 +125,15 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
         inputs, reference = _prepare_data(head)
     except CaseFailed as failure:
         for case in runnable:
-            yield _record(case, failure.status, failure.reason)
+            yield record(case, failure.status, failure.reason)
         return
     except SkipCase as skip:
         for case in runnable:
-            yield _record(case, "skipped", str(skip))
+            yield record(case, "skipped", str(skip))
         return
     except Exception as error:
         for case in runnable:
-            yield _record(case, "error", f"making inputs or reference failed: {_describe(error)}")
+            yield record(case, "error", f"making inputs or reference failed: {_describe(error)}")
         return
     for case in runnable:
         observer.started(case)
@@ -160,13 +170,13 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
             pools = threads.pools | own
             cold, metrics, measurement = _check_then_time(case, inputs, reference, backend)
     except CaseFailed as failure:
-        return _record(case, failure.status, failure.reason, metrics=failure.metrics, pools=pools)
+        return record(case, failure.status, failure.reason, metrics=failure.metrics, pools=pools)
     except SkipCase as skip:
-        return _record(case, "skipped", str(skip), pools=pools)
+        return record(case, "skipped", str(skip), pools=pools)
     except WrongAnswer as wrong:
-        return _record(case, "wrong", str(wrong), pools=pools)
+        return record(case, "wrong", str(wrong), pools=pools)
     except Exception as error:
-        return _record(case, "error", _describe(error), pools=pools)
+        return record(case, "error", _describe(error), pools=pools)
     summary = summarize(measurement.samples)
     timing = Timing(
         **summary.model_dump(),
@@ -176,7 +186,7 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         samples=measurement.samples,
     )
     metrics |= _rates(case, summary.median, metrics)
-    return _record(case, "ok", None, timing=timing, metrics=metrics, pools=pools)
+    return record(case, "ok", None, timing=timing, metrics=metrics, pools=pools)
 
 
 def _check_then_time(
@@ -244,7 +254,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _record(
+def record(
     case: Case,
     status: results.Status,
     reason: str | None,

@@ -43,6 +43,7 @@ class Settings:
     min_samples: int
     warmup: float
     tolerance: float | None
+    timeout: float | None
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Suite:
                 min_samples=merged.min_samples,
                 warmup=merged.warmup,
                 tolerance=merged.tolerance,
+                timeout=merged.timeout,
             )
             implementations = benchmark.implementation_names(workload)
             for point in sweep(benchmark.params):

@@ -113,6 +113,13 @@ class Measurement(_Strict):
         ]
         | None
     ) = None
+    timeout: (
+        Annotated[
+            float,
+            Field(gt=0, description="seconds a case may take before it is killed (--isolate)"),
+        ]
+        | None
+    ) = None
 
 
 MEASUREMENT_DEFAULTS = Measurement(

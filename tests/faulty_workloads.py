@@ -1,5 +1,8 @@
 """Workloads that misbehave on purpose, for the runner's tests."""
 
+import os
+import time
+
 import numpy as np
 
 from labench import Kernel, Param, Workload, implementation
@@ -85,3 +88,67 @@ class Approximate(Workload):
     def broken(self, inputs, params):
         x = inputs["x"]
         return Kernel(lambda: 2.0 * x, expected=2.02 * x.astype(np.float64))
+
+
+class Misbehaving(Workload):
+    """Kernels that hang or kill their process, for isolation and timeouts."""
+
+    name = "test.misbehaving"
+    params = {"n": Param(8, int, positive=True)}
+
+    def make_inputs(self, params, dtype, rng):
+        return {"x": rng.standard_normal(params["n"]).astype(dtype)}
+
+    def reference(self, inputs, params):
+        return inputs["x"].astype(np.float64)
+
+    @implementation("numpy")
+    def honest(self, inputs, params):
+        x = inputs["x"]
+        return lambda: x.copy()
+
+    @implementation("numpy")
+    def sleeps_forever(self, inputs, params):
+        def run():
+            while True:
+                time.sleep(60)
+
+        return run
+
+    @implementation("numpy")
+    def aborts(self, inputs, params):
+        return os.abort
+
+    @implementation("numpy")
+    def exits(self, inputs, params):
+        return lambda: os._exit(3)
+
+
+class Counted(Workload):
+    """Logs every case it measures, and can interrupt the run at one point like Ctrl-C would:
+    the environment variables make it resumable under test."""
+
+    name = "test.counted"
+    params = {"n": Param(8, int, positive=True)}
+
+    def make_inputs(self, params, dtype, rng):
+        return {"x": rng.standard_normal(params["n"]).astype(dtype)}
+
+    def reference(self, inputs, params):
+        return inputs["x"].astype(np.float64)
+
+    def _measured(self, inputs, params, name):
+        if os.environ.get("LABENCH_INTERRUPT_AT") == f"{params['n']}/{name}":
+            raise KeyboardInterrupt
+        with open(os.environ["LABENCH_MEASURE_LOG"], "a") as log:
+            log.write(f"{params['n']}/{name}\n")
+        x = inputs["x"]
+        return lambda: x.copy()
+
+    @implementation("numpy")
+    def first(self, inputs, params):
+        return self._measured(inputs, params, "first")
+
+    @implementation("numpy")
+    def second(self, inputs, params):
+        return self._measured(inputs, params, "second")

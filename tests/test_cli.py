@@ -109,7 +109,7 @@ def test_corrupt_and_foreign_result_files_are_exit_2(cli, tmp_path):
 def test_several_suites_with_one_output_is_refused(cli, write_suite, tmp_path):
     a, b = write_suite(TINY, "a.yaml"), write_suite(TINY, "b.yaml")
     result = cli("run", a, b, "-o", tmp_path / "x.json")
-    assert result.exit_code == 2 and "-o/--output names one file" in result.output
+    assert result.exit_code == 2 and "each concern one suite" in result.output
 
 
 def test_list_shows_workloads_and_backend_availability(cli):

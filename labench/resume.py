@@ -1,0 +1,67 @@
+"""Resuming an interrupted run: measure only what it lacks, in the same file.
+
+A result may only be continued by the suite that made it (same content hash) on the machine that
+made it (same machine id) with the same measurement overrides; anything else would put
+incomparable numbers side by side in one file. `--force` accepts a different suite or machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labench import results
+from labench.environment import fingerprint
+from labench.errors import InputError
+from labench.results import Result
+from labench.runner import now
+from labench.suite import Case, Suite
+
+
+@dataclass
+class Resumption:
+    result: Result
+    todo: list[Case]
+
+
+def resume(
+    path: Path, suite: Suite, cases: Sequence[Case], overrides: dict[str, Any], force: bool
+) -> Resumption:
+    """The earlier result, holding its `ok` cases only, and the cases still to measure: those
+    missing from it or not `ok` there (skipped, wrong or error cases get another chance)."""
+    result = results.load(path)
+    problems = []
+    if result.suite.sha256 != suite.sha256:
+        problems.append(
+            f"{path}: was made by a different version of {suite.path} (suite content hash "
+            f"{result.suite.sha256[:12]}, now {suite.sha256[:12]})"
+        )
+    machine = fingerprint().get("machine_id")
+    if result.environment.get("machine_id") != machine:
+        problems.append(
+            f"{path}: was measured on machine {result.environment.get('machine_id')}, "
+            f"this is {machine}"
+        )
+    if problems and not force:
+        raise InputError([*problems, "pass --force to resume it anyway"])
+    if result.run.overrides != overrides:
+        raise InputError(
+            f"{path}: was run with settings {result.run.overrides or 'from the suite'}, "
+            f"now {overrides or 'from the suite'}; resume with the same options"
+        )
+    done = {case.key for case in result.cases if case.status == "ok"}
+    todo = [case for case in cases if case.key not in done]
+    again = {case.key for case in todo}
+    result.cases = [case for case in result.cases if case.key not in again]
+    result.run.interrupted = False
+    result.run.finished = None
+    result.run.resumed.append(now())
+    return Resumption(result, todo)
+
+
+def in_suite_order(result: Result, planned: Sequence[Case]) -> None:
+    """Put resumed cases back where the suite lists them, so tables group as in one run."""
+    order = {case.key: index for index, case in enumerate(planned)}
+    result.cases.sort(key=lambda case: order.get(case.key, len(order)))

@@ -1,0 +1,145 @@
+import json
+from collections import Counter
+
+import pytest
+
+from labench import results
+
+MISBEHAVING = """
+labench: 1
+name: misbehaving
+defaults: {max_time: 0.02, warmup: 0.0, min_samples: 3}
+benchmarks:
+  - id: m
+    workload: faulty_workloads:Misbehaving
+    implementations: [aborts, honest, exits, sleeps_forever, honest]
+  - id: after
+    workload: faulty_workloads:Misbehaving
+    params: {n: 16}
+    implementations: [honest]
+"""
+
+
+def statuses(path):
+    return [(case.key, case.status, case.reason) for case in results.load(path).cases]
+
+
+def test_crashes_and_hangs_are_recorded_and_the_run_goes_on(cli, write_suite, tmp_path):
+    suite = write_suite(MISBEHAVING.replace(", honest]", "]", 1))
+    out = tmp_path / "r.json"
+    result = cli("run", suite, "-o", out, "--isolate", "--timeout", "3", "-q")
+    assert result.exit_code == 1
+    found = {key.rsplit("/", 1)[1] + ":" + key.split("/")[0]: (s, r) for key, s, r in statuses(out)}
+    assert found["aborts:m"][0] == "error" and "signal SIGABRT" in found["aborts:m"][1]
+    assert found["honest:m"] == ("ok", None)
+    assert found["exits:m"] == ("error", "worker exited with code 3 before reporting")
+    assert found["sleeps_forever:m"] == ("error", "timed out after 3 s (worker killed)")
+    assert found["honest:after"] == ("ok", None)
+
+
+def test_a_per_benchmark_timeout_from_the_suite(cli, write_suite, tmp_path):
+    text = MISBEHAVING.replace(
+        "implementations: [aborts, honest, exits, sleeps_forever, honest]",
+        "implementations: [sleeps_forever, honest]\n    timeout: 1.5",
+    )
+    suite = write_suite(text)
+    result = cli("run", suite, "-o", tmp_path / "r.json", "--isolate", "-q")
+    assert result.exit_code == 1
+    assert [(s, r) for _, s, r in statuses(tmp_path / "r.json")] == [
+        ("error", "timed out after 1.5 s (worker killed)"),
+        ("ok", None),
+        ("ok", None),
+    ]
+
+
+def test_timeouts_without_isolation_are_refused(cli, write_suite, tmp_path):
+    suite = write_suite(MISBEHAVING)
+    result = cli("run", suite, "-o", tmp_path / "r.json", "--timeout", "1")
+    assert result.exit_code == 2 and "--timeout needs --isolate" in result.output
+    with_timeout = write_suite(
+        MISBEHAVING.replace("min_samples: 3}", "min_samples: 3, timeout: 5}")
+    )
+    result = cli("run", with_timeout, "-o", tmp_path / "r.json")
+    assert result.exit_code == 2
+    assert f"{with_timeout}:3:" in result.output and "needs process isolation" in result.output
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_isolated_results_match_in_process_ones(cli, write_suite, tmp_path):
+    suite = write_suite(
+        MISBEHAVING.replace("aborts, honest, exits, sleeps_forever, honest", "honest")
+    )
+    cli("run", suite, "-o", tmp_path / "a.json", "--isolate", "-q")
+    cli("run", suite, "-o", tmp_path / "b.json", "-q")
+    isolated, inline = results.load(tmp_path / "a.json"), results.load(tmp_path / "b.json")
+    assert [c.key for c in isolated.cases] == [c.key for c in inline.cases]
+    for a, b in zip(isolated.cases, inline.cases, strict=True):
+        assert a.status == b.status == "ok"
+        assert a.metrics["error_rel"] == b.metrics["error_rel"]
+        assert a.thread_pools == b.thread_pools
+
+
+COUNTED = """
+labench: 1
+name: counted
+defaults: {max_time: 0.02, warmup: 0.0, min_samples: 3}
+benchmarks:
+  - id: c
+    workload: faulty_workloads:Counted
+    params: {n: [2, 3, 4]}
+"""
+
+
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "isolated"])
+def test_an_interrupted_run_resumes_measuring_every_case_exactly_once(
+    cli, write_suite, tmp_path, monkeypatch, isolate
+):
+    suite = write_suite(COUNTED)
+    log, out = tmp_path / "measured.log", tmp_path / "r.json"
+    monkeypatch.setenv("LABENCH_MEASURE_LOG", str(log))
+    monkeypatch.setenv("LABENCH_INTERRUPT_AT", "3/second")
+    flags = ["--isolate"] if isolate else []
+    first = cli("run", suite, "-o", out, "-q", *flags)
+    if isolate:  # the worker's KeyboardInterrupt kills only the worker: recorded, not resumable
+        assert first.exit_code == 1
+        broken = [key for key, status, _ in statuses(out) if status != "ok"]
+        assert broken == ["c/n=3/float64/t1/second"]
+    else:
+        assert first.exit_code == 130
+        assert results.load(out).run.interrupted
+        assert len(results.load(out).cases) == 3
+    monkeypatch.delenv("LABENCH_INTERRUPT_AT")
+    again = cli("run", suite, "--resume", out, "-q", *flags)
+    assert again.exit_code == 0, again.output
+    resumed = results.load(out)
+    assert [case.status for case in resumed.cases] == ["ok"] * 6
+    assert [case.key for case in resumed.cases] == [
+        f"c/n={n}/float64/t1/{name}" for n in (2, 3, 4) for name in ("first", "second")
+    ]
+    assert len(resumed.run.resumed) == 1 and not resumed.run.interrupted
+    measured = Counter(log.read_text().split())
+    assert set(measured) == {f"{n}/{name}" for n in (2, 3, 4) for name in ("first", "second")}
+    assert set(measured.values()) == {1}
+
+    nothing_left = cli("run", suite, "--resume", out, "-q")
+    assert nothing_left.exit_code == 0
+    assert Counter(log.read_text().split()) == measured
+
+
+def test_resume_refuses_another_suite_or_settings(cli, write_suite, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABENCH_MEASURE_LOG", str(tmp_path / "measured.log"))
+    suite = write_suite(COUNTED)
+    out = tmp_path / "r.json"
+    cli("run", suite, "-o", out, "-q")
+    before = out.read_text()
+    changed = write_suite(COUNTED.replace("[2, 3, 4]", "[2, 3]"), "changed.yaml")
+    result = cli("run", changed, "--resume", out, "-q")
+    assert result.exit_code == 2
+    assert "different version" in result.output and "--force" in result.output
+    result = cli("run", suite, "--resume", out, "--quick", "-q")
+    assert result.exit_code == 2 and "same options" in result.output
+    assert out.read_text() == before
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps({"schema": "labench.result/1", "cases": 3}))
+    result = cli("run", suite, "--resume", damaged, "-q")
+    assert result.exit_code == 2 and "damaged result file" in result.output
