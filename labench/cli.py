@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labench import results
+from labench import ceilings, results
 from labench.backends import BACKENDS, availability
 from labench.claims import evaluate_all
 from labench.compare import compare, parse_threshold
@@ -28,7 +28,8 @@ from labench.environment import fingerprint
 from labench.errors import InputError
 from labench.interop import RunView, load_run, to_pytest_benchmark
 from labench.isolation import refuse_timeouts_without_isolation, run_isolated
-from labench.report import environment_table, progress_observer, render_result
+from labench.plot import FIGURE_FORMATS, write_figures
+from labench.report import ceilings_table, environment_table, progress_observer, render_result
 from labench.resume import in_suite_order
 from labench.resume import resume as resumed
 from labench.runner import new_result, run_suite
@@ -154,6 +155,14 @@ def run(
         Path | None,
         typer.Option(help="Continue this interrupted result: run only cases not ok in it."),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="Measure each benchmark in this many fresh processes (implies --isolate), "
+            "so comparisons see the variance between processes.",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
     if len(suites) > 1 and (output or baseline or resume):
@@ -168,23 +177,29 @@ def run(
         overrides["max_time"] = max_time
     settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
     loaded = [load_suite(path) for path in suites]
+    roofs = ceilings.load(fingerprint()["machine_id"])
     plans = []
     for suite in loaded:
         planned = suite.cases(settings)
         cases = _select(planned, filters or [])
         if not cases:
             raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
+        isolate = isolate or processes > 1
         if not isolate:
             refuse_timeouts_without_isolation(suite, timeout)
         if resume is not None:
-            resumption = resumed(resume, suite, cases, overrides, force)
+            resumption = resumed(resume, suite, cases, overrides, processes, force)
             plans.append((suite, planned, resumption.todo, resume, resumption.result))
         else:
             path = _output_path(suite.name, output, force)
-            plans.append((suite, planned, cases, path, new_result(suite, overrides)))
+            plans.append((suite, planned, cases, path, new_result(suite, overrides, processes)))
     failed = False
     for suite, planned, cases, path, result in plans:
-        execute = partial(run_isolated, suite=suite, overrides=overrides) if isolate else None
+        execute = (
+            partial(run_isolated, suite=suite, overrides=overrides, processes=processes)
+            if isolate
+            else None
+        )
         try:
             with progress_observer(console, cases, enabled=not quiet) as observer:
                 run_suite(cases, result, path, observer, execute)
@@ -192,6 +207,7 @@ def run(
             errors.print(f"interrupted: {len(result.cases)} cases kept in {path}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         in_suite_order(result, planned)
+        ceilings.add_roofline(result, roofs)
         result.claims = evaluate_all(suite.model.claims, result.cases, planned)
         results.save(result, path)
         if not quiet:
@@ -318,6 +334,61 @@ def env(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = F
         console.print_json(json.dumps(found))
     else:
         console.print(environment_table(found))
+
+
+@app.command()
+@reports_input_errors
+def calibrate(
+    threads: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--threads", "-t", min=1, help="Thread counts; repeatable. Default: 1, 2, 4... all."
+        ),
+    ] = None,
+    gpu: Annotated[bool, typer.Option(help="Also measure a GPU through CuPy, if any.")] = True,
+    show_only: Annotated[
+        bool, typer.Option("--show", help="Print the stored ceilings; measure nothing.")
+    ] = False,
+) -> None:
+    """Measure this machine's compute and memory ceilings for the roofline (stored per machine;
+    later runs add each case's `roofline_frac`)."""
+    if show_only:
+        machine = fingerprint()["machine_id"]
+        stored = ceilings.load(machine)
+        if stored is None:
+            raise InputError(f"no ceilings stored for machine {machine}: run `labench calibrate`")
+        console.print(ceilings_table(stored))
+        return
+    measured = ceilings.measure(threads or ceilings.default_thread_counts(), gpu)
+    path = ceilings.save(measured)
+    console.print(ceilings_table(measured))
+    console.print(f"saved {path}", highlight=False)
+
+
+@app.command()
+@reports_input_errors
+def plot(
+    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the figures.")],
+    formats: Annotated[
+        list[str] | None, typer.Option("--format", help="png (default), svg or pdf; repeatable.")
+    ] = None,
+) -> None:
+    """Figures of a run: scaling, gradient error vs step, low-rank error and speedup vs rank,
+    speedups, and the roofline under this machine's measured ceilings."""
+    chosen = formats or ["png"]
+    unknown = sorted(set(chosen) - set(FIGURE_FORMATS))
+    if unknown:
+        raise InputError(
+            f"--format {', '.join(unknown)}: expected one of {', '.join(FIGURE_FORMATS)}"
+        )
+    result = results.load(result_file)
+    roofs = ceilings.load(str(result.environment.get("machine_id")))
+    written = write_figures(result, output, chosen, roofs)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+    if not written:
+        console.print("nothing to plot: the run has no measured case")
 
 
 @app.command()

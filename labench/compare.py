@@ -1,8 +1,10 @@
 """Run-vs-run and machine-vs-machine comparison, verdicts, and the regression gate.
 
 Cases are matched by key. For each pair: the ratio of medians NEW/BASE, a 95% bootstrap
-confidence interval of that ratio from the raw samples, a Mann-Whitney U test (no assumption
-of normality: timing noise is skewed), and a verdict. A case is `slower` only when the ratio
+confidence interval of that ratio, a Mann-Whitney U test (no assumption of normality: timing
+noise is skewed), and a verdict. Both work on the raw samples, or, when both runs were measured
+in several processes (`run --processes`), on the per-process medians, since the variance between
+processes is what separates two runs. A case is `slower` only when the ratio
 exceeds 1 + threshold *and* the difference is significant at `alpha`, so noise alone does not
 fail a build and a real but tiny change does not either. Without raw samples (a pytest-benchmark
 file saved without data), Welch's t-test on the summary statistics stands in, and no CI is given.
@@ -79,16 +81,32 @@ def ratio_ci(base: np.ndarray, new: np.ndarray, seed: int = 0) -> tuple[float, f
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def p_value(base: Series, new: Series) -> float | None:
-    """Two-sided: Mann-Whitney U on raw samples, else Welch's t-test on summary statistics."""
-    if (
-        base.samples is not None
-        and new.samples is not None
-        and min(len(base.samples), len(new.samples)) >= 2
+MIN_PROCESSES = 3
+"""Fewest processes per side for the comparison to work on process medians."""
+
+
+def units(base: Series, new: Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """What to compare: each process's median when both runs were measured in several
+    processes (the variance between processes is the one that matters across runs), else the
+    raw samples, else nothing (summary statistics only)."""
+    for a, b, fewest in (
+        (base.process_medians, new.process_medians, MIN_PROCESSES),
+        (base.samples, new.samples, 2),
     ):
-        if np.ptp(np.concatenate([base.samples, new.samples])) == 0:
+        if a is not None and b is not None and min(len(a), len(b)) >= fewest:
+            return np.asarray(a), np.asarray(b)
+    return None
+
+
+def p_value(base: Series, new: Series) -> float | None:
+    """Two-sided: Mann-Whitney U on the compared units, else Welch's t-test on summary
+    statistics."""
+    compared = units(base, new)
+    if compared is not None:
+        a, b = compared
+        if np.ptp(np.concatenate([a, b])) == 0:
             return 1.0
-        return float(stats.mannwhitneyu(base.samples, new.samples, alternative="two-sided").pvalue)
+        return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
     if None in (base.mean, new.mean, base.stdev, new.stdev) or min(base.count, new.count) < 2:
         return None
     if base.stdev == 0 and new.stdev == 0:
@@ -108,13 +126,8 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
     if not (base.median and new.median) or base.status != "ok" or new.status != "ok":
         return Verdict(key, base, new, None, None, None, "not comparable")
     ratio = new.median / base.median
-    interval = None
-    if (
-        base.samples is not None
-        and new.samples is not None
-        and min(len(base.samples), len(new.samples)) >= 2
-    ):
-        interval = ratio_ci(base.samples, new.samples)
+    compared = units(base, new)
+    interval = None if compared is None else ratio_ci(*compared)
     p = p_value(base, new)
     significant = p is not None and p < alpha
     if significant and ratio > 1 + threshold:
@@ -169,9 +182,11 @@ def _describe(name: str, value: Any) -> str:
     if name == "packages":
         return ", ".join(f"{package} {version}" for package, version in value.items())
     if name == "thread_pools":
-        return "; ".join(
-            f"{pool.get('internal_api')} {pool.get('version', '')} x{pool.get('num_threads')}"
-            for pool in value
+        return "; ".join(  # sorted: the order libraries happened to load in is no difference
+            sorted(
+                f"{pool.get('internal_api')} {pool.get('version', '')} x{pool.get('num_threads')}"
+                for pool in value
+            )
         )
     if name == "gpus":
         return "; ".join(gpu.get("name", "?") for gpu in value) or "none"

@@ -28,6 +28,8 @@ class Series:
     mean: float | None = None
     stdev: float | None = None
     count: int = 0
+    process_medians: np.ndarray | None = None
+    """One median per worker process (labench run --processes), when there were several."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ def _from_labench(path: Path, result: results.Result) -> RunView:
             mean=timing.mean if timing else None,
             stdev=timing.stdev if timing else None,
             count=len(timing.samples) if timing else 0,
+            process_medians=np.asarray(timing.process_medians)
+            if timing and timing.process_medians
+            else None,
         )
     return RunView(path.name, result.environment, cases)
 

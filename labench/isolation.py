@@ -1,7 +1,8 @@
 """Cases in worker processes: a crash, a hang or a leak in one benchmark cannot take the run down.
 
-Each benchmark runs in a fresh worker (forked from a clean server process, so it inherits no
-threads, JIT state or heap from the parent or from other benchmarks). Its cases share that worker,
+Each benchmark runs in a fresh worker (forked from a clean server process, or spawned, see
+`_context`, so it inherits no threads, JIT state or heap from the parent or from other
+benchmarks). Its cases share that worker,
 which keeps the overhead to one fork per benchmark while leaving JIT caches warm between a
 benchmark's cases, where they belong. The worker takes the parent's current environment
 variables, rebuilds the cases from the suite file itself and sends each result back over a pipe
@@ -18,15 +19,19 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from labench.errors import InputError
+from labench.processes import merge_processes
 from labench.results import CaseResult
 from labench.runner import Observer, record, run_cases
 from labench.suite import Case, Measurement, Suite, load_suite
 
+EXIT_GRACE = 10.0
+"""Seconds a worker that has reported everything gets to exit on its own."""
 STARTUP_LIMIT = 300.0
 """Seconds a worker may take to import labench and load the suite before it is given up on."""
 
@@ -52,43 +57,92 @@ def refuse_timeouts_without_isolation(suite: Suite, timeout: float | None) -> No
         )
 
 
-def _context() -> Any:
-    """Workers fork from a server process that has imported labench (numpy, scipy, numba) but
-    run nothing: a clean state without paying an interpreter start and the imports per worker
-    (0.65 s here). Where there is no fork server (Windows), workers are spawned."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+def _context(independent: bool) -> Any:
+    """How workers start.
+
+    For isolation alone they fork from a server process that has imported labench (numpy,
+    scipy, numba) but run nothing: a clean state without paying an interpreter start and the
+    imports per worker (0.65 s here). But forked workers share the server's address-space
+    layout, so their timings share its placement luck: measured on the quick suite, the medians
+    of 6 forked workers spread 12-29% from one run to the next, as much as within a run. When the
+    processes are meant as independent samples (`--processes`), each is spawned instead, with its
+    own layout; run medians then agree within 2-8%. Without a fork server (Windows), spawn.
+    """
+    if independent or "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["labench.isolation"])
     return context
 
 
+@dataclass(frozen=True)
+class WorkOrder:
+    """What a worker needs to rebuild its cases exactly as the parent planned them."""
+
+    suite_path: str
+    sha256: str
+    overrides: dict[str, Any]
+    environment: dict[str, str]
+    time_share: float = 1.0
+    """Fraction of each case's max_time this process samples (with several processes)."""
+
+
 def run_isolated(
-    cases: Sequence[Case], observer: Observer, suite: Suite, overrides: Mapping[str, Any]
+    cases: Sequence[Case],
+    observer: Observer,
+    suite: Suite,
+    overrides: Mapping[str, Any],
+    processes: int = 1,
 ) -> Iterator[CaseResult]:
-    """Run `cases` one worker per benchmark, yielding each result as the worker reports it."""
-    context = _context()
-    source = (str(suite.path.resolve()), suite.sha256, dict(overrides), dict(os.environ))
-    for _, batch in itertools.groupby(cases, key=lambda case: case.benchmark):
-        pending = list(batch)
-        while pending:
-            for result in _one_worker(context, pending, observer, source):
-                pending.pop(0)
-                yield result
+    """Run `cases` one worker per benchmark, yielding each result as the worker reports it.
+
+    With several `processes`, each benchmark runs that many times in fresh workers, each taking
+    its share of the sampling time, and every case is yielded once, merged, when its benchmark
+    is done: its CI then reflects the variance between processes, not just within one.
+    """
+    context = _context(independent=processes > 1)
+    order = WorkOrder(
+        str(suite.path.resolve()), suite.sha256, dict(overrides), dict(os.environ), 1 / processes
+    )
+    benchmarks = [list(batch) for _, batch in itertools.groupby(cases, lambda c: c.benchmark)]
+    if processes == 1:
+        for benchmark in benchmarks:
+            yield from _in_workers(context, benchmark, observer, order)
+        return
+    # Round-robin, so each case's processes are spread over the whole run rather than clustered
+    # in the few seconds when a neighbour on a shared machine may happen to be busy.
+    measured: dict[str, list[CaseResult]] = {}
+    for round_number in range(1, processes + 1):
+        for benchmark in benchmarks:
+            for result in _in_workers(context, benchmark, observer, order):
+                measured.setdefault(result.key, []).append(result)
+                if round_number == processes:
+                    yield merge_processes(measured.pop(result.key))
+
+
+def _in_workers(
+    context: Any, cases: list[Case], observer: Observer, order: WorkOrder
+) -> Iterator[CaseResult]:
+    """Run `cases` in order in a worker, starting a new one after each that dies."""
+    pending = list(cases)
+    while pending:
+        for result in _one_worker(context, pending, observer, order):
+            pending.pop(0)
+            yield result
 
 
 def _one_worker(
     context: Any,
     pending: list[Case],
     observer: Observer,
-    source: tuple[str, str, dict[str, Any], dict[str, str]],
+    order: WorkOrder,
 ) -> Iterator[CaseResult]:
     """Start a worker for `pending` and yield results in order until it finishes or fails; the
     case it failed on is yielded as an error, and the caller restarts with what is left."""
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(
         target=_worker_main,
-        args=(sender, *source, [case.key for case in pending]),
+        args=(sender, order, [case.key for case in pending]),
         name=f"labench-{pending[0].benchmark}",
         daemon=True,
     )
@@ -108,6 +162,7 @@ def _one_worker(
                 yield record(case, "error", _failure(worker, message, case.settings.timeout))
                 return
             yield CaseResult.model_validate(message[1])
+        worker.join(EXIT_GRACE)  # let it exit cleanly: killed, it would leak its semaphores
     finally:
         if worker.is_alive():
             worker.kill()
@@ -147,23 +202,16 @@ def _failure(worker: Any, message: tuple[str, Any], limit: float | None) -> str:
     return f"worker exited with code {code} before reporting"
 
 
-def _worker_main(
-    sender: Connection,
-    suite_path: str,
-    sha256: str,
-    overrides: dict[str, Any],
-    environment: dict[str, str],
-    keys: list[str],
-) -> None:
+def _worker_main(sender: Connection, order: WorkOrder, keys: list[str]) -> None:
     """Entry point of a worker: rebuild the cases from the suite, run them, report each."""
     os.environ.clear()
-    os.environ.update(environment)  # the fork server's is from when it started
+    os.environ.update(order.environment)  # the fork server's is from when it started
     try:
-        suite = load_suite(Path(suite_path))
-        if suite.sha256 != sha256:
-            raise InputError(f"{suite_path} changed on disk since the run started")
-        planned = {case.key: case for case in suite.cases(Measurement(**overrides))}
-        cases = [planned[key] for key in keys]
+        suite = load_suite(Path(order.suite_path))
+        if suite.sha256 != order.sha256:
+            raise InputError(f"{order.suite_path} changed on disk since the run started")
+        planned = {case.key: case for case in suite.cases(Measurement(**order.overrides))}
+        cases = [_share(planned[key], order.time_share) for key in keys]
     except Exception as error:  # reported to the parent, which records every case as error
         sender.send(("failed", f"{type(error).__name__}: {error}"))
         return
@@ -171,3 +219,17 @@ def _worker_main(
     for result in run_cases(cases, Observer()):
         sender.send(("case", result.model_dump(mode="json")))
     sender.close()
+
+
+def _share(case: Case, share: float) -> Case:
+    """One process's part of the case's time budget, warm-up included, so a run in K processes
+    takes about as long as the suite says."""
+    if share == 1.0:
+        return case
+    settings = case.settings
+    return replace(
+        case,
+        settings=replace(
+            settings, max_time=settings.max_time * share, warmup=settings.warmup * share
+        ),
+    )

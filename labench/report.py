@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from labench.ceilings import Ceilings
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
 from labench.suite import Case
@@ -58,6 +59,30 @@ def _ci_text(case: CaseResult) -> str:
     return "-" if relative is None else f"±{relative:.1%}"
 
 
+def _percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction:.0%}"
+
+
+def ceilings_table(ceilings: Ceilings) -> Table:
+    table = Table(
+        title=f"ceilings of machine {ceilings.machine_id}, measured {ceilings.measured}",
+        title_justify="left",
+    )
+    for column in ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "copy GB/s"):
+        table.add_column(column, justify="left" if column == "device" else "right")
+    rows = [("CPU", ceiling) for ceiling in ceilings.cpu]
+    rows += [("GPU", ceilings.gpu)] if ceilings.gpu else []
+    for device, ceiling in rows:
+        table.add_row(
+            device,
+            str(ceiling.threads) if device == "CPU" else "-",
+            f"{ceiling.gflops_float64:.1f}",
+            f"{ceiling.gflops_float32:.1f}",
+            f"{ceiling.gbps:.1f}",
+        )
+    return table
+
+
 def _params_text(params: dict[str, Any]) -> str:
     return " ".join(
         f"{name}={'default' if value is None else value}" for name, value in params.items()
@@ -70,6 +95,7 @@ def results_tables(result: Result) -> Iterator[Table]:
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(cases)
         baseline = result.suite.baselines.get(benchmark, "")
+        roofline = any("roofline_frac" in case.metrics for case in cases)
         table = Table(
             title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline})[/]",
             title_justify="left",
@@ -85,6 +111,7 @@ def results_tables(result: Result) -> Iterator[Table]:
             ("speedup", "right"),
             ("GFLOP/s", "right"),
             ("GB/s", "right"),
+            *([("roof", "right")] if roofline else []),
             ("error", "right"),
             ("status", "left"),
         ):
@@ -107,6 +134,7 @@ def results_tables(result: Result) -> Iterator[Table]:
                 f"{gain:.3g}x" if gain is not None else "-",
                 format_number(case.metrics.get("gflops")),
                 format_number(case.metrics.get("gbps")),
+                *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
                 format_number(case.metrics.get("error_rel"), 2),
                 f"[{STATUS_STYLE[case.status]}]{case.status}[/]",
             )

@@ -33,6 +33,10 @@ class Timing(Summary):
     inner_loops: int
     stopped_by: str
     samples: list[float] = Field(description="raw seconds per call, one per sample")
+    process_medians: list[float] = Field(
+        default_factory=list,
+        description="with --processes: the median of each worker process, in order",
+    )
 
 
 class CaseResult(_Model):
@@ -83,6 +87,7 @@ class RunInfo(_Model):
     labench_version: str
     command: list[str]
     overrides: dict[str, Any] = Field(default_factory=dict)
+    processes: int = Field(1, description="worker processes each case was measured in")
     interrupted: bool = False
     resumed: list[str] = Field(default_factory=list, description="when --resume continued it")
 

@@ -27,7 +27,12 @@ class Resumption:
 
 
 def resume(
-    path: Path, suite: Suite, cases: Sequence[Case], overrides: dict[str, Any], force: bool
+    path: Path,
+    suite: Suite,
+    cases: Sequence[Case],
+    overrides: dict[str, Any],
+    processes: int,
+    force: bool,
 ) -> Resumption:
     """The earlier result, holding its `ok` cases only, and the cases still to measure: those
     missing from it or not `ok` there (skipped, wrong or error cases get another chance)."""
@@ -46,10 +51,11 @@ def resume(
         )
     if problems and not force:
         raise InputError([*problems, "pass --force to resume it anyway"])
-    if result.run.overrides != overrides:
+    if (result.run.overrides, result.run.processes) != (overrides, processes):
         raise InputError(
-            f"{path}: was run with settings {result.run.overrides or 'from the suite'}, "
-            f"now {overrides or 'from the suite'}; resume with the same options"
+            f"{path}: was run with settings {result.run.overrides or 'from the suite'} in "
+            f"{result.run.processes} process(es), now {overrides or 'from the suite'} in "
+            f"{processes}; resume with the same options"
         )
     done = {case.key for case in result.cases if case.status == "ok"}
     todo = [case for case in cases if case.key not in done]

@@ -55,7 +55,7 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def new_result(suite: Suite, overrides: Mapping[str, Any]) -> Result:
+def new_result(suite: Suite, overrides: Mapping[str, Any], processes: int = 1) -> Result:
     return Result(
         suite=SuiteInfo(
             name=suite.name,
@@ -69,6 +69,7 @@ def new_result(suite: Suite, overrides: Mapping[str, Any]) -> Result:
             labench_version=metadata.version("labench"),
             command=list(sys.argv),
             overrides=dict(overrides),
+            processes=processes,
         ),
         environment=fingerprint(),
     )
@@ -242,6 +243,10 @@ def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, f
     moved = metrics.get("bytes") or case.workload.bytes_moved(
         case.params, np.dtype(case.dtype).itemsize
     )
+    return rates(flops, moved, median)
+
+
+def rates(flops: float | None, moved: float | None, median: float) -> dict[str, float | None]:
     return {
         "flops": flops,
         "bytes": moved,

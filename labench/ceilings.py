@@ -1,0 +1,175 @@
+"""This machine's ceilings, measured, for the roofline: how fast it can compute and stream.
+
+A case's GFLOP/s means little alone; next to what the hardware can do at that arithmetic
+intensity (flops per byte moved) it says whether a kernel is compute-bound and near the peak,
+memory-bound and near the bandwidth, or far from both. Ceilings are measured, never taken from a
+datasheet: GEMM through BLAS (float64 and float32) for the compute roof and a parallel copy for
+the memory roof, at each thread count, and the same through CuPy on a GPU when there is one.
+They are stored per machine (keyed by the environment's machine id) in the user cache folder.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numba
+import numpy as np
+from platformdirs import user_cache_dir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from labench.backends import BACKENDS, availability
+from labench.environment import fingerprint
+from labench.errors import InputError
+from labench.inputs import read_json
+from labench.results import CaseResult, Result
+from labench.suite_model import DTYPES
+from labench.threads import limit_threads, usable_cores
+from labench.timing import LoopTimer, Policy, cpu_loop_timer, sample
+
+SCHEMA = "labench.ceilings/1"
+POLICY = Policy(max_time=1.5, target_rel_ci=0.01, min_samples=5, warmup=0.2)
+CPU_GEMM_SIZE, GPU_GEMM_SIZE = 1024, 8192
+COPY_BYTES = 256 * 2**20
+"""Bytes per copied array: far beyond any CPU cache, and a GPU's L2 too."""
+
+
+class Ceiling(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    threads: int = Field(description="host threads; 0 for a GPU")
+    gflops_float64: float
+    gflops_float32: float
+    gbps: float = Field(description="copy bandwidth, bytes read + written per second / 1e9")
+
+
+class Ceilings(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: Literal["labench.ceilings/1"] = Field(SCHEMA, alias="schema")
+    machine_id: str
+    measured: str
+    environment: dict[str, Any]
+    cpu: list[Ceiling]
+    gpu: Ceiling | None = None
+
+    def for_case(self, case: CaseResult) -> Ceiling | None:
+        if case.backend == "cupy":
+            return self.gpu
+        return next((c for c in self.cpu if c.threads == case.threads), None)
+
+
+@numba.njit(parallel=True, cache=True)
+def _parallel_copy(target: np.ndarray, source: np.ndarray) -> None:
+    for index in numba.prange(source.size):
+        target[index] = source[index]
+
+
+def _rate(function: Callable[[], Any], work: float, timer: LoopTimer) -> float:
+    """Work per second at the median time of a full labench measurement."""
+    return work / statistics.median(sample(function, POLICY, timer).samples)
+
+
+def _gemm_rates(xp: Any, size: int, timer: LoopTimer) -> dict[str, float]:
+    return {f"gflops_{dtype}": _gemm_rate(xp, size, dtype, timer) for dtype in DTYPES}
+
+
+def _gemm_rate(xp: Any, size: int, dtype: str, timer: LoopTimer) -> float:
+    rng = np.random.default_rng(0)
+    a, b = (xp.asarray(rng.standard_normal((size, size)).astype(dtype)) for _ in range(2))
+    c = xp.empty_like(a)
+    return _rate(lambda: xp.matmul(a, b, out=c), 2 * size**3 / 1e9, timer)
+
+
+def measure_cpu(threads: int) -> Ceiling:
+    """BLAS GEMM and a Numba parallel copy, every pool limited to `threads`."""
+    source = np.random.default_rng(0).standard_normal(COPY_BYTES // 8)
+    target = np.empty_like(source)
+    with limit_threads(threads), BACKENDS["numba"].thread_limit(threads):
+        _parallel_copy(target, source)  # compile (or load from cache) outside the timing
+        gbps = _rate(lambda: _parallel_copy(target, source), 2 * COPY_BYTES / 1e9, cpu_loop_timer)
+        rates = _gemm_rates(np, CPU_GEMM_SIZE, cpu_loop_timer)
+    return Ceiling(threads=threads, gbps=gbps, **rates)
+
+
+def measure_gpu() -> Ceiling | None:
+    """cuBLAS GEMM and a device-to-device copy, timed with CUDA events; None without a GPU."""
+    if not availability("cupy").available:
+        return None
+    import cupy
+
+    timer = BACKENDS["cupy"].loop_timer
+    source = cupy.asarray(np.random.default_rng(0).standard_normal(COPY_BYTES // 8))
+    target = cupy.empty_like(source)
+    gbps = _rate(lambda: cupy.copyto(target, source), 2 * COPY_BYTES / 1e9, timer)
+    return Ceiling(threads=0, gbps=gbps, **_gemm_rates(cupy, GPU_GEMM_SIZE, timer))
+
+
+def default_thread_counts() -> list[int]:
+    """1, 2, 4, ... and every usable core: the counts suites usually sweep."""
+    cores = usable_cores()
+    return sorted({cores, *(2**power for power in range(cores.bit_length()) if 2**power < cores)})
+
+
+def measure(thread_counts: Sequence[int], gpu: bool = True) -> Ceilings:
+    environment = fingerprint()
+    return Ceilings(
+        machine_id=environment["machine_id"],
+        measured=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        environment=environment,
+        cpu=[measure_cpu(threads) for threads in thread_counts],
+        gpu=measure_gpu() if gpu else None,
+    )
+
+
+def cache_path(machine_id: str) -> Path:
+    return Path(user_cache_dir("labench")) / f"ceilings-{machine_id}.json"
+
+
+def save(ceilings: Ceilings) -> Path:
+    path = cache_path(ceilings.machine_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = ceilings.model_dump_json(by_alias=True, indent=1)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text + "\n", encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def load(machine_id: str) -> Ceilings | None:
+    """This machine's stored ceilings, None if it was never calibrated; a damaged file is an
+    InputError naming it and the command that rewrites it."""
+    path = cache_path(machine_id)
+    if not path.exists():
+        return None
+    try:
+        return Ceilings.model_validate(read_json(path, "a labench ceilings file"))
+    except (ValidationError, InputError):
+        raise InputError(
+            f"{path}: damaged ceilings file; run `labench calibrate` to measure them again"
+        ) from None
+
+
+def roofline_fraction(case: CaseResult, ceiling: Ceiling) -> float | None:
+    """Achieved / attainable GFLOP/s, attainable = min(peak, intensity x bandwidth)."""
+    flops, moved, achieved = (case.metrics.get(name) for name in ("flops", "bytes", "gflops"))
+    if not (flops and moved and achieved):
+        return None
+    peak = ceiling.gflops_float32 if case.dtype == "float32" else ceiling.gflops_float64
+    attainable = min(peak, flops / moved * ceiling.gbps)
+    return achieved / attainable
+
+
+def add_roofline(result: Result, ceilings: Ceilings | None) -> None:
+    """Give every measured case with flops and bytes its `roofline_frac`."""
+    if ceilings is None:
+        return
+    for case in result.cases:
+        ceiling = ceilings.for_case(case)
+        if case.status == "ok" and ceiling is not None:
+            fraction = roofline_fraction(case, ceiling)
+            if fraction is not None:
+                case.metrics["roofline_frac"] = fraction

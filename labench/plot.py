@@ -1,0 +1,323 @@
+"""Figures from a result file, chosen from what the run holds.
+
+Reads results only. Uses matplotlib's object API (no pyplot, no global state, no display), so it
+works headless and inside tests. Every figure carries the suite and the machine in its title, so
+it can be shared on its own, and error bars come from the stored 95% confidence intervals.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labench.ceilings import Ceilings
+from labench.errors import InputError
+from labench.report import speedups
+from labench.results import CaseResult, Result
+
+FD_METHODS = ("fd_forward", "fd_central", "complex_step")
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass
+class Figure:
+    name: str
+    figure: Any  # matplotlib.figure.Figure
+
+
+def write_figures(
+    result: Result, folder: Path, formats: Iterable[str], ceilings: Ceilings | None
+) -> list[Path]:
+    """Render every figure this result supports into `folder`; the paths written."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError("labench plot needs matplotlib: pip install 'labench[plot]'") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for made in figures(result, ceilings):
+        made.figure.suptitle(title(result), fontsize=9)
+        for extension in formats:
+            path = folder / f"{made.name}.{extension}"
+            made.figure.savefig(path, dpi=120, bbox_inches="tight")
+            written.append(path)
+    return written
+
+
+def title(result: Result) -> str:
+    environment = result.environment
+    return (
+        f"{result.suite.name} on {environment.get('cpu', '?')} "
+        f"({environment.get('cores_usable', '?')} cores, machine "
+        f"{environment.get('machine_id', '?')}), run {result.run.id}"
+    )
+
+
+def figures(result: Result, ceilings: Ceilings | None) -> Iterator[Figure]:
+    measured = [case for case in result.cases if case.status == "ok" and case.timing]
+    gains = speedups(result)
+    for benchmark, group in itertools.groupby(measured, key=lambda case: case.benchmark):
+        cases = list(group)
+        for parameter in _swept(cases):
+            if parameter == "h":
+                yield _error_vs_step(benchmark, cases)
+            elif parameter == "rank" and cases[0].workload.startswith("lowrank."):
+                yield _lowrank_error(benchmark, cases)
+                yield _lowrank_speedup(benchmark, cases)
+            else:
+                yield _scaling(benchmark, cases, parameter)
+            if parameter == "n" and cases[0].workload.startswith("gradients."):
+                yield _fd_cost(benchmark, cases)
+        if any(case.key in gains for case in cases):
+            yield _speedup_bars(benchmark, cases, gains)
+    rated = [case for case in measured if case.metrics.get("flops") and case.metrics.get("bytes")]
+    if rated:
+        yield _roofline(rated, ceilings)
+
+
+def _swept(cases: list[CaseResult]) -> list[str]:
+    """Numeric parameters that take several values in this benchmark."""
+    names = []
+    for name in cases[0].params:
+        values = {case.params.get(name) for case in cases}
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        if numeric and len(values) > 1:
+            names.append(name)
+    return names
+
+
+def _new(name: str) -> tuple[Figure, Any]:
+    from matplotlib.figure import Figure as MatplotlibFigure
+
+    figure = MatplotlibFigure(figsize=(7, 4.5), layout="constrained")
+    return Figure(name, figure), figure.add_subplot()
+
+
+def _series(
+    cases: list[CaseResult], parameter: str, label: Callable[[CaseResult], str]
+) -> dict[str, list[CaseResult]]:
+    """Cases in lines: one per label (which names everything else that varies), by `parameter`."""
+    lines: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        lines.setdefault(label(case), []).append(case)
+    return {
+        name: sorted(line, key=lambda case: case.params[parameter]) for name, line in lines.items()
+    }
+
+
+def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], str]:
+    """A label naming the implementation and whatever else varies besides `parameter`."""
+    varying = [name for name in _swept(cases) if name != parameter]
+    threads = len({case.threads for case in cases}) > 1
+    dtypes = len({case.dtype for case in cases}) > 1
+
+    def label(case: CaseResult) -> str:
+        parts = [case.implementation]
+        parts += [f"{name}={case.params[name]}" for name in varying]
+        parts += [f"t{case.threads}"] if threads else []
+        parts += [case.dtype] if dtypes else []
+        return " ".join(parts)
+
+    return label
+
+
+def _error_bars(line: list[CaseResult]) -> np.ndarray:
+    medians = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
+    low = np.array([(case.timing.ci95 or (m, m))[0] for case, m in zip(line, medians, strict=True)])  # type: ignore[union-attr]
+    high = np.array(
+        [(case.timing.ci95 or (m, m))[1] for case, m in zip(line, medians, strict=True)]
+    )  # type: ignore[union-attr]
+    return np.vstack([medians - low, high - medians])
+
+
+def _scaling(benchmark: str, cases: list[CaseResult], parameter: str) -> Figure:
+    """Median time vs size, log-log, with the fitted power of each line in its label."""
+    made, axes = _new(f"scaling-{benchmark}-{parameter}")
+    for name, line in _series(cases, parameter, _others(cases, parameter)).items():
+        x = np.array([case.params[parameter] for case in line], dtype=float)
+        y = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
+        if len(line) > 1:
+            exponent = np.polyfit(np.log(x), np.log(y), 1)[0]
+            name += f" (~{parameter}^{exponent:.2f})"
+        axes.errorbar(x, y, yerr=_error_bars(line), marker="o", capsize=3, label=name)
+    axes.set(xscale="log", yscale="log", xlabel=parameter, ylabel="median time per call (s)")
+    axes.set_title(f"{benchmark}: time vs {parameter}", fontsize=10)
+    axes.legend(fontsize=7)
+    return made
+
+
+def _error_vs_step(benchmark: str, cases: list[CaseResult]) -> Figure:
+    """The V curve: truncation error falls with h, rounding error grows as h shrinks."""
+    made, axes = _new(f"gradient-error-vs-step-{benchmark}")
+    chosen = [c for c in cases if c.implementation in FD_METHODS and c.params["h"] is not None]
+    for name, line in _series(chosen, "h", _others(chosen, "h")).items():
+        h = [case.params["h"] for case in line]
+        axes.plot(
+            h, [max(case.metrics.get("error_rel") or 0, 1e-18) for case in line], "o-", label=name
+        )
+    axes.set(xscale="log", yscale="log", xlabel="step h", ylabel="relative error of the gradient")
+    axes.set_title(f"{benchmark}: finite-difference error vs step", fontsize=10)
+    axes.legend(fontsize=7)
+    return made
+
+
+def _fd_cost(benchmark: str, cases: list[CaseResult]) -> Figure:
+    """How many analytic gradients one finite-difference gradient costs, as n grows."""
+    made, axes = _new(f"gradient-cost-ratio-{benchmark}")
+    analytic = {
+        _point(case, "implementation"): case.timing.median  # type: ignore[union-attr]
+        for case in cases
+        if case.implementation == "analytic"
+    }
+    for method in FD_METHODS:
+        line = sorted(
+            (
+                c
+                for c in cases
+                if c.implementation == method and _point(c, "implementation") in analytic
+            ),
+            key=lambda case: case.params["n"],
+        )
+        if line:
+            ratios = [
+                case.timing.median / analytic[_point(case, "implementation")] for case in line
+            ]  # type: ignore[union-attr]
+            axes.plot([case.params["n"] for case in line], ratios, "o-", label=method)
+    axes.set(xscale="log", yscale="log", xlabel="n (parameters)", ylabel="time / analytic time")
+    axes.set_title(
+        f"{benchmark}: cost of finite differences over the analytic gradient", fontsize=10
+    )
+    axes.legend(fontsize=7)
+    return made
+
+
+def _point(case: CaseResult, *ignored: str) -> tuple[Any, ...]:
+    """Where a case sits, ignoring some coordinates: lines cases up across implementations."""
+    coordinates = {
+        "implementation": case.implementation,
+        "threads": case.threads,
+        "dtype": case.dtype,
+    }
+    coordinates |= case.params
+    return tuple(sorted((k, str(v)) for k, v in coordinates.items() if k not in ignored))
+
+
+def _lowrank_error(benchmark: str, cases: list[CaseResult]) -> Figure:
+    """Reconstruction error vs rank, against the Eckart-Young optimum no rank-k matrix beats."""
+    made, axes = _new(f"lowrank-error-vs-rank-{benchmark}")
+    factored = [case for case in cases if case.implementation != "dense"]
+    lines = _series(factored, "rank", _others(factored, "rank"))
+    for name, line in lines.items():
+        ranks = [case.params["rank"] for case in line]
+        axes.plot(ranks, [case.metrics.get("error_rel") for case in line], "o-", label=name)
+    optimum = {}
+    for case in factored:
+        optimum[case.params["rank"]] = case.metrics.get("error_optimal")
+    if optimum:
+        ranks = sorted(optimum)
+        axes.plot(ranks, [optimum[r] for r in ranks], "k--", label="Eckart-Young optimum")
+    axes.set(xscale="log", yscale="log", xlabel="rank k", ylabel="||A - A_k||_F / ||A||_F")
+    axes.set_title(f"{benchmark}: reconstruction error vs rank", fontsize=10)
+    axes.legend(fontsize=7)
+    return made
+
+
+def _lowrank_speedup(benchmark: str, cases: list[CaseResult]) -> Figure:
+    """Dense time / factored time vs rank; below 1 the factorization no longer pays."""
+    made, axes = _new(f"lowrank-speedup-vs-rank-{benchmark}")
+    dense = {
+        _point(case, "implementation", "rank"): case.timing.median  # type: ignore[union-attr]
+        for case in cases
+        if case.implementation == "dense"
+    }
+    factored = [
+        c
+        for c in cases
+        if c.implementation != "dense" and _point(c, "implementation", "rank") in dense
+    ]
+    for name, line in _series(factored, "rank", _others(factored, "rank")).items():
+        gains = [dense[_point(c, "implementation", "rank")] / c.timing.median for c in line]  # type: ignore[union-attr]
+        axes.plot([case.params["rank"] for case in line], gains, "o-", label=name)
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    axes.set(xscale="log", yscale="log", xlabel="rank k", ylabel="speedup over dense")
+    axes.set_title(f"{benchmark}: factored product speedup vs rank", fontsize=10)
+    axes.legend(fontsize=7)
+    return made
+
+
+def _speedup_bars(benchmark: str, cases: list[CaseResult], gains: dict[str, float]) -> Figure:
+    """Each group's implementations against its baseline, with the CI of the ratio's ends."""
+    made, axes = _new(f"speedup-{benchmark}")
+    groups = list(dict.fromkeys(case.group.split("/", 1)[1] for case in cases))
+    implementations = list(dict.fromkeys(case.implementation for case in cases))
+    width = 0.8 / len(implementations)
+    for index, implementation in enumerate(implementations):
+        heights = [
+            next(
+                (
+                    gains.get(c.key, 0.0)
+                    for c in cases
+                    if c.implementation == implementation and c.group.split("/", 1)[1] == group
+                ),
+                0.0,
+            )
+            for group in groups
+        ]
+        axes.bar(np.arange(len(groups)) + index * width, heights, width, label=implementation)
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    axes.set_xticks(
+        np.arange(len(groups)) + 0.4 - width / 2, groups, rotation=30, ha="right", fontsize=6
+    )
+    axes.set_ylabel("speedup over the baseline")
+    axes.set_title(f"{benchmark}: speedup within each group", fontsize=10)
+    axes.legend(fontsize=7)
+    return made
+
+
+def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
+    """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine."""
+    made, axes = _new("roofline")
+    intensity = np.array([case.metrics["flops"] / case.metrics["bytes"] for case in cases])  # type: ignore[operator]
+    for label, group in itertools.groupby(
+        sorted(
+            zip(intensity, cases, strict=True),
+            key=lambda item: (item[1].benchmark, item[1].implementation),
+        ),
+        key=lambda item: f"{item[1].benchmark} {item[1].implementation}",
+    ):
+        points = list(group)
+        axes.scatter(
+            [point[0] for point in points],
+            [point[1].metrics.get("gflops") for point in points],
+            label=label,
+            s=18,
+        )
+    if ceilings is not None:
+        span = np.logspace(np.log10(intensity.min() / 2), np.log10(intensity.max() * 2), 200)
+        roofs = [(f"CPU {c.threads} thr", c) for c in ceilings.cpu]
+        roofs += [("GPU", ceilings.gpu)] if ceilings.gpu else []
+        for name, ceiling in roofs:
+            for dtype, peak, style in (
+                ("float64", ceiling.gflops_float64, "-"),
+                ("float32", ceiling.gflops_float32, ":"),
+            ):
+                axes.plot(
+                    span,
+                    np.minimum(peak, span * ceiling.gbps),
+                    style,
+                    linewidth=1,
+                    label=f"roof {name} {dtype}",
+                )
+    axes.set(
+        xscale="log", yscale="log", xlabel="arithmetic intensity (flop/byte)", ylabel="GFLOP/s"
+    )
+    axes.set_title(
+        "roofline" + ("" if ceilings else " (run `labench calibrate` for the roofs)"), fontsize=10
+    )
+    axes.legend(fontsize=6, ncol=2)
+    return made

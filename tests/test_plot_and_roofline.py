@@ -1,0 +1,145 @@
+import sys
+
+import pytest
+
+from labench import ceilings, results
+from labench.ceilings import Ceiling
+from labench.results import CaseResult
+
+FIGURE_SUITE = """
+labench: 1
+name: figures
+defaults: {max_time: 0.02, warmup: 0.0, min_samples: 3}
+benchmarks:
+  - id: mm
+    workload: kernels.matmul
+    params: {n: [16, 32, 64]}
+    implementations: [numpy, numba]
+  - id: steps
+    workload: gradients.least_squares
+    params: {n: 8, samples: 16, h: [1.0e-2, 1.0e-5, 1.0e-8]}
+    tolerance: 1.0
+  - id: cost
+    workload: gradients.logistic
+    params: {n: [4, 8, 16], samples: 16}
+  - id: lr
+    workload: lowrank.matvec
+    params: {n: 60, rank: [2, 8, 20]}
+"""
+
+
+@pytest.fixture(scope="module")
+def figure_run(tmp_path_factory):
+    """A real run holding every kind of sweep the figures are chosen from."""
+    from typer.testing import CliRunner
+
+    from labench.cli import app
+
+    folder = tmp_path_factory.mktemp("figures")
+    (folder / "suite.yaml").write_text(FIGURE_SUITE.lstrip())
+    out = folder / "run.json"
+    result = CliRunner().invoke(app, ["run", str(folder / "suite.yaml"), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """Ceilings go to a private cache folder, measured quickly on small sizes."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(ceilings, "POLICY", ceilings.Policy(0.2, 0.05, 3, 0.02))
+    monkeypatch.setattr(ceilings, "COPY_BYTES", 32 * 2**20)
+    monkeypatch.setattr(ceilings, "CPU_GEMM_SIZE", 384)
+    return tmp_path / "cache"
+
+
+def test_every_figure_type_is_rendered(cli, figure_run, tmp_path):
+    result = cli("plot", figure_run, "-o", tmp_path / "figs")
+    assert result.exit_code == 0, result.output
+    names = sorted(path.name for path in (tmp_path / "figs").iterdir())
+    expected = {
+        "scaling-mm-n.png",
+        "speedup-mm.png",
+        "gradient-error-vs-step-steps.png",
+        "scaling-cost-n.png",
+        "gradient-cost-ratio-cost.png",
+        "lowrank-error-vs-rank-lr.png",
+        "lowrank-speedup-vs-rank-lr.png",
+        "roofline.png",
+    }
+    assert expected <= set(names), names
+    for name in expected:
+        data = (tmp_path / "figs" / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000, name
+
+
+def test_svg_and_bad_formats(cli, figure_run, tmp_path):
+    result = cli("plot", figure_run, "-o", tmp_path / "svg", "--format", "svg")
+    assert result.exit_code == 0
+    roofline = (tmp_path / "svg" / "roofline.svg").read_text()
+    assert roofline.startswith("<?xml") and "figures on" in roofline
+    result = cli("plot", figure_run, "-o", tmp_path / "x", "--format", "gif")
+    assert result.exit_code == 2 and "expected one of png, svg, pdf" in result.output
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(cli, figure_run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = cli("plot", figure_run, "-o", tmp_path / "figs")
+    assert result.exit_code == 2 and "labench[plot]" in result.output
+
+
+def test_roofline_fraction_is_achieved_over_attainable():
+    ceiling = Ceiling(threads=1, gflops_float64=100.0, gflops_float32=200.0, gbps=10.0)
+    case = CaseResult.model_construct(
+        dtype="float64", metrics={"flops": 2e9, "bytes": 1e9, "gflops": 10.0}
+    )
+    assert ceilings.roofline_fraction(case, ceiling) == pytest.approx(10.0 / 20.0)  # memory-bound
+    case.metrics = {"flops": 1e11, "bytes": 1e9, "gflops": 50.0}
+    assert ceilings.roofline_fraction(case, ceiling) == pytest.approx(0.5)  # compute-bound
+    case.dtype = "float32"
+    assert ceilings.roofline_fraction(case, ceiling) == pytest.approx(0.25)
+    case.metrics = {"flops": None, "bytes": 1e9, "gflops": None}
+    assert ceilings.roofline_fraction(case, ceiling) is None
+
+
+def test_calibrate_then_run_adds_roofline_fractions(cli, cache, write_suite, tmp_path):
+    result = cli("calibrate", "-t", "1", "--no-gpu")
+    assert result.exit_code == 0, result.output
+    [stored] = (cache / "labench").glob("ceilings-*.json")
+    measured = ceilings.Ceilings.model_validate_json(stored.read_text())
+    [one] = measured.cpu
+    assert one.threads == 1 and one.gbps > 0
+    # single precision moves half the bytes per flop: any SIMD BLAS runs it clearly faster
+    assert one.gflops_float32 > 1.2 * one.gflops_float64
+    assert "float64 GFLOP/s" in cli("calibrate", "--show").output
+
+    suite = write_suite(
+        "labench: 1\nname: roof\ndefaults: {max_time: 0.05, warmup: 0.0, min_samples: 3}\n"
+        "benchmarks:\n  - {id: mm, workload: kernels.matmul, params: {n: 384}, implementations: [numpy]}\n"
+        "  - {id: mv, workload: kernels.matvec, params: {n: 2048}, implementations: [numpy]}\n"
+    )
+    run = cli("run", suite, "-o", tmp_path / "r.json")
+    assert run.exit_code == 0 and "roof" in run.output
+    fractions = {
+        case.benchmark: case.metrics["roofline_frac"]
+        for case in results.load(tmp_path / "r.json").cases
+    }
+    # the same GEMM as the calibration: near its roof; a matvec is far below the compute roof
+    # but measured against the memory roof, so it lands in (0, 1.5) too
+    assert 0.5 < fractions["mm"] < 1.5
+    assert 0.05 < fractions["mv"] < 1.5
+
+
+def test_a_damaged_ceilings_file_is_exit_2(cli, cache, write_suite, tmp_path):
+    from labench.environment import fingerprint
+
+    path = ceilings.cache_path(fingerprint()["machine_id"])
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    result = cli("calibrate", "--show")
+    assert result.exit_code == 2 and "labench calibrate" in result.output
+    suite = write_suite(
+        "labench: 1\nname: t\nbenchmarks:\n  - {id: mm, workload: kernels.matmul, params: {n: 8}}\n"
+    )
+    assert cli("run", suite, "-o", tmp_path / "r.json", "-q").exit_code == 2
+    assert not (tmp_path / "r.json").exists()
