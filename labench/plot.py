@@ -126,6 +126,13 @@ def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], s
     return label
 
 
+def _finish(made: Figure, axes: Any, heading: str, xlabel: str, ylabel: str) -> Figure:
+    axes.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
+    axes.set_title(heading, fontsize=10)
+    axes.legend(fontsize=7)
+    return made
+
+
 def _error_bars(line: list[CaseResult]) -> np.ndarray:
     medians = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
     low = np.array([(case.timing.ci95 or (m, m))[0] for case, m in zip(line, medians, strict=True)])  # type: ignore[union-attr]
@@ -145,10 +152,9 @@ def _scaling(benchmark: str, cases: list[CaseResult], parameter: str) -> Figure:
             exponent = np.polyfit(np.log(x), np.log(y), 1)[0]
             name += f" (~{parameter}^{exponent:.2f})"
         axes.errorbar(x, y, yerr=_error_bars(line), marker="o", capsize=3, label=name)
-    axes.set(xscale="log", yscale="log", xlabel=parameter, ylabel="median time per call (s)")
-    axes.set_title(f"{benchmark}: time vs {parameter}", fontsize=10)
-    axes.legend(fontsize=7)
-    return made
+    return _finish(
+        made, axes, f"{benchmark}: time vs {parameter}", parameter, "median time per call (s)"
+    )
 
 
 def _error_vs_step(benchmark: str, cases: list[CaseResult]) -> Figure:
@@ -160,40 +166,45 @@ def _error_vs_step(benchmark: str, cases: list[CaseResult]) -> Figure:
         axes.plot(
             h, [max(case.metrics.get("error_rel") or 0, 1e-18) for case in line], "o-", label=name
         )
-    axes.set(xscale="log", yscale="log", xlabel="step h", ylabel="relative error of the gradient")
-    axes.set_title(f"{benchmark}: finite-difference error vs step", fontsize=10)
-    axes.legend(fontsize=7)
-    return made
+    return _finish(
+        made,
+        axes,
+        f"{benchmark}: finite-difference error vs step",
+        "step h",
+        "relative error of the gradient",
+    )
 
 
 def _fd_cost(benchmark: str, cases: list[CaseResult]) -> Figure:
     """How many analytic gradients one finite-difference gradient costs, as n grows."""
     made, axes = _new(f"gradient-cost-ratio-{benchmark}")
-    analytic = {
+    for name, (x, ratios) in _relative_times(cases, "analytic", "n").items():
+        axes.plot(x, ratios, "o-", label=name)
+    heading = f"{benchmark}: cost of finite differences over the analytic gradient"
+    return _finish(made, axes, heading, "n (parameters)", "time / analytic time")
+
+
+def _relative_times(
+    cases: list[CaseResult], reference: str, parameter: str
+) -> dict[str, tuple[list[Any], list[float]]]:
+    """Each line's median time over the `reference` implementation's at the same point."""
+    times = {
         _point(case, "implementation"): case.timing.median  # type: ignore[union-attr]
         for case in cases
-        if case.implementation == "analytic"
+        if case.implementation == reference
     }
-    for method in FD_METHODS:
-        line = sorted(
-            (
-                c
-                for c in cases
-                if c.implementation == method and _point(c, "implementation") in analytic
-            ),
-            key=lambda case: case.params["n"],
+    others = [
+        case
+        for case in cases
+        if case.implementation != reference and _point(case, "implementation") in times
+    ]
+    return {
+        name: (
+            [case.params[parameter] for case in line],
+            [case.timing.median / times[_point(case, "implementation")] for case in line],  # type: ignore[union-attr]
         )
-        if line:
-            ratios = [
-                case.timing.median / analytic[_point(case, "implementation")] for case in line
-            ]  # type: ignore[union-attr]
-            axes.plot([case.params["n"] for case in line], ratios, "o-", label=method)
-    axes.set(xscale="log", yscale="log", xlabel="n (parameters)", ylabel="time / analytic time")
-    axes.set_title(
-        f"{benchmark}: cost of finite differences over the analytic gradient", fontsize=10
-    )
-    axes.legend(fontsize=7)
-    return made
+        for name, line in _series(others, parameter, _others(others, parameter)).items()
+    }
 
 
 def _point(case: CaseResult, *ignored: str) -> tuple[Any, ...]:
@@ -221,33 +232,24 @@ def _lowrank_error(benchmark: str, cases: list[CaseResult]) -> Figure:
     if optimum:
         ranks = sorted(optimum)
         axes.plot(ranks, [optimum[r] for r in ranks], "k--", label="Eckart-Young optimum")
-    axes.set(xscale="log", yscale="log", xlabel="rank k", ylabel="||A - A_k||_F / ||A||_F")
-    axes.set_title(f"{benchmark}: reconstruction error vs rank", fontsize=10)
-    axes.legend(fontsize=7)
-    return made
+    return _finish(
+        made,
+        axes,
+        f"{benchmark}: reconstruction error vs rank",
+        "rank k",
+        "||A - A_k||_F / ||A||_F",
+    )
 
 
 def _lowrank_speedup(benchmark: str, cases: list[CaseResult]) -> Figure:
     """Dense time / factored time vs rank; below 1 the factorization no longer pays."""
     made, axes = _new(f"lowrank-speedup-vs-rank-{benchmark}")
-    dense = {
-        _point(case, "implementation", "rank"): case.timing.median  # type: ignore[union-attr]
-        for case in cases
-        if case.implementation == "dense"
-    }
-    factored = [
-        c
-        for c in cases
-        if c.implementation != "dense" and _point(c, "implementation", "rank") in dense
-    ]
-    for name, line in _series(factored, "rank", _others(factored, "rank")).items():
-        gains = [dense[_point(c, "implementation", "rank")] / c.timing.median for c in line]  # type: ignore[union-attr]
-        axes.plot([case.params["rank"] for case in line], gains, "o-", label=name)
+    for name, (ranks, ratios) in _relative_times(cases, "dense", "rank").items():
+        axes.plot(ranks, [1 / ratio for ratio in ratios], "o-", label=name)
     axes.axhline(1.0, color="grey", linewidth=0.8)
-    axes.set(xscale="log", yscale="log", xlabel="rank k", ylabel="speedup over dense")
-    axes.set_title(f"{benchmark}: factored product speedup vs rank", fontsize=10)
-    axes.legend(fontsize=7)
-    return made
+    return _finish(
+        made, axes, f"{benchmark}: factored product speedup vs rank", "rank k", "speedup over dense"
+    )
 
 
 def _speedup_bars(benchmark: str, cases: list[CaseResult], gains: dict[str, float]) -> Figure:

@@ -12,6 +12,12 @@ from labench.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Tests never read or write the user's real cache (ceilings of this machine)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def write_suite(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write dedented YAML to a file in tmp_path and return its path."""
