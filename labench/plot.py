@@ -253,24 +253,36 @@ def _lowrank_speedup(benchmark: str, cases: list[CaseResult]) -> Figure:
 
 
 def _speedup_bars(benchmark: str, cases: list[CaseResult], gains: dict[str, float]) -> Figure:
-    """Each group's implementations against its baseline, with the CI of the ratio's ends."""
+    """Each group's implementations against its baseline; the error bars carry the case's own
+    95% CI (the baseline's median is taken as exact)."""
     made, axes = _new(f"speedup-{benchmark}")
-    groups = list(dict.fromkeys(case.group.split("/", 1)[1] for case in cases))
+    groups = list(dict.fromkeys(_group_label(case) for case in cases))
     implementations = list(dict.fromkeys(case.implementation for case in cases))
     width = 0.8 / len(implementations)
     for index, implementation in enumerate(implementations):
-        heights = [
-            next(
-                (
-                    gains.get(c.key, 0.0)
-                    for c in cases
-                    if c.implementation == implementation and c.group.split("/", 1)[1] == group
-                ),
-                0.0,
-            )
-            for group in groups
-        ]
-        axes.bar(np.arange(len(groups)) + index * width, heights, width, label=implementation)
+        found = {
+            _group_label(case): case
+            for case in cases
+            if case.implementation == implementation and case.key in gains
+        }
+        heights, errors = np.zeros(len(groups)), np.zeros((2, len(groups)))
+        for column, group in enumerate(groups):
+            case = found.get(group)
+            if case is None or case.timing is None:
+                continue
+            gain = gains[case.key]
+            heights[column] = gain
+            low, high = case.timing.ci95 or (case.timing.median, case.timing.median)
+            baseline = gain * case.timing.median
+            errors[:, column] = (gain - baseline / high, baseline / low - gain)
+        axes.bar(
+            np.arange(len(groups)) + index * width,
+            heights,
+            width,
+            yerr=errors,
+            capsize=2,
+            label=implementation,
+        )
     axes.axhline(1.0, color="grey", linewidth=0.8)
     axes.set_xticks(
         np.arange(len(groups)) + 0.4 - width / 2, groups, rotation=30, ha="right", fontsize=6
@@ -279,6 +291,10 @@ def _speedup_bars(benchmark: str, cases: list[CaseResult], gains: dict[str, floa
     axes.set_title(f"{benchmark}: speedup within each group", fontsize=10)
     axes.legend(fontsize=7)
     return made
+
+
+def _group_label(case: CaseResult) -> str:
+    return case.group.split("/", 1)[1]
 
 
 def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
