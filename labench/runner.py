@@ -196,7 +196,10 @@ def _check_then_time(
     implementation = case.workload.implementations[case.implementation]
     prepared = implementation.prepare(case.workload, inputs, case.params)
     kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
-    cold, output = first_call(kernel.run)
+    # On an asynchronous device the first call must include its completion, not just its launch.
+    cold, output = first_call(
+        backend.synchronized(kernel.run) if backend.synchronized else kernel.run
+    )
     target = reference if kernel.expected is None else kernel.expected
     metrics = _check(case, kernel.to_host(output), target) | kernel.metrics
     policy = Policy(

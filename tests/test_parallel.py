@@ -173,6 +173,30 @@ def test_gpu_cases_record_device_and_host_time(monkeypatch, cli, write_suite, tm
     assert all(case.metrics["host_time"] > 0 and case.timing.median > 0 for case in cases)
 
 
+def test_a_gpu_first_call_waits_for_the_device(monkeypatch, cli, write_suite, tmp_path):
+    """Kernel launches return at once; a cold call timed without a synchronize is a launch."""
+    from labench import backends, runner
+
+    fake = fake_cupy(monkeypatch)
+    synchronized = []
+    fake.cuda.Device = lambda: types.SimpleNamespace(synchronize=lambda: synchronized.append(1))
+    monkeypatch.setattr("labench.runner.availability", lambda name: backends.Availability(True))
+    timed = []
+    real_first_call = runner.first_call
+    monkeypatch.setattr(
+        "labench.runner.first_call",
+        lambda function: real_first_call(timed.append(function) or function),
+    )
+    path = write_suite(
+        "labench: 1\nname: g\ndefaults: {max_time: 0.02}\nbenchmarks:\n"
+        "  - {id: m, workload: kernels.matvec, params: {n: 64}, implementations: [cupy]}\n"
+    )
+    assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
+    synchronized.clear()
+    timed[0]()
+    assert synchronized == [1]
+
+
 def test_cupy_availability_gives_a_reason_for_every_failure(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)
     assert CupyBackend().availability().reason.startswith("CuPy is not installed")
