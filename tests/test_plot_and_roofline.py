@@ -143,3 +143,20 @@ def test_a_damaged_ceilings_file_is_exit_2(cli, cache, write_suite, tmp_path):
     )
     assert cli("run", suite, "-o", tmp_path / "r.json", "-q").exit_code == 2
     assert not (tmp_path / "r.json").exists()
+
+
+def test_gpu_ceilings_code_path_with_numpy_standing_in(monkeypatch, cache):
+    from test_parallel import fake_cupy
+
+    from labench import backends
+
+    fake_cupy(monkeypatch)
+    monkeypatch.setattr("labench.ceilings.availability", lambda name: backends.Availability(True))
+    monkeypatch.setattr(ceilings, "GPU_GEMM_SIZE", 64)
+    gpu = ceilings.measure_gpu()
+    # the fake's CUDA events tick 5 ms per record, so the rates are the fake clock's, but every
+    # step of the real path ran: arrays on the "device", GEMM per dtype, copy, event timing
+    assert gpu.threads == 0 and gpu.gflops_float64 > 0 and gpu.gflops_float32 > 0 and gpu.gbps > 0
+    case = CaseResult.model_construct(backend="cupy", threads=1, dtype="float32", metrics={})
+    stored = ceilings.Ceilings(machine_id="m", measured="now", environment={}, cpu=[], gpu=gpu)
+    assert stored.for_case(case) is gpu
