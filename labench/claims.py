@@ -19,6 +19,7 @@ import numpy as np
 from labench.compare import ratio_ci
 from labench.results import CaseResult, ClaimResult
 from labench.suite_model import Claim, Pick, ThreadSpec, as_list
+from labench.threads import resolve_threads
 
 
 class Row(Protocol):
@@ -50,14 +51,16 @@ def bound_text(claim: Claim) -> str:
 def _matches(row: Row, name: str, wanted: Any) -> bool:
     values = as_list(wanted)
     if name == "threads":
-        return row.threads_spec in values or row.threads in values
+        return any(_threads_match(row, value) for value in values)
     if name == "dtype":
         return row.dtype in values
     return row.params.get(name) in values
 
 
 def _threads_match(row: Row, threads: ThreadSpec | None) -> bool:
-    return threads is None or row.threads_spec == threads or row.threads == threads
+    """'max' means this machine's cores, whatever spec the suite used for that count: on one
+    core, `threads: [1, max]` runs once, and a claim about 'max' is about that run."""
+    return threads is None or row.threads == resolve_threads(threads)
 
 
 def sides(claim: Claim) -> dict[str, Pick]:

@@ -106,7 +106,8 @@ def test_points_filtered_out_of_the_run_make_it_unmeasured():
     assert "1 of 2 points not in this run" in verdict.reason
 
 
-def test_sides_at_their_own_thread_counts():
+def test_sides_at_their_own_thread_counts(monkeypatch):
+    monkeypatch.setattr("labench.threads.usable_cores", lambda: 2)
     cases = [case("blas", 2.0, threads=1), case("blas", 1.0, threads=2, spec="max")]
     across = claim(
         speedup={
@@ -118,6 +119,22 @@ def test_sides_at_their_own_thread_counts():
     assert evaluate(across, cases).value == pytest.approx(2.0, rel=0.02)
     same_threads = claim(speedup={"of": "blas", "over": "blas"}, at_least=1.0)
     assert evaluate(same_threads, cases).value == pytest.approx(1.0)
+
+
+def test_on_one_core_max_is_the_single_thread_run(monkeypatch):
+    """`threads: [1, max]` runs once on one core; a claim about 'max' must still be judged, and
+    honestly fails: more cores than there are cannot help."""
+    from labench.suite import load_suite
+
+    monkeypatch.setattr("labench.threads.usable_cores", lambda: 1)
+    suite = load_suite(ROOT / "suites" / "seed-claims.yaml")
+    claim = next(c for c in suite.model.claims if c.id == "cores-speed-up-matmul")
+    blas = [c for c in suite.cases() if c.benchmark == "blas_threads"]
+    assert [c.threads for c in blas] == [1]
+    ran = [case("numpy", 1.0, threads=1)]
+    ran[0] = ran[0].model_copy(update={"benchmark": "blas_threads", "params": blas[0].params})
+    verdict = evaluate(claim, ran)
+    assert verdict.status == "failed" and verdict.value == pytest.approx(1.0)
 
 
 CLAIM_SUITE = """
