@@ -224,3 +224,12 @@ def test_the_seed_claims_cover_every_family_and_a_gpu():
         for claim in suite.model.claims
         if claim.speedup
     )
+
+
+@pytest.mark.parametrize(
+    "example", sorted((ROOT / "results").glob("example-*.json")), ids=lambda p: p.name
+)
+def test_shipped_example_results_still_load_and_show(cli, example):
+    result = cli("show", example)
+    assert result.exit_code == 0, result.output
+    assert "Claims" in result.output or not results.load(example).claims
