@@ -126,7 +126,7 @@ def check_meaning(
     for index, claim in enumerate(model.claims):
         problems += _check_claim(claim, model, workloads, source, ("claims", index))
     if not problems:
-        problems += _check_memory(model, workloads, source)
+        problems += _check_points(model, workloads, source)
     return workloads, problems
 
 
@@ -228,10 +228,11 @@ def _check_claim(
     return problems
 
 
-def _check_memory(
+def _check_points(
     model: SuiteModel, workloads: dict[str, Workload], source: SourceMap
 ) -> list[str]:
-    """Refuse sizes no run on this machine could hold, while we can still point at the line."""
+    """Refuse parameter points that cannot run (the workload says why) or that no run on this
+    machine could hold, while we can still point at the line."""
     limit = total_memory()
     problems = []
     for index, benchmark in enumerate(model.benchmarks):
@@ -239,6 +240,10 @@ def _check_memory(
         dtypes = merge(MEASUREMENT_DEFAULTS, model.defaults, benchmark).dtype
         for point in sweep(benchmark.params):
             params = workload.resolve_params(point)
+            reason = workload.impossible(params)
+            if reason is not None:
+                where = ("benchmarks", index, "params")
+                problems.append(f"{source.value(where)}: {_dotted(where)}: {reason}")
             for dtype in dtypes:
                 need = workload.footprint(params, np.dtype(dtype).itemsize)
                 if need is not None and need > limit:

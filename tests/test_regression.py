@@ -102,3 +102,15 @@ def test_ridge_runs_through_the_cli(cli, write_suite, tmp_path):
     }
     assert cases["ridge/cg"].metrics["iterations"] > 0
     assert cases["ridge/closed_form"].metrics["factorizations"] == 3
+
+
+def test_fewer_samples_than_features_is_refused_with_its_line(cli, write_suite):
+    path = write_suite(
+        "labench: 1\nname: r\nbenchmarks:\n"
+        "  - id: r\n    workload: regression.ridge\n    params: {n: 100, samples: [50, 200]}\n"
+    )
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    assert (
+        f"{path}:6:13: benchmarks[0].params: samples (50) must be at least n (100)" in result.output
+    )

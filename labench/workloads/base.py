@@ -171,6 +171,11 @@ class Workload:
         """The answer computed in float64, against which every implementation is checked."""
         raise NotImplementedError(f"{type(self).__name__} must define reference")
 
+    def impossible(self, params: Params) -> str | None:
+        """Why this combination of parameters cannot run (a constraint between parameters,
+        which `Param` cannot express), so the suite is refused with its line; None if it can."""
+        return None
+
     def flops(self, params: Params) -> float | None:
         """Floating-point operations of one call, for GFLOP/s; None when it means nothing."""
         return None

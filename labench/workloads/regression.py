@@ -61,15 +61,18 @@ class Ridge(Workload):
 
     def make_inputs(self, params: Params, dtype: np.dtype, rng: np.random.Generator) -> Inputs:
         n, m = params["n"], params["samples"]
-        if m < n:
-            # The spectrum below needs n singular values; ridge is well posed either way, but
-            # the stated condition number would not be the data's.
-            raise ValueError(f"samples ({m}) must be at least n ({n}) to set cond exactly")
         singular = np.logspace(0.0, -np.log10(params["cond"]), n)
         x = (orthonormal(rng, m, n) * singular) @ orthonormal(rng, n, n).T
         truth = rng.standard_normal(n)
         y = x @ truth + 0.01 * rng.standard_normal(m)
         return {"x": x.astype(dtype), "y": y.astype(dtype)}
+
+    def impossible(self, params: Params) -> str | None:
+        # The data needs n singular values; ridge is well posed either way, but the stated
+        # condition number would not be the data's.
+        if params["samples"] < params["n"]:
+            return f"samples ({params['samples']}) must be at least n ({params['n']})"
+        return None
 
     def reference(self, inputs: Inputs, params: Params) -> np.ndarray:
         """Least squares on the stacked system [X; sqrt(lam) I] w = [y; 0]: no normal
