@@ -25,7 +25,7 @@ from labench.backends import BACKENDS, availability
 from labench.environment import fingerprint
 from labench.errors import InputError
 from labench.inputs import read_json
-from labench.results import CaseResult, Result
+from labench.results import CaseResult, Result, write_atomically
 from labench.suite_model import DTYPES
 from labench.threads import limit_threads, usable_cores
 from labench.timing import LoopTimer, Policy, cpu_loop_timer, sample
@@ -131,11 +131,7 @@ def cache_path(machine_id: str) -> Path:
 
 def save(ceilings: Ceilings) -> Path:
     path = cache_path(ceilings.machine_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = ceilings.model_dump_json(by_alias=True, indent=1)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(text + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_atomically(path, ceilings.model_dump_json(by_alias=True, indent=1) + "\n")
     return path
 
 

@@ -178,13 +178,13 @@ def run(
     settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
     loaded = [load_suite(path) for path in suites]
     roofs = ceilings.load(fingerprint()["machine_id"])
+    isolate = isolate or processes > 1
     plans = []
     for suite in loaded:
         planned = suite.cases(settings)
         cases = _select(planned, filters or [])
         if not cases:
             raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
-        isolate = isolate or processes > 1
         if not isolate:
             refuse_timeouts_without_isolation(suite, timeout)
         if resume is not None:

@@ -107,12 +107,16 @@ class Result(_Model):
 
 
 def save(result: Result, path: Path) -> None:
-    """Write atomically: readers see the old file or the new one, never half of one."""
+    write_atomically(path, result.to_json())
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one, even after a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(result.to_json())
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
