@@ -4,10 +4,13 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from labench.cli import app
+from labench.results import CaseResult, Timing
+from labench.stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,3 +42,44 @@ def cli() -> Callable[..., object]:
         return runner.invoke(app, [str(arg) for arg in args], catch_exceptions=False)
 
     return invoke
+
+
+def measured_case(
+    implementation="numpy",
+    median=1e-3,
+    *,
+    n=1,
+    threads=1,
+    spec=None,
+    status="ok",
+    reason="kernel exploded",
+    metrics=None,
+    spread=0.01,
+    size=30,
+    seed=7,
+):
+    """A case as a run records it, its samples scattered by `spread` around `median`."""
+    samples = list(median * (1 + spread * np.random.default_rng(seed).standard_normal(size)))
+    timing = Timing(
+        **summarize(samples).model_dump(),
+        first_call=10 * median,
+        inner_loops=4,
+        stopped_by="max_time",
+        samples=samples,
+    )
+    return CaseResult(
+        key=f"b/n={n}/float64/t{threads}/{implementation}",
+        group=f"b/n={n}/float64/t{threads}",
+        benchmark="b",
+        workload="w",
+        implementation=implementation,
+        backend="numpy",
+        params={"n": n},
+        threads=threads,
+        threads_spec=spec or threads,
+        dtype="float64",
+        status=status,
+        reason=None if status == "ok" else reason,
+        timing=timing if status == "ok" else None,
+        metrics=metrics or {},
+    )

@@ -1,41 +1,23 @@
 import json
 
-import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, measured_case
 
 from labench import results
 from labench.claims import evaluate, evaluate_all
-from labench.results import CaseResult, Timing
-from labench.stats import summarize
 from labench.suite_model import Claim
 
 
 def case(implementation, median, *, n=100, threads=1, status="ok", metrics=None, spec=None):
-    """A measured case whose samples scatter 1% around `median`."""
-    samples = list(median * (1 + 0.01 * np.random.default_rng(7).standard_normal(30)))
-    timing = Timing(
-        **summarize(samples).model_dump(),
-        first_call=median,
-        inner_loops=1,
-        stopped_by="target_rel_ci",
-        samples=samples,
-    )
-    return CaseResult(
-        key=f"b/n={n}/float64/t{threads}/{implementation}",
-        group=f"b/n={n}/float64/t{threads}",
-        benchmark="b",
-        workload="w",
-        implementation=implementation,
-        backend="numpy",
-        params={"n": n},
+    return measured_case(
+        implementation,
+        median,
+        n=n,
         threads=threads,
-        threads_spec=spec or threads,
-        dtype="float64",
+        spec=spec,
         status=status,
-        reason=None if status == "ok" else "because",
-        timing=timing if status == "ok" else None,
-        metrics=metrics or {},
+        reason="because",
+        metrics=metrics,
     )
 
 

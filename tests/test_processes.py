@@ -2,40 +2,18 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import measured_case
 
 from labench import results
 from labench.compare import judge
 from labench.interop import Series
 from labench.processes import merge_processes
-from labench.results import CaseResult, Timing
-from labench.stats import summarize
 
 
-def measured(median, status="ok", size=20, seed=0):
-    samples = list(median * (1 + 0.005 * np.random.default_rng(seed).standard_normal(size)))
-    return CaseResult(
-        key="b/n=1/float64/t1/numpy",
-        group="b/n=1/float64/t1",
-        benchmark="b",
-        workload="w",
-        implementation="numpy",
-        backend="numpy",
-        params={"n": 1},
-        threads=1,
-        threads_spec=1,
-        dtype="float64",
-        status=status,
-        reason=None if status == "ok" else "kernel exploded",
-        timing=Timing(
-            **summarize(samples).model_dump(),
-            first_call=median * 10,
-            inner_loops=4,
-            stopped_by="max_time",
-            samples=samples,
-        )
-        if status == "ok"
-        else None,
-        metrics={"flops": 2e6, "bytes": 8e6, "gflops": 0.0, "error_rel": 1e-16},
+def measured(median, status="ok", seed=0):
+    metrics = {"flops": 2e6, "bytes": 8e6, "gflops": 0.0, "error_rel": 1e-16}
+    return measured_case(
+        median=median, status=status, metrics=metrics, spread=0.005, size=20, seed=seed
     )
 
 
