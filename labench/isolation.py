@@ -64,9 +64,10 @@ def _context(independent: bool) -> Any:
     scipy, numba) but run nothing: a clean state without paying an interpreter start and the
     imports per worker (0.65 s here). But forked workers share the server's address-space
     layout, so their timings share its placement luck: measured on the quick suite, the medians
-    of 6 forked workers spread 12-29% from one run to the next, as much as within a run. When the
-    processes are meant as independent samples (`--processes`), each is spawned instead, with its
-    own layout; run medians then agree within 2-8%. Without a fork server (Windows), spawn.
+    of 6 forked workers moved by up to 29% from one run to the next, as much as within a run.
+    When the processes are meant as independent samples (`--processes`), each is spawned
+    instead, with its own layout; run medians then agree within 2-8%. Without a fork server
+    (Windows), spawn.
     """
     if independent or "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
@@ -84,7 +85,7 @@ class WorkOrder:
     overrides: dict[str, Any]
     environment: dict[str, str]
     time_share: float = 1.0
-    """Fraction of each case's max_time this process samples (with several processes)."""
+    """Fraction of each case's max_time and warm-up this process spends (with several)."""
 
 
 def run_isolated(
@@ -96,9 +97,9 @@ def run_isolated(
 ) -> Iterator[CaseResult]:
     """Run `cases` one worker per benchmark, yielding each result as the worker reports it.
 
-    With several `processes`, each benchmark runs that many times in fresh workers, each taking
-    its share of the sampling time, and every case is yielded once, merged, when its benchmark
-    is done: its CI then reflects the variance between processes, not just within one.
+    With several `processes`, the whole list runs that many times (rounds), each benchmark in a
+    fresh worker taking its share of the time budget, and every case is yielded once, merged,
+    during the last round: its statistics then reflect the variance between processes.
     """
     context = _context(independent=processes > 1)
     order = WorkOrder(
