@@ -143,3 +143,25 @@ def test_resume_refuses_another_suite_or_settings(cli, write_suite, tmp_path, mo
     damaged.write_text(json.dumps({"schema": "labench.result/1", "cases": 3}))
     result = cli("run", suite, "--resume", damaged, "-q")
     assert result.exit_code == 2 and "damaged result file" in result.output
+
+
+def test_resume_refuses_another_machine_unless_forced(cli, write_suite, tmp_path, monkeypatch):
+    from labench import resume
+
+    monkeypatch.setenv("LABENCH_MEASURE_LOG", str(tmp_path / "measured.log"))
+    suite = write_suite(COUNTED)
+    out = tmp_path / "r.json"
+    cli("run", suite, "-o", out, "-q")
+    before = out.read_text()
+    monkeypatch.setattr(resume, "fingerprint", lambda: {"machine_id": "elsewhere"})
+    result = cli("run", suite, "--resume", out, "-q")
+    assert result.exit_code == 2
+    assert "this is elsewhere" in result.output and "--force" in result.output
+    assert out.read_text() == before
+    assert cli("run", suite, "--resume", out, "-q", "--force").exit_code == 0
+
+
+def test_one_resume_file_for_several_suites_is_refused(cli, write_suite, tmp_path):
+    a, b = write_suite(COUNTED, "a.yaml"), write_suite(COUNTED, "b.yaml")
+    result = cli("run", a, b, "--resume", tmp_path / "r.json")
+    assert result.exit_code == 2 and "each concern one suite" in result.output

@@ -160,3 +160,11 @@ def test_gpu_ceilings_code_path_with_numpy_standing_in(monkeypatch, cache):
     case = CaseResult.model_construct(backend="cupy", threads=1, dtype="float32", metrics={})
     stored = ceilings.Ceilings(machine_id="m", measured="now", environment={}, cpu=[], gpu=gpu)
     assert stored.for_case(case) is gpu
+
+
+def test_show_before_any_calibration_says_what_to_run(cli, cache):
+    result = cli("calibrate", "--show")
+    assert result.exit_code == 2
+    assert (
+        "no ceilings stored for machine" in result.output and "labench calibrate" in result.output
+    )

@@ -87,6 +87,24 @@ CASES = {
         "6:5",
         "expected a bound: 'at_least' and/or 'at_most'",
     ),
+    "claim bounds that no value meets": (
+        VALID_HEAD
+        + "  - {id: mm, workload: kernels.matmul}\nclaims:\n  - {id: c, text: t, benchmark: mm, speedup: {of: numpy, over: numpy}, at_least: 3, at_most: 1}\n",
+        "6:5",
+        "expected at_least <= at_most, got 3.0 > 1.0: no value could hold",
+    ),
+    "claim side neither a name nor a mapping": (
+        VALID_HEAD
+        + "  - {id: mm, workload: kernels.matmul}\nclaims:\n  - {id: c, text: t, benchmark: mm, speedup: {of: 5, over: numpy}, at_least: 1}\n",
+        "6:51",
+        "claims[0].speedup.of: expected an implementation name or a mapping with 'implementation' and optionally 'threads', got 5",
+    ),
+    "claim side at an impossible thread count": (
+        VALID_HEAD
+        + "  - {id: mm, workload: kernels.matmul}\nclaims:\n  - {id: c, text: t, benchmark: mm, speedup: {of: {implementation: numpy, threads: many}, over: numpy}, at_least: 1}\n",
+        "6:84",
+        "claims[0].speedup.of.threads: expected a positive integer or 'max', got 'many'",
+    ),
     "object tag": (
         VALID_HEAD + "  - !!python/object:os.system {}\n",
         "4:5",
