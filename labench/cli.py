@@ -293,6 +293,7 @@ def run(
                 f"interrupted ({signal_name}): {len(result.cases)} cases kept in {path}; "
                 f"continue with --resume {path}",
                 highlight=False,
+                soft_wrap=True,
             )
             raise typer.Exit(code) from None
         in_suite_order(result, plan.planned)
