@@ -1,8 +1,9 @@
 """The versioned result document: one JSON file per run.
 
 Raw samples are kept so any later comparison can be recomputed from the file. Files are written
-atomically (temporary file + rename) after every case, so an interrupted or crashed run leaves a
-valid file holding every case it finished, never a truncated one.
+atomically (temporary file + rename), so a reader never sees a truncated one; while a run goes
+on, its finished cases are in its journal (labench.journal), which `load` reads back when the
+run never finished.
 """
 
 from __future__ import annotations
@@ -126,8 +127,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def load(path: Path) -> Result:
-    """Read and validate a result file; anything unusable is an InputError naming the file."""
-    return from_document(path, read_json(path, "a labench result file"))
+    """Read and validate a result file; anything unusable is an InputError naming the file.
+    A run that never finished (killed) is read back from its journal, which holds its cases."""
+    result = from_document(path, read_json(path, "a labench result file"))
+    if result.run.finished is None:
+        from labench.journal import recover  # the journal builds on this module
+
+        return recover(path, result.run.id) or result
+    return result
 
 
 def from_document(path: Path, document: Any) -> Result:

@@ -2,7 +2,7 @@
 
 Inputs and the float64 reference are made once per data group (benchmark x parameters x dtype)
 and shared by every implementation and thread count, so all contenders see identical data and
-the reference is not recomputed per case. The result file is rewritten after every case.
+the reference is not recomputed per case. Each finished case is journaled at once.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from labench import results
 from labench.backends import BACKENDS, Backend, availability
 from labench.environment import available_memory, fingerprint
+from labench.journal import Journal
 from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import summarize
 from labench.suite import Case, Suite
@@ -85,17 +86,19 @@ def run_suite(
     observer: Observer,
     execute: Execute | None = None,
 ) -> Result:
-    """Run every case (in this process, or as `execute` says), appending to `result` and saving
-    it to `path` after each one.
+    """Run every case (in this process, or as `execute` says), appending to `result`; each
+    finished case is journaled beside `path` at once, and `path` is written at the start and
+    the end (see labench.journal: rewriting it per case made runs quadratic).
 
     On Ctrl-C the file is saved marked as interrupted, holding every finished case, and the
     KeyboardInterrupt propagates so the caller can exit 130.
     """
     results.save(result, path)
+    journal = Journal.start(result, path)
     try:
         for case_result in (execute or run_cases)(cases, observer):
             result.cases.append(case_result)
-            results.save(result, path)
+            journal.append(case_result)
             observer.finished(case_result)
     except KeyboardInterrupt:
         result.run.interrupted = True
@@ -103,6 +106,7 @@ def run_suite(
     finally:
         result.run.finished = now()
         results.save(result, path)
+        journal.discard()
     return result
 
 
