@@ -1,9 +1,7 @@
 """The harness's own cost per case, and where it goes (issue: the harness scales).
 
-The sweep is the issue's: `kernels.matvec` over n = 8, 9, ... (one case per n), numpy, one
-thread, `max_time: 0.005`, `warmup: 0`, `min_samples: 3`. Each size runs `labench run -q` in a
-fresh interpreter, with the harness's parts wrapped in timers, and prints the wall time per case
-and its breakdown:
+Each size runs `labench run -q` in a fresh interpreter, with the harness's parts wrapped in
+timers, and prints the wall time per case and its breakdown:
 
 - start-up: interpreter, imports, suite loading and planning, until the first case starts;
 - inputs: making the inputs and the float64 reference (once per data group);
@@ -12,33 +10,48 @@ and its breakdown:
 - statistics: the CI of the median (during sampling and after) and the summary;
 - saving: everything written to disk (journal records, result files);
 - other: the rest (thread limits, recording, ordering, claims, ...).
-
 Times are exclusive: the statistics computed while sampling are not counted as measurement.
-Run: python benchmarks/harness_overhead.py [CASES ...]   (default 250 1000 4000; about 1.5 min
-for all three on 2 cores). With PYTHONPATH pointing at another checkout it measures that one.
+
+The cases are `kernels.matvec`, numpy, one thread, `max_time: 0.005`, `warmup: 0`,
+`min_samples: 3`, one case per n. By default every size repeats the same block of n = 8..257
+(one benchmark per block of 250 cases), so a case costs the same work at every size and any
+growth per case is the harness's own. `--issue-sweep` runs the issue's sweep instead, n = 8,
+9, ... up to as many cases as asked: there larger runs also mean larger matrices (n up to 4007
+at 4000 cases), so inputs and sampling grow per case whatever the harness does.
+Then it times the ways of keeping finished cases on disk, on the records of the last run.
+
+Run: python benchmarks/harness_overhead.py [--issue-sweep] [CASES ...]
+(default 250 1000 4000: about 3 minutes on 2 cores). With PYTHONPATH pointing at another
+checkout it measures that one.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-SUITE = """\
+HEADER = """\
 labench: 1
 name: overhead
-defaults: {{threads: [1], max_time: 0.005, warmup: 0, min_samples: 3}}
+defaults: {threads: [1], max_time: 0.005, warmup: 0, min_samples: 3}
 benchmarks:
-  - id: matvec
+"""
+BENCHMARK = """\
+  - id: matvec{index}
     workload: kernels.matvec
     params: {{n: [{sizes}]}}
     implementations: [numpy]
 """
+BLOCK = 250
 
 CATEGORIES = ("start-up", "inputs", "checks", "measurement", "statistics", "saving", "other")
 
@@ -124,35 +137,83 @@ def child(suite: str, output: str) -> None:
     print(json.dumps(report | {"spent": clock.spent}))
 
 
-def measure(cases: int, folder: Path) -> dict[str, Any]:
+def suite_text(cases: int, issue_sweep: bool) -> str:
+    if issue_sweep:
+        return HEADER + BENCHMARK.format(index=0, sizes=", ".join(map(str, range(8, 8 + cases))))
+    blocks = []
+    for index, first in enumerate(range(0, cases, BLOCK)):
+        sizes = ", ".join(str(8 + n) for n in range(min(BLOCK, cases - first)))
+        blocks.append(BENCHMARK.format(index=index, sizes=sizes))
+    return HEADER + "".join(blocks)
+
+
+def measure(cases: int, folder: Path, issue_sweep: bool) -> dict[str, Any]:
     suite = folder / f"overhead-{cases}.yaml"
-    sizes = ", ".join(str(n) for n in range(8, 8 + cases))
-    suite.write_text(SUITE.format(sizes=sizes), encoding="utf-8")
+    suite.write_text(suite_text(cases, issue_sweep), encoding="utf-8")
     output = folder / f"overhead-{cases}.json"
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--child", str(suite), str(output)],
-        check=True,
         capture_output=True,
         text=True,
     )
     wall = time.perf_counter() - start
+    if done.returncode:
+        sys.exit(f"labench run failed:\n{done.stderr}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
     spent = report["spent"]
     # Interpreter start and imports happen before the child's clock starts: add them.
     spent["start-up"] = wall - report["elapsed"] + report["until_first_case"]
     spent["other"] = wall - sum(value for name, value in spent.items() if name != "other")
-    return {"cases": cases, "wall": wall, "spent": spent, "bytes": output.stat().st_size}
+    return {"cases": cases, "wall": wall, "spent": spent, "output": output}
 
 
-def main(sizes: list[int]) -> None:
-    print(f"python {sys.version.split()[0]}; per-case cost of labench run -q, ms per case")
+def _median_ms(action: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def storage_alternatives(output: Path, folder: Path) -> None:
+    """Per finished case, what each way of keeping it on disk costs: rewriting the whole result
+    (what labench did; its cost per case grows with the cases before it) against appending it to
+    the journal, with and without fsync."""
+    from labench import results
+    from labench.journal import Journal
+
+    run = results.load(output)
+    print("\nkeeping a finished case on disk, ms per case (median):")
+    for count in (250, 1000, 4000):
+        cases = [
+            case.model_copy(update={"key": f"{case.key}#{index}"})
+            for index in range(count // len(run.cases) + 1)
+            for case in run.cases
+        ][:count]
+        prefix = run.model_copy(update={"cases": cases})
+        rewrite = _median_ms(partial(results.save, prefix, folder / "rewrite.json"), 5)
+        print(f"  rewrite the result after case {count}: {rewrite:.2f}")
+    journal = Journal.start(run.model_copy(update={"cases": []}), folder / "journal.json")
+    synced = _median_ms(lambda: journal.append(run.cases[-1]), 200)
+    with journal.path.open("ab") as stream:
+        line = journal.path.read_bytes().splitlines()[-1] + b"\n"
+        unsynced = _median_ms(lambda: (stream.write(line), stream.flush()), 200)
+    journal.discard()
+    print(f"  append to the journal, flushed and fsynced: {synced:.2f}")
+    print(f"  append to the journal, flushed, not fsynced: {unsynced:.3f}")
+
+
+def main(sizes: list[int], issue_sweep: bool) -> None:
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; labench run -q, ms per case")
+    print("sweep: " + ("n = 8, 9, ... (the issue's)" if issue_sweep else "n = 8..257 repeated"))
     header = ["cases", "wall s", "per case", *CATEGORIES, "result MB"]
     print(" | ".join(header))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for cases in sizes:
-            row = measure(cases, Path(folder))
+            row = measure(cases, Path(folder), issue_sweep)
             rows.append(row)
             per_case = {name: 1e3 * value / cases for name, value in row["spent"].items()}
             cells = [
@@ -160,17 +221,21 @@ def main(sizes: list[int]) -> None:
                 f"{row['wall']:.1f}",
                 f"{1e3 * row['wall'] / cases:.1f}",
                 *(f"{per_case[name]:.2f}" for name in CATEGORIES),
-                f"{row['bytes'] / 1e6:.2f}",
+                f"{row['output'].stat().st_size / 1e6:.2f}",
             ]
             print(" | ".join(cells), flush=True)
-    first = rows[0]
-    for row in rows[1:]:
-        ratio = (row["wall"] / row["cases"]) / (first["wall"] / first["cases"])
-        print(f"per-case cost at {row['cases']} / at {first['cases']}: {ratio:.2f}x")
+        first = rows[0]
+        for row in rows[1:]:
+            ratio = (row["wall"] / row["cases"]) / (first["wall"] / first["cases"])
+            print(f"per-case cost at {row['cases']} / at {first['cases']}: {ratio:.2f}x")
+        storage_alternatives(rows[-1]["output"], Path(folder))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         child(sys.argv[2], sys.argv[3])
     else:
-        main([int(arg) for arg in sys.argv[1:]] or [250, 1000, 4000])
+        arguments = sys.argv[1:]
+        issue = "--issue-sweep" in arguments
+        counts = [int(arg) for arg in arguments if arg != "--issue-sweep"]
+        main(counts or [250, 1000, 4000], issue)
