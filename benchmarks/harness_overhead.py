@@ -156,6 +156,8 @@ def measure(cases: int, folder: Path, issue_sweep: bool) -> dict[str, Any]:
         [sys.executable, __file__, "--child", str(suite), str(output)],
         capture_output=True,
         text=True,
+        # A private cache: no stored ceilings, so no roofline step, whatever this machine holds.
+        env=os.environ | {"XDG_CACHE_HOME": str(folder / "cache")},
     )
     wall = time.perf_counter() - start
     if done.returncode:
