@@ -50,6 +50,7 @@ console = Console(width=None if Console().is_terminal else 150)
 errors = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 150)
 
 Command = TypeVar("Command", bound=Callable[..., Any])
+FullTable = Annotated[bool, typer.Option(help="Every case of a large benchmark, not its summary.")]
 
 
 def reports_input_errors(command: Command) -> Command:
@@ -132,6 +133,7 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
     ] = False,
+    full_table: FullTable = False,
     baseline: Annotated[
         Path | None,
         typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
@@ -211,7 +213,7 @@ def run(
         result.claims = evaluate_all(suite.model.claims, result.cases, planned)
         results.save(result, path)
         if not quiet:
-            render_result(result, console)
+            render_result(result, console, full_table)
         console.print(f"saved {path}", highlight=False)
         failed |= any(case.status in ("wrong", "error") for case in result.cases)
         failed |= fail_on_claims and any(claim.status == "failed" for claim in result.claims)
@@ -393,9 +395,12 @@ def plot(
 
 @app.command()
 @reports_input_errors
-def show(result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")]) -> None:
+def show(
+    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
+    full_table: FullTable = False,
+) -> None:
     """Re-render a saved run."""
-    render_result(results.load(result_file), console)
+    render_result(results.load(result_file), console, full_table)
 
 
 @app.command()

@@ -134,10 +134,22 @@ def test_a_torn_last_record_is_dropped_with_a_warning(journaled):
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
-        (lambda lines: lines.__setitem__(2, b'{"key": '), r"journal:3: damaged run journal: line 3 of 5 is not valid JSON"),
-        (lambda lines: lines.__setitem__(3, lines[3].replace(b'"ok"', b'"great"')), r"journal:4: status: input should be 'ok'"),
-        (lambda lines: lines.__setitem__(4, lines[1]), r"journal:5: damaged run journal: case b/n=0/float64/t1/numpy twice"),
-        (lambda lines: lines.__setitem__(0, b'{"cases": []}'), r"journal:1: not a labench run journal"),
+        (
+            lambda lines: lines.__setitem__(2, b'{"key": '),
+            r"journal:3: damaged run journal: line 3 of 5 is not valid JSON",
+        ),
+        (
+            lambda lines: lines.__setitem__(3, lines[3].replace(b'"ok"', b'"great"')),
+            r"journal:4: status: input should be 'ok'",
+        ),
+        (
+            lambda lines: lines.__setitem__(4, lines[1]),
+            r"journal:5: damaged run journal: case b/n=0/float64/t1/numpy twice",
+        ),
+        (
+            lambda lines: lines.__setitem__(0, b'{"cases": []}'),
+            r"journal:1: not a labench run journal",
+        ),
     ],
     ids=["not-json", "invalid-field", "duplicate", "no-header"],
 )
@@ -163,7 +175,9 @@ def test_the_result_file_is_written_twice_per_run_whatever_its_length(
 ):
     writes = []
     save = results.save
-    monkeypatch.setattr(results, "save", lambda result, path: (writes.append(1), save(result, path)))
+    monkeypatch.setattr(
+        results, "save", lambda result, path: (writes.append(1), save(result, path))
+    )
     monkeypatch.setenv("LABENCH_MEASURE_LOG", str(tmp_path / "measured.log"))
     for sizes in ([2], range(2, 12)):
         writes.clear()
