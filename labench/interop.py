@@ -44,7 +44,7 @@ def load_run(path: Path) -> RunView:
     document = read_json(path, "a labench result or a pytest-benchmark --benchmark-json file")
     if isinstance(document, dict) and "benchmarks" in document and "machine_info" in document:
         return _from_pytest_benchmark(path, document)
-    return _from_labench(path, results.from_document(path, document))
+    return _from_labench(path, results.with_journal(path, results.from_document(path, document)))
 
 
 def _from_labench(path: Path, result: results.Result) -> RunView:

@@ -127,14 +127,17 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def load(path: Path) -> Result:
-    """Read and validate a result file; anything unusable is an InputError naming the file.
-    A run that never finished (killed) is read back from its journal, which holds its cases."""
-    result = from_document(path, read_json(path, "a labench result file"))
-    if result.run.finished is None:
-        from labench.journal import recover  # the journal builds on this module
+    """Read and validate a result file; anything unusable is an InputError naming the file."""
+    return with_journal(path, from_document(path, read_json(path, "a labench result file")))
 
-        return recover(path, result.run.id) or result
-    return result
+
+def with_journal(path: Path, result: Result) -> Result:
+    """A run that never finished (it was killed) as its journal holds it, with its cases."""
+    if result.run.finished is not None:
+        return result
+    from labench.journal import recover  # the journal builds on this module
+
+    return recover(path, result.run.id) or result
 
 
 def from_document(path: Path, document: Any) -> Result:
