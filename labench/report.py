@@ -179,7 +179,8 @@ def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Tab
             _params_text(dict(fixed)),
             f"{len(timed)}/{len(line)}",
             " ".join(f"~{name}^{power:.2f}" for name, power in exponents.items()) or "-",
-            *(_point_text(case, parameters) for case in (ordered[:1] or [None]) + ordered[-1:]),
+            _point_text(ordered[0] if ordered else None, parameters),
+            _point_text(ordered[-1] if ordered else None, parameters),
         )
     return table
 

@@ -63,6 +63,13 @@ def test_a_large_benchmark_is_summarised_unless_the_full_table_is_asked(cli, tmp
     full = rendered(run_of(cases), full=True)
     assert "summarised" not in full and full.count("n=17") == 2
 
+    failed = [case.model_copy(update={"status": "error", "timing": None}) for case in cases]
+    broken = next(line for line in rendered(run_of(failed)).splitlines() if " numba " in line)
+    assert (
+        f"0/{len(sizes)}" in broken
+        and [cell.strip() for cell in broken.split("│")[-3:]] == ["-"] * 3
+    )
+
     small = rendered(run_of(cases[:SUMMARY_ABOVE]))
     assert "summarised" not in small
 
