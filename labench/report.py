@@ -19,6 +19,7 @@ from rich.table import Table
 from labench.ceilings import Ceilings
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
+from labench.scaling import fitted_exponents, swept
 from labench.stats import NOISY_REL_CI
 from labench.suite import Case
 
@@ -107,12 +108,16 @@ def _params_text(params: dict[str, Any]) -> str:
     )
 
 
-def results_tables(result: Result) -> Iterator[Table]:
-    """One table per benchmark, a section per parameter point."""
+def results_tables(result: Result, full: bool = False) -> Iterator[Table]:
+    """One table per benchmark, a section per parameter point; a benchmark of more than
+    SUMMARY_ABOVE cases is summarised unless `full`."""
     gains, shaky = speedups(result), unsteady(result)
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(cases)
         baseline = result.suite.baselines.get(benchmark, "")
+        if len(cases) > SUMMARY_ABOVE and not full:
+            yield summary_table(benchmark, cases, baseline)
+            continue
         roofline = any("roofline_frac" in case.metrics for case in cases)
         table = Table(
             title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline})[/]",
@@ -159,7 +164,53 @@ def results_tables(result: Result) -> Iterator[Table]:
         yield table
 
 
-def render_result(result: Result, console: Console) -> None:
+SUMMARY_ABOVE = 60
+"""More cases than this in one benchmark is a sweep no one reads row by row."""
+
+
+def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Table:
+    """A large benchmark in a few rows: per implementation (and dtype, threads and whatever
+    else is not swept), how many points were measured, the fitted scaling exponent of each
+    swept parameter, and the fastest and slowest points."""
+    parameters = swept(cases)
+    table = Table(
+        title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline}): {len(cases)} cases "
+        "summarised; --full-table shows each[/]",
+        title_justify="left",
+        show_edge=False,
+    )
+    columns = ("implementation", "dtype", "thr", "fixed", "ok", "scaling", "fastest", "slowest")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("thr", "ok") else "left")
+    lines: dict[tuple[Any, ...], list[CaseResult]] = {}
+    for case in cases:
+        fixed = tuple((name, v) for name, v in case.params.items() if name not in parameters)
+        lines.setdefault((case.implementation, case.dtype, case.threads, fixed), []).append(case)
+    for (implementation, dtype, threads, fixed), line in lines.items():
+        timed = [case for case in line if case.status == "ok" and case.timing]
+        exponents = fitted_exponents(timed, parameters) or {}
+        ordered = sorted(timed, key=lambda case: case.timing.median)  # type: ignore[union-attr]
+        table.add_row(
+            implementation,
+            dtype,
+            str(threads),
+            _params_text(dict(fixed)),
+            f"{len(timed)}/{len(line)}",
+            " ".join(f"~{name}^{power:.2f}" for name, power in exponents.items()) or "-",
+            _point_text(ordered[0] if ordered else None, parameters),
+            _point_text(ordered[-1] if ordered else None, parameters),
+        )
+    return table
+
+
+def _point_text(case: CaseResult | None, parameters: list[str]) -> str:
+    if case is None or case.timing is None:
+        return "-"
+    where = _params_text({name: case.params[name] for name in parameters}) or "-"
+    return f"{where}: {format_seconds(case.timing.median)}"
+
+
+def render_result(result: Result, console: Console, full: bool = False) -> None:
     environment = result.environment
     console.print(
         f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
@@ -168,7 +219,7 @@ def render_result(result: Result, console: Console) -> None:
         f" — run {result.run.id}, started {result.run.started}"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
-    for table in results_tables(result):
+    for table in results_tables(result, full):
         console.print()
         console.print(table)
     flagged = [case for case in result.cases if case.flags]

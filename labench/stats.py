@@ -8,6 +8,7 @@ which assumes nothing about the shape of the distribution, rather than mean +- s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -24,16 +25,32 @@ def median_ci(
     """Distribution-free confidence interval of the median (order statistics, binomial
     argument); None when there are too few samples to reach the coverage (fewer than 6 at 95%).
     """
-    from scipy import stats
 
     values = np.asarray(samples, dtype=float)
     if len(values) == 0:
         return None
-    interval = stats.quantile_test(values, q=float(np.median(values)), p=0.5)
-    low, high = interval.confidence_interval(confidence)
-    if np.isnan(low) or np.isnan(high):
+    ranks = _median_ci_ranks(len(values), confidence)
+    if ranks is None:
         return None
+    low, high = np.partition(values, ranks)[list(ranks)]
     return float(low), float(high)
+
+
+@lru_cache(maxsize=1024)
+def _median_ci_ranks(count: int, confidence: float) -> tuple[int, int] | None:
+    """Which order statistics (0-based) bound the median's CI: the ranks between which the
+    number of samples below the true median, Binomial(count, 1/2), falls with `confidence`.
+    They depend on the count alone, so they are computed once per count (sampling asks after
+    every few samples); the bounds are scipy.stats.quantile_test's, without its test (4 ms).
+    """
+    from scipy.stats import binom
+
+    tail = (1 - confidence) / 2
+    distribution = binom(count, 0.5)
+    low, high = int(distribution.ppf(tail)) - 1, int(distribution.isf(tail))
+    if low < 0 or high >= count:
+        return None
+    return low, high
 
 
 class Summary(BaseModel):
