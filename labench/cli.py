@@ -34,6 +34,7 @@ from labench.resume import in_suite_order
 from labench.resume import resume as resumed
 from labench.runner import new_result, run_suite
 from labench.suite import Case, Measurement, SuiteModel, load_suite
+from labench.suite_size import describe_budget
 from labench.workloads import BUILTIN
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -195,6 +196,7 @@ def run(
             plans.append((suite, planned, cases, path, new_result(suite, overrides, processes)))
     failed = False
     for suite, planned, cases, path, result in plans:
+        console.print(f"{suite.name}: {len(cases)} cases to run; {describe_budget(cases)}")
         execute = (
             partial(run_isolated, suite=suite, overrides=overrides, processes=processes)
             if isolate
@@ -294,9 +296,10 @@ def validate(
         except InputError as error:
             problems += error.problems
             continue
+        cases = suite.cases()
         console.print(
-            f"{path}: ok, {len(suite.model.benchmarks)} benchmarks, "
-            f"{len(suite.cases())} cases, {len(suite.model.claims)} claims",
+            f"{path}: ok, {len(suite.model.benchmarks)} benchmarks, {len(cases)} cases, "
+            f"{len(suite.model.claims)} claims; {describe_budget(cases)}",
             highlight=False,
         )
     if problems:

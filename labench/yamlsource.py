@@ -5,11 +5,13 @@ file, line and column. So we compose the node tree with the safe loader and buil
 ourselves, keeping a map from each value's path (`("benchmarks", 0, "params", "n")`) to its mark.
 Only plain data is accepted: tags that would construct objects are refused, duplicate keys are
 errors instead of silently keeping the last one, and `1e-8` reads as a float (YAML 1.1 would make
-it a string, a classic trap when writing step sizes).
+it a string, a classic trap when writing step sizes). Hostile documents (alias bombs, cycles,
+deep nesting, gigantic files) are refused before anything is built: see `yamllimits`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ import yaml
 
 from labench.errors import InputError
 from labench.inputs import read_input
+from labench.yamllimits import MAX_BYTES, LimitedComposer, Refused
 
 ValuePath = tuple[str | int, ...]
 
@@ -27,8 +30,9 @@ _PLAIN_TAGS = {
 }
 
 
-class _SuiteLoader(yaml.SafeLoader):
-    """SafeLoader that also reads exponent floats without a dot, such as `1e-8`."""
+class _SuiteLoader(LimitedComposer, yaml.SafeLoader):
+    """SafeLoader that also reads exponent floats without a dot, such as `1e-8`, and refuses
+    documents beyond the limits of `yamllimits`."""
 
 
 _SuiteLoader.add_implicit_resolver(
@@ -126,12 +130,24 @@ class _Builder:
 
 
 def load_yaml(path: Path) -> tuple[Any, SourceMap]:
-    """Read a YAML file into plain data plus the source map of its values."""
+    """Read a YAML file into plain data plus the source map of its values; a gigantic file is
+    refused by its size before it is read."""
+    with contextlib.suppress(OSError):  # read_input words why the file cannot be read
+        _refuse_oversized(path.stat().st_size, str(path))
     return parse_yaml(read_input(path, "suite file"), str(path))
+
+
+def _refuse_oversized(size: int, file: str) -> None:
+    if size > MAX_BYTES:
+        raise InputError(
+            f"{file}: {size:,} bytes, more than the {MAX_BYTES:,} a suite file may have; "
+            "a suite of plain settings is a few kilobytes (is this the right file?)"
+        )
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse YAML text; `file` is only used to word locations."""
+    _refuse_oversized(len(text.encode("utf-8", "surrogatepass")), file)
     source = SourceMap(file)
     loader = _SuiteLoader(text)
     try:
@@ -139,6 +155,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         if node is None:
             return None, source
         return _Builder(loader, source).build(node, ()), source
+    except Refused as refusal:
+        raise InputError(f"{_location(file, refusal.mark)}: {refusal.reason}") from None
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(file, error) from None
     except yaml.YAMLError as error:
