@@ -196,7 +196,8 @@ def run(
             plans.append((suite, planned, cases, path, new_result(suite, overrides, processes)))
     failed = False
     for suite, planned, cases, path, result in plans:
-        console.print(f"{suite.name}: {len(cases)} cases to run; {describe_budget(cases)}")
+        budget = f"{suite.name}: {len(cases)} cases to run; {describe_budget(cases)}"
+        console.print(budget, highlight=False, soft_wrap=True)
         execute = (
             partial(run_isolated, suite=suite, overrides=overrides, processes=processes)
             if isolate
@@ -301,6 +302,7 @@ def validate(
             f"{path}: ok, {len(suite.model.benchmarks)} benchmarks, {len(cases)} cases, "
             f"{len(suite.model.claims)} claims; {describe_budget(cases)}",
             highlight=False,
+            soft_wrap=True,
         )
     if problems:
         raise InputError(problems)

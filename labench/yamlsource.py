@@ -30,6 +30,10 @@ _PLAIN_TAGS = {
 }
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_Pair = tuple[yaml.Node, yaml.Node]
+
+
 class _SuiteLoader(LimitedComposer, yaml.SafeLoader):
     """SafeLoader that also reads exponent floats without a dot, such as `1e-8`, and refuses
     documents beyond the limits of `yamllimits`."""
@@ -112,14 +116,19 @@ class _Builder:
         return self.loader.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: ValuePath) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)
+        """Keys written in the mapping first (a repeated one is an error), then those merged
+        in with `<<`, each only where no key of that name came before: as YAML specifies,
+        written keys override merged ones and an earlier merged mapping a later one."""
+        written, merged = self._pairs(node)
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(written + merged):
             key_place = _location(self.source.file, key_node.start_mark)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise InputError(f"{key_place}: expected a plain key, got a {key_node.id}")
             key = self.loader.construct_object(key_node)
             if key in result:
+                if index >= len(written):
+                    continue
                 first = self.source.keys[(*path, key)]
                 raise InputError(
                     f"{key_place}: duplicate key {key!r} (first written at line {first.line})"
@@ -127,6 +136,28 @@ class _Builder:
             self.source.keys[(*path, key)] = key_place
             result[key] = self.build(value_node, (*path, key))
         return result
+
+    def _pairs(self, node: yaml.MappingNode) -> tuple[list[_Pair], list[_Pair]]:
+        """The mapping's own pairs, and those its merge keys bring in, in precedence order.
+        PyYAML's `flatten_mapping` would mix the two (and rewrite shared nodes in place)."""
+        written: list[_Pair] = []
+        merged: list[_Pair] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                written.append((key_node, value_node))
+                continue
+            sources = (
+                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            )
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise InputError(
+                        f"{_location(self.source.file, key_node.start_mark)}: a merge key '<<' "
+                        f"takes a mapping or a list of mappings, got a {source.id}"
+                    )
+                own, inherited = self._pairs(source)
+                merged += own + inherited
+        return written, merged
 
 
 def load_yaml(path: Path) -> tuple[Any, SourceMap]:

@@ -125,3 +125,19 @@ def test_max_cases_must_be_a_positive_integer(cli, write_suite):
     result = cli("validate", path)
     assert result.exit_code == 2
     assert f"{path}:4:12: max_cases: expected greater than or equal to 1, got 0" in result.output
+
+
+def test_a_suite_may_share_settings_through_an_anchor(cli, write_suite):
+    path = write_suite(
+        """
+        labench: 1
+        name: shared
+        defaults: {threads: 1}
+        benchmarks:
+          - &small {id: mm, workload: kernels.matmul, params: {n: 8}, max_time: 0.5}
+          - {<<: *small, id: mv, workload: kernels.matvec, implementations: [numpy]}
+        """
+    )
+    result = cli("validate", path)
+    assert result.exit_code == 0, result.output
+    assert "2 benchmarks, 5 cases" in result.output
