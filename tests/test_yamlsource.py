@@ -80,7 +80,10 @@ def test_merge_keys_follow_yaml_precedence(text, expected):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("b: &b {a: 1}\nm: {a: 0, <<: *b, a: 2}\n", "f.yaml:2:19: duplicate key 'a' (first written at line 2)"),
+        (
+            "b: &b {a: 1}\nm: {a: 0, <<: *b, a: 2}\n",
+            "f.yaml:2:19: duplicate key 'a' (first written at line 2)",
+        ),
         ("s: &s 5\nm: {<<: *s}\n", "f.yaml:2:5: a merge key '<<' takes a mapping or a list"),
     ],
 )
