@@ -113,7 +113,19 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        """A scalar's value; one Python cannot hold (an integer of 5,000 digits) is an error at
+        its place, not a traceback."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as error:
+            shown = node.value if len(node.value) <= 20 else node.value[:20] + "..."
+            reason = str(error).split(":")[0]
+            raise InputError(
+                f"{_location(self.source.file, node.start_mark)}: cannot read {shown!r}: {reason}"
+            ) from None
 
     def _mapping(self, node: yaml.MappingNode, path: ValuePath) -> dict[Any, Any]:
         """Keys written in the mapping first (a repeated one is an error), then those merged
@@ -125,7 +137,7 @@ class _Builder:
             key_place = _location(self.source.file, key_node.start_mark)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise InputError(f"{key_place}: expected a plain key, got a {key_node.id}")
-            key = self.loader.construct_object(key_node)
+            key = self._scalar(key_node)
             if key in result:
                 if index >= len(written):
                     continue

@@ -40,6 +40,8 @@ EXPECTED = {
         "5:5",
         "sweeps 32,000 cases (20 n x 2 dtypes x 200 thread counts x 4 implementations)",
     ),
+    "huge_integer.yaml": ("7:17", "cannot read '99999999999999999999...': Exceeds the limit"),
+    "infinite_max_time.yaml": ("4:22", "defaults.max_time: expected a finite number, got inf"),
 }
 
 

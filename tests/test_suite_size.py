@@ -55,6 +55,7 @@ def test_counting_follows_overrides_and_merges_thread_counts_that_coincide(write
         (7200, "~2 h"),
         (7500, "~2 h 5 min"),
         (3 * 86_400 + 4 * 3_600 + 59, "~3 d 4 h"),
+        (1e300, "over a century"),
     ],
 )
 def test_durations_read_as_a_person_would_say_them(seconds, words):
