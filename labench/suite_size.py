@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_CASES = 10_000
 """Cases a suite may hold unless it sets `max_cases`. At the default 1 s of sampling and 0.05 s
-of warm-up, 10,000 cases are three hours; even under `--quick` they are twenty minutes. Beyond
+of warm-up, 10,000 cases are three hours; even under `--quick` they are eighteen minutes. Beyond
 that a sweep is far more often a slip (a list where one value was meant, a pasted range) than a
 plan, and the shipped suites hold fewer than a hundred."""
 
