@@ -261,8 +261,9 @@ def run(
         suite, result = plan.suite, plan.result
         result.run.load = load
         path = plan.output or results.reserve_path(Path("results"), suite.name, stamp)
-        budget = f"{suite.name}: {len(plan.cases)} cases to run; {describe_budget(plan.cases)}"
-        console.print(budget, highlight=False, soft_wrap=True)
+        budget = describe_budget(plan.cases, retry_noisy)
+        line = f"{suite.name}: {len(plan.cases)} cases to run; {budget}"
+        console.print(line, highlight=False, soft_wrap=True)
         execute = (
             partial(run_isolated, suite=suite, overrides=overrides, processes=processes)
             if isolate

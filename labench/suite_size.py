@@ -129,9 +129,11 @@ def human_duration(seconds: float) -> str:
     return "~" + " ".join(shown)
 
 
-def describe_budget(cases: Sequence[Case]) -> str:
-    """The cases' time budget in words, for `validate` and the start of `run`."""
-    return (
-        f"worst case {human_duration(worst_case_seconds(cases))} of warm-up and sampling, "
-        "plus first calls"
+def describe_budget(cases: Sequence[Case], retries: int = 0) -> str:
+    """The cases' time budget in words, for `validate` and the start of `run`. With `retries`
+    (run's --retry-noisy) every case may be measured that many times more, if all are noisy."""
+    seconds = human_duration(worst_case_seconds(cases) * (1 + retries))
+    retried = {0: "", 1: " with noisy cases retried once"}.get(
+        retries, f" with noisy cases retried up to {retries} times"
     )
+    return f"worst case {seconds} of warm-up and sampling{retried}, plus setup and first calls"

@@ -93,25 +93,39 @@ def test_validate_prints_cases_and_worst_case_in_one_line(cli, write_suite):
     assert result.exit_code == 0
     assert result.output == (
         f"{path}: ok, 1 benchmarks, 4 cases, 0 claims; "
-        "worst case ~10 s of warm-up and sampling, plus first calls\n"
+        "worst case ~10 s of warm-up and sampling, plus setup and first calls\n"
     )
 
 
-@pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["tables", "quiet"])
-def test_run_starts_with_the_budget_of_the_cases_it_will_run(cli, write_suite, tmp_path, quiet):
+@pytest.mark.parametrize(
+    "options, budget",
+    [
+        (["--retry-noisy", "0"], "worst case under 1 s of warm-up and sampling,"),
+        (["-q"], "worst case ~1 s of warm-up and sampling with noisy cases retried once,"),
+        (
+            ["-q", "--retry-noisy", "2"],
+            "worst case ~2 s of warm-up and sampling with noisy cases retried up to 2 times,",
+        ),
+    ],
+    ids=["tables, no retries", "quiet, default retries", "two retries"],
+)
+def test_run_starts_with_the_budget_of_the_cases_it_will_run(
+    cli, write_suite, tmp_path, options, budget
+):
     path = write_suite(
         """
         labench: 1
         name: r
-        defaults: {max_time: 600, warmup: 0}
+        defaults: {max_time: 600, warmup: 0.2}
         benchmarks:
           - {id: mm, workload: kernels.matmul, params: {n: [8, 16]}, implementations: [numpy]}
         """
     )
     out = tmp_path / "r.json"
-    result = cli("run", path, "-o", out, "--filter", "mm/n=8*", "--max-time", "0.02", *quiet)
+    # one case of the two, at 0.3 s of sampling instead of 600: 0.5 s per measurement
+    result = cli("run", path, "-o", out, "--filter", "mm/n=8*", "--max-time", "0.3", *options)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    budget = "r: 1 cases to run; worst case under 1 s of warm-up and sampling, plus first calls"
-    assert budget in lines
-    assert lines.index(budget) < next(i for i, line in enumerate(lines) if "saved" in line)
+    expected = f"r: 1 cases to run; {budget} plus setup and first calls"
+    assert expected in lines
+    assert lines.index(expected) < next(i for i, line in enumerate(lines) if "saved" in line)
