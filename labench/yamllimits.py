@@ -1,12 +1,12 @@
-"""Limits on a YAML document, checked while its nodes are composed, before any value is built.
+"""Limits on a YAML document, checked while it is scanned and composed, before any value is built.
 
 A suite is a few kilobytes of plain settings, yet YAML lets a small file stand for an enormous
 or endless document: an alias re-uses a node, so a dozen lines of aliases of aliases stand for
 10^8 values ("billion laughs"); an alias inside its own anchor makes a cycle; deep nesting
 exhausts Python's recursion. PyYAML composes an alias as a shared node, which costs nothing;
-only building plain data expands it. So the composer here refuses deep nesting as it reads,
-remembers where each alias is written, and measures the finished node graph (its size with
-every alias expanded, and its depth) without expanding anything. Refusals carry the mark of
+only building plain data expands it. So the scanner and composer here refuse deep nesting as
+they read, remember where each alias is written, and measure the finished node graph (its size
+with every alias expanded, and its depth) without expanding anything. Refusals carry the mark of
 the alias or node to blame; `yamlsource` words them with the file name.
 """
 
@@ -47,6 +47,23 @@ class _Alias:
     node: yaml.Node
 
 
+_TOO_DEEP = (
+    f"values nested deeper than {MAX_DEPTH} levels; a suite needs fewer than ten "
+    "(is this file a suite?)"
+)
+
+
+class LimitedScanner(yaml.scanner.Scanner):
+    """A scanner (mixed into a loader) that refuses flow nesting (`[[[[...`) as it reads it.
+    At every open bracket PyYAML looks up to 1,024 characters ahead for a possible key, so deep
+    nesting on one line costs a second or two of scanning before the composer could refuse it."""
+
+    def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise Refused(self.get_mark(), _TOO_DEEP)
+        super().fetch_flow_collection_start(TokenClass)
+
+
 class LimitedComposer(yaml.composer.Composer):
     """A composer (mixed into a loader) that refuses documents breaking the limits above."""
 
@@ -66,11 +83,7 @@ class LimitedComposer(yaml.composer.Composer):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise Refused(
-                    event.start_mark,
-                    f"values nested deeper than {MAX_DEPTH} levels; a suite needs fewer "
-                    "than ten (is this file a suite?)",
-                )
+                raise Refused(event.start_mark, _TOO_DEEP)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1

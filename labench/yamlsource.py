@@ -21,7 +21,7 @@ import yaml
 
 from labench.errors import InputError
 from labench.inputs import read_input
-from labench.yamllimits import MAX_BYTES, LimitedComposer, Refused
+from labench.yamllimits import MAX_BYTES, LimitedComposer, LimitedScanner, Refused
 
 ValuePath = tuple[str | int, ...]
 
@@ -34,7 +34,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _Pair = tuple[yaml.Node, yaml.Node]
 
 
-class _SuiteLoader(LimitedComposer, yaml.SafeLoader):
+class _SuiteLoader(LimitedScanner, LimitedComposer, yaml.SafeLoader):
     """SafeLoader that also reads exponent floats without a dot, such as `1e-8`, and refuses
     documents beyond the limits of `yamllimits`."""
 

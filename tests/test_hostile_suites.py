@@ -23,7 +23,7 @@ EXPECTED = {
         "6:10",
         "the alias *defaults stands for a value that contains it (anchored at line 4)",
     ),
-    "deep_nesting.yaml": ("7:77", f"values nested deeper than {MAX_DEPTH} levels"),
+    "deep_nesting.yaml": ("7:80", f"values nested deeper than {MAX_DEPTH} levels"),
     "alias_depth.yaml": ("9:17", "through the alias *b the suite nests values 85 levels deep"),
     "sweep_explodes.yaml": (
         "8:5",
@@ -89,7 +89,7 @@ def test_nesting_that_would_exhaust_python_recursion_is_refused(cli, working_fol
     depth = 30_000  # 60 KB: within the size limit, far beyond Python's recursion limit
     suite = working_folder / "deep.yaml"
     suite.write_text("labench: 1\nname: deep\nbenchmarks: " + "[" * depth + "]" * depth + "\n")
-    assert_refused(cli, working_folder, suite, f"3:{12 + MAX_DEPTH}", "nested deeper than")
+    assert_refused(cli, working_folder, suite, f"3:{13 + MAX_DEPTH}", "nested deeper than")
 
 
 def test_a_gigantic_file_is_refused_by_its_size_before_it_is_read(cli, working_folder):

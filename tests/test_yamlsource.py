@@ -110,10 +110,21 @@ def test_aliases_within_the_limit_are_expanded():
             "f.yaml:2:7: the alias *v stands for 101 values (anchored at line 1); with every "
             "alias expanded the suite would hold 101,105 values, more than the 100,000",
         ),
-        ("a: " + "[" * 70 + "]" * 70 + "\n", "f.yaml:1:67: values nested deeper than 64 levels"),
+        ("a: " + "[" * 70 + "]" * 70 + "\n", "f.yaml:1:68: values nested deeper than 64 levels"),
+        (
+            "".join("  " * level + f"k{level}:\n" for level in range(70)),
+            "f.yaml:64:127: values nested deeper than 64 levels",
+        ),
         ("a: b\n" + "c" * (64 * 1024), "f.yaml: 65,541 bytes, more than the 65,536"),
     ],
-    ids=["merge cycle", "list cycle", "too many values", "too deep", "too large"],
+    ids=[
+        "merge cycle",
+        "list cycle",
+        "too many values",
+        "too deep",
+        "too deep, block",
+        "too large",
+    ],
 )
 def test_hostile_yaml_is_refused_before_anything_is_built(text, expected):
     with pytest.raises(InputError) as raised:
