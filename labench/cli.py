@@ -39,6 +39,7 @@ from labench.resume import resume as resumed
 from labench.runner import Observer, new_result, run_suite
 from labench.signals import Terminated, sigterm_interrupts
 from labench.suite import Case, Measurement, Suite, SuiteModel, load_suite
+from labench.suite_size import describe_budget
 from labench.workloads import BUILTIN
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
@@ -262,6 +263,9 @@ def run(
     with sigterm_interrupts():
         for plan in plans:
             plan.result.run.load = load
+            budget = describe_budget(plan.cases, retry_noisy)
+            line = f"{plan.suite.name}: {len(plan.cases)} cases to run; {budget}"
+            console.print(line, highlight=False, soft_wrap=True)
             path = plan.output
             try:
                 path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
@@ -456,10 +460,12 @@ def validate(
         except InputError as error:
             problems += error.problems
             continue
+        cases = suite.cases()
         console.print(
-            f"{path}: ok, {len(suite.model.benchmarks)} benchmarks, "
-            f"{len(suite.cases())} cases, {len(suite.model.claims)} claims",
+            f"{path}: ok, {len(suite.model.benchmarks)} benchmarks, {len(cases)} cases, "
+            f"{len(suite.model.claims)} claims; {describe_budget(cases)}",
             highlight=False,
+            soft_wrap=True,
         )
     if problems:
         raise InputError(problems)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from threadpoolctl import ThreadpoolController
+
+Spec = TypeVar("Spec", int, str)
 
 
 def usable_cores() -> int:
@@ -26,6 +29,14 @@ def usable_cores() -> int:
 def resolve_threads(spec: int | str) -> int:
     """Turn a suite's thread spec (a count or 'max') into a count for this machine."""
     return usable_cores() if spec == "max" else int(spec)
+
+
+def distinct_threads(specs: Sequence[Spec]) -> list[Spec]:
+    """Drop specs that resolve to a count already listed ('max' on a 2-core machine is 2)."""
+    seen: dict[int, Spec] = {}
+    for spec in specs:
+        seen.setdefault(resolve_threads(spec), spec)
+    return list(seen.values())
 
 
 @dataclass(frozen=True)
