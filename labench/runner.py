@@ -20,14 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from labench import results
+from labench import precision, results
 from labench.backends import BACKENDS, Backend, availability
 from labench.environment import available_memory, fingerprint
+from labench.precision import DEFAULT_MATH
 from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import summarize
 from labench.suite import Case, Suite
 from labench.threads import limit_threads
-from labench.timing import Measurement, Policy, first_call, sample
+from labench.timing import Measurement, Policy, first_call, sample, single_calls
 from labench.workloads import Kernel, SkipCase, WrongAnswer
 
 
@@ -115,10 +116,13 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
     runnable = []
     for case in group:
         backend = availability(case.backend)
-        if backend.available:
-            runnable.append(case)
-        else:
+        unsupported = precision_problem(case)
+        if not backend.available:
             yield record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
+        elif unsupported:
+            yield record(case, "skipped", unsupported)
+        else:
+            runnable.append(case)
     if not runnable:
         return
     head = runnable[0]
@@ -142,7 +146,7 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
 
 
 def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:
-    dtype = np.dtype(case.dtype)
+    dtype = precision.resolve(case.dtype)
     need = case.workload.footprint(case.params, dtype.itemsize)
     free = available_memory()
     if need is not None and need > free:
@@ -167,9 +171,17 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
     backend = BACKENDS[case.backend]
     pools: dict[str, int] = {}
     try:
-        with limit_threads(case.threads) as threads, backend.thread_limit(case.threads) as own:
+        with (
+            limit_threads(case.threads) as threads,
+            backend.thread_limit(case.threads) as own,
+            backend.precision(case.dtype, case.math) as computed,
+        ):
             pools = threads.pools | own
-            cold, metrics, measurement = _check_then_time(case, inputs, reference, backend)
+            cold, metrics, measurement, returned = _check_then_time(
+                case, inputs, reference, backend
+            )
+            if returned is not None and returned != case.dtype:
+                computed["output_dtype"] = returned
     except CaseFailed as failure:
         return record(case, failure.status, failure.reason, metrics=failure.metrics, pools=pools)
     except SkipCase as skip:
@@ -187,12 +199,16 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         samples=measurement.samples,
     )
     metrics |= _rates(case, summary.median, metrics)
-    return record(case, "ok", None, timing=timing, metrics=metrics, pools=pools)
+    return record(
+        case, "ok", None, timing=timing, metrics=metrics, pools=pools, computed=computed
+    )
 
 
 def _check_then_time(
     case: Case, inputs: Mapping[str, Any], reference: np.ndarray, backend: Backend
-) -> tuple[float, dict[str, Any], Measurement]:
+) -> tuple[float, dict[str, Any], Measurement, str | None]:
+    """Check the first call's answer, then time; also return the dtype the output came in
+    (a library may silently widen: ml_dtypes' bfloat16 matmul returns float32)."""
     implementation = case.workload.implementations[case.implementation]
     prepared = implementation.prepare(case.workload, inputs, case.params)
     kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
@@ -201,7 +217,8 @@ def _check_then_time(
         backend.synchronized(kernel.run) if backend.synchronized else kernel.run
     )
     target = reference if kernel.expected is None else kernel.expected
-    metrics = _check(case, kernel.to_host(output), target) | kernel.metrics
+    metrics: dict[str, Any] = _check(case, kernel.to_host(output), target) | kernel.metrics
+
     policy = Policy(
         max_time=case.settings.max_time,
         target_rel_ci=case.settings.target_rel_ci,
@@ -210,15 +227,39 @@ def _check_then_time(
     )
     measurement = sample(kernel.run, policy, backend.loop_timer)
     if backend.synchronized is not None:
-        host_policy = replace(policy, max_time=policy.max_time / 4)
-        host = sample(backend.synchronized(kernel.run), host_policy)
-        metrics["host_time"] = statistics.median(host.samples)
-    return cold, metrics, measurement
+        calls = single_calls(
+            backend.synchronized(kernel.run), replace(policy, max_time=policy.max_time / 4)
+        )
+        metrics["latency"] = statistics.median(calls)
+    return cold, metrics, measurement, _dtype_name(output)
+
+
+def precision_problem(case: Case) -> str | None:
+    """Why this case's dtype or math mode cannot run as asked, so it is skipped with the
+    reason instead of silently computing in another precision; None if it can."""
+    if case.dtype not in case.workload.dtypes:
+        return (
+            f"{case.workload.name} computes in {', '.join(case.workload.dtypes)} only"
+            + (f": {case.workload.dtypes_reason}" if case.workload.dtypes_reason else "")
+        )
+    if case.math != DEFAULT_MATH:
+        if case.math not in BACKENDS[case.backend].math_modes:
+            return f"math {case.math} exists only on a GPU; the {case.backend} backend has none"
+        if case.dtype != "float32":
+            return f"math {case.math} changes float32 products only, not {case.dtype}"
+    return None
+
+
+def _dtype_name(output: Any) -> str | None:
+    """The dtype of a kernel's output (of its first array, for a tuple), as a name."""
+    first = output[0] if isinstance(output, tuple) and output else output
+    dtype = getattr(first, "dtype", None)
+    return None if dtype is None else str(dtype)
 
 
 def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """Correctness before timing: a fast wrong kernel must never be ranked."""
-    dtype = np.dtype(case.dtype)
+    dtype = precision.resolve(case.dtype)
     implementation = case.workload.implementations[case.implementation]
     tolerance = (
         case.settings.tolerance
@@ -244,7 +285,7 @@ def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, f
     (a factored product) reports its own `flops`/`bytes`, so rates count work really done."""
     flops = metrics.get("flops") or case.workload.flops(case.params)
     moved = metrics.get("bytes") or case.workload.bytes_moved(
-        case.params, np.dtype(case.dtype).itemsize
+        case.params, precision.ITEMSIZE[case.dtype]
     )
     return rates(flops, moved, median)
 
@@ -270,6 +311,7 @@ def record(
     timing: Timing | None = None,
     metrics: Mapping[str, Any] | None = None,
     pools: Mapping[str, int] | None = None,
+    computed: Mapping[str, str] | None = None,
 ) -> CaseResult:
     return CaseResult(
         key=case.key,
@@ -282,9 +324,11 @@ def record(
         threads=case.threads,
         threads_spec=case.threads_spec,
         dtype=case.dtype,
+        math=case.math,
         status=status,
         reason=reason,
         timing=timing,
         metrics=dict(metrics or {}),
         thread_pools=dict(pools or {}),
+        precision=dict(computed or {}),
     )

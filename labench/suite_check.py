@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel
 
 from labench.backends import BACKENDS
 from labench.environment import total_memory
+from labench.precision import ITEMSIZE
 from labench.suite_model import (
     MEASUREMENT_DEFAULTS,
     Benchmark,
@@ -245,7 +245,7 @@ def _check_points(
                 where = ("benchmarks", index, "params")
                 problems.append(f"{source.value(where)}: {_dotted(where)}: {reason}")
             for dtype in dtypes:
-                need = workload.footprint(params, np.dtype(dtype).itemsize)
+                need = workload.footprint(params, ITEMSIZE[dtype])
                 if need is not None and need > limit:
                     where = ("benchmarks", index, "params")
                     problems.append(

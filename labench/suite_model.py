@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
+from labench.precision import DEFAULT_MATH, DTYPES, MATH_MODES
+
 if TYPE_CHECKING:
     from labench.workloads import Workload
 
 FORMAT_VERSION = 1
-DTYPES = ("float64", "float32")
 ThreadSpec = int | Literal["max"]
 
 
@@ -39,15 +40,20 @@ def _threads(value: Any) -> tuple[ThreadSpec, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _dtypes(value: Any) -> tuple[str, ...]:
-    items = as_list(value)
-    if not items or not all(item in DTYPES for item in items):
-        raise PydanticCustomError(
-            "labench",
-            "expected one of {known} or a list of them, got {got}",
-            {"known": ", ".join(DTYPES), "got": repr(value)},
-        )
-    return tuple(dict.fromkeys(items))
+def _choices(known: tuple[str, ...]) -> Any:
+    """A validator for a name from `known`, or a list of them (swept)."""
+
+    def validate(value: Any) -> tuple[str, ...]:
+        items = as_list(value)
+        if not items or not all(isinstance(item, str) and item in known for item in items):
+            raise PydanticCustomError(
+                "labench",
+                "expected one of {known} or a list of them, got {got}",
+                {"known": ", ".join(known), "got": repr(value)},
+            )
+        return tuple(dict.fromkeys(items))
+
+    return validate
 
 
 Threads = Annotated[
@@ -69,11 +75,24 @@ Threads = Annotated[
 ]
 Dtypes = Annotated[
     tuple[str, ...],
-    BeforeValidator(_dtypes),
+    BeforeValidator(_choices(DTYPES)),
     WithJsonSchema(
         {
             "description": "floating-point types to sweep",
             "anyOf": [{"enum": list(DTYPES)}, {"type": "array", "items": {"enum": list(DTYPES)}}],
+        }
+    ),
+]
+MathModes = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_choices(MATH_MODES)),
+    WithJsonSchema(
+        {
+            "description": "float32 products on the GPU: ieee, or tf32 tensor cores; to sweep",
+            "anyOf": [
+                {"enum": list(MATH_MODES)},
+                {"type": "array", "items": {"enum": list(MATH_MODES)}},
+            ],
         }
     ),
 ]
@@ -90,6 +109,7 @@ class Measurement(_Strict):
 
     threads: Threads | None = None
     dtype: Dtypes | None = None
+    math: MathModes | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
     max_time: Annotated[float, Field(gt=0, description="seconds of sampling per case")] | None = (
         None
@@ -125,6 +145,7 @@ class Measurement(_Strict):
 MEASUREMENT_DEFAULTS = Measurement(
     threads=(1,),
     dtype=("float64",),
+    math=(DEFAULT_MATH,),
     seed=0,
     max_time=1.0,
     target_rel_ci=0.02,

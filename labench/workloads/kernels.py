@@ -16,8 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from labench import precision
 from labench.workloads import array_kernels
-from labench.workloads.base import Inputs, Kernel, Param, Params, Workload, implementation
+from labench.workloads.base import (
+    Inputs,
+    Kernel,
+    Param,
+    Params,
+    SkipCase,
+    Workload,
+    implementation,
+)
 
 TRANSFERS = Param(False, bool, help="GPU only: host-to-device and back inside the timed region")
 
@@ -31,6 +40,8 @@ def host_vector(output: Any) -> np.ndarray:
 
 class KernelWorkload(Workload):
     """A kernel with NumPy, Numba (serial and parallel) and CuPy implementations."""
+
+    dtypes = precision.DTYPES
 
     def operands(self, inputs: Inputs) -> tuple[np.ndarray, ...]:
         """The arrays the kernel reads, in the order `compute` and the Numba drivers take them."""
@@ -57,11 +68,14 @@ class KernelWorkload(Workload):
         return 1
 
     def reference(self, inputs: Inputs, params: Params) -> np.ndarray:
-        wide = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in self.operands(inputs)]
+        wide = [
+            a.astype(np.float64) if precision.is_floating(a.dtype) else a
+            for a in self.operands(inputs)
+        ]
         return host_vector(self.compute(np, *wide))
 
     def tolerance(self, params: Params, dtype: np.dtype) -> float:
-        return float(16 * np.finfo(dtype).eps * np.sqrt(max(self.reduction_length(params), 16)))
+        return precision.tolerance(dtype.name, self.reduction_length(params))
 
     @implementation("numpy")
     def numpy(self, inputs: Inputs, params: Params) -> Kernel:
@@ -84,6 +98,9 @@ class KernelWorkload(Workload):
 
         driver = getattr(numba_kernels, self.numba_drivers()[parallel])
         operands = self.operands(inputs)
+        narrow = operands[0].dtype.name
+        if narrow in precision.NARROW:
+            raise SkipCase(f"Numba compiles no {narrow} arithmetic on the CPU")
 
         def run() -> Any:
             outputs = self.outputs(operands)
@@ -98,7 +115,7 @@ class KernelWorkload(Workload):
         import cupy
 
         operands = self.operands(inputs)
-        on_host: Callable[[Any], np.ndarray] = lambda out: host_vector(  # noqa: E731
+        to_numpy: Callable[[Any], Any] = lambda out: (  # noqa: E731
             tuple(cupy.asnumpy(part) for part in out)
             if isinstance(out, tuple)
             else cupy.asnumpy(out)
@@ -106,12 +123,16 @@ class KernelWorkload(Workload):
         metrics = {"transfers_timed": float(params["transfers"])}
         if params["transfers"]:
 
-            def run() -> np.ndarray:
-                return on_host(self.compute(cupy, *(cupy.asarray(a) for a in operands)))
+            def run() -> Any:
+                return to_numpy(self.compute(cupy, *(cupy.asarray(a) for a in operands)))
 
-            return Kernel(run, metrics)
+            return Kernel(run, metrics, to_host=host_vector)
         resident = [cupy.asarray(a) for a in operands]
-        return Kernel(lambda: self.compute(cupy, *resident), metrics, to_host=on_host)
+        return Kernel(
+            lambda: self.compute(cupy, *resident),
+            metrics,
+            to_host=lambda out: host_vector(to_numpy(out)),
+        )
 
 
 class SquareProductWorkload(KernelWorkload):
