@@ -163,6 +163,10 @@ def run(
             min=1,
         ),
     ] = 1,
+    latency: Annotated[
+        bool,
+        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
+    ] = False,
 ) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
     if len(suites) > 1 and (output or baseline or resume):
@@ -211,7 +215,7 @@ def run(
         result.claims = evaluate_all(suite.model.claims, result.cases, planned)
         results.save(result, path)
         if not quiet:
-            render_result(result, console)
+            render_result(result, console, latency)
         console.print(f"saved {path}", highlight=False)
         failed |= any(case.status in ("wrong", "error") for case in result.cases)
         failed |= fail_on_claims and any(claim.status == "failed" for claim in result.claims)
@@ -393,9 +397,15 @@ def plot(
 
 @app.command()
 @reports_input_errors
-def show(result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")]) -> None:
+def show(
+    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
+    latency: Annotated[
+        bool,
+        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
+    ] = False,
+) -> None:
     """Re-render a saved run."""
-    render_result(results.load(result_file), console)
+    render_result(results.load(result_file), console, latency)
 
 
 @app.command()

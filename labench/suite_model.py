@@ -176,11 +176,14 @@ def _one_thread_spec(value: Any) -> ThreadSpec:
 
 
 class Pick(_Strict):
-    """One side of a claim: an implementation, optionally at a given thread count, so a claim
-    can compare one implementation with itself across threads (all cores over one core)."""
+    """One side of a claim: an implementation, optionally at a given thread count, dtype or
+    math mode, so a claim can compare one implementation with itself across threads (all cores
+    over one core) or precisions (bfloat16 over float32 on the GPU)."""
 
     implementation: str
     threads: Annotated[ThreadSpec, BeforeValidator(_one_thread_spec)] | None = None
+    dtype: Literal["float64", "float32", "float16", "bfloat16"] | None = None
+    math: Literal["ieee", "tf32"] | None = None
 
 
 def _side(value: Any) -> Any:
@@ -191,7 +194,7 @@ def _side(value: Any) -> Any:
         raise PydanticCustomError(
             "labench",
             "expected an implementation name or a mapping with 'implementation' and "
-            "optionally 'threads', got {got}",
+            "optionally 'threads', 'dtype' and 'math', got {got}",
             {"got": repr(value)},
         )
     return value
@@ -210,6 +213,8 @@ Side = Annotated[
                     "properties": {
                         "implementation": {"type": "string"},
                         "threads": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "max"}]},
+                        "dtype": {"enum": list(DTYPES)},
+                        "math": {"enum": list(MATH_MODES)},
                     },
                     "required": ["implementation"],
                     "additionalProperties": False,
