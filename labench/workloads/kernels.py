@@ -170,7 +170,12 @@ class SquareProductWorkload(KernelWorkload):
         return float(n * n + 2 * other) * itemsize
 
     def footprint(self, params: Params, itemsize: int) -> int:
-        return 2 * int(self.bytes_moved(params, 1)) * (itemsize + 8)
+        """Operands in their type and widened to float64 for the reference; the float64
+        reference; the output, and the float64 copy and difference the check makes of it."""
+        n = params["n"]
+        operands = n * n + int(np.prod(self.other_shape(n)))
+        result = n * int(np.prod(self.other_shape(n)[1:]))
+        return operands * (itemsize + 8) + result * (itemsize + 24)
 
     def flops(self, params: Params) -> float:
         return 2.0 * params["n"] * int(np.prod(self.other_shape(params["n"])))
