@@ -16,6 +16,10 @@ The first term is the random-walk growth of accumulated rounding error (Higham a
 probabilistic bound, sqrt(L) * u, with a wide factor); the second allows a few roundings of the
 stored result and of elementwise steps in the narrow type. A wrong kernel is off by order 1;
 the largest default, bfloat16 at L = 16384, is 0.065.
+
+With `math: tf32` cuBLAS rounds each float32 input of a product to TF32's 10 significand bits
+(eps 2^-10) and still sums in float32, so `8 * 2^-10` is added: the stored-result term of a
+10-bit type.
 """
 
 from __future__ import annotations
@@ -59,6 +63,15 @@ def epsilon(name: str) -> float:
     """Machine epsilon (the gap between 1 and the next number) of a type name."""
     significand_bits = {"float64": 52, "float32": 23, "float16": 10, "bfloat16": 7}[name]
     return 2.0**-significand_bits
+
+
+MATH_EPSILON = {"tf32": 2.0**-10}
+"""Epsilon of the products' inputs under each non-IEEE math mode."""
+
+
+def math_allowance(math: str) -> float:
+    """What a math mode adds to the default tolerance: 8 eps of the type its products take."""
+    return 8 * MATH_EPSILON[math] if math in MATH_EPSILON else 0.0
 
 
 def tolerance(name: str, reduction_length: int) -> float:

@@ -264,7 +264,7 @@ def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, f
     tolerance = (
         case.settings.tolerance
         or implementation.tolerance
-        or case.workload.tolerance(case.params, dtype)
+        or case.workload.tolerance(case.params, dtype) + precision.math_allowance(case.math)
     )
     if np.shape(output) != reference.shape:
         raise CaseFailed(

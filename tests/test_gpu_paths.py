@@ -190,3 +190,38 @@ def test_claims_that_name_the_gpu_are_unmeasured_without_one(cli, tmp_path):
     ]
     assert len(claims) == 3 and all(claim.status == "unmeasured" for claim in claims)
     assert all("backend cupy unavailable" in claim.reason for claim in claims)
+
+
+REAL_GPU_SUITE = """
+labench: 1
+name: real-gpu
+defaults: {max_time: 0.05, dtype: [float64, float32, float16, bfloat16], math: [ieee, tf32]}
+benchmarks:
+  - {id: mm, workload: kernels.matmul, params: {n: 512}, implementations: [cupy]}
+  - {id: mv, workload: kernels.matvec, params: {n: 1024, transfers: [false, true]}, implementations: [cupy]}
+  - {id: dl, workload: kernels.dense_layer, params: {batch: 64, n_in: 128, n_out: 64}, implementations: [cupy]}
+  - {id: sx, workload: kernels.softmax_xent, params: {batch: 64, classes: 100}, implementations: [cupy]}
+  - {id: cv, workload: kernels.conv2d, params: {batch: 4, size: 32}, implementations: [cupy]}
+  - {id: lr, workload: lowrank.matmul, params: {n: 256, rank: 16, batch: 8}, implementations: [cupy_dense, cupy_svd, cupy_rsvd]}
+  - {id: gl, workload: gradients.logistic, params: {n: 16, samples: 256}, implementations: [cupy_analytic, cupy_fd_forward, cupy_fd_central]}
+  - {id: gm, workload: gradients.mlp, params: {n: 8, samples: 128}, implementations: [cupy_analytic, cupy_fd_central]}
+"""
+
+
+@pytest.mark.skipif(
+    not backends.availability("cupy").available, reason="needs CuPy and a CUDA GPU"
+)
+def test_every_gpu_implementation_in_every_precision_on_a_real_gpu(cli, write_suite, tmp_path):
+    path = write_suite(REAL_GPU_SUITE)
+    result = cli("run", path, "-o", tmp_path / "r.json", "--latency")
+    print(result.output)  # the tables go to the device check's log
+    cases = results.load(tmp_path / "r.json").cases
+    broken = {case.key: case.reason for case in cases if case.status in ("error", "wrong")}
+    assert not broken
+    ok = {case.key: case for case in cases if case.status == "ok"}
+    tf32 = ok["mm/n=512,transfers=False/float32+tf32/t1/cupy"]
+    assert tf32.precision["compute_type"] == "COMPUTE_TYPE_TF32"
+    assert tf32.metrics["error_rel"] > ok["mm/n=512,transfers=False/float32/t1/cupy"].metrics[
+        "error_rel"
+    ]  # TF32 really rounded the inputs
+    assert all(case.metrics["latency"] > 0 for case in ok.values())

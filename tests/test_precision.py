@@ -30,6 +30,8 @@ def test_tolerance_rule_is_the_stated_formula():
     # the 16-bit types accumulate in float32: the length term is float32's
     eps32 = 2**-23
     assert precision.tolerance("bfloat16", 4096) == pytest.approx(16 * eps32 * 64 + 8 * 2**-7)
+    # TF32 products round their float32 inputs to 10 significand bits
+    assert precision.math_allowance("tf32") == 8 * 2**-10 and precision.math_allowance("ieee") == 0
     # short sums count as 16 terms
     assert precision.tolerance("float16", 1) == precision.tolerance("float16", 16)
 
