@@ -18,15 +18,7 @@ import numpy as np
 
 from labench import precision
 from labench.workloads import array_kernels
-from labench.workloads.base import (
-    Inputs,
-    Kernel,
-    Param,
-    Params,
-    SkipCase,
-    Workload,
-    implementation,
-)
+from labench.workloads.base import Inputs, Kernel, Param, Params, SkipCase, Workload, implementation
 
 TRANSFERS = Param(False, bool, help="GPU only: host-to-device and back inside the timed region")
 
