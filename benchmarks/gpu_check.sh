@@ -43,6 +43,6 @@ cp "$XDG_CACHE_HOME"/labench/ceilings-*.json "$out/ceilings.json" 2>>"$log"
 step gpu-suite 200 "$python" -m labench run suites/gpu.yaml -o "$out/gpu.json" --force \
     --max-time 0.25 --latency --no-fail-on-claims
 step seed-claims 100 "$python" -m labench run suites/seed-claims.yaml -o "$out/seed-claims.json" \
-    --force --no-fail-on-claims --latency
+    --force --max-time 0.25 --no-fail-on-claims --latency
 date -u >>"$log"
 ls -l "$out" >>"$log"
