@@ -97,6 +97,28 @@ def test_math_mode_is_set_per_case_recorded_and_keyed_only_when_not_default(
     assert gpu.compute_types == {"float32": 1, "float16": 1}
 
 
+def test_a_16_bit_step_cupy_lacks_is_skipped_with_its_words(gpu, cli, write_suite, tmp_path):
+    def no_bfloat16_exp(x):
+        if x.dtype.name == "bfloat16":
+            raise TypeError("Wrong type ((dtype('bfloat16'),)) of arguments for cupy_exp")
+        return np.exp(x)
+
+    gpu.exp = no_bfloat16_exp
+    path = write_suite(
+        "labench: 1\nname: t\ndefaults: {max_time: 0.01, dtype: [float32, bfloat16]}\n"
+        "benchmarks:\n  - {id: s, workload: kernels.softmax_xent, "
+        "params: {batch: 4, classes: 3}, implementations: [cupy]}\n"
+    )
+    assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
+    by_dtype = {case.dtype: case for case in results.load(tmp_path / "r.json").cases}
+    assert by_dtype["float32"].status == "ok"
+    assert by_dtype["bfloat16"].status == "skipped"
+    assert by_dtype["bfloat16"].reason == (
+        "CuPy fake cannot compute this in bfloat16: TypeError: "
+        "Wrong type ((dtype('bfloat16'),)) of arguments for cupy_exp"
+    )
+
+
 def test_a_refused_tf32_is_recorded_as_the_default_really_used(gpu):
     gpu._core.set_compute_type = lambda dtype, kind: None  # a GPU older than Ampere ignores it
     with gemm_precision("float32", "tf32") as computed:

@@ -30,6 +30,32 @@ def host_vector(output: Any) -> np.ndarray:
     return np.asarray(output)
 
 
+def missing_kernels_skip(run: Callable[[], Any], operands: tuple[np.ndarray, ...]) -> Any:
+    """In float16 or bfloat16, a CuPy that has no kernel of that type for a step (its bfloat16
+    support is minimal: products, arithmetic, casts) fails at the first call; the case is then
+    `skipped` with the library's words instead of being an `error` of labench's."""
+    dtype = operands[0].dtype.name
+    if dtype not in precision.NARROW:
+        return run
+    import cupy
+
+    missing = (TypeError, NotImplementedError)
+    compile_error = getattr(getattr(cupy.cuda, "compiler", None), "CompileException", None)
+    if isinstance(compile_error, type):
+        missing += (compile_error,)
+
+    def guarded() -> Any:
+        try:
+            return run()
+        except missing as error:
+            raise SkipCase(
+                f"CuPy {cupy.__version__} cannot compute this in {dtype}: "
+                f"{type(error).__name__}: {error}"
+            ) from None
+
+    return guarded
+
+
 class KernelWorkload(Workload):
     """A kernel with NumPy, Numba (serial and parallel) and CuPy implementations."""
 
@@ -118,10 +144,10 @@ class KernelWorkload(Workload):
             def run() -> Any:
                 return to_numpy(self.compute(cupy, *(cupy.asarray(a) for a in operands)))
 
-            return Kernel(run, metrics, to_host=host_vector)
+            return Kernel(missing_kernels_skip(run, operands), metrics, to_host=host_vector)
         resident = [cupy.asarray(a) for a in operands]
         return Kernel(
-            lambda: self.compute(cupy, *resident),
+            missing_kernels_skip(lambda: self.compute(cupy, *resident), operands),
             metrics,
             to_host=lambda out: host_vector(to_numpy(out)),
         )
