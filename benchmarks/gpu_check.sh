@@ -6,7 +6,8 @@
 #
 # Assumes labench is installed (pip install --no-deps -e .) with CuPy, ml_dtypes, pydantic and
 # platformdirs importable. Each step has its own time limit and the script goes on after a step
-# that fails or times out; a run stopped by its limit keeps every case it finished (SIGINT).
+# that fails or times out. A step that hits its limit logs exit 124; a labench run stopped so
+# (SIGINT) keeps every case it finished, marked interrupted.
 # Writes 4 files into OUT_DIR: check.log (versions, every step's output, exit status and
 # duration), ceilings.json (labench calibrate), gpu.json (suites/gpu.yaml), seed-claims.json.
 set -u

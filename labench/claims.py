@@ -232,7 +232,7 @@ def evaluate(claim: Claim, cases: Sequence[CaseResult], planned: int | None = No
 
 
 def _coordinates(case: CaseResult) -> dict[str, Any]:
-    return case.params | {"dtype": case.dtype, "threads": case.threads}
+    return case.params | {"dtype": case.dtype, "math": case.math, "threads": case.threads}
 
 
 def _varying(chosen: CaseResult, cases: Sequence[CaseResult]) -> str | None:
