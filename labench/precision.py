@@ -25,8 +25,13 @@ With `math: tf32` cuBLAS rounds each float32 input of a product to TF32's 10 sig
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from labench.backends import Backend
+    from labench.workloads import Workload
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
@@ -78,3 +83,26 @@ def tolerance(name: str, reduction_length: int) -> float:
     """The default largest relative error of a correct answer (the module docstring's rule)."""
     accumulated = epsilon("float32" if name in NARROW else name)
     return 16 * accumulated * math.sqrt(max(reduction_length, 16)) + 8 * epsilon(name)
+
+
+def unsupported(workload: Workload, backend: Backend, dtype: str, math: str) -> str | None:
+    """Why a case cannot run in this dtype and math mode on this backend, so it is skipped
+    with the reason instead of silently computing in another precision; None if it can."""
+    if dtype not in workload.dtypes:
+        return f"{workload.name} computes in {', '.join(workload.dtypes)} only" + (
+            f": {workload.dtypes_reason}" if workload.dtypes_reason else ""
+        )
+    if math != DEFAULT_MATH:
+        if math not in backend.math_modes:
+            return f"math {math} exists only on a GPU; the {backend.name} backend has none"
+        if dtype != "float32":
+            return f"math {math} changes float32 products only, not {dtype}"
+    return None
+
+
+def dtype_of(output: Any) -> str | None:
+    """The dtype name of a kernel's output (of its first array, for a tuple), to record when a
+    library answers in another type than it was given."""
+    first = output[0] if isinstance(output, tuple) and output else output
+    dtype = getattr(first, "dtype", None)
+    return None if dtype is None else str(dtype)

@@ -23,7 +23,6 @@ import numpy as np
 from labench import precision, results
 from labench.backends import BACKENDS, Backend, availability
 from labench.environment import available_memory, fingerprint
-from labench.precision import DEFAULT_MATH
 from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import summarize
 from labench.suite import Case, Suite
@@ -116,7 +115,9 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
     runnable = []
     for case in group:
         backend = availability(case.backend)
-        unsupported = precision_problem(case)
+        unsupported = precision.unsupported(
+            case.workload, BACKENDS[case.backend], case.dtype, case.math
+        )
         if not backend.available:
             yield record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
         elif unsupported:
@@ -218,7 +219,6 @@ def _check_then_time(
     )
     target = reference if kernel.expected is None else kernel.expected
     metrics: dict[str, Any] = _check(case, kernel.to_host(output), target) | kernel.metrics
-
     policy = Policy(
         max_time=case.settings.max_time,
         target_rel_ci=case.settings.target_rel_ci,
@@ -231,30 +231,7 @@ def _check_then_time(
             backend.synchronized(kernel.run), replace(policy, max_time=policy.max_time / 4)
         )
         metrics["latency"] = statistics.median(calls)
-    return cold, metrics, measurement, _dtype_name(output)
-
-
-def precision_problem(case: Case) -> str | None:
-    """Why this case's dtype or math mode cannot run as asked, so it is skipped with the
-    reason instead of silently computing in another precision; None if it can."""
-    if case.dtype not in case.workload.dtypes:
-        return (
-            f"{case.workload.name} computes in {', '.join(case.workload.dtypes)} only"
-            + (f": {case.workload.dtypes_reason}" if case.workload.dtypes_reason else "")
-        )
-    if case.math != DEFAULT_MATH:
-        if case.math not in BACKENDS[case.backend].math_modes:
-            return f"math {case.math} exists only on a GPU; the {case.backend} backend has none"
-        if case.dtype != "float32":
-            return f"math {case.math} changes float32 products only, not {case.dtype}"
-    return None
-
-
-def _dtype_name(output: Any) -> str | None:
-    """The dtype of a kernel's output (of its first array, for a tuple), as a name."""
-    first = output[0] if isinstance(output, tuple) and output else output
-    dtype = getattr(first, "dtype", None)
-    return None if dtype is None else str(dtype)
+    return cold, metrics, measurement, precision.dtype_of(output)
 
 
 def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
