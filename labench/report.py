@@ -21,6 +21,7 @@ from labench.gpu_ceilings import GpuCeiling
 from labench.precision import DEFAULT_MATH
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
+from labench.stats import NOISY_REL_CI
 from labench.suite import Case
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
@@ -54,6 +55,23 @@ def speedups(result: Result) -> dict[str, float]:
         if baseline and mine:
             found[case.key] = baseline / mine
     return found
+
+
+def unsteady(result: Result) -> set[str]:
+    """Keys whose speedup rests on a flagged (noisy or contended) case or baseline: such a
+    speedup is shown with a `?`, never bare."""
+    flagged = {(case.group, case.implementation) for case in result.cases if case.flags}
+    return {
+        case.key
+        for case in result.cases
+        if (case.group, case.implementation) in flagged
+        or (case.group, result.suite.baselines.get(case.benchmark, "")) in flagged
+    }
+
+
+def _status_text(case: CaseResult) -> str:
+    text = f"[{STATUS_STYLE[case.status]}]{case.status}[/]"
+    return text + (f" [yellow]{' '.join(case.flags)}[/]" if case.flags else "")
 
 
 def _ci_text(case: CaseResult) -> str:
@@ -117,7 +135,7 @@ def _params_text(params: dict[str, Any]) -> str:
 def results_tables(result: Result, latency: bool = False) -> Iterator[Table]:
     """One table per benchmark, a section per parameter point; with `latency`, a column of
     single-call latencies (GPU cases) beside the pipelined medians."""
-    gains = speedups(result)
+    gains, shaky = speedups(result), unsteady(result)
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(cases)
         baseline = result.suite.baselines.get(benchmark, "")
@@ -159,12 +177,12 @@ def results_tables(result: Result, latency: bool = False) -> Iterator[Table]:
                 format_seconds(timing.median if timing else None),
                 *([format_seconds(case.metrics.get("latency"))] if latency else []),
                 _ci_text(case),
-                f"{gain:.3g}x" if gain is not None else "-",
+                "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
                 format_number(case.metrics.get("gflops")),
                 format_number(case.metrics.get("gbps")),
                 *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
                 format_number(case.metrics.get("error_rel"), 2),
-                f"[{STATUS_STYLE[case.status]}]{case.status}[/]",
+                _status_text(case),
             )
         yield table
 
@@ -172,15 +190,24 @@ def results_tables(result: Result, latency: bool = False) -> Iterator[Table]:
 def render_result(result: Result, console: Console, latency: bool = False) -> None:
     environment = result.environment
     console.print(
-        f"[bold]{result.suite.name}[/] on {environment.get('cpu', '?')} "
-        f"({environment.get('cores_usable', '?')} cores, "
-        f"machine {environment.get('machine_id', '?')})"
+        f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
+        f"({environment.cores_usable or '?'} cores, "
+        f"machine {environment.machine_id})"
         f" — run {result.run.id}, started {result.run.started}"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
     for table in results_tables(result, latency):
         console.print()
         console.print(table)
+    flagged = [case for case in result.cases if case.flags]
+    if flagged:
+        console.print(
+            f"\n[yellow]{len(flagged)} case(s) flagged[/]: noisy = 95% CI wider than "
+            f"±{NOISY_REL_CI:.0%}, contended = other processes took the cores it needed; a "
+            "speedup built on one ends in `?`. Measure again on a quiet machine before "
+            "quoting them.",
+            highlight=False,
+        )
     notes = [case for case in result.cases if case.reason]
     if notes:
         console.print()
