@@ -4,7 +4,7 @@ A case's GFLOP/s means little alone; next to what the hardware can do at that ar
 intensity (flops per byte moved) it says whether a kernel is compute-bound and near the peak,
 memory-bound and near the bandwidth, or far from both. Ceilings are measured, never taken from a
 datasheet: GEMM through BLAS (float64 and float32) for the compute roof and a parallel copy for
-the memory roof, at each thread count, and the same through CuPy on a GPU when there is one.
+the memory roof, at each thread count, and on a GPU a roof per precision (`gpu_ceilings`).
 They are stored per machine (keyed by the environment's machine id) in the user cache folder.
 """
 
@@ -35,7 +35,7 @@ POLICY = Policy(max_time=1.5, target_rel_ci=0.01, min_samples=5, warmup=0.2)
 CPU_GEMM_SIZE = 1024
 GEMM_DTYPES = ("float64", "float32")
 COPY_BYTES = 256 * 2**20
-"""Bytes per copied array: far beyond any CPU cache, and a GPU's L2 too."""
+"""Bytes per copied array: far beyond any CPU cache."""
 
 
 class Ceiling(BaseModel):
