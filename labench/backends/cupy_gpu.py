@@ -49,7 +49,9 @@ def cublas_compute(dtype: str, tf32: bool) -> str:
     """The cuBLAS compute type CuPy's GEMM (tensordot_core_v11, CuPy 13 to 15) picks for a
     dtype: 16-bit inputs are multiplied on tensor cores and summed in float32; float32 in
     float32, or on TF32 tensor cores when its compute type says so. Derived from CuPy's rule,
-    since neither CuPy nor cuBLAS reports the compute type of a call."""
+    since neither CuPy nor cuBLAS reports the compute type of a call. It holds for 2-D
+    products (cublasGemmEx), which every built-in workload uses; CuPy's batched matmul of 3-D
+    and higher arrays casts float16 to float32 and fails in bfloat16 (cupy/cupy PR #10317)."""
     if dtype == "float64":
         return "CUBLAS_COMPUTE_64F"
     if dtype == "float32" and tf32:
