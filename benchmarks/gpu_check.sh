@@ -41,9 +41,9 @@ step() {  # step NAME SECONDS COMMAND...: run with a limit, log output, status a
 step pytest 75 "$python" -m pytest -q -p no:cacheprovider -k "gpu or cupy" -rs -s
 step calibrate 70 "$python" -m labench calibrate --threads "$(nproc)"
 cp "$XDG_CACHE_HOME"/labench/ceilings-*.json "$out/ceilings.json" 2>>"$log"
-step gpu-suite 200 "$python" -m labench run suites/gpu.yaml -o "$out/gpu.json" --force \
+step gpu-suite 190 "$python" -m labench run suites/gpu.yaml -o "$out/gpu.json" --force \
     --max-time 0.25 --latency --no-fail-on-claims
-step seed-claims 100 "$python" -m labench run suites/seed-claims.yaml -o "$out/seed-claims.json" \
+step seed-claims 110 "$python" -m labench run suites/seed-claims.yaml -o "$out/seed-claims.json" \
     --force --max-time 0.25 --no-fail-on-claims --latency
 date -u >>"$log"
 ls -l "$out" >>"$log"
