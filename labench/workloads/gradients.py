@@ -123,6 +123,27 @@ class GradientWorkload(Workload):
         """(f(w + h e_i) - f(w - h e_i)) / 2h: 2n loss evaluations, error O(h^2) + O(eps/h)."""
         return self._fd_central(np, inputs, params)
 
+    @implementation("numpy", tolerance=FD_TOLERANCE)
+    def complex_step(self, inputs: Inputs, params: Params) -> Kernel:
+        """Im f(w + i h e_i) / h: n complex loss evaluations, no cancellation, so h can be tiny."""
+        w = inputs["w"]
+        steps = (
+            np.full_like(w, params["h"])
+            if params["h"] is not None
+            else np.full_like(w, COMPLEX_STEP)
+        )
+
+        def run() -> np.ndarray:
+            moved = w.astype(np.complex128)
+            gradient = np.empty_like(w)
+            for i in range(w.size):
+                moved[i] = complex(w[i], steps[i])
+                gradient[i] = self.loss(np, moved, inputs, params).imag / steps[i]
+                moved[i] = w[i]
+            return gradient
+
+        return Kernel(run, self._metrics(params, w.size, steps))
+
     @implementation("cupy")
     def cupy_analytic(self, inputs: Inputs, params: Params) -> Kernel:
         """The analytic gradient on the GPU, data resident there."""
@@ -193,27 +214,6 @@ class GradientWorkload(Workload):
         return Kernel(
             run, self._metrics(params, 2 * w.size, steps), to_host=array_kernels.to_numpy(xp)
         )
-
-    @implementation("numpy", tolerance=FD_TOLERANCE)
-    def complex_step(self, inputs: Inputs, params: Params) -> Kernel:
-        """Im f(w + i h e_i) / h: n complex loss evaluations, no cancellation, so h can be tiny."""
-        w = inputs["w"]
-        steps = (
-            np.full_like(w, params["h"])
-            if params["h"] is not None
-            else np.full_like(w, COMPLEX_STEP)
-        )
-
-        def run() -> np.ndarray:
-            moved = w.astype(np.complex128)
-            gradient = np.empty_like(w)
-            for i in range(w.size):
-                moved[i] = complex(w[i], steps[i])
-                gradient[i] = self.loss(np, moved, inputs, params).imag / steps[i]
-                moved[i] = w[i]
-            return gradient
-
-        return Kernel(run, self._metrics(params, w.size, steps))
 
 
 class LeastSquares(GradientWorkload):
