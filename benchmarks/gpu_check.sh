@@ -38,8 +38,8 @@ step() {  # step NAME SECONDS COMMAND...: run with a limit, log output, status a
     nproc
 } >>"$log" 2>&1
 
-step pytest 75 "$python" -m pytest -q -p no:cacheprovider -k "gpu or cupy" -rs -s
-step calibrate 70 "$python" -m labench calibrate --threads "$(nproc)"
+step pytest 90 "$python" -m pytest -q -p no:cacheprovider -k "gpu or cupy" -rs -s
+step calibrate 60 "$python" -m labench calibrate --threads "$(nproc)"
 cp "$XDG_CACHE_HOME"/labench/ceilings-*.json "$out/ceilings.json" 2>>"$log"
 step gpu-suite 190 "$python" -m labench run suites/gpu.yaml -o "$out/gpu.json" --force \
     --max-time 0.25 --latency --no-fail-on-claims
