@@ -15,7 +15,7 @@ in float32; the type itself otherwise), and L the longest sum of the kernel,
 The first term is the random-walk growth of accumulated rounding error (Higham and Mary's
 probabilistic bound, sqrt(L) * u, with a wide factor); the second allows a few roundings of the
 stored result and of elementwise steps in the narrow type. A wrong kernel is off by order 1;
-the largest default, bfloat16 at L = 16384, is 0.065.
+the largest default, bfloat16 at L = 16384, is 0.063.
 
 With `math: tf32` cuBLAS rounds each float32 input of a product to TF32's 10 significand bits
 (eps 2^-10) and still sums in float32, so `8 * 2^-10` is added: the stored-result term of a
