@@ -11,12 +11,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from labench.ceilings import Ceilings
+from labench.gpu_ceilings import GpuCeiling
+from labench.precision import DEFAULT_MATH
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
 from labench.scaling import fitted_exponents, swept
@@ -82,23 +84,46 @@ def _percent(fraction: float | None) -> str:
     return "-" if fraction is None else f"{fraction:.0%}"
 
 
-def ceilings_table(ceilings: Ceilings) -> Table:
+def ceilings_table(ceilings: Ceilings) -> Group:
     table = Table(
         title=f"ceilings of machine {ceilings.machine_id}, measured {ceilings.measured}",
         title_justify="left",
     )
     for column in ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "copy GB/s"):
         table.add_column(column, justify="left" if column == "device" else "right")
-    rows = [("CPU", ceiling) for ceiling in ceilings.cpu]
-    rows += [("GPU", ceilings.gpu)] if ceilings.gpu else []
-    for device, ceiling in rows:
+    for ceiling in ceilings.cpu:
         table.add_row(
-            device,
-            str(ceiling.threads) if device == "CPU" else "-",
+            "CPU",
+            str(ceiling.threads),
             f"{ceiling.gflops_float64:.1f}",
             f"{ceiling.gflops_float32:.1f}",
             f"{ceiling.gbps:.1f}",
         )
+    if ceilings.gpu is None:
+        return Group(table)
+    return Group(table, gpu_roofs_table(ceilings.gpu))
+
+
+def gpu_roofs_table(gpu: GpuCeiling) -> Table:
+    """One row per precision: the plateau of its GEMM sweep and what the library computed in."""
+    table = Table(
+        title=f"GPU roofs (copy {gpu.gbps:.1f} GB/s)", title_justify="left", show_edge=False
+    )
+    for column in ("dtype", "math", "GFLOP/s", "at n", "sweep (n: GFLOP/s)", "compute type"):
+        table.add_column(column, overflow="fold")
+    for roof in gpu.gemm:
+        table.add_row(
+            roof.dtype,
+            roof.math,
+            f"{roof.gflops:.1f}",
+            str(roof.size),
+            ", ".join(f"{n}: {rate:.0f}" for n, rate in roof.sweep.items())
+            + (f"\n[dim]{escape(roof.reason)}[/]" if roof.reason else ""),
+            escape(roof.precision.get("cublas_compute", "-")),
+        )
+    for name, reason in gpu.missing.items():
+        dtype, math = name.split("/")
+        table.add_row(dtype, math, "-", "-", f"[red]{escape(reason)}[/]", "-")
     return table
 
 
@@ -108,9 +133,10 @@ def _params_text(params: dict[str, Any]) -> str:
     )
 
 
-def results_tables(result: Result, full: bool = False) -> Iterator[Table]:
+def results_tables(result: Result, full: bool = False, latency: bool = False) -> Iterator[Table]:
     """One table per benchmark, a section per parameter point; a benchmark of more than
-    SUMMARY_ABOVE cases is summarised unless `full`."""
+    SUMMARY_ABOVE cases is summarised unless `full`; with `latency`, a column of single-call
+    latencies (GPU cases) beside the pipelined medians."""
     gains, shaky = speedups(result), unsteady(result)
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(cases)
@@ -130,6 +156,7 @@ def results_tables(result: Result, full: bool = False) -> Iterator[Table]:
             ("thr", "right"),
             ("implementation", "left"),
             ("median", "right"),
+            *([("latency", "right")] if latency else []),
             ("95% CI", "right"),
             ("speedup", "right"),
             ("GFLOP/s", "right"),
@@ -141,7 +168,7 @@ def results_tables(result: Result, full: bool = False) -> Iterator[Table]:
             table.add_column(column, justify=justify)  # type: ignore[arg-type]
         previous = None
         for case in cases:
-            point = (tuple(case.params.items()), case.dtype)
+            point = (tuple(case.params.items()), case.dtype, case.math)
             if previous is not None and point != previous:
                 table.add_section()
             previous = point
@@ -149,10 +176,11 @@ def results_tables(result: Result, full: bool = False) -> Iterator[Table]:
             gain = gains.get(case.key)
             table.add_row(
                 _params_text(case.params),
-                case.dtype,
+                case.dtype + ("" if case.math == DEFAULT_MATH else f"+{case.math}"),
                 str(case.threads),
                 case.implementation,
                 format_seconds(timing.median if timing else None),
+                *([format_seconds(case.metrics.get("latency"))] if latency else []),
                 _ci_text(case),
                 "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
                 format_number(case.metrics.get("gflops")),
@@ -210,7 +238,9 @@ def _point_text(case: CaseResult | None, parameters: list[str]) -> str:
     return f"{where}: {format_seconds(case.timing.median)}"
 
 
-def render_result(result: Result, console: Console, full: bool = False) -> None:
+def render_result(
+    result: Result, console: Console, full: bool = False, latency: bool = False
+) -> None:
     environment = result.environment
     console.print(
         f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
@@ -219,7 +249,7 @@ def render_result(result: Result, console: Console, full: bool = False) -> None:
         f" — run {result.run.id}, started {result.run.started}"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
-    for table in results_tables(result, full):
+    for table in results_tables(result, full, latency):
         console.print()
         console.print(table)
     flagged = [case for case in result.cases if case.flags]
