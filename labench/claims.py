@@ -29,6 +29,7 @@ class Row(Protocol):
     implementation: str
     params: dict[str, Any]
     dtype: str
+    cache: str
     threads_spec: ThreadSpec
 
     @property
@@ -54,6 +55,8 @@ def _matches(row: Row, name: str, wanted: Any) -> bool:
         return any(_threads_match(row, value) for value in values)
     if name == "dtype":
         return row.dtype in values
+    if name == "cache":
+        return row.cache in values
     return row.params.get(name) in values
 
 
@@ -88,7 +91,11 @@ def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
     ]
     points: dict[tuple[Any, ...], dict[str, list[Row]]] = {}
     for row in selected:
-        key: tuple[Any, ...] = (tuple(sorted(row.params.items(), key=str)), row.dtype)
+        key: tuple[Any, ...] = (
+            tuple(sorted(row.params.items(), key=str)),
+            row.dtype,
+            row.cache,
+        )
         if not by_side_threads:
             key += (row.threads,)
         for role, side in picks.items():

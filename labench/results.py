@@ -50,10 +50,14 @@ class CaseResult(_Model):
     threads: int
     threads_spec: int | str
     dtype: str
+    cache: Literal["warm", "cold"] = "warm"
     status: Status
     reason: str | None = None
     timing: Timing | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    peak_bytes_source: str | None = Field(
+        None, description="what measured metrics.peak_bytes: tracemalloc or cupy_pool"
+    )
     thread_pools: dict[str, int] = Field(default_factory=dict)
 
 

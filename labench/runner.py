@@ -22,13 +22,18 @@ import numpy as np
 
 from labench import results
 from labench.backends import BACKENDS, Backend, availability
+from labench.cache import TooShortForColdTiming, cache_resident, cold_sample, last_level_cache
 from labench.environment import available_memory, fingerprint
+from labench.memory import peak_memory, resident_bytes
 from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import summarize
 from labench.suite import Case, Suite
 from labench.threads import limit_threads
-from labench.timing import Measurement, Policy, first_call, sample
+from labench.timing import CLOCK_RESOLUTION, Measurement, Policy, first_call, sample
 from labench.workloads import Kernel, SkipCase, WrongAnswer
+
+PEAK_SOURCE = "peak_bytes_source"
+"""Travels with the metrics to `record`, which stores it in its own (text) field."""
 
 
 class CaseFailed(Exception):
@@ -187,6 +192,9 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         samples=measurement.samples,
     )
     metrics |= _rates(case, summary.median, metrics)
+    metrics["cache_resident"] = cache_resident(
+        metrics["bytes"], case.cache, last_level_cache().bytes
+    )
     return record(case, "ok", None, timing=timing, metrics=metrics, pools=pools)
 
 
@@ -197,9 +205,8 @@ def _check_then_time(
     prepared = implementation.prepare(case.workload, inputs, case.params)
     kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
     # On an asynchronous device the first call must include its completion, not just its launch.
-    cold, output = first_call(
-        backend.synchronized(kernel.run) if backend.synchronized else kernel.run
-    )
+    whole_call = backend.synchronized(kernel.run) if backend.synchronized else kernel.run
+    cold, output = first_call(whole_call)
     target = reference if kernel.expected is None else kernel.expected
     metrics = _check(case, kernel.to_host(output), target) | kernel.metrics
     policy = Policy(
@@ -208,7 +215,21 @@ def _check_then_time(
         min_samples=case.settings.min_samples,
         warmup=case.settings.warmup,
     )
-    measurement = sample(kernel.run, policy, backend.loop_timer)
+    if case.cache == "cold":
+        try:
+            measurement = cold_sample(kernel.run, policy, backend.loop_timer, case.backend)
+        except TooShortForColdTiming as short:
+            raise CaseFailed("skipped", str(short), metrics) from None
+        metrics["clock_resolution"] = CLOCK_RESOLUTION
+    else:
+        measurement = sample(kernel.run, policy, backend.loop_timer)
+    # Memory is measured on a call of its own, after the samples, so it never slows them.
+    peak = peak_memory(whole_call, case.backend)
+    metrics |= {
+        "peak_bytes": float(peak.bytes),
+        "input_bytes": float(resident_bytes(inputs.values())),
+        PEAK_SOURCE: peak.source,
+    }
     if backend.synchronized is not None:
         host_policy = replace(policy, max_time=policy.max_time / 4)
         host = sample(backend.synchronized(kernel.run), host_policy)
@@ -271,6 +292,8 @@ def record(
     metrics: Mapping[str, Any] | None = None,
     pools: Mapping[str, int] | None = None,
 ) -> CaseResult:
+    numbers = dict(metrics or {})
+    source = numbers.pop(PEAK_SOURCE, None)
     return CaseResult(
         key=case.key,
         group=case.group_key,
@@ -282,9 +305,11 @@ def record(
         threads=case.threads,
         threads_spec=case.threads_spec,
         dtype=case.dtype,
+        cache=case.cache,  # type: ignore[arg-type]
         status=status,
         reason=reason,
         timing=timing,
-        metrics=dict(metrics or {}),
+        metrics=numbers,
+        peak_bytes_source=source,
         thread_pools=dict(pools or {}),
     )

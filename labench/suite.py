@@ -58,6 +58,7 @@ class Case:
     dtype: str
     seed: int
     settings: Settings
+    cache: str = "warm"
 
     @property
     def threads(self) -> int:
@@ -69,14 +70,17 @@ class Case:
 
     @property
     def group_key(self) -> str:
-        """Cases that differ only by implementation share it; speedups are taken inside it."""
-        params = ",".join(f"{name}={value}" for name, value in self.params.items())
-        return f"{self.benchmark}/{params}/{self.dtype}/t{self.threads_spec}"
+        """Cases that differ only by implementation share it; speedups are taken inside it.
+        A cold case adds `/cold`; a warm one adds nothing, so keys from before cache modes
+        existed still match."""
+        cold = "/cold" if self.cache == "cold" else ""
+        return f"{self.data_key}/t{self.threads_spec}{cold}"
 
     @property
     def data_key(self) -> str:
         """Cases that share input data (same benchmark, parameters and dtype)."""
-        return self.group_key.rsplit("/", 1)[0]
+        params = ",".join(f"{name}={value}" for name, value in self.params.items())
+        return f"{self.benchmark}/{params}/{self.dtype}"
 
     @property
     def key(self) -> str:
@@ -120,8 +124,8 @@ class Suite:
             implementations = benchmark.implementation_names(workload)
             for point in sweep(benchmark.params):
                 params = workload.resolve_params(point)
-                for dtype, threads, implementation in itertools.product(
-                    merged.dtype, _distinct_threads(merged.threads), implementations
+                for dtype, threads, cache, implementation in itertools.product(
+                    merged.dtype, _distinct_threads(merged.threads), merged.cache, implementations
                 ):
                     cases.append(
                         Case(
@@ -133,6 +137,7 @@ class Suite:
                             dtype=dtype,
                             seed=merged.seed,
                             settings=settings,
+                            cache=cache,
                         )
                     )
         return cases

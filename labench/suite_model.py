@@ -7,7 +7,7 @@ sweep fields use validators of their own so their messages read "expected ..., g
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 DTYPES = ("float64", "float32")
+CACHE_MODES = ("warm", "cold")
 ThreadSpec = int | Literal["max"]
 
 
@@ -39,15 +40,20 @@ def _threads(value: Any) -> tuple[ThreadSpec, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _dtypes(value: Any) -> tuple[str, ...]:
-    items = as_list(value)
-    if not items or not all(item in DTYPES for item in items):
-        raise PydanticCustomError(
-            "labench",
-            "expected one of {known} or a list of them, got {got}",
-            {"known": ", ".join(DTYPES), "got": repr(value)},
-        )
-    return tuple(dict.fromkeys(items))
+def _choices(known: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    """A validator for a field that takes one of `known` or a list of them (a swept axis)."""
+
+    def validate(value: Any) -> tuple[str, ...]:
+        items = as_list(value)
+        if not items or not all(isinstance(item, str) and item in known for item in items):
+            raise PydanticCustomError(
+                "labench",
+                "expected one of {known} or a list of them, got {got}",
+                {"known": ", ".join(known), "got": repr(value)},
+            )
+        return tuple(dict.fromkeys(items))
+
+    return validate
 
 
 Threads = Annotated[
@@ -69,11 +75,25 @@ Threads = Annotated[
 ]
 Dtypes = Annotated[
     tuple[str, ...],
-    BeforeValidator(_dtypes),
+    BeforeValidator(_choices(DTYPES)),
     WithJsonSchema(
         {
             "description": "floating-point types to sweep",
             "anyOf": [{"enum": list(DTYPES)}, {"type": "array", "items": {"enum": list(DTYPES)}}],
+        }
+    ),
+]
+Caches = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_choices(CACHE_MODES)),
+    WithJsonSchema(
+        {
+            "description": "warm: calls back to back (data stays in cache); cold: the "
+            "last-level cache (GPU L2) is evicted before every timed call; a list sweeps both",
+            "anyOf": [
+                {"enum": list(CACHE_MODES)},
+                {"type": "array", "items": {"enum": list(CACHE_MODES)}},
+            ],
         }
     ),
 ]
@@ -90,6 +110,7 @@ class Measurement(_Strict):
 
     threads: Threads | None = None
     dtype: Dtypes | None = None
+    cache: Caches | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
     max_time: Annotated[float, Field(gt=0, description="seconds of sampling per case")] | None = (
         None
@@ -125,6 +146,7 @@ class Measurement(_Strict):
 MEASUREMENT_DEFAULTS = Measurement(
     threads=(1,),
     dtype=("float64",),
+    cache=("warm",),
     seed=0,
     max_time=1.0,
     target_rel_ci=0.02,
