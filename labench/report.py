@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from labench.ceilings import Ceilings
+from labench.ceilings import Ceiling, Ceilings
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
 from labench.suite import Case
@@ -36,6 +36,15 @@ def format_seconds(seconds: float | None) -> str:
 
 def format_number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
+
+
+def format_bytes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
 
 
 def speedups(result: Result) -> dict[str, float]:
@@ -63,12 +72,26 @@ def _percent(fraction: float | None) -> str:
     return "-" if fraction is None else f"{fraction:.0%}"
 
 
+CACHE_MARK = "ᶜ"
+CACHE_NOTE = (
+    f"{CACHE_MARK} working set fits in the last-level cache (cache_resident): "
+    "it may beat the memory roof; cold: cache evicted before every call"
+)
+
+
+def _roof_text(case: CaseResult) -> str:
+    """The roofline share, marked when the data can come from cache rather than memory."""
+    text = _percent(case.metrics.get("roofline_frac"))
+    return text + CACHE_MARK if case.metrics.get("cache_resident") and text != "-" else text
+
+
 def ceilings_table(ceilings: Ceilings) -> Table:
     table = Table(
         title=f"ceilings of machine {ceilings.machine_id}, measured {ceilings.measured}",
         title_justify="left",
     )
-    for column in ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "copy GB/s"):
+    columns = ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "read GB/s", "copy GB/s")
+    for column in columns:
         table.add_column(column, justify="left" if column == "device" else "right")
     rows = [("CPU", ceiling) for ceiling in ceilings.cpu]
     rows += [("GPU", ceilings.gpu)] if ceilings.gpu else []
@@ -76,11 +99,24 @@ def ceilings_table(ceilings: Ceilings) -> Table:
         table.add_row(
             device,
             str(ceiling.threads) if device == "CPU" else "-",
-            f"{ceiling.gflops_float64:.1f}",
-            f"{ceiling.gflops_float32:.1f}",
+            _gemm_roof_text(ceiling, "float64"),
+            _gemm_roof_text(ceiling, "float32"),
+            "-" if ceiling.gbps_read is None else f"{ceiling.gbps_read:.1f}",
             f"{ceiling.gbps:.1f}",
         )
+    table.caption = (
+        "GEMM: the rate where a size sweep stops rising, at size n (capped: the sweep's time "
+        "or memory cap came first). read: a reduction over 4x the last-level cache."
+    )
     return table
+
+
+def _gemm_roof_text(ceiling: Ceiling, dtype: str) -> str:
+    rate = f"{getattr(ceiling, f'gflops_{dtype}'):.1f}"
+    size = ceiling.gemm_sizes.get(dtype)
+    if size is None:
+        return rate
+    return f"{rate} (n={size}{', capped' if dtype in ceiling.gemm_capped else ''})"
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -96,15 +132,19 @@ def results_tables(result: Result) -> Iterator[Table]:
         cases = list(cases)
         baseline = result.suite.baselines.get(benchmark, "")
         roofline = any("roofline_frac" in case.metrics for case in cases)
+        cold = any(case.cache == "cold" for case in cases)
         table = Table(
             title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline})[/]",
             title_justify="left",
             show_edge=False,
+            caption=CACHE_NOTE if roofline else None,
+            caption_justify="left",
         )
         for column, justify in (
             ("params", "left"),
             ("dtype", "left"),
             ("thr", "right"),
+            *([("cache", "left")] if cold else []),
             ("implementation", "left"),
             ("median", "right"),
             ("95% CI", "right"),
@@ -112,6 +152,7 @@ def results_tables(result: Result) -> Iterator[Table]:
             ("GFLOP/s", "right"),
             ("GB/s", "right"),
             *([("roof", "right")] if roofline else []),
+            ("peak mem", "right"),
             ("error", "right"),
             ("status", "left"),
         ):
@@ -128,13 +169,15 @@ def results_tables(result: Result) -> Iterator[Table]:
                 _params_text(case.params),
                 case.dtype,
                 str(case.threads),
+                *([case.cache] if cold else []),
                 case.implementation,
                 format_seconds(timing.median if timing else None),
                 _ci_text(case),
                 f"{gain:.3g}x" if gain is not None else "-",
                 format_number(case.metrics.get("gflops")),
                 format_number(case.metrics.get("gbps")),
-                *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
+                *([_roof_text(case)] if roofline else []),
+                format_bytes(case.metrics.get("peak_bytes")),
                 format_number(case.metrics.get("error_rel"), 2),
                 f"[{STATUS_STYLE[case.status]}]{case.status}[/]",
             )

@@ -264,10 +264,10 @@ def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, f
     """GFLOP/s and GB/s; an implementation that does other work than the workload's definition
     (a factored product) reports its own `flops`/`bytes`, so rates count work really done."""
     flops = metrics.get("flops") or case.workload.flops(case.params)
-    moved = metrics.get("bytes") or case.workload.bytes_moved(
-        case.params, np.dtype(case.dtype).itemsize
-    )
-    return rates(flops, moved, median)
+    itemsize = np.dtype(case.dtype).itemsize
+    moved = metrics.get("bytes") or case.workload.bytes_moved(case.params, itemsize)
+    written = None if "bytes" in metrics else case.workload.bytes_written(case.params, itemsize)
+    return rates(flops, moved, median) | {"bytes_written": written}
 
 
 def rates(flops: float | None, moved: float | None, median: float) -> dict[str, float | None]:
