@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from labench.memory import resident_bytes
 from labench.workloads.base import (
     Inputs,
     Kernel,
@@ -148,6 +149,7 @@ class LowRankWorkload(Workload):
             "params": float(rows * cols),
             "params_ratio": 1.0,
             "bytes_stored": float(a.nbytes),
+            "bytes_resident": float(resident_bytes([a])),
             "error_rel": 0.0,
             "flops": 2.0 * rows * cols * self.batch(params),
         }
@@ -197,6 +199,7 @@ class LowRankWorkload(Workload):
             "params": float(k * (rows + cols)),
             "params_ratio": k * (rows + cols) / (rows * cols),
             "bytes_stored": float(u.nbytes + weights.nbytes),
+            "bytes_resident": float(resident_bytes([u, weights])),
             "factor_time": factor_time,
             "error_rel": approximation_error,
             "error_product": float(
