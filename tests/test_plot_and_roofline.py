@@ -50,6 +50,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setattr(ceilings, "POLICY", ceilings.Policy(0.2, 0.05, 3, 0.02))
     monkeypatch.setattr(ceilings, "COPY_BYTES", 32 * 2**20)
     monkeypatch.setattr(ceilings, "CPU_GEMM_SIZE", 384)
+    monkeypatch.setattr(ceilings, "GEMM_SWEEP_SECONDS", 0.5)
     return tmp_path / "cache"
 
 
@@ -168,3 +169,17 @@ def test_show_before_any_calibration_says_what_to_run(cli, cache):
     assert (
         "no ceilings stored for machine" in result.output and "labench calibrate" in result.output
     )
+
+
+def test_the_roofline_shows_warm_and_cold_points_apart(figure_run):
+    from labench.plot import figures
+
+    result = results.load(figure_run)
+    warm = [case for case in result.cases if case.benchmark == "mm" and case.status == "ok"]
+    result.cases = warm + [case.model_copy(update={"cache": "cold"}) for case in warm]
+    roofline = next(made for made in figures(result, None) if made.name == "roofline")
+    axes = roofline.figure.axes[0]
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert "mm numpy (warm)" in labels and "mm numpy (cold)" in labels
+    markers = {collection.get_label(): collection.get_paths()[0] for collection in axes.collections}
+    assert markers["mm numpy (warm)"] != markers["mm numpy (cold)"]
