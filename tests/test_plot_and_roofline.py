@@ -50,7 +50,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setattr(ceilings, "POLICY", ceilings.Policy(0.2, 0.05, 3, 0.02))
     monkeypatch.setattr(ceilings, "COPY_BYTES", 32 * 2**20)
     monkeypatch.setattr(ceilings, "CPU_GEMM_SIZE", 384)
-    monkeypatch.setattr(ceilings, "GEMM_SWEEP_SECONDS", 0.5)
+    monkeypatch.setattr(ceilings, "GEMM_SWEEP_SECONDS", 0.0)  # the sweep stops at 384
     return tmp_path / "cache"
 
 
@@ -121,13 +121,13 @@ def test_calibrate_then_run_adds_roofline_fractions(cli, cache, write_suite, tmp
     )
     run = cli("run", suite, "-o", tmp_path / "r.json")
     assert run.exit_code == 0 and "roof" in run.output
-    fractions = {
-        case.benchmark: case.metrics["roofline_frac"]
-        for case in results.load(tmp_path / "r.json").cases
-    }
-    # the same GEMM as the calibration: near its roof; a matvec is far below the compute roof
-    # but measured against the memory roof, so it lands in (0, 1.5) too
-    assert 0.5 < fractions["mm"] < 1.5
+    cases = {case.benchmark: case for case in results.load(tmp_path / "r.json").cases}
+    fractions = {name: case.metrics["roofline_frac"] for name, case in cases.items()}
+    # the same GEMM as the calibration: its fastest sample near the roof (the roof is the
+    # calibration's fastest sample; medians on a loaded machine can be several times slower);
+    # a matvec is far below the compute roof but measured against the memory roof
+    mm = cases["mm"].timing
+    assert 0.5 < fractions["mm"] * mm.median / mm.min < 1.5
     assert 0.05 < fractions["mv"] < 1.5
 
 
