@@ -154,3 +154,18 @@ def test_an_unknown_cache_mode_is_refused_with_its_line(cli, write_suite):
     result = cli("run", path)
     assert result.exit_code == 2
     assert f"{path}:3:" in result.output and "expected one of warm, cold" in result.output
+
+
+def test_a_claim_can_select_cold_points(write_suite):
+    from labench.claims import pair_up
+    from labench.suite import load_suite
+
+    suite = load_suite(
+        write_suite(
+            COLD_SUITE.replace("implementations: [numpy]}", "implementations: [numpy, numba]}")
+            + "claims:\n  - {id: c, text: t, benchmark: big, where: {cache: cold},\n"
+            "     speedup: {of: numba, over: numpy}, at_least: 1}\n"
+        )
+    )
+    points = pair_up(suite.model.claims[0], suite.cases())
+    assert [point["of"].cache for point in points] == ["cold"]
