@@ -3,10 +3,10 @@
 A warm benchmark calls its kernel back to back, so from the second call on a matrix that fits
 in the last-level cache (LLC) is read from cache, not from memory: a 1000 x 1000 float64 matvec
 then "beats" the DRAM bandwidth. A cold benchmark evicts the cache before every timed call by
-writing a buffer of twice the LLC from every core (private L2s hold data too, and a
-non-inclusive L3 does not evict them), or on a GPU by a memset of an L2-sized buffer allocated
-once. The eviction runs between samples, never inside the timer, and a cold sample is a single
-call, so the clock's resolution must be far below one call's time.
+writing a buffer of twice the LLC from as many threads as there are usable cores (private L2s
+hold data too, and a non-inclusive L3 does not evict them), or on a GPU by a memset of an
+L2-sized buffer allocated once. The eviction runs between samples, never inside the timer, and
+a cold sample is a single call, so the clock's resolution must be far below one call's time.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,25 +94,19 @@ def last_level_cache() -> LastLevelCache:
 
 
 class CpuEvictor:
-    """Writes a buffer of twice the LLC from every usable core; the buffer is allocated once."""
+    """Writes a buffer of twice the LLC, one slice per usable core, each from its own thread;
+    the buffer and the threads are made once. NumPy's copy releases the GIL, so the slices
+    are written in parallel, and each core's private caches fill with its slice."""
 
     def __init__(self, llc_bytes: int | None = None) -> None:
         size = 2 * (llc_bytes or last_level_cache().bytes)
-        self.buffer = np.zeros(size // 8)
+        self.slices = np.array_split(np.zeros(size // 8), usable_cores())
+        self.pool = ThreadPoolExecutor(max_workers=len(self.slices))
         self.value = 0.0
 
     def __call__(self) -> None:
-        import numba
-
-        from labench.stream_kernels import parallel_fill
-
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(usable_cores(), numba.config.NUMBA_NUM_THREADS))
-        try:
-            self.value += 1.0  # a new value each time, so no write can be skipped as a no-op
-            parallel_fill(self.buffer, self.value)
-        finally:
-            numba.set_num_threads(previous)
+        self.value += 1.0  # a new value each time, so no write can be skipped as a no-op
+        list(self.pool.map(lambda part: np.copyto(part, self.value), self.slices))
 
 
 class GpuL2Flusher:
@@ -127,8 +122,10 @@ class GpuL2Flusher:
         self.buffer.data.memset_async(0, self.buffer.nbytes)
 
 
+@functools.cache
 def evictor(backend: str) -> Callable[[], None]:
-    """What empties the cache that `backend`'s kernels read through."""
+    """What empties the cache that `backend`'s kernels read through; made once per process
+    (its buffer and threads are reused by every cold case)."""
     if backend == "cupy":
         import cupy
 
