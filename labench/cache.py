@@ -161,12 +161,13 @@ def cold_sample(
     return measurement
 
 
-def cache_resident(moved: float | None, mode: str, llc_bytes: int) -> float | None:
-    """1.0 when a warm case's working set (the bytes one call reads and writes) fits in the
-    last-level cache, so its data may come from cache rather than memory; 0.0 when it cannot
-    (too big, or evicted before each call); None when the workload gives no byte count."""
+def cache_resident(moved: float | None, mode: str, backend: str) -> float | None:
+    """1.0 when a warm host case's working set (the bytes one call reads and writes) fits in
+    the last-level cache, so its data may come from cache rather than memory; 0.0 when it
+    cannot (too big, or evicted before each call); None when the workload gives no byte count,
+    or for a GPU case (its L2 is not the host's LLC and is not judged here)."""
+    if backend == "cupy" or not moved:
+        return None
     if mode == "cold":
         return 0.0
-    if not moved:
-        return None
-    return 1.0 if moved <= llc_bytes else 0.0
+    return 1.0 if moved <= last_level_cache().bytes else 0.0

@@ -22,7 +22,7 @@ import numpy as np
 
 from labench import results
 from labench.backends import BACKENDS, Backend, availability
-from labench.cache import TooShortForColdTiming, cache_resident, cold_sample, last_level_cache
+from labench.cache import TooShortForColdTiming, cache_resident, cold_sample
 from labench.environment import available_memory, fingerprint
 from labench.memory import peak_memory, resident_bytes
 from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
@@ -192,9 +192,7 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         samples=measurement.samples,
     )
     metrics |= _rates(case, summary.median, metrics)
-    metrics["cache_resident"] = cache_resident(
-        metrics["bytes"], case.cache, last_level_cache().bytes
-    )
+    metrics["cache_resident"] = cache_resident(metrics["bytes"], case.cache, case.backend)
     return record(case, "ok", None, timing=timing, metrics=metrics, pools=pools)
 
 

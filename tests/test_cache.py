@@ -169,3 +169,12 @@ def test_a_claim_can_select_cold_points(write_suite):
     )
     points = pair_up(suite.model.claims[0], suite.cases())
     assert [point["of"].cache for point in points] == ["cold"]
+
+
+def test_cache_resident_is_judged_for_warm_host_cases_only():
+    llc = cache.last_level_cache().bytes
+    assert cache.cache_resident(llc, "warm", "numpy") == 1.0
+    assert cache.cache_resident(llc + 1, "warm", "numba") == 0.0
+    assert cache.cache_resident(1.0, "cold", "numpy") == 0.0
+    assert cache.cache_resident(None, "warm", "numpy") is None
+    assert cache.cache_resident(1.0, "warm", "cupy") is None
