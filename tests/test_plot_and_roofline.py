@@ -109,10 +109,13 @@ def test_calibrate_then_run_adds_roofline_fractions(cli, cache, write_suite, tmp
     [stored] = (cache / "labench").glob("ceilings-*.json")
     measured = ceilings.Ceilings.model_validate_json(stored.read_text())
     [one] = measured.cpu
-    assert one.threads == 1 and one.gbps > 0
+    assert one.threads == 1 and one.gbps > 0 and one.gbps_read > 0
+    assert one.gemm_sizes == {"float64": 384, "float32": 384}  # the sweep's cap came first
+    assert one.gemm_capped == ["float64", "float32"]
     # single precision moves half the bytes per flop: any SIMD BLAS runs it clearly faster
     assert one.gflops_float32 > 1.2 * one.gflops_float64
-    assert "float64 GFLOP/s" in cli("calibrate", "--show").output
+    shown = cli("calibrate", "--show").output
+    assert "float64 GFLOP/s" in shown and "read GB/s" in shown and "copy GB/s" in shown
 
     suite = write_suite(
         "labench: 1\nname: roof\ndefaults: {max_time: 0.05, warmup: 0.0, min_samples: 3}\n"
