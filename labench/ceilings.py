@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import numba
 import numpy as np
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -79,22 +78,6 @@ class Ceilings(BaseModel):
         return next((c for c in self.cpu if c.threads == case.threads), None)
 
 
-@numba.njit(parallel=True, cache=True)
-def _parallel_copy(target: np.ndarray, source: np.ndarray) -> None:
-    for index in numba.prange(source.size):
-        target[index] = source[index]
-
-
-@numba.njit(parallel=True, cache=True, fastmath=True)
-def _parallel_sum(source: np.ndarray) -> float:
-    """Read every element once. fastmath lets the reduction vectorise with several
-    accumulators; without it one add's latency per element, not memory, would set the rate."""
-    total = 0.0
-    for index in numba.prange(source.size):
-        total += source[index]
-    return total
-
-
 Statistic = Callable[[list[float]], float]
 
 
@@ -146,21 +129,25 @@ def measure_cpu(threads: int) -> Ceiling:
 
 def _copy_rate() -> float:
     """GB/s (read + written) of a parallel copy of COPY_BYTES."""
+    from labench.ceiling_kernels import parallel_copy
+
     source = np.random.default_rng(0).standard_normal(COPY_BYTES // 8)
     target = np.empty_like(source)
-    _parallel_copy(target, source)  # compile (or load from cache) outside the timing
+    parallel_copy(target, source)  # compile (or load from cache) outside the timing
     return _rate(
-        lambda: _parallel_copy(target, source), 2 * COPY_BYTES / 1e9, cpu_loop_timer, _fastest
+        lambda: parallel_copy(target, source), 2 * COPY_BYTES / 1e9, cpu_loop_timer, _fastest
     )
 
 
 def _read_rate() -> float:
     """GB/s of a reduction over at least 4x the last-level cache: every byte from memory."""
+    from labench.ceiling_kernels import parallel_sum
+
     source = np.random.default_rng(1).standard_normal(
         max(4 * last_level_cache().bytes, COPY_BYTES) // 8
     )
-    _parallel_sum(source)  # compile (or load from cache) outside the timing
-    return _rate(lambda: _parallel_sum(source), source.nbytes / 1e9, cpu_loop_timer, _fastest)
+    parallel_sum(source)  # compile (or load from cache) outside the timing
+    return _rate(lambda: parallel_sum(source), source.nbytes / 1e9, cpu_loop_timer, _fastest)
 
 
 def _cpu_gemm_plateau(dtype: str) -> Plateau:

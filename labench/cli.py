@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial, wraps
 from pathlib import Path
@@ -19,24 +21,27 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labench import ceilings, results
+from labench import ceilings, contention, results
 from labench.backends import BACKENDS, availability
 from labench.claims import evaluate_all
-from labench.compare import compare, parse_threshold
+from labench.compare import Comparison, compare, parse_threshold
 from labench.compare_report import render_json, render_markdown, render_table
+from labench.confirm import CONFIRM_PROCESSES, confirm, suspects
 from labench.environment import fingerprint
 from labench.errors import InputError
-from labench.interop import RunView, load_run, to_pytest_benchmark
+from labench.interop import RunView, load_run, run_view, to_pytest_benchmark
 from labench.isolation import refuse_timeouts_without_isolation, run_isolated
 from labench.plot import FIGURE_FORMATS, write_figures
 from labench.report import ceilings_table, environment_table, progress_observer, render_result
+from labench.results import CaseResult, MachineLoad, Result
 from labench.resume import in_suite_order
 from labench.resume import resume as resumed
-from labench.runner import new_result, run_suite
-from labench.suite import Case, Measurement, SuiteModel, load_suite
+from labench.runner import Observer, new_result, run_suite
+from labench.signals import Terminated, sigterm_interrupts
+from labench.suite import Case, Measurement, Suite, SuiteModel, load_suite
 from labench.workloads import BUILTIN
 
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
 
 app = typer.Typer(
@@ -50,6 +55,7 @@ console = Console(width=None if Console().is_terminal else 150)
 errors = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 150)
 
 Command = TypeVar("Command", bound=Callable[..., Any])
+FullTable = Annotated[bool, typer.Option(help="Every case of a large benchmark, not its summary.")]
 
 
 def reports_input_errors(command: Command) -> Command:
@@ -82,23 +88,60 @@ def _select(cases: list[Case], patterns: list[str]) -> list[Case]:
     ]
 
 
-def _output_path(name: str, output: Path | None, force: bool) -> Path:
-    if output is not None:
-        if output.exists() and not force:
-            raise InputError(
-                f"{output}: already exists; labench never overwrites a result "
-                "(choose another -o, or pass --force to replace it)"
-            )
-        if output.is_dir():
-            raise InputError(f"{output}: is a folder; expected a file name for the result")
-        return output
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path("results") / f"{name}-{stamp}.json"
-    counter = 2
-    while path.exists():
-        path = Path("results") / f"{name}-{stamp}-{counter}.json"
-        counter += 1
-    return path
+def _check_output(output: Path | None, force: bool) -> None:
+    if output is None:
+        return
+    if output.is_dir():
+        raise InputError(f"{output}: is a folder; expected a file name for the result")
+    if output.exists() and not force:
+        raise InputError(
+            f"{output}: already exists; labench never overwrites a result "
+            "(choose another -o, or pass --force to replace it)"
+        )
+
+
+@dataclass
+class Plan:
+    """One suite's run, decided before anything is measured."""
+
+    suite: Suite
+    planned: list[Case]
+    cases: list[Case]
+    output: Path | None
+    """None: a fresh results/<suite>-<timestamp>.json, reserved when the run starts."""
+    result: Result
+
+
+def _describe_load(load: contention.Contention | None, per_core: float | None) -> str | None:
+    if load is None and per_core is None:
+        return None
+    cores = len(contention.allowed_cpus())
+    parts = [load.describe(cores)] if load is not None else []
+    if per_core is not None:
+        parts.append(f"load average {per_core * cores:.1f} on {cores} cores")
+    return ", ".join(parts)
+
+
+def _machine_load(quiet: bool) -> MachineLoad:
+    """Look at the machine before measuring, and say what was found."""
+    load, per_core = contention.probe(), contention.load_per_core()
+    text = _describe_load(load, per_core)
+    busy = (load is not None and load.contended(1, len(contention.allowed_cpus()))) or (
+        per_core is not None and per_core > 1.0
+    )
+    if text and busy:
+        errors.print(
+            f"[bold yellow]busy machine:[/] {text}; cases measured under contention are marked "
+            "`contended`, and verdicts built on them say so",
+            highlight=False,
+        )
+    elif text and not quiet:
+        console.print(f"[dim]machine: {text}[/]", highlight=False)
+    return MachineLoad(
+        others_cores=load.others_cores if load else None,
+        steal=load.steal if load else None,
+        load_per_core=per_core,
+    )
 
 
 @app.command()
@@ -132,6 +175,7 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
     ] = False,
+    full_table: FullTable = False,
     baseline: Annotated[
         Path | None,
         typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
@@ -140,6 +184,14 @@ def run(
     alpha: Annotated[
         float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
     ] = 0.01,
+    confirm_processes: Annotated[
+        int,
+        typer.Option(
+            help="With --baseline: fresh processes that re-measure each case that looks slower "
+            "before it is judged (0: judge without confirming).",
+            min=0,
+        ),
+    ] = CONFIRM_PROCESSES,
     fail_on_claims: Annotated[
         bool, typer.Option(help="Exit 1 when a claim of the suite fails on this machine.")
     ] = True,
@@ -163,6 +215,14 @@ def run(
             min=1,
         ),
     ] = 1,
+    retry_noisy: Annotated[
+        int,
+        typer.Option(
+            help="Measure cases marked noisy or contended again at the end of the run, up to "
+            "this many times, keeping the steadier measurement.",
+            min=0,
+        ),
+    ] = 1,
 ) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
     if len(suites) > 1 and (output or baseline or resume):
@@ -170,6 +230,7 @@ def run(
             "-o, --baseline and --resume each concern one suite's run, but several suites were "
             "given; run them one at a time (without -o each gets results/<suite>-<timestamp>.json)"
         )
+    _check_output(output, force)
     base_run = load_run(baseline) if baseline is not None else None
     limit = parse_threshold(threshold)
     overrides: dict[str, Any] = dict(QUICK) if quick else {}
@@ -189,41 +250,133 @@ def run(
             refuse_timeouts_without_isolation(suite, timeout)
         if resume is not None:
             resumption = resumed(resume, suite, cases, overrides, processes, force)
-            plans.append((suite, planned, resumption.todo, resume, resumption.result))
+            plans.append(Plan(suite, planned, resumption.todo, resume, resumption.result))
         else:
-            path = _output_path(suite.name, output, force)
-            plans.append((suite, planned, cases, path, new_result(suite, overrides, processes)))
+            plans.append(
+                Plan(suite, planned, cases, output, new_result(suite, overrides, processes))
+            )
+    load = _machine_load(quiet)
+    gate = Gate(base_run, limit, alpha, confirm_processes) if base_run is not None else None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     failed = False
-    for suite, planned, cases, path, result in plans:
-        execute = (
-            partial(run_isolated, suite=suite, overrides=overrides, processes=processes)
-            if isolate
-            else None
-        )
-        try:
-            with progress_observer(console, cases, enabled=not quiet) as observer:
-                run_suite(cases, result, path, observer, execute)
-        except KeyboardInterrupt:
-            errors.print(f"interrupted: {len(result.cases)} cases kept in {path}")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        in_suite_order(result, planned)
-        ceilings.add_roofline(result, roofs)
-        result.claims = evaluate_all(suite.model.claims, result.cases, planned)
-        results.save(result, path)
-        if not quiet:
-            render_result(result, console)
-        console.print(f"saved {path}", highlight=False)
-        failed |= any(case.status in ("wrong", "error") for case in result.cases)
-        failed |= fail_on_claims and any(claim.status == "failed" for claim in result.claims)
-        if base_run is not None:
-            console.print()
-            failed |= _gate([base_run, load_run(path)], limit, alpha, "table")
+    with sigterm_interrupts():
+        for plan in plans:
+            plan.result.run.load = load
+            path = plan.output
+            try:
+                path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
+                execute = (
+                    partial(
+                        run_isolated, suite=plan.suite, overrides=overrides, processes=processes
+                    )
+                    if isolate
+                    else None
+                )
+                failed |= _run_plan(
+                    plan, path, execute, retry_noisy, overrides, gate, roofs, quiet, full_table
+                )
+            except KeyboardInterrupt as stop:
+                signal_name, code = (
+                    ("SIGTERM", EXIT_TERMINATED)
+                    if isinstance(stop, Terminated)
+                    else ("Ctrl-C", EXIT_INTERRUPTED)
+                )
+                kept = (
+                    f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
+                )
+                errors.print(
+                    f"interrupted ({signal_name}): {kept if path else 'nothing measured yet'}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(code) from None
+            failed |= fail_on_claims and any(c.status == "failed" for c in plan.result.claims)
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _gate(runs: list[RunView], threshold: float, alpha: float, output_format: str) -> bool:
-    """Render the comparison; True when it holds a regression (slower, or newly broken)."""
+@dataclass(frozen=True)
+class Gate:
+    """`run --baseline`: the earlier run, and how to judge against it."""
+
+    base: RunView
+    threshold: float
+    alpha: float
+    confirm_processes: int
+
+
+def _run_plan(
+    plan: Plan,
+    path: Path,
+    execute: Any,
+    retry_noisy: int,
+    overrides: dict[str, Any],
+    gate: Gate | None,
+    roofs: ceilings.Ceilings | None,
+    quiet: bool,
+    full_table: bool,
+) -> bool:
+    """Measure one suite, confirm suspects, judge claims, save, render and gate; True when a
+    case failed or the gate found a regression."""
+    result = plan.result
+    started = time.perf_counter()
+    with progress_observer(console, plan.cases, enabled=not quiet) as observer:
+        run_suite(plan.cases, result, path, observer, execute, retry_noisy)
+    if gate is not None and gate.confirm_processes > 0:
+        _confirm_suspects(plan, overrides, gate, time.perf_counter() - started, path, quiet)
+    in_suite_order(result, plan.planned)
+    ceilings.add_roofline(result, roofs)
+    result.claims = evaluate_all(plan.suite.model.claims, result.cases, plan.planned)
+    results.save(result, path)
+    if not quiet:
+        render_result(result, console, full_table)
+    console.print(f"saved {path}", highlight=False)
+    failed = any(case.status in ("wrong", "error") for case in result.cases)
+    if gate is not None:
+        console.print()
+        judged = _gate(
+            [gate.base, run_view(result, path.name)], gate.threshold, gate.alpha, "table"
+        )
+        failed |= bool(judged.regressions())
+    return failed
+
+
+def _confirm_suspects(
+    plan: Plan, overrides: dict[str, Any], gate: Gate, budget: float, path: Path, quiet: bool
+) -> None:
+    """Re-measure, in fresh processes, the cases that look slower than the baseline within one
+    process, so the gate decides on the spread between processes (confirm.py)."""
+    comparison = compare([gate.base, run_view(plan.result, path.name)], gate.threshold, gate.alpha)
+    keys = [verdict.key for verdict in suspects(comparison)]
+    if not keys:
+        return
+    planned = {case.key: case for case in plan.planned}
+
+    def measure(cases: Sequence[Case], observer: Observer, count: int) -> Iterable[CaseResult]:
+        return run_isolated(cases, observer, suite=plan.suite, overrides=overrides, processes=count)
+
+    if not quiet:
+        console.print(
+            f"{len(keys)} case(s) look slower than {gate.base.label} within one process; "
+            f"confirming in {gate.confirm_processes} fresh processes",
+            highlight=False,
+        )
+    with progress_observer(console, [planned[key] for key in keys], enabled=not quiet) as observer:
+        outcome = confirm(
+            plan.result, keys, planned, measure, observer, budget, gate.confirm_processes
+        )
+    plan.result.run.confirmed += outcome.confirmed
+    results.save(plan.result, path)
+    if outcome.left:
+        errors.print(
+            f"[yellow]not confirmed[/] (time budget of {budget:.1f} s spent): "
+            f"{len(outcome.left)} more case(s) that look slower stay `unsure`",
+            highlight=False,
+        )
+
+
+def _gate(runs: list[RunView], threshold: float, alpha: float, output_format: str) -> Comparison:
+    """Compare and render; the caller decides what fails."""
     comparison = compare(runs, threshold, alpha)
     if output_format == "markdown":
         print(render_markdown(comparison), end="")
@@ -231,7 +384,7 @@ def _gate(runs: list[RunView], threshold: float, alpha: float, output_format: st
         print(render_json(comparison))
     else:
         render_table(comparison, console)
-    return bool(comparison.regressions())
+    return comparison
 
 
 @app.command("compare")
@@ -249,6 +402,13 @@ def compare_runs(
     ] = False,
     threshold: Annotated[str, typer.Option(help="Slowdown that counts, e.g. 10% or 0.1.")] = "10%",
     alpha: Annotated[float, typer.Option(help="Significance level.", min=1e-9, max=0.5)] = 0.01,
+    fail_on_unsure: Annotated[
+        bool,
+        typer.Option(
+            help="Also exit 1 when a case looks slower but one process per run cannot tell it "
+            "from noise (verdict `unsure`)."
+        ),
+    ] = False,
 ) -> None:
     """Compare runs (and machines): ratios with confidence intervals, tests and verdicts."""
     if len(files) < 2:
@@ -256,8 +416,10 @@ def compare_runs(
     if output_format not in ("table", "markdown", "json"):
         raise InputError(f"--format: expected table, markdown or json, got {output_format!r}")
     limit = parse_threshold(threshold)
-    regressed = _gate([load_run(path) for path in files], limit, alpha, output_format)
-    if fail_on_regression and regressed:
+    comparison = _gate([load_run(path) for path in files], limit, alpha, output_format)
+    if fail_on_regression and comparison.regressions():
+        raise typer.Exit(EXIT_FAILED)
+    if fail_on_unsure and any(verdict.looks_slower for verdict in comparison.unsure()):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -383,7 +545,7 @@ def plot(
             f"--format {', '.join(unknown)}: expected one of {', '.join(FIGURE_FORMATS)}"
         )
     result = results.load(result_file)
-    roofs = ceilings.load(str(result.environment.get("machine_id")))
+    roofs = ceilings.load(result.environment.machine_id)
     written = write_figures(result, output, chosen, roofs)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
@@ -393,9 +555,12 @@ def plot(
 
 @app.command()
 @reports_input_errors
-def show(result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")]) -> None:
+def show(
+    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
+    full_table: FullTable = False,
+) -> None:
     """Re-render a saved run."""
-    render_result(results.load(result_file), console)
+    render_result(results.load(result_file), console, full_table)
 
 
 @app.command()

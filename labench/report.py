@@ -19,6 +19,8 @@ from rich.table import Table
 from labench.ceilings import Ceiling, Ceilings
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
+from labench.scaling import fitted_exponents, swept
+from labench.stats import NOISY_REL_CI
 from labench.suite import Case
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
@@ -61,6 +63,23 @@ def speedups(result: Result) -> dict[str, float]:
         if baseline and mine:
             found[case.key] = baseline / mine
     return found
+
+
+def unsteady(result: Result) -> set[str]:
+    """Keys whose speedup rests on a flagged (noisy or contended) case or baseline: such a
+    speedup is shown with a `?`, never bare."""
+    flagged = {(case.group, case.implementation) for case in result.cases if case.flags}
+    return {
+        case.key
+        for case in result.cases
+        if (case.group, case.implementation) in flagged
+        or (case.group, result.suite.baselines.get(case.benchmark, "")) in flagged
+    }
+
+
+def _status_text(case: CaseResult) -> str:
+    text = f"[{STATUS_STYLE[case.status]}]{case.status}[/]"
+    return text + (f" [yellow]{' '.join(case.flags)}[/]" if case.flags else "")
 
 
 def _ci_text(case: CaseResult) -> str:
@@ -125,12 +144,16 @@ def _params_text(params: dict[str, Any]) -> str:
     )
 
 
-def results_tables(result: Result) -> Iterator[Table]:
-    """One table per benchmark, a section per parameter point."""
-    gains = speedups(result)
+def results_tables(result: Result, full: bool = False) -> Iterator[Table]:
+    """One table per benchmark, a section per parameter point; a benchmark of more than
+    SUMMARY_ABOVE cases is summarised unless `full`."""
+    gains, shaky = speedups(result), unsteady(result)
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(cases)
         baseline = result.suite.baselines.get(benchmark, "")
+        if len(cases) > SUMMARY_ABOVE and not full:
+            yield summary_table(benchmark, cases, baseline)
+            continue
         roofline = any("roofline_frac" in case.metrics for case in cases)
         cold = any(case.cache == "cold" for case in cases)
         table = Table(
@@ -173,29 +196,84 @@ def results_tables(result: Result) -> Iterator[Table]:
                 case.implementation,
                 format_seconds(timing.median if timing else None),
                 _ci_text(case),
-                f"{gain:.3g}x" if gain is not None else "-",
+                "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
                 format_number(case.metrics.get("gflops")),
                 format_number(case.metrics.get("gbps")),
                 *([_roof_text(case)] if roofline else []),
                 format_bytes(case.metrics.get("peak_bytes")),
                 format_number(case.metrics.get("error_rel"), 2),
-                f"[{STATUS_STYLE[case.status]}]{case.status}[/]",
+                _status_text(case),
             )
         yield table
 
 
-def render_result(result: Result, console: Console) -> None:
+SUMMARY_ABOVE = 60
+"""More cases than this in one benchmark is a sweep no one reads row by row."""
+
+
+def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Table:
+    """A large benchmark in a few rows: per implementation (and dtype, threads and whatever
+    else is not swept), how many points were measured, the fitted scaling exponent of each
+    swept parameter, and the fastest and slowest points."""
+    parameters = swept(cases)
+    table = Table(
+        title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline}): {len(cases)} cases "
+        "summarised; --full-table shows each[/]",
+        title_justify="left",
+        show_edge=False,
+    )
+    columns = ("implementation", "dtype", "thr", "fixed", "ok", "scaling", "fastest", "slowest")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("thr", "ok") else "left")
+    lines: dict[tuple[Any, ...], list[CaseResult]] = {}
+    for case in cases:
+        fixed = tuple((name, v) for name, v in case.params.items() if name not in parameters)
+        lines.setdefault((case.implementation, case.dtype, case.threads, fixed), []).append(case)
+    for (implementation, dtype, threads, fixed), line in lines.items():
+        timed = [case for case in line if case.status == "ok" and case.timing]
+        exponents = fitted_exponents(timed, parameters) or {}
+        ordered = sorted(timed, key=lambda case: case.timing.median)  # type: ignore[union-attr]
+        table.add_row(
+            implementation,
+            dtype,
+            str(threads),
+            _params_text(dict(fixed)),
+            f"{len(timed)}/{len(line)}",
+            " ".join(f"~{name}^{power:.2f}" for name, power in exponents.items()) or "-",
+            _point_text(ordered[0] if ordered else None, parameters),
+            _point_text(ordered[-1] if ordered else None, parameters),
+        )
+    return table
+
+
+def _point_text(case: CaseResult | None, parameters: list[str]) -> str:
+    if case is None or case.timing is None:
+        return "-"
+    where = _params_text({name: case.params[name] for name in parameters}) or "-"
+    return f"{where}: {format_seconds(case.timing.median)}"
+
+
+def render_result(result: Result, console: Console, full: bool = False) -> None:
     environment = result.environment
     console.print(
-        f"[bold]{result.suite.name}[/] on {environment.get('cpu', '?')} "
-        f"({environment.get('cores_usable', '?')} cores, "
-        f"machine {environment.get('machine_id', '?')})"
+        f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
+        f"({environment.cores_usable or '?'} cores, "
+        f"machine {environment.machine_id})"
         f" — run {result.run.id}, started {result.run.started}"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
-    for table in results_tables(result):
+    for table in results_tables(result, full):
         console.print()
         console.print(table)
+    flagged = [case for case in result.cases if case.flags]
+    if flagged:
+        console.print(
+            f"\n[yellow]{len(flagged)} case(s) flagged[/]: noisy = 95% CI wider than "
+            f"±{NOISY_REL_CI:.0%}, contended = other processes took the cores it needed; a "
+            "speedup built on one ends in `?`. Measure again on a quiet machine before "
+            "quoting them.",
+            highlight=False,
+        )
     notes = [case for case in result.cases if case.reason]
     if notes:
         console.print()
