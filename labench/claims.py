@@ -29,6 +29,7 @@ class Row(Protocol):
     params: dict[str, Any]
     dtype: str
     math: str
+    cache: str
     threads_spec: ThreadSpec
 
     @property
@@ -52,7 +53,7 @@ def _matches(row: Row, name: str, wanted: Any) -> bool:
     values = as_list(wanted)
     if name == "threads":
         return any(_threads_match(row, value) for value in values)
-    if name in ("dtype", "math"):
+    if name in ("dtype", "math", "cache"):
         return getattr(row, name) in values
     return row.params.get(name) in values
 
@@ -91,7 +92,7 @@ def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
     ]
     points: dict[tuple[Any, ...], dict[str, list[Row]]] = {}
     for row in selected:
-        key: tuple[Any, ...] = (tuple(sorted(row.params.items(), key=str)),)
+        key: tuple[Any, ...] = (tuple(sorted(row.params.items(), key=str)), row.cache)
         key += tuple(getattr(row, name) for name, named in by_side.items() if not named)
         for role, side in picks.items():
             if _plays(row, side):

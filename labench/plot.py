@@ -105,12 +105,14 @@ def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], s
     varying = [name for name in swept(cases) if name != parameter]
     threads = len({case.threads for case in cases}) > 1
     dtypes = len({case.dtype for case in cases}) > 1
+    caches = len({case.cache for case in cases}) > 1
 
     def label(case: CaseResult) -> str:
         parts = [case.implementation]
         parts += [f"{name}={case.params[name]}" for name in varying]
         parts += [f"t{case.threads}"] if threads else []
         parts += [case.dtype] if dtypes else []
+        parts += [case.cache] if caches else []
         return " ".join(parts)
 
     return label
@@ -288,21 +290,23 @@ def _group_label(case: CaseResult) -> str:
 
 
 def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
-    """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine."""
+    """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine;
+    cold-cache points (triangles) beside warm ones (circles), so the cache's share shows."""
     made, axes = _new("roofline")
     intensity = np.array([case.metrics["flops"] / case.metrics["bytes"] for case in cases])  # type: ignore[operator]
-    for label, group in itertools.groupby(
+    for (label, cache), group in itertools.groupby(
         sorted(
             zip(intensity, cases, strict=True),
-            key=lambda item: (item[1].benchmark, item[1].implementation),
+            key=lambda item: (item[1].benchmark, item[1].implementation, item[1].cache),
         ),
-        key=lambda item: f"{item[1].benchmark} {item[1].implementation}",
+        key=lambda item: (f"{item[1].benchmark} {item[1].implementation}", item[1].cache),
     ):
         points = list(group)
         axes.scatter(
             [point[0] for point in points],
             [point[1].metrics.get("gflops") for point in points],
-            label=label,
+            label=f"{label} ({cache})",
+            marker="v" if cache == "cold" else "o",
             s=18,
         )
     if ceilings is not None:
@@ -320,6 +324,15 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
                     style,
                     linewidth=1,
                     label=f"roof {name} {dtype}",
+                )
+            if ceiling.gbps_read is not None:
+                peak = max(ceiling.gflops_float64, ceiling.gflops_float32)
+                axes.plot(
+                    span,
+                    np.minimum(peak, span * ceiling.gbps_read),
+                    "--",
+                    linewidth=1,
+                    label=f"read roof {name}",
                 )
     axes.set(
         xscale="log", yscale="log", xlabel="arithmetic intensity (flop/byte)", ylabel="GFLOP/s"

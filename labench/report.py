@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from labench.ceilings import Ceilings
+from labench.ceilings import Ceiling, Ceilings
 from labench.gpu_ceilings import GpuCeiling
 from labench.precision import DEFAULT_MATH
 from labench.results import CaseResult, ClaimResult, Result
@@ -40,6 +40,15 @@ def format_seconds(seconds: float | None) -> str:
 
 def format_number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
+
+
+def format_bytes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
 
 
 def speedups(result: Result) -> dict[str, float]:
@@ -84,21 +93,40 @@ def _percent(fraction: float | None) -> str:
     return "-" if fraction is None else f"{fraction:.0%}"
 
 
+CACHE_MARK = "ᶜ"
+CACHE_NOTE = (
+    f"{CACHE_MARK} working set fits in the last-level cache (cache_resident): "
+    "it may beat the memory roof; cold: cache evicted before every call"
+)
+
+
+def _roof_text(case: CaseResult) -> str:
+    """The roofline share, marked when the data can come from cache rather than memory."""
+    text = _percent(case.metrics.get("roofline_frac"))
+    return text + CACHE_MARK if case.metrics.get("cache_resident") and text != "-" else text
+
+
 def ceilings_table(ceilings: Ceilings) -> Group:
     table = Table(
         title=f"ceilings of machine {ceilings.machine_id}, measured {ceilings.measured}",
         title_justify="left",
     )
-    for column in ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "copy GB/s"):
+    columns = ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "read GB/s", "copy GB/s")
+    for column in columns:
         table.add_column(column, justify="left" if column == "device" else "right")
     for ceiling in ceilings.cpu:
         table.add_row(
             "CPU",
             str(ceiling.threads),
-            f"{ceiling.gflops_float64:.1f}",
-            f"{ceiling.gflops_float32:.1f}",
+            _gemm_roof_text(ceiling, "float64"),
+            _gemm_roof_text(ceiling, "float32"),
+            "-" if ceiling.gbps_read is None else f"{ceiling.gbps_read:.1f}",
             f"{ceiling.gbps:.1f}",
         )
+    table.caption = (
+        "GEMM: the rate where a size sweep stops rising, at size n (capped: the sweep's time "
+        "or memory cap came first). read: a reduction over 4x the last-level cache."
+    )
     if ceilings.gpu is None:
         return Group(table)
     return Group(table, gpu_roofs_table(ceilings.gpu))
@@ -127,6 +155,14 @@ def gpu_roofs_table(gpu: GpuCeiling) -> Table:
     return table
 
 
+def _gemm_roof_text(ceiling: Ceiling, dtype: str) -> str:
+    rate = f"{getattr(ceiling, f'gflops_{dtype}'):.1f}"
+    size = ceiling.gemm_sizes.get(dtype)
+    if size is None:
+        return rate
+    return f"{rate} (n={size}{', capped' if dtype in ceiling.gemm_capped else ''})"
+
+
 def _params_text(params: dict[str, Any]) -> str:
     return " ".join(
         f"{name}={'default' if value is None else value}" for name, value in params.items()
@@ -145,15 +181,19 @@ def results_tables(result: Result, full: bool = False, latency: bool = False) ->
             yield summary_table(benchmark, cases, baseline)
             continue
         roofline = any("roofline_frac" in case.metrics for case in cases)
+        cold = any(case.cache == "cold" for case in cases)
         table = Table(
             title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline})[/]",
             title_justify="left",
             show_edge=False,
+            caption=CACHE_NOTE if roofline else None,
+            caption_justify="left",
         )
         for column, justify in (
             ("params", "left"),
             ("dtype", "left"),
             ("thr", "right"),
+            *([("cache", "left")] if cold else []),
             ("implementation", "left"),
             ("median", "right"),
             *([("latency", "right")] if latency else []),
@@ -162,6 +202,7 @@ def results_tables(result: Result, full: bool = False, latency: bool = False) ->
             ("GFLOP/s", "right"),
             ("GB/s", "right"),
             *([("roof", "right")] if roofline else []),
+            ("peak mem", "right"),
             ("error", "right"),
             ("status", "left"),
         ):
@@ -178,6 +219,7 @@ def results_tables(result: Result, full: bool = False, latency: bool = False) ->
                 _params_text(case.params),
                 case.dtype + ("" if case.math == DEFAULT_MATH else f"+{case.math}"),
                 str(case.threads),
+                *([case.cache] if cold else []),
                 case.implementation,
                 format_seconds(timing.median if timing else None),
                 *([format_seconds(case.metrics.get("latency"))] if latency else []),
@@ -185,7 +227,8 @@ def results_tables(result: Result, full: bool = False, latency: bool = False) ->
                 "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
                 format_number(case.metrics.get("gflops")),
                 format_number(case.metrics.get("gbps")),
-                *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
+                *([_roof_text(case)] if roofline else []),
+                format_bytes(case.metrics.get("peak_bytes")),
                 format_number(case.metrics.get("error_rel"), 2),
                 _status_text(case),
             )

@@ -98,10 +98,14 @@ class CaseResult(_Model):
     threads_spec: int | str
     dtype: str
     math: str = Field("ieee", description="float32 products on the GPU: ieee or tf32")
+    cache: Literal["warm", "cold"] = "warm"
     status: Status
     reason: str | None = None
     timing: Timing | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    peak_bytes_source: str | None = Field(
+        None, description="what measured metrics.peak_bytes: tracemalloc or cupy_pool"
+    )
     thread_pools: dict[str, int] = Field(default_factory=dict)
     precision: dict[str, str] = Field(
         default_factory=dict,

@@ -22,14 +22,19 @@ import numpy as np
 
 from labench import contention, precision, results
 from labench.backends import BACKENDS, Backend, availability
+from labench.cache import TooShortForColdTiming, cache_resident, cold_sample
 from labench.environment import available_memory, fingerprint
 from labench.journal import Journal
+from labench.memory import peak_memory, resident_bytes
 from labench.results import CaseResult, Flag, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import NOISY_REL_CI, summarize
 from labench.suite import Case, Suite
 from labench.threads import limit_threads, usable_cores
-from labench.timing import Measurement, Policy, first_call, sample, single_calls
+from labench.timing import CLOCK_RESOLUTION, Measurement, Policy, first_call, sample, single_calls
 from labench.workloads import Kernel, SkipCase, WrongAnswer
+
+PEAK_SOURCE = "peak_bytes_source"
+"""Travels with the metrics to `record`, which stores it in its own (text) field."""
 
 
 class CaseFailed(Exception):
@@ -234,6 +239,7 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         samples=measurement.samples,
     )
     metrics |= _rates(case, summary.median, metrics)
+    metrics["cache_resident"] = cache_resident(metrics["bytes"], case.cache, case.backend)
     flags = noise_flags(timing)
     if others is not None:
         metrics |= {"others_cores": others.others_cores, "steal": others.steal}
@@ -267,9 +273,8 @@ def _check_then_time(
     prepared = implementation.prepare(case.workload, inputs, case.params)
     kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
     # On an asynchronous device the first call must include its completion, not just its launch.
-    cold, output = first_call(
-        backend.synchronized(kernel.run) if backend.synchronized else kernel.run
-    )
+    whole_call = backend.synchronized(kernel.run) if backend.synchronized else kernel.run
+    cold, output = first_call(whole_call)
     target = reference if kernel.expected is None else kernel.expected
     metrics: dict[str, Any] = _check(case, kernel.to_host(output), target) | kernel.metrics
     policy = Policy(
@@ -278,7 +283,23 @@ def _check_then_time(
         min_samples=case.settings.min_samples,
         warmup=case.settings.warmup,
     )
-    measurement = sample(kernel.run, policy, backend.loop_timer)
+    if case.cache == "cold":
+        try:
+            measurement = cold_sample(kernel.run, policy, backend.loop_timer, case.backend)
+        except TooShortForColdTiming as short:
+            raise CaseFailed("skipped", str(short), metrics) from None
+        metrics["clock_resolution"] = CLOCK_RESOLUTION
+    else:
+        measurement = sample(kernel.run, policy, backend.loop_timer)
+    # Memory is measured on a call of its own, after the samples, so it never slows them.
+    peak = peak_memory(whole_call, case.backend)
+    metrics |= {
+        "peak_bytes": float(peak.bytes),
+        "input_bytes": float(resident_bytes(inputs.values())),
+        PEAK_SOURCE: peak.source,
+    }
+    if "bytes_resident" in metrics:  # what the implementation keeps, plus what a call adds
+        metrics["memory_bytes"] = metrics["bytes_resident"] + peak.bytes
     if backend.synchronized is not None:
         calls = single_calls(
             backend.synchronized(kernel.run), replace(policy, max_time=policy.max_time / 4)
@@ -314,10 +335,10 @@ def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, f
     """GFLOP/s and GB/s; an implementation that does other work than the workload's definition
     (a factored product) reports its own `flops`/`bytes`, so rates count work really done."""
     flops = metrics.get("flops") or case.workload.flops(case.params)
-    moved = metrics.get("bytes") or case.workload.bytes_moved(
-        case.params, precision.ITEMSIZE[case.dtype]
-    )
-    return rates(flops, moved, median)
+    itemsize = precision.ITEMSIZE[case.dtype]
+    moved = metrics.get("bytes") or case.workload.bytes_moved(case.params, itemsize)
+    written = None if "bytes" in metrics else case.workload.bytes_written(case.params, itemsize)
+    return rates(flops, moved, median) | {"bytes_written": written}
 
 
 def rates(flops: float | None, moved: float | None, median: float) -> dict[str, float | None]:
@@ -344,6 +365,8 @@ def record(
     flags: Sequence[Flag] = (),
     computed: Mapping[str, str] | None = None,
 ) -> CaseResult:
+    numbers = dict(metrics or {})
+    source = numbers.pop(PEAK_SOURCE, None)
     return CaseResult(
         key=case.key,
         group=case.group_key,
@@ -356,10 +379,12 @@ def record(
         threads_spec=case.threads_spec,
         dtype=case.dtype,
         math=case.math,
+        cache=case.cache,  # type: ignore[arg-type]
         status=status,
         reason=reason,
         timing=timing,
-        metrics={name: _finite(value) for name, value in (metrics or {}).items()},
+        metrics={name: _finite(value) for name, value in numbers.items()},
+        peak_bytes_source=source,
         thread_pools=dict(pools or {}),
         flags=list(flags),
         precision=dict(computed or {}),

@@ -59,6 +59,7 @@ class Case:
     seed: int
     settings: Settings
     math: str = DEFAULT_MATH
+    cache: str = "warm"
 
     @property
     def threads(self) -> int:
@@ -71,15 +72,16 @@ class Case:
     @property
     def group_key(self) -> str:
         """Cases that differ only by implementation share it; speedups are taken inside it.
-        The math mode appears only when it is not the default, so keys of runs made before it
-        existed still match."""
+        The math mode appears only when it is not the default, and a cold case adds `/cold`
+        (a warm one nothing), so keys of runs made before either existed still match."""
         math = "" if self.math == DEFAULT_MATH else f"+{self.math}"
-        return f"{self.data_key}{math}/t{self.threads_spec}"
+        cold = "/cold" if self.cache == "cold" else ""
+        return f"{self.data_key}{math}/t{self.threads_spec}{cold}"
 
     @property
     def data_key(self) -> str:
         """Cases that share input data (same benchmark, parameters and dtype): the math mode
-        is left out, so IEEE and TF32 products see the same numbers."""
+        and the cache mode are left out, so every variant sees the same numbers."""
         params = ",".join(f"{name}={value}" for name, value in self.params.items())
         return f"{self.benchmark}/{params}/{self.dtype}"
 
@@ -125,8 +127,12 @@ class Suite:
             implementations = benchmark.implementation_names(workload)
             for point in sweep(benchmark.params):
                 params = workload.resolve_params(point)
-                for dtype, math, threads, implementation in itertools.product(
-                    merged.dtype, merged.math, distinct_threads(merged.threads), implementations
+                for dtype, math, threads, cache, implementation in itertools.product(
+                    merged.dtype,
+                    merged.math,
+                    distinct_threads(merged.threads),
+                    merged.cache,
+                    implementations,
                 ):
                     cases.append(
                         Case(
@@ -139,6 +145,7 @@ class Suite:
                             seed=merged.seed,
                             settings=settings,
                             math=math,
+                            cache=cache,
                         )
                     )
         return cases

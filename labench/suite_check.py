@@ -220,7 +220,7 @@ def _check_claim(
                 f"{source.value(where)}: {_dotted(where)}: {name!r} is not an implementation "
                 f"of benchmark {benchmark.id!r} ({', '.join(implementations)})"
             )
-    selectable = [*workload.params, "threads", "dtype", "math"]
+    selectable = [*workload.params, "threads", "dtype", "math", "cache"]
     for name in claim.where:
         if name not in selectable:
             where = (*at, "where", name)

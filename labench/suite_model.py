@@ -7,7 +7,7 @@ sweep fields use validators of their own so their messages read "expected ..., g
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from labench.workloads import Workload
 
 FORMAT_VERSION = 1
+CACHE_MODES = ("warm", "cold")
 ThreadSpec = int | Literal["max"]
 
 
@@ -40,8 +41,8 @@ def _threads(value: Any) -> tuple[ThreadSpec, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _choices(known: tuple[str, ...]) -> Any:
-    """A validator for a name from `known`, or a list of them (swept)."""
+def _choices(known: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    """A validator for a field that takes one of `known` or a list of them (a swept axis)."""
 
     def validate(value: Any) -> tuple[str, ...]:
         items = as_list(value)
@@ -96,6 +97,20 @@ MathModes = Annotated[
         }
     ),
 ]
+Caches = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_choices(CACHE_MODES)),
+    WithJsonSchema(
+        {
+            "description": "warm: calls back to back (data stays in cache); cold: the "
+            "last-level cache (GPU L2) is evicted before every timed call; a list sweeps both",
+            "anyOf": [
+                {"enum": list(CACHE_MODES)},
+                {"type": "array", "items": {"enum": list(CACHE_MODES)}},
+            ],
+        }
+    ),
+]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=80)]
 ParamValue = Any
 
@@ -110,6 +125,7 @@ class Measurement(_Strict):
     threads: Threads | None = None
     dtype: Dtypes | None = None
     math: MathModes | None = None
+    cache: Caches | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
     max_time: Annotated[float, Field(gt=0, description="seconds of sampling per case")] | None = (
         None
@@ -146,6 +162,7 @@ MEASUREMENT_DEFAULTS = Measurement(
     threads=(1,),
     dtype=("float64",),
     math=(DEFAULT_MATH,),
+    cache=("warm",),
     seed=0,
     max_time=1.0,
     target_rel_ci=0.02,

@@ -115,10 +115,17 @@ def calibrate(function: Callable[[], Any], policy: Policy, timer: LoopTimer) -> 
 
 
 def sample(
-    function: Callable[[], Any], policy: Policy, timer: LoopTimer = cpu_loop_timer
+    function: Callable[[], Any],
+    policy: Policy,
+    timer: LoopTimer = cpu_loop_timer,
+    before_each: Callable[[], Any] | None = None,
 ) -> Measurement:
-    """Calibrate, then collect per-call times until precise enough or out of time."""
-    loops = calibrate(function, policy, timer)
+    """Calibrate, then collect per-call times until precise enough or out of time.
+
+    With `before_each` (a cache eviction) every sample is one call, preceded by it outside the
+    timer: a second call in the same sample would find the cache warm again.
+    """
+    loops = 1 if before_each else calibrate(function, policy, timer)
     samples: list[float] = []
     next_check = policy.min_samples
     gc_was_enabled = gc.isenabled()
@@ -126,6 +133,8 @@ def sample(
     try:
         start = time.perf_counter()
         while True:
+            if before_each is not None:
+                before_each()
             samples.append(timer(function, loops) / loops)
             count = len(samples)
             if count >= MAX_SAMPLES:

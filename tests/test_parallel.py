@@ -128,9 +128,19 @@ def fake_cupy(monkeypatch, **runtime):
         def synchronize(self):
             pass
 
+    class MemoryHook:
+        """Stands in for CuPy's pool hook: the fake has no pool, so it is never called."""
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
     device = types.SimpleNamespace(synchronize=lambda: None)
     fake.cuda = types.SimpleNamespace(
         Event=Event,
+        MemoryHook=MemoryHook,
         Device=lambda: device,
         get_elapsed_time=lambda start, end: float(end.time - start.time),
         runtime=types.SimpleNamespace(**runtime),

@@ -186,6 +186,11 @@ class Workload:
         """Minimum bytes one call must read and write, for GB/s."""
         return None
 
+    def bytes_written(self, params: Params, itemsize: int) -> float | None:
+        """How many of `bytes_moved` are writes, so the roofline can pick the matching memory
+        roof (a read-only stream is faster than a copy); None when unknown (copy roof)."""
+        return None
+
     def footprint(self, params: Params, itemsize: int) -> int | None:
         """Bytes the case holds at once (inputs, outputs, float64 reference); None if unknown."""
         return None

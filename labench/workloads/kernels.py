@@ -187,6 +187,10 @@ class SquareProductWorkload(KernelWorkload):
         other = int(np.prod(self.other_shape(n)))
         return float(n * n + 2 * other) * itemsize
 
+    def bytes_written(self, params: Params, itemsize: int) -> float:
+        """The result, as large as the other operand."""
+        return float(np.prod(self.other_shape(params["n"]))) * itemsize
+
     def footprint(self, params: Params, itemsize: int) -> int:
         """Operands in their type and widened to float64 for the reference; the float64
         reference; the output, and the float64 copy and difference the check makes of it."""
@@ -277,6 +281,10 @@ class Conv2dWorkload(KernelWorkload):
         batch, size, filters = params["batch"], params["size"], params["filters"]
         return float(batch * size * size + batch * filters * (size - 2) ** 2) * itemsize
 
+    def bytes_written(self, params: Params, itemsize: int) -> float:
+        """The feature maps."""
+        return float(params["batch"] * params["filters"] * (params["size"] - 2) ** 2) * itemsize
+
     def footprint(self, params: Params, itemsize: int) -> int:
         batch, size, filters = params["batch"], params["size"], params["filters"]
         return 12 * batch * size * size * filters * (itemsize + 8)
@@ -331,6 +339,11 @@ class DenseLayerWorkload(KernelWorkload):
         batch, n_in, n_out = params["batch"], params["n_in"], params["n_out"]
         return float(2 * (batch * n_in + n_in * n_out + 2 * batch * n_out)) * itemsize
 
+    def bytes_written(self, params: Params, itemsize: int) -> float:
+        """y, dx, dW and db."""
+        batch, n_in, n_out = params["batch"], params["n_in"], params["n_out"]
+        return float(batch * n_out + batch * n_in + n_in * n_out + n_out) * itemsize
+
     def footprint(self, params: Params, itemsize: int) -> int:
         batch, n_in, n_out = params["batch"], params["n_in"], params["n_out"]
         return 4 * (batch * n_in + n_in * n_out + 3 * batch * n_out) * (itemsize + 8)
@@ -374,6 +387,10 @@ class SoftmaxXentWorkload(KernelWorkload):
 
     def bytes_moved(self, params: Params, itemsize: int) -> float:
         return 2.0 * params["batch"] * params["classes"] * itemsize
+
+    def bytes_written(self, params: Params, itemsize: int) -> float:
+        """The gradient, as large as the logits."""
+        return float(params["batch"] * params["classes"]) * itemsize
 
     def footprint(self, params: Params, itemsize: int) -> int:
         return 6 * params["batch"] * params["classes"] * (itemsize + 8)

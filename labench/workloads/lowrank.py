@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from labench import precision
+from labench.memory import resident_bytes
 from labench.workloads import array_kernels
 from labench.workloads.base import (
     Inputs,
@@ -200,6 +201,7 @@ class LowRankWorkload(Workload):
             "params": float(rows * cols),
             "params_ratio": 1.0,
             "bytes_stored": float(a.nbytes),
+            "bytes_resident": float(resident_bytes([a])),
             "error_rel": 0.0,
             "flops": 2.0 * rows * cols * self.batch(params),
         }
@@ -252,6 +254,7 @@ class LowRankWorkload(Workload):
             "params": float(k * (rows + cols)),
             "params_ratio": k * (rows + cols) / (rows * cols),
             "bytes_stored": float(u.nbytes + weights.nbytes),
+            "bytes_resident": float(resident_bytes([u, weights])),
             "factor_time": factor_time,
             "error_rel": approximation_error,
             "error_product": float(
