@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labench import ceilings, results
+from labench import ceilings, results, shipped
 from labench.backends import BACKENDS, availability
 from labench.claims import evaluate_all
 from labench.compare import compare, parse_threshold
@@ -104,7 +104,13 @@ def _output_path(name: str, output: Path | None, force: bool) -> Path:
 @app.command()
 @reports_input_errors
 def run(
-    suites: Annotated[list[Path], typer.Argument(help="Suite YAML files.", show_default=False)],
+    suites: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Suite YAML files, or names of shipped suites (labench list --suites).",
+            show_default=False,
+        ),
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
@@ -176,7 +182,7 @@ def run(
     if max_time is not None:
         overrides["max_time"] = max_time
     settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
-    loaded = [load_suite(path) for path in suites]
+    loaded = [load_suite(shipped.resolve(path)) for path in suites]
     roofs = ceilings.load(fingerprint()["machine_id"])
     isolate = isolate or processes > 1
     plans = []
@@ -290,7 +296,7 @@ def validate(
     problems: list[str] = []
     for path in suites:
         try:
-            suite = load_suite(path)
+            suite = load_suite(shipped.resolve(path))
         except InputError as error:
             problems += error.problems
             continue
@@ -304,8 +310,15 @@ def validate(
 
 
 @app.command("list")
-def list_workloads() -> None:
+def list_workloads(
+    suites: Annotated[
+        bool, typer.Option("--suites", help="List the shipped suites instead of workloads.")
+    ] = False,
+) -> None:
     """Workloads, their implementations, and whether each backend can run here."""
+    if suites:
+        console.print(shipped_suites_table())
+        return
     table = Table(show_edge=False)
     for column in ("workload", "implementation", "backend", "available", "summary"):
         table.add_column(column)
@@ -324,6 +337,15 @@ def list_workloads() -> None:
         f"backends: {', '.join(sorted(BACKENDS))}; a suite may also name a user "
         "workload as 'module:ClassName'"
     )
+
+
+def shipped_suites_table() -> Table:
+    table = Table(show_edge=False, title="shipped suites: labench run NAME", title_justify="left")
+    for column in ("name", "description", "file"):
+        table.add_column(column, overflow="fold")
+    for suite in shipped.shipped_suites():
+        table.add_row(suite.name, escape(suite.description), str(suite.path))
+    return table
 
 
 @app.command()
