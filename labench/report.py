@@ -9,12 +9,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from labench.ceilings import Ceilings
 from labench.results import CaseResult, ClaimResult, Result
@@ -83,62 +85,116 @@ def ceilings_table(ceilings: Ceilings) -> Table:
     return table
 
 
-def _params_text(params: dict[str, Any]) -> str:
-    return " ".join(
-        f"{name}={'default' if value is None else value}" for name, value in params.items()
-    )
+def _value_text(value: Any) -> str:
+    return "default" if value is None else str(value)
 
 
-def results_tables(result: Result) -> Iterator[Table]:
-    """One table per benchmark, a section per parameter point."""
+@dataclass
+class Grid:
+    """One benchmark's table, free of any output format, so the terminal and the HTML report
+    show the same cells. Coordinates that are the same on every row are said once, in
+    `constants`, instead of repeating (and wrapping) on each row."""
+
+    title: str
+    constants: str
+    columns: list[tuple[str, str]]
+    """(heading, justify) pairs."""
+    sections: list[list[list[str]]] = field(default_factory=list)
+    """Rows grouped by parameter point; each row's last cell is the case's status."""
+
+
+def _coordinates(cases: list[CaseResult]) -> tuple[list[str], str]:
+    """The parameters (and dtype, threads) that vary within these cases, and the text of those
+    that do not."""
+    names = list(dict.fromkeys(name for case in cases for name in case.params))
+    values = {name: {_value_text(case.params.get(name)) for case in cases} for name in names}
+    varying = [name for name in names if len(values[name]) > 1]
+    constants = [f"{name}={values[name].pop()}" for name in names if len(values[name]) == 1]
+    for name, found in (
+        ("dtype", {case.dtype for case in cases}),
+        ("threads", {str(case.threads) for case in cases}),
+    ):
+        if len(found) > 1:
+            varying.append(name)
+        else:
+            constants.append(f"{name}={found.pop()}")
+    return varying, " ".join(constants)
+
+
+def _coordinate(case: CaseResult, name: str) -> str:
+    if name == "dtype":
+        return case.dtype
+    if name == "threads":
+        return str(case.threads)
+    return _value_text(case.params.get(name))
+
+
+def result_grids(result: Result) -> Iterator[Grid]:
+    """One grid per benchmark, a section per parameter point."""
     gains = speedups(result)
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(cases)
-        baseline = result.suite.baselines.get(benchmark, "")
+        varying, constants = _coordinates(cases)
         roofline = any("roofline_frac" in case.metrics for case in cases)
-        table = Table(
-            title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline})[/]",
-            title_justify="left",
-            show_edge=False,
+        grid = Grid(
+            title=f"{benchmark} ({cases[0].workload}, baseline "
+            f"{result.suite.baselines.get(benchmark, '')})",
+            constants=constants,
+            columns=[
+                *[(name, "right" if name == "threads" else "left") for name in varying],
+                ("implementation", "left"),
+                ("median", "right"),
+                ("95% CI", "right"),
+                ("speedup", "right"),
+                ("GFLOP/s", "right"),
+                ("GB/s", "right"),
+                *([("roof", "right")] if roofline else []),
+                ("error", "right"),
+                ("status", "left"),
+            ],
         )
-        for column, justify in (
-            ("params", "left"),
-            ("dtype", "left"),
-            ("thr", "right"),
-            ("implementation", "left"),
-            ("median", "right"),
-            ("95% CI", "right"),
-            ("speedup", "right"),
-            ("GFLOP/s", "right"),
-            ("GB/s", "right"),
-            *([("roof", "right")] if roofline else []),
-            ("error", "right"),
-            ("status", "left"),
-        ):
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
         previous = None
         for case in cases:
-            point = (tuple(case.params.items()), case.dtype)
-            if previous is not None and point != previous:
-                table.add_section()
+            point = [_coordinate(case, name) for name in varying if name != "threads"]
+            if point != previous:
+                grid.sections.append([])
             previous = point
             timing = case.timing
             gain = gains.get(case.key)
-            table.add_row(
-                _params_text(case.params),
-                case.dtype,
-                str(case.threads),
-                case.implementation,
-                format_seconds(timing.median if timing else None),
-                _ci_text(case),
-                f"{gain:.3g}x" if gain is not None else "-",
-                format_number(case.metrics.get("gflops")),
-                format_number(case.metrics.get("gbps")),
-                *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
-                format_number(case.metrics.get("error_rel"), 2),
-                f"[{STATUS_STYLE[case.status]}]{case.status}[/]",
+            grid.sections[-1].append(
+                [
+                    *[_coordinate(case, name) for name in varying],
+                    case.implementation,
+                    format_seconds(timing.median if timing else None),
+                    _ci_text(case),
+                    f"{gain:.3g}x" if gain is not None else "-",
+                    format_number(case.metrics.get("gflops")),
+                    format_number(case.metrics.get("gbps")),
+                    *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
+                    format_number(case.metrics.get("error_rel"), 2),
+                    case.status,
+                ]
             )
-        yield table
+        yield grid
+
+
+def results_tables(result: Result) -> Iterator[Group]:
+    """The grids as rich tables under their title, and the constants on a line of their own
+    (a table's own title would wrap at the table's width)."""
+    for grid in result_grids(result):
+        heading = Text(grid.title, style="bold")
+        constants = Text(grid.constants, style="dim")
+        table = Table(show_edge=False)
+        for column, justify in grid.columns:
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for index, section in enumerate(grid.sections):
+            if index:
+                table.add_section()
+            for *cells, status in section:
+                table.add_row(
+                    *(escape(cell) for cell in cells), f"[{STATUS_STYLE[status]}]{status}[/]"
+                )
+        yield Group(heading, *([constants] if grid.constants else []), table)
 
 
 def render_result(result: Result, console: Console) -> None:

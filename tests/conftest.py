@@ -83,3 +83,15 @@ def measured_case(
         timing=timing if status == "ok" else None,
         metrics=metrics or {},
     )
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory) -> Path:
+    """One real run of the shipped quick suite, at smoke-test timings, shared by the readers'
+    tests (tables, HTML report)."""
+    out = tmp_path_factory.mktemp("quick") / "quick.json"
+    result = CliRunner().invoke(
+        app, ["run", "quick", "--max-time", "0.01", "-q", "-o", str(out)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return out
