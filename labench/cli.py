@@ -169,6 +169,10 @@ def run(
             min=1,
         ),
     ] = 1,
+    label: Annotated[
+        str | None,
+        typer.Option(help="Name this run (a version, a setting); history and reports show it."),
+    ] = None,
 ) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
     if len(suites) > 1 and (output or baseline or resume):
@@ -198,7 +202,9 @@ def run(
             plans.append((suite, planned, resumption.todo, resume, resumption.result))
         else:
             path = _output_path(suite.name, output, force)
-            plans.append((suite, planned, cases, path, new_result(suite, overrides, processes)))
+            plans.append(
+                (suite, planned, cases, path, new_result(suite, overrides, processes, label))
+            )
     failed = False
     for suite, planned, cases, path, result in plans:
         execute = (

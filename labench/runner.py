@@ -23,6 +23,7 @@ import numpy as np
 from labench import results
 from labench.backends import BACKENDS, Backend, availability
 from labench.environment import available_memory, fingerprint
+from labench.provenance import git_state
 from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import summarize
 from labench.suite import Case, Suite
@@ -55,7 +56,10 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def new_result(suite: Suite, overrides: Mapping[str, Any], processes: int = 1) -> Result:
+def new_result(
+    suite: Suite, overrides: Mapping[str, Any], processes: int = 1, label: str | None = None
+) -> Result:
+    source = git_state(Path.cwd())
     return Result(
         suite=SuiteInfo(
             name=suite.name,
@@ -70,6 +74,10 @@ def new_result(suite: Suite, overrides: Mapping[str, Any], processes: int = 1) -
             command=list(sys.argv),
             overrides=dict(overrides),
             processes=processes,
+            git_commit=source.commit,
+            git_branch=source.branch,
+            git_dirty=source.dirty,
+            label=label,
         ),
         environment=fingerprint(),
     )

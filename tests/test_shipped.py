@@ -31,7 +31,9 @@ def test_shipped_suites_validate_by_name_with_or_without_suffix(cli, tmp_path, m
     assert "seed-claims: ok" in result.output and "quick.yaml: ok" in result.output
 
 
-def test_a_local_file_wins_over_the_shipped_suite_of_that_name(cli, write_suite, tmp_path, monkeypatch):
+def test_a_local_file_wins_over_the_shipped_suite_of_that_name(
+    cli, write_suite, tmp_path, monkeypatch
+):
     write_suite(
         """
         labench: 1
