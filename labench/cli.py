@@ -275,6 +275,43 @@ def compare_runs(
 
 @app.command()
 @reports_input_errors
+def history(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result files, or folders of them (every *.json inside).", show_default=False
+        ),
+    ],
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", "-k", help="Only cases whose benchmark id or key matches."),
+    ] = None,
+    machine: Annotated[
+        str | None, typer.Option(help="The machine to follow (needed when runs come from several).")
+    ] = None,
+    threshold: Annotated[
+        str, typer.Option(help="Smallest change of level reported as a step.")
+    ] = "5%",
+    fail_on_step: Annotated[
+        bool, typer.Option(help="Exit 1 when the newest run starts a slower step.")
+    ] = False,
+    series: Annotated[
+        bool, typer.Option(help="Show every case's series run by run, not only the steps.")
+    ] = True,
+) -> None:
+    """Each case over the runs of one machine (in commit order when git knows the commits,
+    else in time order): medians with CIs, and the steps where the level changed."""
+    from labench.history import build
+    from labench.history_report import render_history
+
+    found = build(sources, machine, filters or [], parse_threshold(threshold))
+    render_history(found, console, series)
+    if fail_on_step and found.gate():
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@reports_input_errors
 def export(
     result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import rescaled
 
 from labench import results
 from labench.compare import judge, parse_threshold
@@ -94,20 +95,7 @@ benchmarks:
 
 
 def scaled_copy(source, target, factor):
-    result = results.load(source)
-    for case in result.cases:
-        timing = case.timing
-        case.timing = timing.model_copy(
-            update={
-                name: getattr(timing, name) * factor
-                for name in ("median", "mean", "stdev", "min", "max", "iqr")
-            }
-            | {
-                "samples": [s * factor for s in timing.samples],
-                "ci95": tuple(c * factor for c in timing.ci95) if timing.ci95 else None,
-            }
-        )
-    results.save(result, target)
+    results.save(rescaled(results.load(source), factor), target)
     return target
 
 

@@ -1,9 +1,9 @@
 """Each run records the git commit, branch and dirty flag of the current folder, and --label."""
 
 import shutil
-import subprocess
 
 import pytest
+from conftest import git
 
 from labench import results
 from labench.provenance import GitState, commit_positions, git_state
@@ -17,16 +17,6 @@ defaults: {max_time: 0.01, warmup: 0.0, min_samples: 3}
 benchmarks:
   - {id: mv, workload: kernels.matvec, params: {n: 16}, implementations: [numpy]}
 """
-
-
-def git(folder, *arguments):
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 @pytest.fixture
@@ -43,12 +33,18 @@ def repository(tmp_path):
 def test_a_run_records_commit_branch_dirty_and_label(cli, repository, monkeypatch):
     (repository / "suite.yaml").write_text(SUITE.lstrip())
     monkeypatch.chdir(repository)
-    assert cli("run", "suite.yaml", "-q", "-o", "clean.json", "--label", "before fix").exit_code == 0
+    assert (
+        cli("run", "suite.yaml", "-q", "-o", "clean.json", "--label", "before fix").exit_code == 0
+    )
     (repository / "code.py").write_text("x = 2\n")
     assert cli("run", "suite.yaml", "-q", "-o", "dirty.json").exit_code == 0
     clean, dirty = results.load(repository / "clean.json"), results.load(repository / "dirty.json")
     head = git(repository, "rev-parse", "HEAD")
-    assert (clean.run.git_commit, clean.run.git_branch, clean.run.git_dirty) == (head, "trunk", False)
+    assert (clean.run.git_commit, clean.run.git_branch, clean.run.git_dirty) == (
+        head,
+        "trunk",
+        False,
+    )
     assert clean.run.label == "before fix"
     assert dirty.run.git_dirty is True and dirty.run.label is None
 

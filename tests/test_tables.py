@@ -2,21 +2,12 @@
 
 from io import StringIO
 
-from conftest import measured_case
+from conftest import measured_case, synthetic_result
 from rich.console import Console
 
 from labench import results
 from labench.report import result_grids, results_tables
-from labench.results import Result, RunInfo, SuiteInfo
-
-
-def synthetic_result(cases):
-    return Result(
-        suite=SuiteInfo(name="s", path="s.yaml", sha256="0" * 64, baselines={"b": "numpy"}),
-        run=RunInfo(id="r", started="2026-01-01T00:00:00+00:00", labench_version="0", command=[]),
-        environment={},
-        cases=cases,
-    )
+from labench.results import Result
 
 
 def test_varying_parameters_go_in_the_rows_and_constants_in_the_title():
