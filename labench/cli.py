@@ -301,13 +301,35 @@ def history(
 ) -> None:
     """Each case over the runs of one machine (in commit order when git knows the commits,
     else in time order): medians with CIs, and the steps where the level changed."""
-    from labench.history import build
+    from labench.history import build, load_all
     from labench.history_report import render_history
 
-    found = build(sources, machine, filters or [], parse_threshold(threshold))
+    found = build(load_all(sources), machine, filters or [], parse_threshold(threshold))
     render_history(found, console, series)
     if fail_on_step and found.gate():
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@reports_input_errors
+def report(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result files, or folders of them (every *.json inside).", show_default=False
+        ),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """One self-contained HTML page: machines, result tables, claims, comparisons, figures and,
+    with several runs of a machine, its history with the steps marked."""
+    from labench.html_report import write
+
+    if output.exists() and not force:
+        raise InputError(f"{output}: already exists (pass --force to replace it)")
+    write(sources, output)
+    console.print(f"wrote {output}", highlight=False)
 
 
 @app.command()

@@ -52,7 +52,14 @@ class History:
     cases: list[CaseHistory] = field(default_factory=list)
 
     def run_name(self, index: int) -> str:
-        """What to call a run: its label, else its commit (+ if dirty), else its id."""
+        """What to call a run: its label, else its commit (+ if dirty), else its id; with the id
+        added when another run of the history would have the same name."""
+        name = self._plain_name(index)
+        if sum(self._plain_name(other) == name for other in range(len(self.runs))) > 1:
+            return f"{name} {self.runs[index].run.id}"
+        return name
+
+    def _plain_name(self, index: int) -> str:
         run = self.runs[index].run
         if run.label:
             return run.label
@@ -118,15 +125,19 @@ def _wanted(key: str, benchmark: str, patterns: list[str]) -> bool:
     )
 
 
+def load_all(arguments: list[Path]) -> list[Result]:
+    """Every result file named, or found in a named folder, read and validated."""
+    return [results.load(path) for path in result_files(arguments)]
+
+
 def build(
-    paths: list[Path],
+    loaded: list[Result],
     machine: str | None = None,
     patterns: list[str] | None = None,
     min_change: float = 0.05,
     repository: Path | None = None,
 ) -> History:
-    """Load the result files, keep one machine's runs in order, and fit every case's series."""
-    loaded = [results.load(path) for path in result_files(paths)]
+    """Keep one machine's runs, in order, and fit every case's series."""
     chosen, runs = machine_runs(loaded, machine)
     runs, ordered_by = in_order(runs, repository or Path.cwd())
     history = History(chosen, runs, ordered_by)

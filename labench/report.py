@@ -101,6 +101,8 @@ class Grid:
     """(heading, justify) pairs."""
     sections: list[list[list[str]]] = field(default_factory=list)
     """Rows grouped by parameter point; each row's last cell is the case's status."""
+    keys: list[str] = field(default_factory=list)
+    """The case key of each row, in order across sections."""
 
 
 def _coordinates(cases: list[CaseResult]) -> tuple[list[str], str]:
@@ -161,6 +163,7 @@ def result_grids(result: Result) -> Iterator[Grid]:
             previous = point
             timing = case.timing
             gain = gains.get(case.key)
+            grid.keys.append(case.key)
             grid.sections[-1].append(
                 [
                     *[_coordinate(case, name) for name in varying],
@@ -232,14 +235,14 @@ def render_result(result: Result, console: Console) -> None:
 
 
 def claim_value_text(claim: ClaimResult) -> str:
-    """The measured value, with the CI of a speedup: `2.41 [2.30, 2.52]`."""
+    """The measured value, with the CI of a speedup: `2.41 [2.30, 2.52]`, plain text."""
     if claim.value is None:
         return "-"
     text = format_number(claim.value)
     if claim.ci is not None:
         text += f" [{format_number(claim.ci[0])}, {format_number(claim.ci[1])}]"
     if claim.at:
-        text += f"\nat {escape(claim.at)}"
+        text += f"\nat {claim.at}"
     return text
 
 
@@ -252,15 +255,18 @@ def claims_table(claims: Sequence[ClaimResult]) -> Table:
         if claim.reason:
             status += f"\n[dim]{escape(claim.reason)}[/]"
         table.add_row(
-            escape(claim.id), escape(claim.text), claim_value_text(claim), claim.bound, status
+            escape(claim.id),
+            escape(claim.text),
+            escape(claim_value_text(claim)),
+            claim.bound,
+            status,
         )
     return table
 
 
-def environment_table(environment: dict[str, Any]) -> Table:
-    table = Table(show_header=False, show_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+def environment_rows(environment: dict[str, Any]) -> list[tuple[str, str]]:
+    """The fingerprint as (field, text) pairs: pools, packages, GPUs and memory made readable."""
+    rows = []
     for name, value in environment.items():
         if name == "thread_pools":
             value = (
@@ -284,7 +290,16 @@ def environment_table(environment: dict[str, Any]) -> Table:
             )
         elif name == "memory_bytes":
             value = f"{value / 2**30:.1f} GiB"
-        table.add_row(name, str(value))
+        rows.append((name, str(value)))
+    return rows
+
+
+def environment_table(environment: dict[str, Any]) -> Table:
+    table = Table(show_header=False, show_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, text in environment_rows(environment):
+        table.add_row(name, text)
     return table
 
 

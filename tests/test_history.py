@@ -8,7 +8,7 @@ from conftest import git, measured_case, rescaled, synthetic_result
 
 from labench import results
 from labench.errors import InputError
-from labench.history import build
+from labench.history import build, load_all
 
 
 def base_run(machine="m1"):
@@ -46,7 +46,7 @@ def test_a_step_is_reported_at_its_run_with_the_ratio_and_its_ci(cli, tmp_path):
     folder = write_history(tmp_path / "results", factors)
     shown = cli("history", folder)
     assert shown.exit_code == 0, shown.output
-    history = build([folder])
+    history = build(load_all([folder]))
     assert history.ordered_by == "time" and len(history.runs) == 16
     for case in history.cases:
         ((step, point),) = case.step_points()
@@ -87,7 +87,7 @@ def test_per_process_spread_is_the_noise_model_when_runs_carry_it(tmp_path):
     factors = noisy(14, seed=3)
     factors[6:8] = [1.3, 1.3]
     write_history(tmp_path / "plain", factors)
-    assert len(build([tmp_path / "plain"]).cases[0].fit.steps) == 2
+    assert len(build(load_all([tmp_path / "plain"])).cases[0].fit.steps) == 2
     folder = write_history(tmp_path / "processes", factors)
     for path in folder.glob("*.json"):
         result = results.load(path)
@@ -96,7 +96,7 @@ def test_per_process_spread_is_the_noise_model_when_runs_carry_it(tmp_path):
             medians = case.timing.median * np.exp(spread * np.linspace(-1, 1, 6))
             case.timing = case.timing.model_copy(update={"process_medians": list(medians)})
         results.save(result, path)
-    assert build([folder]).cases[0].fit.steps == []
+    assert build(load_all([folder])).cases[0].fit.steps == []
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -111,10 +111,10 @@ def test_runs_follow_commit_order_when_git_knows_every_commit(tmp_path):
     # Benchmarked out of order: the newest commit first.
     shuffled = [commits[3], commits[0], commits[2], commits[1]]
     folder = write_history(tmp_path / "results", [1.0] * 4, git_commit=shuffled)
-    history = build([folder], repository=repository)
+    history = build(load_all([folder]), repository=repository)
     assert history.ordered_by == "commit"
     assert [result.run.git_commit for result in history.runs] == commits
-    assert build([folder], repository=tmp_path).ordered_by == "time"
+    assert build(load_all([folder]), repository=tmp_path).ordered_by == "time"
 
 
 def test_several_machines_need_a_choice(cli, tmp_path):
