@@ -1,7 +1,10 @@
 """Step detection on synthetic series with known steps and known noise."""
 
+import importlib.util
+
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from labench.steps import detect_steps, run_spread
 
@@ -41,15 +44,14 @@ def test_steps_of_15_percent_in_5_percent_noise_are_found_at_the_right_run():
     assert covered >= 0.8 * found
 
 
-def isolated_outliers(rng, n=30, count=3):
-    """Flat noise with a few runs 30-80% slower, never two within three runs of each other."""
-    series = noisy(rng, n)
-    while True:
-        where = np.sort(rng.choice(np.arange(1, n - 1), count, replace=False))
-        if np.all(np.diff(where) > 3):
-            break
-    series[where] *= 1 + rng.uniform(0.3, 0.8, count)
-    return series
+def benchmark_module():
+    """The false-rate benchmark's series makers: the test judges the series it measures."""
+    spec = importlib.util.spec_from_file_location(
+        "step_false_rate", ROOT / "benchmarks" / "step_false_rate.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_flat_series_with_occasional_outliers_give_no_step():
@@ -58,7 +60,8 @@ def test_flat_series_with_occasional_outliers_give_no_step():
     series[[4, 13, 22]] *= 2.0
     assert detect_steps(series).steps == []
     trials = 100
-    false_steps = sum(bool(detect_steps(isolated_outliers(rng)).steps) for _ in range(trials))
+    isolated_outliers = benchmark_module().isolated_outliers
+    false_steps = sum(bool(detect_steps(isolated_outliers(rng, 30)).steps) for _ in range(trials))
     assert false_steps <= 0.05 * trials
 
 
