@@ -104,7 +104,11 @@ def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]
         if len(suite_paths) < 2:
             continue
         runs = [load_run(path) for path in suite_paths]
-        comparison = compare(runs)
+        try:
+            comparison = compare(runs)
+        except InputError as error:  # e.g. runs of one suite with disjoint --filter
+            found.append({"suite": suite, "problem": " ".join(error.problems)})
+            continue
         found.append(
             {
                 "suite": suite,
@@ -113,6 +117,7 @@ def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]
                 "headers": comparison_headers(comparison),
                 "rows": comparison_rows(comparison),
                 "summary": comparison_summary(comparison),
+                "problem": "",
             }
         )
     return found
