@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import numba
 import numpy as np
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -62,12 +61,6 @@ class Ceilings(BaseModel):
         return next((c for c in self.cpu if c.threads == case.threads), None)
 
 
-@numba.njit(parallel=True, cache=True)
-def _parallel_copy(target: np.ndarray, source: np.ndarray) -> None:
-    for index in numba.prange(source.size):
-        target[index] = source[index]
-
-
 def _rate(function: Callable[[], Any], work: float, timer: LoopTimer) -> float:
     """Work per second at the median time of a full labench measurement."""
     return work / statistics.median(sample(function, POLICY, timer).samples)
@@ -86,11 +79,13 @@ def _gemm_rate(xp: Any, size: int, dtype: str, timer: LoopTimer) -> float:
 
 def measure_cpu(threads: int) -> Ceiling:
     """BLAS GEMM and a Numba parallel copy, every pool limited to `threads`."""
+    from labench.ceiling_kernels import parallel_copy
+
     source = np.random.default_rng(0).standard_normal(COPY_BYTES // 8)
     target = np.empty_like(source)
     with limit_threads(threads), BACKENDS["numba"].thread_limit(threads):
-        _parallel_copy(target, source)  # compile (or load from cache) outside the timing
-        gbps = _rate(lambda: _parallel_copy(target, source), 2 * COPY_BYTES / 1e9, cpu_loop_timer)
+        parallel_copy(target, source)  # compile (or load from cache) outside the timing
+        gbps = _rate(lambda: parallel_copy(target, source), 2 * COPY_BYTES / 1e9, cpu_loop_timer)
         rates = _gemm_rates(np, CPU_GEMM_SIZE, cpu_loop_timer)
     return Ceiling(threads=threads, gbps=gbps, **rates)
 

@@ -14,9 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-import numpy as np
-
-from labench.compare import ratio_ci
+from labench.compare import ratio_test
+from labench.interop import series
 from labench.results import CaseResult, ClaimResult
 from labench.suite_model import Claim, Pick, ThreadSpec, as_list
 from labench.threads import resolve_threads
@@ -157,12 +156,30 @@ def _margin(claim: Claim, value: float) -> float:
     return min(margins)
 
 
-def _not_measured(point: dict[str, CaseResult]) -> str | None:
+TIMED_METRICS = frozenset(
+    {"time", "first_call", "gflops", "gbps", "roofline_frac", "host_time", "latency"}
+)
+"""Metrics that are timings or rates, and so as unsteady as the measurement behind them."""
+
+
+def _timed(claim: Claim) -> bool:
+    if claim.speedup is not None:
+        return True
+    name = claim.metric.name if claim.metric is not None else claim.ratio.metric  # type: ignore[union-attr]
+    return name in TIMED_METRICS
+
+
+def _not_measured(claim: Claim, point: dict[str, CaseResult]) -> str | None:
+    """Why a point cannot be judged: a side not ok, or (for a timing) measured too unsteadily
+    to quote, since a verdict must not sound surer than its data."""
     for case in point.values():
         if case.status != "ok":
             return f"{case.implementation} {case.status}" + (
                 f" ({case.reason})" if case.reason else ""
             )
+    for case in point.values() if _timed(claim) else ():
+        if case.flags:
+            return f"{case.implementation} {' and '.join(case.flags)} (measure on a quiet machine)"
     return None
 
 
@@ -184,7 +201,7 @@ def evaluate(claim: Claim, cases: Sequence[CaseResult], planned: int | None = No
     measured: list[tuple[float, float, dict[str, CaseResult]]] = []
     gaps = []
     for point in points:
-        gap = _not_measured(point)
+        gap = _not_measured(claim, point)
         value, problem = (None, gap) if gap else _value(claim, point)
         if value is None or not math.isfinite(value):
             gaps.append(problem or "no finite value")
@@ -225,11 +242,10 @@ def _varying(chosen: CaseResult, cases: Sequence[CaseResult]) -> str | None:
 
 
 def _speedup_ci(point: dict[str, CaseResult]) -> tuple[float, float] | None:
-    """95% bootstrap CI of time(over) / time(of) from the raw samples."""
-    of, over = point["of"].timing, point["over"].timing
-    if of is None or over is None or len(of.samples) < 2 or len(over.samples) < 2:
-        return None
-    return ratio_ci(np.asarray(of.samples), np.asarray(over.samples))
+    """95% CI of time(over) / time(of), from the same statistical units as `compare`: the
+    per-process medians when the run has them, else the raw samples."""
+    test = ratio_test(series(point["of"]), series(point["over"]))
+    return None if test is None else test.ci95
 
 
 def evaluate_all(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial, wraps
 from pathlib import Path
@@ -19,24 +21,27 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labench import ceilings, results, shipped
+from labench import ceilings, contention, results, shipped
 from labench.backends import BACKENDS, availability
 from labench.claims import evaluate_all
-from labench.compare import compare, parse_threshold
+from labench.compare import Comparison, compare, parse_threshold
 from labench.compare_report import render_json, render_markdown, render_table
+from labench.confirm import CONFIRM_PROCESSES, confirm, suspects
 from labench.environment import fingerprint
 from labench.errors import InputError
-from labench.interop import RunView, load_run, to_pytest_benchmark
+from labench.interop import RunView, load_run, run_view, to_pytest_benchmark
 from labench.isolation import refuse_timeouts_without_isolation, run_isolated
 from labench.plot import FIGURE_FORMATS, write_figures
 from labench.report import ceilings_table, environment_table, progress_observer, render_result
+from labench.results import CaseResult, MachineLoad, Result
 from labench.resume import in_suite_order
 from labench.resume import resume as resumed
-from labench.runner import new_result, run_suite
-from labench.suite import Case, Measurement, SuiteModel, load_suite
+from labench.runner import Observer, new_result, run_suite
+from labench.signals import Terminated, sigterm_interrupts
+from labench.suite import Case, Measurement, Suite, SuiteModel, load_suite
 from labench.workloads import BUILTIN
 
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
 
 app = typer.Typer(
@@ -82,23 +87,60 @@ def _select(cases: list[Case], patterns: list[str]) -> list[Case]:
     ]
 
 
-def _output_path(name: str, output: Path | None, force: bool) -> Path:
-    if output is not None:
-        if output.exists() and not force:
-            raise InputError(
-                f"{output}: already exists; labench never overwrites a result "
-                "(choose another -o, or pass --force to replace it)"
-            )
-        if output.is_dir():
-            raise InputError(f"{output}: is a folder; expected a file name for the result")
-        return output
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path("results") / f"{name}-{stamp}.json"
-    counter = 2
-    while path.exists():
-        path = Path("results") / f"{name}-{stamp}-{counter}.json"
-        counter += 1
-    return path
+def _check_output(output: Path | None, force: bool) -> None:
+    if output is None:
+        return
+    if output.is_dir():
+        raise InputError(f"{output}: is a folder; expected a file name for the result")
+    if output.exists() and not force:
+        raise InputError(
+            f"{output}: already exists; labench never overwrites a result "
+            "(choose another -o, or pass --force to replace it)"
+        )
+
+
+@dataclass
+class Plan:
+    """One suite's run, decided before anything is measured."""
+
+    suite: Suite
+    planned: list[Case]
+    cases: list[Case]
+    output: Path | None
+    """None: a fresh results/<suite>-<timestamp>.json, reserved when the run starts."""
+    result: Result
+
+
+def _describe_load(load: contention.Contention | None, per_core: float | None) -> str | None:
+    if load is None and per_core is None:
+        return None
+    cores = len(contention.allowed_cpus())
+    parts = [load.describe(cores)] if load is not None else []
+    if per_core is not None:
+        parts.append(f"load average {per_core * cores:.1f} on {cores} cores")
+    return ", ".join(parts)
+
+
+def _machine_load(quiet: bool) -> MachineLoad:
+    """Look at the machine before measuring, and say what was found."""
+    load, per_core = contention.probe(), contention.load_per_core()
+    text = _describe_load(load, per_core)
+    busy = (load is not None and load.contended(1, len(contention.allowed_cpus()))) or (
+        per_core is not None and per_core > 1.0
+    )
+    if text and busy:
+        errors.print(
+            f"[bold yellow]busy machine:[/] {text}; cases measured under contention are marked "
+            "`contended`, and verdicts built on them say so",
+            highlight=False,
+        )
+    elif text and not quiet:
+        console.print(f"[dim]machine: {text}[/]", highlight=False)
+    return MachineLoad(
+        others_cores=load.others_cores if load else None,
+        steal=load.steal if load else None,
+        load_per_core=per_core,
+    )
 
 
 @app.command()
@@ -146,6 +188,14 @@ def run(
     alpha: Annotated[
         float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
     ] = 0.01,
+    confirm_processes: Annotated[
+        int,
+        typer.Option(
+            help="With --baseline: fresh processes that re-measure each case that looks slower "
+            "before it is judged (0: judge without confirming).",
+            min=0,
+        ),
+    ] = CONFIRM_PROCESSES,
     fail_on_claims: Annotated[
         bool, typer.Option(help="Exit 1 when a claim of the suite fails on this machine.")
     ] = True,
@@ -169,6 +219,14 @@ def run(
             min=1,
         ),
     ] = 1,
+    retry_noisy: Annotated[
+        int,
+        typer.Option(
+            help="Measure cases marked noisy or contended again at the end of the run, up to "
+            "this many times, keeping the steadier measurement.",
+            min=0,
+        ),
+    ] = 1,
     label: Annotated[
         str | None,
         typer.Option(help="Name this run (a version, a setting); history and reports show it."),
@@ -180,6 +238,7 @@ def run(
             "-o, --baseline and --resume each concern one suite's run, but several suites were "
             "given; run them one at a time (without -o each gets results/<suite>-<timestamp>.json)"
         )
+    _check_output(output, force)
     base_run = load_run(baseline) if baseline is not None else None
     limit = parse_threshold(threshold)
     overrides: dict[str, Any] = dict(QUICK) if quick else {}
@@ -199,28 +258,57 @@ def run(
             refuse_timeouts_without_isolation(suite, timeout)
         if resume is not None:
             resumption = resumed(resume, suite, cases, overrides, processes, force)
-            plans.append((suite, planned, resumption.todo, resume, resumption.result))
+            plans.append(Plan(suite, planned, resumption.todo, resume, resumption.result))
         else:
-            path = _output_path(suite.name, output, force)
             plans.append(
-                (suite, planned, cases, path, new_result(suite, overrides, processes, label))
+                Plan(suite, planned, cases, output, new_result(suite, overrides, processes, label))
             )
+    load = _machine_load(quiet)
     failed = False
-    for suite, planned, cases, path, result in plans:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for plan in plans:
+        suite, result = plan.suite, plan.result
+        result.run.load = load
+        path = plan.output or results.reserve_path(Path("results"), suite.name, stamp)
         execute = (
             partial(run_isolated, suite=suite, overrides=overrides, processes=processes)
             if isolate
             else None
         )
+        started = time.perf_counter()
         try:
-            with progress_observer(console, cases, enabled=not quiet) as observer:
-                run_suite(cases, result, path, observer, execute)
-        except KeyboardInterrupt:
-            errors.print(f"interrupted: {len(result.cases)} cases kept in {path}")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        in_suite_order(result, planned)
+            with sigterm_interrupts():
+                with progress_observer(console, plan.cases, enabled=not quiet) as observer:
+                    run_suite(plan.cases, result, path, observer, execute, retry_noisy)
+                measured = time.perf_counter() - started
+                if base_run is not None and confirm_processes > 0:
+                    _confirm_suspects(
+                        plan,
+                        overrides,
+                        base_run,
+                        limit,
+                        alpha,
+                        confirm_processes,
+                        measured,
+                        path,
+                        quiet,
+                    )
+        except KeyboardInterrupt as stop:
+            signal_name, code = (
+                ("SIGTERM", EXIT_TERMINATED)
+                if isinstance(stop, Terminated)
+                else ("Ctrl-C", EXIT_INTERRUPTED)
+            )
+            errors.print(
+                f"interrupted ({signal_name}): {len(result.cases)} cases kept in {path}; "
+                f"continue with --resume {path}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(code) from None
+        in_suite_order(result, plan.planned)
         ceilings.add_roofline(result, roofs)
-        result.claims = evaluate_all(suite.model.claims, result.cases, planned)
+        result.claims = evaluate_all(suite.model.claims, result.cases, plan.planned)
         results.save(result, path)
         if not quiet:
             render_result(result, console)
@@ -229,13 +317,54 @@ def run(
         failed |= fail_on_claims and any(claim.status == "failed" for claim in result.claims)
         if base_run is not None:
             console.print()
-            failed |= _gate([base_run, load_run(path)], limit, alpha, "table")
+            gated = _gate([base_run, run_view(result, path.name)], limit, alpha, "table")
+            failed |= bool(gated.regressions())
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _gate(runs: list[RunView], threshold: float, alpha: float, output_format: str) -> bool:
-    """Render the comparison; True when it holds a regression (slower, or newly broken)."""
+def _confirm_suspects(
+    plan: Plan,
+    overrides: dict[str, Any],
+    base_run: RunView,
+    limit: float,
+    alpha: float,
+    processes: int,
+    budget: float,
+    path: Path,
+    quiet: bool,
+) -> None:
+    """Re-measure, in fresh processes, the cases that look slower than the baseline within one
+    process, so the gate decides on the spread between processes (confirm.py)."""
+    comparison = compare([base_run, run_view(plan.result, path.name)], limit, alpha)
+    keys = [verdict.key for verdict in suspects(comparison)]
+    if not keys:
+        return
+    planned = {case.key: case for case in plan.planned}
+
+    def measure(cases: Sequence[Case], observer: Observer, count: int) -> Iterable[CaseResult]:
+        return run_isolated(cases, observer, suite=plan.suite, overrides=overrides, processes=count)
+
+    if not quiet:
+        console.print(
+            f"{len(keys)} case(s) look slower than {base_run.label} within one process; "
+            f"confirming in {processes} fresh processes",
+            highlight=False,
+        )
+    with progress_observer(console, [planned[key] for key in keys], enabled=not quiet) as observer:
+        outcome = confirm(plan.result, keys, planned, measure, observer, budget, processes)
+    plan.result.run.confirmed += outcome.confirmed
+    results.save(plan.result, path)
+    if outcome.left:
+        errors.print(
+            f"[yellow]not confirmed[/] (time budget of {budget:.1f} s spent): "
+            f"{len(outcome.left)} more case(s) that look slower stay `unsure`",
+            highlight=False,
+        )
+
+
+def _gate(runs: list[RunView], threshold: float, alpha: float, output_format: str) -> Comparison:
+    """Compare and render; the caller decides what fails."""
     comparison = compare(runs, threshold, alpha)
     if output_format == "markdown":
         print(render_markdown(comparison), end="")
@@ -243,7 +372,7 @@ def _gate(runs: list[RunView], threshold: float, alpha: float, output_format: st
         print(render_json(comparison))
     else:
         render_table(comparison, console)
-    return bool(comparison.regressions())
+    return comparison
 
 
 @app.command("compare")
@@ -261,6 +390,13 @@ def compare_runs(
     ] = False,
     threshold: Annotated[str, typer.Option(help="Slowdown that counts, e.g. 10% or 0.1.")] = "10%",
     alpha: Annotated[float, typer.Option(help="Significance level.", min=1e-9, max=0.5)] = 0.01,
+    fail_on_unsure: Annotated[
+        bool,
+        typer.Option(
+            help="Also exit 1 when a case looks slower but one process per run cannot tell it "
+            "from noise (verdict `unsure`)."
+        ),
+    ] = False,
 ) -> None:
     """Compare runs (and machines): ratios with confidence intervals, tests and verdicts."""
     if len(files) < 2:
@@ -268,8 +404,10 @@ def compare_runs(
     if output_format not in ("table", "markdown", "json"):
         raise InputError(f"--format: expected table, markdown or json, got {output_format!r}")
     limit = parse_threshold(threshold)
-    regressed = _gate([load_run(path) for path in files], limit, alpha, output_format)
-    if fail_on_regression and regressed:
+    comparison = _gate([load_run(path) for path in files], limit, alpha, output_format)
+    if fail_on_regression and comparison.regressions():
+        raise typer.Exit(EXIT_FAILED)
+    if fail_on_unsure and any(verdict.looks_slower for verdict in comparison.unsure()):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -470,7 +608,7 @@ def plot(
             f"--format {', '.join(unknown)}: expected one of {', '.join(FIGURE_FORMATS)}"
         )
     result = results.load(result_file)
-    roofs = ceilings.load(str(result.environment.get("machine_id")))
+    roofs = ceilings.load(result.environment.machine_id)
     written = write_figures(result, output, chosen, roofs)
     for path in written:
         console.print(f"wrote {path}", highlight=False)

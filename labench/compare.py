@@ -1,23 +1,35 @@
 """Run-vs-run and machine-vs-machine comparison, verdicts, and the regression gate.
 
-Cases are matched by key. For each pair: the ratio of medians NEW/BASE, a 95% bootstrap
-confidence interval of that ratio, a Mann-Whitney U test (no assumption of normality: timing
-noise is skewed), and a verdict. Both work on the raw samples, or, when both runs were measured
-in several processes (`run --processes`), on the per-process medians, since the variance between
-processes is what separates two runs. A case is `slower` only when the ratio
-exceeds 1 + threshold *and* the difference is significant at `alpha`, so noise alone does not
-fail a build and a real but tiny change does not either. Without raw samples (a pytest-benchmark
-file saved without data), Welch's t-test on the summary statistics stands in, and no CI is given.
-Reads results only; never runs a kernel.
+Cases are matched by key. For each pair: the ratio NEW/BASE, a 95% confidence interval, a
+p-value, and a verdict. What the statistics may rest on decides what a verdict can say:
+
+- **processes**: both runs were measured in several processes (`run --processes`, or suspects
+  confirmed by `run --baseline`). Each process is one draw of the memory-placement lottery
+  (`processes.py`), so the test works on per-process medians: Welch's t-test on their logarithms
+  (times are ratio-scale and roughly log-normal across processes), with a t interval of the
+  ratio. Mann-Whitney cannot reach p < 0.01 with four processes a side; the t-test can.
+- **noise model**: only one run has process medians. Their spread is that case's measured noise
+  between processes; the other run's single median is judged against it with a t prediction
+  interval (is it a plausible draw from the same distribution?).
+- **one process**: both runs are single processes (a plain `labench run`, or pytest-benchmark).
+  Samples inside a process agree to 1-2% while the same kernel's median moves by tens of percent
+  from one process to the next, so a within-process test would call noise `slower` with
+  p = 1e-7 (or, on a busy machine, miss a 3x slowdown at p = 0.04). Such a pair can show that a
+  case *moved* beyond the threshold, never that it got slower: the verdict is `unsure`, with the
+  within-process statistics shown for information, and the gate passes it with a warning
+  (`run --baseline` re-measures these suspects in fresh processes and decides).
+
+A case is `slower` only when the ratio exceeds 1 + threshold *and* the difference is
+significant at `alpha`. Reads results only; never runs a kernel.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from labench.errors import InputError
 from labench.interop import RunView, Series
@@ -35,6 +47,9 @@ ENVIRONMENT_KEYS = (
 )
 FAILED = ("wrong", "error")
 BOOTSTRAP_RESAMPLES = 2000
+MIN_PROCESSES = 3
+"""Fewest process medians for a side's spread between processes to count as measured."""
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -46,7 +61,15 @@ class Verdict:
     ci95: tuple[float, float] | None
     p_value: float | None
     verdict: str
-    """faster, slower, same, broken (was ok, now wrong/error), fixed, or not comparable."""
+    """faster, slower, same, unsure (moved, but one process per run cannot tell), broken (was
+    ok, now wrong/error), fixed, or not comparable."""
+    basis: str = "-"
+    """What the statistics rest on: processes, noise model, one process, summary, or '-'."""
+
+    @property
+    def looks_slower(self) -> bool:
+        """An `unsure` case that moved the slow way: a suspect to confirm in fresh processes."""
+        return self.verdict == "unsure" and self.ratio is not None and self.ratio > 1
 
 
 @dataclass
@@ -62,9 +85,13 @@ class Comparison:
     def regressions(self) -> list[Verdict]:
         return [v for run in self.verdicts for v in run if v.verdict in ("slower", "broken")]
 
+    def unsure(self) -> list[Verdict]:
+        return [v for run in self.verdicts for v in run if v.verdict == "unsure"]
+
 
 def ratio_ci(base: np.ndarray, new: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% CI of median(new) / median(base), resampling each run."""
+    """Percentile bootstrap 95% CI of median(new) / median(base), resampling each side."""
+    from scipy import stats
 
     def ratio(b: np.ndarray, n: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.median(n, axis=axis) / np.median(b, axis=axis)
@@ -81,41 +108,95 @@ def ratio_ci(base: np.ndarray, new: np.ndarray, seed: int = 0) -> tuple[float, f
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-MIN_PROCESSES = 3
-"""Fewest processes per side for the comparison to work on process medians."""
+@dataclass(frozen=True)
+class RatioTest:
+    """A ratio NEW/BASE with its 95% interval and the p-value of 'no change'."""
+
+    ratio: float
+    ci95: tuple[float, float] | None
+    p_value: float | None
+    basis: str
 
 
-def units(base: Series, new: Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """What to compare: each process's median when both runs were measured in several
-    processes (the variance between processes is the one that matters across runs), else the
-    raw samples, else nothing (summary statistics only)."""
-    for a, b, fewest in (
-        (base.process_medians, new.process_medians, MIN_PROCESSES),
-        (base.samples, new.samples, 2),
-    ):
-        if a is not None and b is not None and min(len(a), len(b)) >= fewest:
-            return np.asarray(a), np.asarray(b)
-    return None
+def _measured_processes(series: Series) -> np.ndarray | None:
+    medians = series.process_medians
+    return None if medians is None or len(medians) < MIN_PROCESSES else np.asarray(medians)
 
 
-def p_value(base: Series, new: Series) -> float | None:
-    """Two-sided: Mann-Whitney U on the compared units, else Welch's t-test on summary
-    statistics."""
-    compared = units(base, new)
-    if compared is not None:
-        a, b = compared
-        if np.ptp(np.concatenate([a, b])) == 0:
-            return 1.0
-        return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    if None in (base.mean, new.mean, base.stdev, new.stdev) or min(base.count, new.count) < 2:
+def welch_log_ratio(base: np.ndarray, new: np.ndarray) -> RatioTest:
+    """Welch's t-test on log process medians: ratio of geometric means, t interval, p-value."""
+    a, b = np.log(base), np.log(new)
+    difference = float(b.mean() - a.mean())
+    variance = a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)
+    if variance == 0:
+        return RatioTest(math.exp(difference), None, 1.0 if difference == 0 else 0.0, "processes")
+    scale = math.sqrt(variance)
+    freedom = variance**2 / (
+        (a.var(ddof=1) / len(a)) ** 2 / (len(a) - 1) + (b.var(ddof=1) / len(b)) ** 2 / (len(b) - 1)
+    )
+    return _t_result(difference, scale, freedom, "processes")
+
+
+def prediction_log_ratio(single: float, medians: np.ndarray, single_is_new: bool) -> RatioTest:
+    """One process's median against another run's measured spread between processes: how
+    plausible is it as one more draw from their (log-normal) distribution?"""
+    logs = np.log(medians)
+    difference = math.log(single) - float(logs.mean())
+    spread = float(logs.std(ddof=1))
+    if not single_is_new:
+        difference = -difference
+    if spread == 0:
+        return RatioTest(math.exp(difference), None, 1.0 if difference == 0 else 0.0, "noise model")
+    scale = spread * math.sqrt(1 + 1 / len(logs))
+    return _t_result(difference, scale, len(logs) - 1, "noise model")
+
+
+def _t_result(difference: float, scale: float, freedom: float, basis: str) -> RatioTest:
+    from scipy import stats
+
+    statistic = difference / scale
+    p = float(2 * stats.t.sf(abs(statistic), freedom))
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, freedom)) * scale
+    ci = (math.exp(difference - half), math.exp(difference + half))
+    return RatioTest(math.exp(difference), ci, p, basis)
+
+
+def within_process(base: Series, new: Series) -> RatioTest | None:
+    """Ratio of medians, bootstrap CI and Mann-Whitney p from raw samples (or Welch's t-test on
+    summary statistics when a file has none): what one process per run can show."""
+    from scipy import stats
+
+    if base.median is None or new.median is None:
         return None
+    ratio = new.median / base.median
+    a, b = base.samples, new.samples
+    if a is not None and b is not None and min(len(a), len(b)) >= 2:
+        if np.ptp(np.concatenate([a, b])) == 0:
+            return RatioTest(ratio, (ratio, ratio), 1.0, "one process")
+        p = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+        return RatioTest(ratio, ratio_ci(a, b), p, "one process")
+    if None in (base.mean, new.mean, base.stdev, new.stdev) or min(base.count, new.count) < 2:
+        return RatioTest(ratio, None, None, "summary")
     if base.stdev == 0 and new.stdev == 0:
-        return 1.0 if base.mean == new.mean else 0.0
-    return float(
+        return RatioTest(ratio, None, 1.0 if base.mean == new.mean else 0.0, "summary")
+    p = float(
         stats.ttest_ind_from_stats(
             base.mean, base.stdev, base.count, new.mean, new.stdev, new.count, equal_var=False
         ).pvalue
     )
+    return RatioTest(ratio, None, p, "summary")
+
+
+def ratio_test(base: Series, new: Series) -> RatioTest | None:
+    """The strongest test the two series support (see the module docstring)."""
+    base_processes, new_processes = _measured_processes(base), _measured_processes(new)
+    if base_processes is not None and new_processes is not None:
+        return welch_log_ratio(base_processes, new_processes)
+    if base_processes is not None and new.median:
+        return prediction_log_ratio(new.median, base_processes, single_is_new=True)
+    if new_processes is not None and base.median:
+        return prediction_log_ratio(base.median, new_processes, single_is_new=False)
+    return within_process(base, new)
 
 
 def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -> Verdict:
@@ -125,18 +206,17 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
         return Verdict(key, base, new, None, None, None, "fixed")
     if not (base.median and new.median) or base.status != "ok" or new.status != "ok":
         return Verdict(key, base, new, None, None, None, "not comparable")
-    ratio = new.median / base.median
-    compared = units(base, new)
-    interval = None if compared is None else ratio_ci(*compared)
-    p = p_value(base, new)
-    significant = p is not None and p < alpha
-    if significant and ratio > 1 + threshold:
-        verdict = "slower"
-    elif significant and ratio < 1 / (1 + threshold):
-        verdict = "faster"
-    else:
+    test = ratio_test(base, new)
+    assert test is not None
+    moved = test.ratio > 1 + threshold or test.ratio < 1 / (1 + threshold)
+    significant = test.p_value is not None and test.p_value < alpha
+    if not moved:
         verdict = "same"
-    return Verdict(key, base, new, ratio, interval, p, verdict)
+    elif test.basis in ("one process", "summary"):
+        verdict = "unsure"  # within-process statistics cannot see the spread between processes
+    else:
+        verdict = ("slower" if test.ratio > 1 else "faster") if significant else "same"
+    return Verdict(key, base, new, test.ratio, test.ci95, test.p_value, verdict, test.basis)
 
 
 def compare(runs: list[RunView], threshold: float = 0.10, alpha: float = 0.01) -> Comparison:
@@ -168,7 +248,7 @@ def environment_differences(runs: list[RunView]) -> list[tuple[str, list[str]]]:
     """The environment fields whose values differ between runs, one text per run."""
     rows = []
     for name in ENVIRONMENT_KEYS:
-        values = [_describe(name, run.environment.get(name)) for run in runs]
+        values = [_describe(name, getattr(run.environment, name)) for run in runs]
         if len(set(values)) > 1:
             rows.append((name, values))
     return rows

@@ -18,6 +18,7 @@ STYLE = {
     "faster": "green",
     "fixed": "green",
     "same": "dim",
+    "unsure": "yellow",
     "not comparable": "yellow",
 }
 
@@ -45,6 +46,7 @@ def comparison_rows(comparison: Comparison) -> list[list[str]]:
                 format_seconds(v.new.median),
                 _ratio_text(v),
                 _p_text(v),
+                v.basis,
                 v.verdict,
             ]
             for v in comparison.verdicts[0]
@@ -76,6 +78,7 @@ def comparison_headers(comparison: Comparison) -> list[str]:
             comparison.others[0].label,
             "ratio [95% CI]",
             "p",
+            "based on",
             "verdict",
         ]
     return [
@@ -91,10 +94,20 @@ def comparison_summary(comparison: Comparison) -> str:
         for verdict in verdicts:
             counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
     text = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
-    return (
-        f"{text} (slower/faster: ratio beyond {comparison.threshold:.0%} and "
-        f"Mann-Whitney p < {comparison.alpha:g})"
+    text += (
+        f" (slower/faster: ratio beyond {comparison.threshold:.0%} and p < {comparison.alpha:g} "
+        "across processes)"
     )
+    suspects = [verdict for verdict in comparison.unsure() if verdict.looks_slower]
+    if suspects:
+        text += (
+            f"\n{len(suspects)} case(s) look slower, but each side was measured in one process, "
+            "and a median moves by tens of percent between processes (memory placement), so "
+            "these files cannot tell a regression from noise. To decide: `labench run SUITE "
+            "--baseline BASE.json` re-measures suspects in fresh processes, or compare runs "
+            "made with `--processes 3` or more."
+        )
+    return text
 
 
 def render_table(comparison: Comparison, console: Console) -> None:
@@ -136,7 +149,7 @@ def render_markdown(comparison: Comparison) -> str:
     headers = comparison_headers(comparison)
     lines += ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
     for row in comparison_rows(comparison):
-        if row[-1].endswith(("slower", "broken")):
+        if row[-1].endswith(("slower", "broken", "unsure")):
             row[-1] = f"**{row[-1]}**"
         lines.append(
             "| "
@@ -161,6 +174,7 @@ def render_json(comparison: Comparison) -> str:
             "ci95": v.ci95,
             "p_value": v.p_value,
             "verdict": v.verdict,
+            "basis": v.basis,
             "base_status": v.base.status,
             "new_status": v.new.status,
         }
@@ -178,5 +192,6 @@ def render_json(comparison: Comparison) -> str:
         ],
         "only_in": comparison.only_in,
         "regressions": [v.key for v in comparison.regressions()],
+        "unsure": [v.key for v in comparison.unsure()],
     }
     return json.dumps(document, indent=1)

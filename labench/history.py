@@ -88,7 +88,7 @@ def result_files(arguments: list[Path]) -> list[Path]:
 
 def machine_runs(loaded: list[Result], machine: str | None) -> tuple[str, list[Result]]:
     """The runs of the chosen machine; without a choice there must be only one machine."""
-    counts = Counter(str(result.environment.get("machine_id")) for result in loaded)
+    counts = Counter(result.environment.machine_id for result in loaded)
     if machine is None:
         if len(counts) > 1:
             listing = ", ".join(f"{name} ({count} runs)" for name, count in counts.most_common())
@@ -97,7 +97,7 @@ def machine_runs(loaded: list[Result], machine: str | None) -> tuple[str, list[R
                 "a history follows one machine: choose one with --machine ID"
             )
         machine = next(iter(counts))
-    chosen = [result for result in loaded if str(result.environment.get("machine_id")) == machine]
+    chosen = [result for result in loaded if result.environment.machine_id == machine]
     if not chosen:
         raise InputError(
             f"--machine {machine}: no run of that machine; the results hold "

@@ -22,7 +22,7 @@ from labench.compare_report import comparison_headers, comparison_rows, comparis
 from labench.errors import InputError
 from labench.history import History, build, result_files
 from labench.history_report import step_rows
-from labench.interop import load_run
+from labench.interop import RunView, run_view
 from labench.report import claim_value_text, environment_rows, result_grids
 from labench.results import Result
 
@@ -88,7 +88,7 @@ def _run_section(path: Path, result: Result, figures: bool) -> RunSection:
 
     section = RunSection(path, result, list(result_grids(result)), _claim_rows(result))
     if figures:
-        for made in run_figures(result, _roofs(str(result.environment.get("machine_id")))):
+        for made in run_figures(result, _roofs(result.environment.machine_id)):
             made.figure.suptitle(title(result), fontsize=9)
             section.figures.append((made.name, _svg(made.figure)))
     return section
@@ -96,14 +96,13 @@ def _run_section(path: Path, result: Result, figures: bool) -> RunSection:
 
 def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]]:
     """Runs of the same suite compared with the first of them given, as `labench compare`."""
-    by_suite: dict[str, list[Path]] = {}
+    by_suite: dict[str, list[RunView]] = {}
     for path, result in zip(paths, loaded, strict=True):
-        by_suite.setdefault(result.suite.name, []).append(path)
+        by_suite.setdefault(result.suite.name, []).append(run_view(result, path.name))
     found = []
-    for suite, suite_paths in by_suite.items():
-        if len(suite_paths) < 2:
+    for suite, runs in by_suite.items():
+        if len(runs) < 2:
             continue
-        runs = [load_run(path) for path in suite_paths]
         try:
             comparison = compare(runs)
         except InputError as error:  # e.g. runs of one suite with disjoint --filter
@@ -129,7 +128,7 @@ def _histories(loaded: list[Result], figures: bool) -> list[dict[str, Any]]:
 
     machines: dict[str, list[Result]] = {}
     for result in loaded:
-        machines.setdefault(str(result.environment.get("machine_id")), []).append(result)
+        machines.setdefault(result.environment.machine_id, []).append(result)
     found = []
     for machine, runs in machines.items():
         if len(runs) < HISTORY_MIN_RUNS:
@@ -156,7 +155,7 @@ def _newest_of_each(loaded: list[Result]) -> set[int]:
     (older runs of the same suite and machine live on in the history charts)."""
     newest: dict[tuple[str, str], int] = {}
     for index, result in enumerate(loaded):
-        where = (str(result.environment.get("machine_id")), result.suite.name)
+        where = (result.environment.machine_id, result.suite.name)
         if where not in newest or result.run.started >= loaded[newest[where]].run.started:
             newest[where] = index
     return set(newest.values())
@@ -174,7 +173,7 @@ def render(paths: Iterable[Path]) -> str:
     newest = _newest_of_each(loaded)
     machines: dict[str, dict[str, Any]] = {}
     for result in loaded:
-        machines.setdefault(str(result.environment.get("machine_id")), result.environment)
+        machines.setdefault(result.environment.machine_id, result.environment.model_dump())
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("labench", "templates"),
         autoescape=True,

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labench import results
 from labench.errors import InputError
 from labench.inputs import read_json
+from labench.results import Environment
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,57 @@ class Series:
 @dataclass(frozen=True)
 class RunView:
     label: str
-    environment: dict[str, Any]
+    environment: Environment
     cases: dict[str, Series]
+
+
+class _Lenient(BaseModel):
+    """pytest-benchmark writes more than labench needs; what it needs is checked strictly."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class _PytestStats(_Lenient):
+    median: float = Field(gt=0)
+    mean: float = Field(gt=0)
+    stddev: float = Field(ge=0)
+    rounds: int = Field(ge=1)
+    data: list[float] | None = None
+
+    def samples(self) -> np.ndarray | None:
+        if not self.data:
+            return None
+        if min(self.data) <= 0:
+            raise ValueError("stats.data holds a time that is not positive")
+        return np.asarray(self.data, dtype=float)
+
+
+class _PytestBenchmark(_Lenient):
+    name: str
+    fullname: str | None = None
+    stats: _PytestStats
+
+
+class _PytestCpu(_Lenient):
+    brand_raw: str | None = None
+    count: int | None = Field(None, ge=1)
+
+
+class _PytestMachine(_Lenient):
+    node: str | None = None
+    processor: str | None = None
+    machine: str | None = None
+    system: str | None = None
+    release: str | None = None
+    python_version: str | None = None
+    cpu: _PytestCpu = Field(default_factory=_PytestCpu)
+
+
+class _PytestDocument(_Lenient):
+    """The parts of a `pytest --benchmark-json` file that a comparison reads."""
+
+    machine_info: _PytestMachine
+    benchmarks: list[_PytestBenchmark]
 
 
 def load_run(path: Path) -> RunView:
@@ -44,57 +95,65 @@ def load_run(path: Path) -> RunView:
     document = read_json(path, "a labench result or a pytest-benchmark --benchmark-json file")
     if isinstance(document, dict) and "benchmarks" in document and "machine_info" in document:
         return _from_pytest_benchmark(path, document)
-    return _from_labench(path, results.from_document(path, document))
+    return run_view(results.from_document(path, document), path.name)
 
 
-def _from_labench(path: Path, result: results.Result) -> RunView:
-    cases = {}
-    for case in result.cases:
-        timing = case.timing
-        cases[case.key] = Series(
-            status=case.status,
-            median=timing.median if timing else None,
-            samples=np.asarray(timing.samples) if timing else None,
-            mean=timing.mean if timing else None,
-            stdev=timing.stdev if timing else None,
-            count=len(timing.samples) if timing else 0,
-            process_medians=np.asarray(timing.process_medians)
-            if timing and timing.process_medians
-            else None,
-        )
-    return RunView(path.name, result.environment, cases)
+def run_view(result: results.Result, label: str) -> RunView:
+    """A labench run as the comparison sees it."""
+    return RunView(label, result.environment, {case.key: series(case) for case in result.cases})
+
+
+def series(case: results.CaseResult) -> Series:
+    """One labench case as the comparison sees it."""
+    timing = case.timing
+    if timing is None:
+        return Series(status=case.status, median=None, samples=None)
+    return Series(
+        status=case.status,
+        median=timing.median,
+        samples=np.asarray(timing.samples),
+        mean=timing.mean,
+        stdev=timing.stdev,
+        count=len(timing.samples),
+        process_medians=np.asarray(timing.process_medians) if timing.process_medians else None,
+    )
 
 
 def _from_pytest_benchmark(path: Path, document: dict[str, Any]) -> RunView:
-    machine = document.get("machine_info", {})
-    cpu = machine.get("cpu", {})
-    environment = {
-        "machine_id": machine.get("node"),
-        "cpu": cpu.get("brand_raw") or machine.get("processor"),
-        "cores_logical": cpu.get("count"),
-        "os": f"{machine.get('system', '')} {machine.get('release', '')}".strip(),
-        "python": machine.get("python_version"),
-        "architecture": machine.get("machine"),
-    }
-    cases = {}
-    for index, benchmark in enumerate(document["benchmarks"]):
-        try:
-            stats = benchmark["stats"]
-            key = benchmark.get("fullname") or benchmark["name"]
-            data = stats.get("data")
+    try:
+        parsed = _PytestDocument.model_validate(document)
+        cases = {}
+        for benchmark in parsed.benchmarks:
+            stats = benchmark.stats
+            key = benchmark.fullname or benchmark.name
+            if key in cases:
+                raise ValueError(f"benchmark {key!r} appears twice")
             cases[key] = Series(
                 status="ok",
-                median=float(stats["median"]),
-                samples=np.asarray(data, dtype=float) if data else None,
-                mean=float(stats["mean"]),
-                stdev=float(stats["stddev"]),
-                count=int(stats["rounds"]),
+                median=stats.median,
+                samples=stats.samples(),
+                mean=stats.mean,
+                stdev=stats.stddev,
+                count=stats.rounds,
             )
-        except (KeyError, TypeError, ValueError) as error:
-            raise InputError(
-                f"{path}: benchmarks[{index}]: damaged pytest-benchmark entry ({error!r} missing "
-                "or malformed); expected name/fullname and stats with median, mean, stddev, rounds"
-            ) from None
+    except ValidationError as error:
+        raise InputError(
+            f"{path}: damaged pytest-benchmark file, refused (expected benchmarks with a name "
+            f"and stats holding a positive median, mean and rounds): "
+            f"{results.problems(error, document)}"
+        ) from None
+    except ValueError as error:
+        raise InputError(f"{path}: damaged pytest-benchmark file: {error}") from None
+    machine = parsed.machine_info
+    environment = Environment(
+        machine_id=machine.node or "unknown",
+        hostname=machine.node,
+        cpu=machine.cpu.brand_raw or machine.processor,
+        cores_logical=machine.cpu.count,
+        os=f"{machine.system or ''} {machine.release or ''}".strip() or None,
+        python=machine.python_version,
+        architecture=machine.machine,
+    )
     return RunView(path.name, environment, cases)
 
 
@@ -140,14 +199,14 @@ def to_pytest_benchmark(result: results.Result) -> dict[str, Any]:
         )
     return {
         "machine_info": {
-            "node": environment.get("hostname"),
-            "processor": environment.get("cpu"),
-            "machine": environment.get("architecture"),
-            "python_implementation": environment.get("python_implementation"),
-            "python_version": environment.get("python"),
-            "system": environment.get("os"),
+            "node": environment.hostname,
+            "processor": environment.cpu,
+            "machine": environment.architecture,
+            "python_implementation": environment.python_implementation,
+            "python_version": environment.python,
+            "system": environment.os,
             "release": "",
-            "cpu": {"brand_raw": environment.get("cpu"), "count": environment.get("cores_logical")},
+            "cpu": {"brand_raw": environment.cpu, "count": environment.cores_logical},
         },
         "commit_info": {},
         "benchmarks": benchmarks,

@@ -53,9 +53,9 @@ def write_figures(
 def title(result: Result) -> str:
     environment = result.environment
     return (
-        f"{result.suite.name} on {environment.get('cpu', '?')} "
-        f"({environment.get('cores_usable', '?')} cores, machine "
-        f"{environment.get('machine_id', '?')}), run {result.run.id}"
+        f"{result.suite.name} on {environment.cpu or '?'} "
+        f"({environment.cores_usable or '?'} cores, machine "
+        f"{environment.machine_id}), run {result.run.id}"
     )
 
 

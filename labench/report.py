@@ -21,6 +21,7 @@ from rich.text import Text
 from labench.ceilings import Ceilings
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
+from labench.stats import NOISY_REL_CI
 from labench.suite import Case
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
@@ -54,6 +55,25 @@ def speedups(result: Result) -> dict[str, float]:
         if baseline and mine:
             found[case.key] = baseline / mine
     return found
+
+
+def unsteady(result: Result) -> set[str]:
+    """Keys whose speedup rests on a flagged (noisy or contended) case or baseline: such a
+    speedup is shown with a `?`, never bare."""
+    flagged = {(case.group, case.implementation) for case in result.cases if case.flags}
+    return {
+        case.key
+        for case in result.cases
+        if (case.group, case.implementation) in flagged
+        or (case.group, result.suite.baselines.get(case.benchmark, "")) in flagged
+    }
+
+
+def _status_text(cell: str) -> str:
+    """A grid's status cell (`ok`, or `ok noisy contended`) in colour: flags in yellow."""
+    status, *flags = cell.split()
+    text = f"[{STATUS_STYLE[status]}]{status}[/]"
+    return text + (f" [yellow]{' '.join(flags)}[/]" if flags else "")
 
 
 def _ci_text(case: CaseResult) -> str:
@@ -133,7 +153,7 @@ def _coordinate(case: CaseResult, name: str) -> str:
 
 def result_grids(result: Result) -> Iterator[Grid]:
     """One grid per benchmark, a section per parameter point."""
-    gains = speedups(result)
+    gains, shaky = speedups(result), unsteady(result)
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(cases)
         varying, constants = _coordinates(cases)
@@ -170,12 +190,12 @@ def result_grids(result: Result) -> Iterator[Grid]:
                     case.implementation,
                     format_seconds(timing.median if timing else None),
                     _ci_text(case),
-                    f"{gain:.3g}x" if gain is not None else "-",
+                    "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
                     format_number(case.metrics.get("gflops")),
                     format_number(case.metrics.get("gbps")),
                     *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
                     format_number(case.metrics.get("error_rel"), 2),
-                    case.status,
+                    " ".join([case.status, *case.flags]),
                 ]
             )
         yield grid
@@ -194,24 +214,31 @@ def results_tables(result: Result) -> Iterator[Group]:
             if index:
                 table.add_section()
             for *cells, status in section:
-                table.add_row(
-                    *(escape(cell) for cell in cells), f"[{STATUS_STYLE[status]}]{status}[/]"
-                )
+                table.add_row(*(escape(cell) for cell in cells), _status_text(status))
         yield Group(heading, *([constants] if grid.constants else []), table)
 
 
 def render_result(result: Result, console: Console) -> None:
     environment = result.environment
     console.print(
-        f"[bold]{result.suite.name}[/] on {environment.get('cpu', '?')} "
-        f"({environment.get('cores_usable', '?')} cores, "
-        f"machine {environment.get('machine_id', '?')})"
+        f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
+        f"({environment.cores_usable or '?'} cores, "
+        f"machine {environment.machine_id})"
         f" — run {result.run.id}, started {result.run.started}"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
     for table in results_tables(result):
         console.print()
         console.print(table)
+    flagged = [case for case in result.cases if case.flags]
+    if flagged:
+        console.print(
+            f"\n[yellow]{len(flagged)} case(s) flagged[/]: noisy = 95% CI wider than "
+            f"±{NOISY_REL_CI:.0%}, contended = other processes took the cores it needed; a "
+            "speedup built on one ends in `?`. Measure again on a quiet machine before "
+            "quoting them.",
+            highlight=False,
+        )
     notes = [case for case in result.cases if case.reason]
     if notes:
         console.print()

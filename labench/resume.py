@@ -44,10 +44,9 @@ def resume(
             f"{result.suite.sha256[:12]}, now {suite.sha256[:12]})"
         )
     machine = fingerprint().get("machine_id")
-    if result.environment.get("machine_id") != machine:
+    if result.environment.machine_id != machine:
         problems.append(
-            f"{path}: was measured on machine {result.environment.get('machine_id')}, "
-            f"this is {machine}"
+            f"{path}: was measured on machine {result.environment.machine_id}, this is {machine}"
         )
     if problems and not force:
         raise InputError([*problems, "pass --force to resume it anyway"])

@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from labench import results
+from labench import contention, results
 from labench.backends import BACKENDS, Backend, availability
 from labench.environment import available_memory, fingerprint
 from labench.provenance import git_state
-from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
-from labench.stats import summarize
+from labench.results import CaseResult, Flag, Result, RunInfo, SuiteInfo, Timing
+from labench.stats import NOISY_REL_CI, summarize
 from labench.suite import Case, Suite
-from labench.threads import limit_threads
+from labench.threads import limit_threads, usable_cores
 from labench.timing import Measurement, Policy, first_call, sample
 from labench.workloads import Kernel, SkipCase, WrongAnswer
 
@@ -92,19 +92,34 @@ def run_suite(
     path: Path,
     observer: Observer,
     execute: Execute | None = None,
+    retry_noisy: int = 0,
 ) -> Result:
     """Run every case (in this process, or as `execute` says), appending to `result` and saving
-    it to `path` after each one.
+    it to `path` after each one. Cases measured `noisy` or `contended` are measured again at the
+    end, up to `retry_noisy` times, and the steadier measurement is kept: a neighbour's burst
+    of activity rarely lasts the whole run.
 
-    On Ctrl-C the file is saved marked as interrupted, holding every finished case, and the
-    KeyboardInterrupt propagates so the caller can exit 130.
+    On Ctrl-C (or SIGTERM, see signals.py) the file is saved marked as interrupted, holding
+    every finished case, and the KeyboardInterrupt propagates so the caller can exit 130/143.
     """
+    run = execute or run_cases
     results.save(result, path)
     try:
-        for case_result in (execute or run_cases)(cases, observer):
+        for case_result in run(cases, observer):
             result.cases.append(case_result)
             results.save(result, path)
             observer.finished(case_result)
+        by_key = {case.key: case for case in cases}
+        for _ in range(retry_noisy):
+            position = {case.key: index for index, case in enumerate(result.cases)}
+            again = [by_key[case.key] for case in result.cases if case.flags and case.key in by_key]
+            if not again:
+                break
+            for case_result in run(again, observer):
+                index = position[case_result.key]
+                result.cases[index] = steadier(result.cases[index], case_result)
+                results.save(result, path)
+                observer.finished(case_result)
     except KeyboardInterrupt:
         result.run.interrupted = True
         raise
@@ -112,6 +127,18 @@ def run_suite(
         result.run.finished = now()
         results.save(result, path)
     return result
+
+
+def steadier(first: CaseResult, second: CaseResult) -> CaseResult:
+    """Of two measurements of one case, the one with fewer flags, then the tighter CI."""
+    if second.status != "ok" or second.timing is None or first.timing is None:
+        return first
+
+    def unsteadiness(case: CaseResult) -> tuple[int, float]:
+        assert case.timing is not None
+        return len(case.flags), case.timing.rel_ci if case.timing.rel_ci is not None else 1e9
+
+    return second if unsteadiness(second) < unsteadiness(first) else first
 
 
 def run_cases(cases: Iterable[Case], observer: Observer) -> Iterable[CaseResult]:
@@ -174,10 +201,13 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
     """Check one implementation's answer, then time it, under the case's thread limit."""
     backend = BACKENDS[case.backend]
     pools: dict[str, int] = {}
+    cpus = contention.allowed_cpus()
     try:
         with limit_threads(case.threads) as threads, backend.thread_limit(case.threads) as own:
             pools = threads.pools | own
+            before = contention.snapshot(cpus)
             cold, metrics, measurement = _check_then_time(case, inputs, reference, backend)
+            others = contention.between(before, contention.snapshot(cpus), len(cpus))
     except CaseFailed as failure:
         return record(case, failure.status, failure.reason, metrics=failure.metrics, pools=pools)
     except SkipCase as skip:
@@ -195,7 +225,19 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         samples=measurement.samples,
     )
     metrics |= _rates(case, summary.median, metrics)
-    return record(case, "ok", None, timing=timing, metrics=metrics, pools=pools)
+    flags = noise_flags(timing)
+    if others is not None:
+        metrics |= {"others_cores": others.others_cores, "steal": others.steal}
+        if others.contended(case.threads, usable_cores()):
+            flags.append("contended")
+    return record(case, "ok", None, timing=timing, metrics=metrics, pools=pools, flags=flags)
+
+
+def noise_flags(timing: Timing) -> list[Flag]:
+    """`noisy` when the case's confidence interval is wider than NOISY_REL_CI around its median
+    (or too few samples for one): a figure that must not be quoted bare."""
+    relative = timing.rel_ci
+    return ["noisy"] if relative is None or relative > NOISY_REL_CI else []
 
 
 def _check_then_time(
@@ -278,6 +320,7 @@ def record(
     timing: Timing | None = None,
     metrics: Mapping[str, Any] | None = None,
     pools: Mapping[str, int] | None = None,
+    flags: Sequence[Flag] = (),
 ) -> CaseResult:
     return CaseResult(
         key=case.key,
@@ -293,6 +336,15 @@ def record(
         status=status,
         reason=reason,
         timing=timing,
-        metrics=dict(metrics or {}),
+        metrics={name: _finite(value) for name, value in (metrics or {}).items()},
         thread_pools=dict(pools or {}),
+        flags=list(flags),
     )
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: a non-finite metric (the error of a diverged answer) is
+    stored as null, and the case's reason says what happened."""
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value

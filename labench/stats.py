@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy import stats
 
 CONFIDENCE = 0.95
+NOISY_REL_CI = 0.10
+"""A case whose 95% CI is wider than +-10% of its median is `noisy`: on a quiet machine labench
+stops sampling at +-2% (`target_rel_ci`), so +-10% means something else took the cores."""
 
 
 def median_ci(
@@ -22,6 +24,8 @@ def median_ci(
     """Distribution-free confidence interval of the median (order statistics, binomial
     argument); None when there are too few samples to reach the coverage (fewer than 6 at 95%).
     """
+    from scipy import stats
+
     values = np.asarray(samples, dtype=float)
     if len(values) == 0:
         return None

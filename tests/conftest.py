@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labench.cli import app
-from labench.results import CaseResult, Result, RunInfo, SuiteInfo, Timing
+from labench.results import CaseResult, Environment, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,15 +60,20 @@ def measured_case(
     spread=0.01,
     size=30,
     seed=7,
+    process_medians=(),
 ):
-    """A case as a run records it, its samples scattered by `spread` around `median`."""
-    samples = list(median * (1 + spread * np.random.default_rng(seed).standard_normal(size)))
+    """A case as a run records it, its samples scattered by `spread` around `median` (or
+    around each of `process_medians`, when it was measured in several processes)."""
+    rng = np.random.default_rng(seed)
+    centres = list(process_medians) or [median]
+    samples = [c * (1 + spread * x) for c in centres for x in rng.standard_normal(size)]
     timing = Timing(
         **summarize(samples).model_dump(),
         first_call=10 * median,
         inner_loops=4,
         stopped_by="max_time",
         samples=samples,
+        process_medians=list(process_medians),
     )
     return CaseResult(
         key=f"b/n={n}/float64/t{threads}/{implementation}",
@@ -135,7 +140,7 @@ def synthetic_result(cases, machine="m1", **run_fields):
     return Result(
         suite=SuiteInfo(name="s", path="s.yaml", sha256="0" * 64, baselines={"b": "numpy"}),
         run=RunInfo(**(run | run_fields)),
-        environment={"machine_id": machine, "cpu": "test CPU", "cores_usable": 2},
+        environment=Environment(machine_id=machine, cpu="test CPU", cores_usable=2),
         cases=cases,
     )
 
@@ -149,3 +154,17 @@ def git(folder: Path, *arguments: str) -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def write_result(path: Path, cases: list[CaseResult], machine: str = "test-machine") -> Path:
+    """A result file holding exactly `cases`, as `labench run` would save it."""
+    result = Result(
+        suite=SuiteInfo(name="synthetic", path="s.yaml", sha256="0" * 64, baselines={}),
+        run=RunInfo(
+            id="r1", started="2026-01-01T00:00:00+00:00", labench_version="0", command=["labench"]
+        ),
+        environment=Environment(machine_id=machine),
+        cases=cases,
+    )
+    path.write_text(result.to_json(), encoding="utf-8")
+    return path

@@ -77,7 +77,9 @@ def runs(quick_run, tmp_path_factory):
         ),
     ]
     other = rescaled(base, 0.5, id="elsewhere")
-    other.environment = base.environment | {"machine_id": "other-machine", "cpu": "Other CPU"}
+    other.environment = base.environment.model_copy(
+        update={"machine_id": "other-machine", "cpu": "Other CPU"}
+    )
     paths = [folder / "0-base.json"]
     results.save(base, paths[0])
     for index, result in enumerate([*later, other]):
@@ -102,7 +104,7 @@ def test_every_case_claim_and_machine_of_the_inputs_appears(runs, page):
     parsed = Page(page.read_text(encoding="utf-8"))
     loaded = [results.load(path) for path in runs]
     for result in loaded:
-        assert result.environment["machine_id"] in parsed.text
+        assert result.environment.machine_id in parsed.text
         assert result.run.id in parsed.text
         rows = {row[0].get("data-key"): row[1] for row in parsed.rows}
         for case in result.cases:

@@ -99,6 +99,7 @@ def test_an_interrupted_run_resumes_measuring_every_case_exactly_once(
     monkeypatch.setenv("LABENCH_MEASURE_LOG", str(log))
     monkeypatch.setenv("LABENCH_INTERRUPT_AT", "3/second")
     flags = ["--isolate"] if isolate else []
+    flags += ["--retry-noisy", "0"]  # counts measurements: no second look at noisy cases
     first = cli("run", suite, "-o", out, "-q", *flags)
     if isolate:  # the worker's KeyboardInterrupt kills only the worker: recorded, not resumable
         assert first.exit_code == 1

@@ -54,12 +54,11 @@ def test_between_process_noise_is_not_a_regression_but_a_real_shift_is():
     honest = series([1.30, 1.28, 1.31, 1.02, 1.29, 1.00], seed=2)
     assert judge("k", base, honest, 0.10, 0.01).verdict == "same"
     one_process_view = dataclasses.replace(base, process_medians=None)
-    assert (
-        judge(
-            "k", one_process_view, dataclasses.replace(honest, process_medians=None), 0.10, 0.01
-        ).verdict
-        == "slower"
-    ), "pooled samples alone mistake process placement for a regression"
+    pooled = judge(
+        "k", one_process_view, dataclasses.replace(honest, process_medians=None), 0.10, 0.01
+    )
+    # pooled samples alone would call this placement shift significant; it is only `unsure`
+    assert pooled.p_value < 1e-6 and pooled.verdict == "unsure"
     slowed = series([1.45, 1.50, 1.47, 1.52, 1.46, 1.49], seed=3)
     verdict = judge("k", base, slowed, 0.10, 0.01)
     assert verdict.verdict == "slower" and verdict.p_value < 0.01

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from labench.workloads.base import Inputs, Kernel, Param, Params, Workload, implementation
 
@@ -187,6 +186,8 @@ class Logistic(GradientWorkload):
         return softplus(-data["y"] * (data["x"] @ w)).mean() + params["l2"] / 2 * (w @ w)
 
     def gradient(self, w: np.ndarray, data: Inputs, params: Params) -> np.ndarray:
+        from scipy.special import expit  # here, so loading a suite does not import SciPy
+
         x, y = data["x"], data["y"]
         weight = -y * expit(-y * (x @ w))  # d softplus(-y z) / dz
         return x.T @ weight / len(x) + params["l2"] * w

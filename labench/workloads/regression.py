@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import linalg
 
 from labench.workloads.base import (
     Inputs,
@@ -103,6 +102,8 @@ class Ridge(Workload):
         """Normal equations X^T X + lam I, one Cholesky factorization per lambda (LAPACK)."""
         x, y = inputs["x"], inputs["y"]
         path = lambdas(params)
+
+        from scipy import linalg  # here, so loading a suite does not import SciPy
 
         def run() -> np.ndarray:
             gram, rhs = x.T @ x, x.T @ y

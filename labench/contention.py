@@ -1,0 +1,115 @@
+"""Other processes on the cores labench measures on: found, recorded, never ignored.
+
+A benchmark that shares its cores measures the neighbour as much as the kernel: on the 2-core
+development VM, one other single-threaded process turned a 50 us two-thread matmul into 5 ms
++-30%. Linux counts every core's busy, idle and steal time in /proc/stat; subtracting this
+process's own CPU time (all of its threads, BLAS and Numba pools included) from the busy time of
+the cores it may run on leaves what everyone else used. Steal is time the hypervisor gave to
+other virtual machines. Elsewhere (no /proc/stat) the load average is all there is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+PROC_STAT = "/proc/stat"
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+SPARE_CORES_SLACK = 0.25
+"""Others may use this much of a core beyond the cores a case leaves idle before it counts."""
+STEAL_LIMIT = 0.05
+"""Fraction of the cores' time stolen by the hypervisor beyond which a case counts as contended."""
+
+
+def allowed_cpus() -> set[int]:
+    """The cores this process may run on (its affinity), all of them where that is unknown."""
+    if hasattr(os, "sched_getaffinity"):
+        return set(os.sched_getaffinity(0))
+    return set(range(os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """Seconds of CPU time on the allowed cores, and this process's own, at one moment."""
+
+    wall: float
+    busy: float
+    steal: float
+    own: float
+
+
+def snapshot(cpus: set[int] | None = None) -> CpuTimes | None:
+    """Now, or None where the OS does not report per-core times."""
+    wanted = {f"cpu{index}" for index in (cpus if cpus is not None else allowed_cpus())}
+    busy = steal = 0.0
+    try:
+        with open(PROC_STAT, encoding="ascii") as stream:
+            for line in stream:
+                name, *fields = line.split()
+                if name not in wanted:
+                    continue
+                user, nice, system, _idle, _iowait, irq, softirq, stolen = (
+                    int(value) for value in (fields + ["0"] * 8)[:8]
+                )
+                busy += user + nice + system + irq + softirq
+                steal += stolen
+    except OSError:
+        return None
+    return CpuTimes(time.perf_counter(), busy / TICK, steal / TICK, time.process_time())
+
+
+@dataclass(frozen=True)
+class Contention:
+    """What other processes and the hypervisor took from the allowed cores over an interval."""
+
+    others_cores: float
+    """Mean number of cores other processes kept busy."""
+    steal: float
+    """Fraction of the cores' time stolen by the hypervisor."""
+    seconds: float
+
+    def contended(self, threads: int, cores: int) -> bool:
+        """Did others take cores that the case's `threads` needed? A one-thread case on two
+        cores leaves one core idle, so one other busy process there is not (directly) its
+        problem; any steal beyond STEAL_LIMIT is."""
+        spare = max(cores - threads, 0)
+        return self.others_cores > spare + SPARE_CORES_SLACK or self.steal > STEAL_LIMIT
+
+    def describe(self, cores: int) -> str:
+        text = f"other processes used {self.others_cores:.1f} of {cores} cores"
+        if self.steal > 0.005:
+            text += f", the hypervisor stole {self.steal:.0%}"
+        return text
+
+
+def between(before: CpuTimes | None, after: CpuTimes | None, cores: int) -> Contention | None:
+    """Contention over the interval between two snapshots; None where it cannot be known."""
+    if before is None or after is None:
+        return None
+    wall = after.wall - before.wall
+    if wall <= 0:
+        return None
+    others = (after.busy - before.busy) - (after.own - before.own)
+    stolen = (after.steal - before.steal) / (wall * cores)
+    return Contention(
+        others_cores=min(max(others / wall, 0.0), float(cores)),
+        steal=min(max(stolen, 0.0), 1.0),
+        seconds=wall,
+    )
+
+
+def probe(seconds: float = 0.25) -> Contention | None:
+    """Contention while this process sleeps for `seconds`: a look before a run starts."""
+    cpus = allowed_cpus()
+    before = snapshot(cpus)
+    time.sleep(seconds)
+    return between(before, snapshot(cpus), len(cpus))
+
+
+def load_per_core() -> float | None:
+    """The 1-minute load average per allowed core, where the OS reports one."""
+    try:
+        return os.getloadavg()[0] / len(allowed_cpus())
+    except (AttributeError, OSError):
+        return None
