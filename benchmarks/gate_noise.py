@@ -1,88 +1,134 @@
-"""Acceptance of the regression gate (issue: compare and gate).
+"""Acceptance of the regression gate, with the commands a user types (issue: an honest gate).
 
-Ten tries, each: two honest back-to-back runs of suites/quick.yaml in fresh processes, judged
-by `labench compare --fail-on-regression` (should be "same", exit 0), then the first run with
-every raw sample scaled by 0.85, i.e. the second run made 15%+ slower (should be caught).
+Each try: a baseline run B (`labench run SUITE -o B.json`), then the gated run
+`labench run SUITE --baseline B.json` on the unchanged code (an honest pair: it must pass), then
+again against B with every timing scaled by FACTOR (so the code looks 1/FACTOR - 1 slower: the
+gate must catch it). Both gated runs include whatever the gate does (confirming suspects in fresh
+processes). With --processes K, every run is measured in K processes instead.
 
-Prints each try's verdict counts and which cases raised a false alarm, then the totals.
-Run: python benchmarks/gate_noise.py [TRIES] [PROCESSES]
-(about 10 s per try on 2 cores in one process; 30 s with PROCESSES=6, the mode that meets the
-acceptance: compare then works on per-process medians)
+Prints, per try and in total: false alarms, detections, and the wall time of a plain and of a
+gated run, so the README can quote measured figures.
+
+Run: python benchmarks/gate_noise.py [--tries 10] [--processes 1] [--factor 0.85]
+         [--suite suites/quick.yaml] [--threshold 10%]
 """
 
 from __future__ import annotations
 
-import dataclasses
+import argparse
+import json
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from labench.compare import compare
-from labench.interop import RunView, load_run
-
-SUITE = Path(__file__).resolve().parent.parent / "suites" / "quick.yaml"
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def fresh_run(path: Path, processes: int) -> RunView:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "labench",
-            "run",
-            str(SUITE),
-            "-q",
-            "-o",
-            str(path),
-            "--processes",
-            str(processes),
-        ],
-        check=True,
-        capture_output=True,
+def labench(*arguments: str) -> tuple[int, float]:
+    """Run the CLI in a fresh interpreter, as a user would; exit code and wall seconds."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "labench", *arguments], capture_output=True, text=True
     )
-    return load_run(path)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"labench {' '.join(arguments)} failed:\n{done.stderr}")
+    return done.returncode, time.perf_counter() - started
 
 
-def scaled(run: RunView, factor: float) -> RunView:
-    cases = {
-        key: dataclasses.replace(
-            series,
-            median=series.median * factor if series.median else series.median,
-            samples=series.samples * factor if series.samples is not None else None,
-            process_medians=series.process_medians * factor
-            if series.process_medians is not None
-            else None,
-            mean=series.mean * factor if series.mean else series.mean,
-            stdev=series.stdev * factor if series.stdev else series.stdev,
-        )
-        for key, series in run.cases.items()
-    }
-    return dataclasses.replace(run, label=f"{run.label} x{factor}", cases=cases)
+def scaled(source: Path, target: Path, factor: float) -> Path:
+    """A copy of a result with every time multiplied by `factor` (summaries stay consistent)."""
+    document = json.loads(source.read_text())
+    for case in document["cases"]:
+        timing = case.get("timing")
+        if not timing:
+            continue
+        for name in ("median", "mean", "stdev", "min", "max", "iqr", "first_call"):
+            timing[name] *= factor
+        for name in ("samples", "process_medians"):
+            timing[name] = [value * factor for value in timing[name]]
+        if timing["ci95"]:
+            timing["ci95"] = [value * factor for value in timing["ci95"]]
+    target.write_text(json.dumps(document))
+    return target
 
 
-def main(tries: int, processes: int) -> int:
-    same, caught = 0, 0
+def regressions(path: Path, base: Path, threshold: str) -> list[str]:
+    """The cases the gate called slower, recomputed from the saved files."""
+    from labench.compare import compare, parse_threshold
+    from labench.interop import load_run
+
+    comparison = compare([load_run(base), load_run(path)], parse_threshold(threshold))
+    return [verdict.key for verdict in comparison.regressions()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tries", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--factor", type=float, default=0.85)
+    parser.add_argument("--suite", default=str(ROOT / "suites" / "quick.yaml"))
+    parser.add_argument("--threshold", default="10%")
+    options = parser.parse_args()
+    common = ["-q", "--no-fail-on-claims", "--processes", str(options.processes)]
+    gate = ["--threshold", options.threshold]
+    passed = caught = 0
+    plain_times, gated_times = [], []
     with tempfile.TemporaryDirectory() as folder:
-        for attempt in range(1, tries + 1):
-            first = fresh_run(Path(folder) / f"a{attempt}.json", processes)
-            second = fresh_run(Path(folder) / f"b{attempt}.json", processes)
-            honest = compare([first, second]).regressions()
-            slowed = compare([scaled(first, 0.85), second]).regressions()
-            same += not honest
-            caught += bool(slowed)
-            alarms = ", ".join(f"{v.key} x{v.ratio:.2f}" for v in honest) or "none"
+        for attempt in range(1, options.tries + 1):
+            base = Path(folder) / f"base{attempt}.json"
+            _, plain = labench("run", options.suite, "-o", str(base), *common)
+            honest_path, slowed_path = (
+                Path(folder) / f"h{attempt}.json",
+                Path(folder) / f"s{attempt}.json",
+            )
+            _, gated = labench(
+                "run",
+                options.suite,
+                "-o",
+                str(honest_path),
+                *common,
+                "--baseline",
+                str(base),
+                *gate,
+            )
+            lucky = scaled(base, Path(folder) / f"fast{attempt}.json", options.factor)
+            labench(
+                "run",
+                options.suite,
+                "-o",
+                str(slowed_path),
+                *common,
+                "--baseline",
+                str(lucky),
+                *gate,
+            )
+            alarms = regressions(honest_path, base, options.threshold)
+            found = regressions(slowed_path, lucky, options.threshold)
+            passed += not alarms
+            caught += bool(found)
+            plain_times.append(plain)
+            gated_times.append(gated)
             print(
-                f"try {attempt}: honest pair {'same' if not honest else 'REGRESSION'} "
-                f"(false alarms: {alarms}); 15% slowdown {'caught' if slowed else 'MISSED'} "
-                f"({len(slowed)} cases)",
+                f"try {attempt}: honest pair {'passed' if not alarms else 'FALSE ALARM'} "
+                f"({', '.join(alarms) or 'no case slower'}); x{1 / options.factor:.3f} slowdown "
+                f"{'caught' if found else 'MISSED'} ({len(found)} cases slower); "
+                f"plain run {plain:.1f} s, gated run {gated:.1f} s",
                 flush=True,
             )
-    print(f"honest pairs judged same: {same}/{tries}; 15% slowdowns caught: {caught}/{tries}")
-    return 0 if same >= 0.9 * tries and caught == tries else 1
+    tries = options.tries
+    plain, gated = statistics.median(plain_times), statistics.median(gated_times)
+    ratio = statistics.median(g / p for g, p in zip(gated_times, plain_times, strict=True))
+    print(
+        f"{options.suite}, --processes {options.processes}, threshold {options.threshold}: "
+        f"honest pairs passed {passed}/{tries} (false alarms {tries - passed}/{tries}); "
+        f"x{1 / options.factor:.3f} slowdowns caught {caught}/{tries}; median wall time "
+        f"plain {plain:.1f} s, gated {gated:.1f} s ({ratio:.2f}x)"
+    )
+    return 0 if passed >= 0.9 * tries and caught == tries else 1
 
 
 if __name__ == "__main__":
-    tries = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    processes = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    sys.exit(main(tries, processes))
+    sys.exit(main())

@@ -39,6 +39,7 @@ from labench.resume import resume as resumed
 from labench.runner import Observer, new_result, run_suite
 from labench.signals import Terminated, sigterm_interrupts
 from labench.suite import Case, Measurement, Suite, SuiteModel, load_suite
+from labench.suite_size import describe_budget
 from labench.workloads import BUILTIN
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
@@ -55,6 +56,7 @@ console = Console(width=None if Console().is_terminal else 150)
 errors = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 150)
 
 Command = TypeVar("Command", bound=Callable[..., Any])
+FullTable = Annotated[bool, typer.Option(help="Every case of a large benchmark, not its summary.")]
 
 
 def reports_input_errors(command: Command) -> Command:
@@ -180,6 +182,7 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
     ] = False,
+    full_table: FullTable = False,
     baseline: Annotated[
         Path | None,
         typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
@@ -264,79 +267,100 @@ def run(
                 Plan(suite, planned, cases, output, new_result(suite, overrides, processes, label))
             )
     load = _machine_load(quiet)
-    failed = False
+    gate = Gate(base_run, limit, alpha, confirm_processes) if base_run is not None else None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for plan in plans:
-        suite, result = plan.suite, plan.result
-        result.run.load = load
-        path = plan.output or results.reserve_path(Path("results"), suite.name, stamp)
-        execute = (
-            partial(run_isolated, suite=suite, overrides=overrides, processes=processes)
-            if isolate
-            else None
-        )
-        started = time.perf_counter()
-        try:
-            with sigterm_interrupts():
-                with progress_observer(console, plan.cases, enabled=not quiet) as observer:
-                    run_suite(plan.cases, result, path, observer, execute, retry_noisy)
-                measured = time.perf_counter() - started
-                if base_run is not None and confirm_processes > 0:
-                    _confirm_suspects(
-                        plan,
-                        overrides,
-                        base_run,
-                        limit,
-                        alpha,
-                        confirm_processes,
-                        measured,
-                        path,
-                        quiet,
+    failed = False
+    with sigterm_interrupts():
+        for plan in plans:
+            plan.result.run.load = load
+            budget = describe_budget(plan.cases, retry_noisy)
+            line = f"{plan.suite.name}: {len(plan.cases)} cases to run; {budget}"
+            console.print(line, highlight=False, soft_wrap=True)
+            path = plan.output
+            try:
+                path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
+                execute = (
+                    partial(
+                        run_isolated, suite=plan.suite, overrides=overrides, processes=processes
                     )
-        except KeyboardInterrupt as stop:
-            signal_name, code = (
-                ("SIGTERM", EXIT_TERMINATED)
-                if isinstance(stop, Terminated)
-                else ("Ctrl-C", EXIT_INTERRUPTED)
-            )
-            errors.print(
-                f"interrupted ({signal_name}): {len(result.cases)} cases kept in {path}; "
-                f"continue with --resume {path}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(code) from None
-        in_suite_order(result, plan.planned)
-        ceilings.add_roofline(result, roofs)
-        result.claims = evaluate_all(suite.model.claims, result.cases, plan.planned)
-        results.save(result, path)
-        if not quiet:
-            render_result(result, console)
-        console.print(f"saved {path}", highlight=False)
-        failed |= any(case.status in ("wrong", "error") for case in result.cases)
-        failed |= fail_on_claims and any(claim.status == "failed" for claim in result.claims)
-        if base_run is not None:
-            console.print()
-            gated = _gate([base_run, run_view(result, path.name)], limit, alpha, "table")
-            failed |= bool(gated.regressions())
+                    if isolate
+                    else None
+                )
+                failed |= _run_plan(
+                    plan, path, execute, retry_noisy, overrides, gate, roofs, quiet, full_table
+                )
+            except KeyboardInterrupt as stop:
+                signal_name, code = (
+                    ("SIGTERM", EXIT_TERMINATED)
+                    if isinstance(stop, Terminated)
+                    else ("Ctrl-C", EXIT_INTERRUPTED)
+                )
+                kept = (
+                    f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
+                )
+                errors.print(
+                    f"interrupted ({signal_name}): {kept if path else 'nothing measured yet'}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(code) from None
+            failed |= fail_on_claims and any(c.status == "failed" for c in plan.result.claims)
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _confirm_suspects(
+@dataclass(frozen=True)
+class Gate:
+    """`run --baseline`: the earlier run, and how to judge against it."""
+
+    base: RunView
+    threshold: float
+    alpha: float
+    confirm_processes: int
+
+
+def _run_plan(
     plan: Plan,
-    overrides: dict[str, Any],
-    base_run: RunView,
-    limit: float,
-    alpha: float,
-    processes: int,
-    budget: float,
     path: Path,
+    execute: Any,
+    retry_noisy: int,
+    overrides: dict[str, Any],
+    gate: Gate | None,
+    roofs: ceilings.Ceilings | None,
     quiet: bool,
+    full_table: bool,
+) -> bool:
+    """Measure one suite, confirm suspects, judge claims, save, render and gate; True when a
+    case failed or the gate found a regression."""
+    result = plan.result
+    started = time.perf_counter()
+    with progress_observer(console, plan.cases, enabled=not quiet) as observer:
+        run_suite(plan.cases, result, path, observer, execute, retry_noisy)
+    if gate is not None and gate.confirm_processes > 0:
+        _confirm_suspects(plan, overrides, gate, time.perf_counter() - started, path, quiet)
+    in_suite_order(result, plan.planned)
+    ceilings.add_roofline(result, roofs)
+    result.claims = evaluate_all(plan.suite.model.claims, result.cases, plan.planned)
+    results.save(result, path)
+    if not quiet:
+        render_result(result, console, full_table)
+    console.print(f"saved {path}", highlight=False)
+    failed = any(case.status in ("wrong", "error") for case in result.cases)
+    if gate is not None:
+        console.print()
+        judged = _gate(
+            [gate.base, run_view(result, path.name)], gate.threshold, gate.alpha, "table"
+        )
+        failed |= bool(judged.regressions())
+    return failed
+
+
+def _confirm_suspects(
+    plan: Plan, overrides: dict[str, Any], gate: Gate, budget: float, path: Path, quiet: bool
 ) -> None:
     """Re-measure, in fresh processes, the cases that look slower than the baseline within one
     process, so the gate decides on the spread between processes (confirm.py)."""
-    comparison = compare([base_run, run_view(plan.result, path.name)], limit, alpha)
+    comparison = compare([gate.base, run_view(plan.result, path.name)], gate.threshold, gate.alpha)
     keys = [verdict.key for verdict in suspects(comparison)]
     if not keys:
         return
@@ -347,12 +371,14 @@ def _confirm_suspects(
 
     if not quiet:
         console.print(
-            f"{len(keys)} case(s) look slower than {base_run.label} within one process; "
-            f"confirming in {processes} fresh processes",
+            f"{len(keys)} case(s) look slower than {gate.base.label} within one process; "
+            f"confirming in {gate.confirm_processes} fresh processes",
             highlight=False,
         )
     with progress_observer(console, [planned[key] for key in keys], enabled=not quiet) as observer:
-        outcome = confirm(plan.result, keys, planned, measure, observer, budget, processes)
+        outcome = confirm(
+            plan.result, keys, planned, measure, observer, budget, gate.confirm_processes
+        )
     plan.result.run.confirmed += outcome.confirmed
     results.save(plan.result, path)
     if outcome.left:
@@ -503,10 +529,12 @@ def validate(
         except InputError as error:
             problems += error.problems
             continue
+        cases = suite.cases()
         console.print(
-            f"{path}: ok, {len(suite.model.benchmarks)} benchmarks, "
-            f"{len(suite.cases())} cases, {len(suite.model.claims)} claims",
+            f"{path}: ok, {len(suite.model.benchmarks)} benchmarks, {len(cases)} cases, "
+            f"{len(suite.model.claims)} claims; {describe_budget(cases)}",
             highlight=False,
+            soft_wrap=True,
         )
     if problems:
         raise InputError(problems)
@@ -618,9 +646,12 @@ def plot(
 
 @app.command()
 @reports_input_errors
-def show(result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")]) -> None:
+def show(
+    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
+    full_table: FullTable = False,
+) -> None:
     """Re-render a saved run."""
-    render_result(results.load(result_file), console)
+    render_result(results.load(result_file), console, full_table)
 
 
 @app.command()

@@ -20,6 +20,7 @@ from labench.errors import InputError
 from labench.history import CaseHistory, History
 from labench.report import speedups
 from labench.results import CaseResult, Result
+from labench.scaling import fitted_exponents, swept
 
 FD_METHODS = ("fd_forward", "fd_central", "complex_step")
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -64,7 +65,7 @@ def figures(result: Result, ceilings: Ceilings | None) -> Iterator[Figure]:
     gains = speedups(result)
     for benchmark, group in itertools.groupby(measured, key=lambda case: case.benchmark):
         cases = list(group)
-        for parameter in _swept(cases):
+        for parameter in swept(cases):
             if parameter == "h":
                 yield _error_vs_step(benchmark, cases)
             elif parameter == "rank" and cases[0].workload.startswith("lowrank."):
@@ -79,17 +80,6 @@ def figures(result: Result, ceilings: Ceilings | None) -> Iterator[Figure]:
     rated = [case for case in measured if case.metrics.get("flops") and case.metrics.get("bytes")]
     if rated:
         yield _roofline(rated, ceilings)
-
-
-def _swept(cases: list[CaseResult]) -> list[str]:
-    """Numeric parameters that take several values in this benchmark."""
-    names = []
-    for name in cases[0].params:
-        values = {case.params.get(name) for case in cases}
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        if numeric and len(values) > 1:
-            names.append(name)
-    return names
 
 
 def _new(name: str) -> tuple[Figure, Any]:
@@ -113,7 +103,7 @@ def _series(
 
 def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], str]:
     """A label naming the implementation and whatever else varies besides `parameter`."""
-    varying = [name for name in _swept(cases) if name != parameter]
+    varying = [name for name in swept(cases) if name != parameter]
     threads = len({case.threads for case in cases}) > 1
     dtypes = len({case.dtype for case in cases}) > 1
 
@@ -149,9 +139,9 @@ def _scaling(benchmark: str, cases: list[CaseResult], parameter: str) -> Figure:
     for name, line in _series(cases, parameter, _others(cases, parameter)).items():
         x = np.array([case.params[parameter] for case in line], dtype=float)
         y = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
-        if len(line) > 1:
-            exponent = np.polyfit(np.log(x), np.log(y), 1)[0]
-            name += f" (~{parameter}^{exponent:.2f})"
+        exponent = fitted_exponents(line, [parameter])
+        if exponent is not None:
+            name += f" (~{parameter}^{exponent[parameter]:.2f})"
         axes.errorbar(x, y, yerr=_error_bars(line), marker="o", capsize=3, label=name)
     return _finish(
         made, axes, f"{benchmark}: time vs {parameter}", parameter, "median time per call (s)"

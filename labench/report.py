@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -21,6 +21,7 @@ from rich.text import Text
 from labench.ceilings import Ceilings
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
+from labench.scaling import fitted_exponents, swept
 from labench.stats import NOISY_REL_CI
 from labench.suite import Case
 
@@ -109,6 +110,10 @@ def _value_text(value: Any) -> str:
     return "default" if value is None else str(value)
 
 
+def _params_text(params: dict[str, Any]) -> str:
+    return " ".join(f"{name}={_value_text(value)}" for name, value in params.items())
+
+
 @dataclass
 class Grid:
     """One benchmark's table, free of any output format, so the terminal and the HTML report
@@ -151,62 +156,77 @@ def _coordinate(case: CaseResult, name: str) -> str:
     return _value_text(case.params.get(name))
 
 
+def _grid(
+    result: Result,
+    benchmark: str,
+    cases: list[CaseResult],
+    gains: dict[str, float],
+    shaky: set[str],
+) -> Grid:
+    """One benchmark's grid, a section per parameter point."""
+    varying, constants = _coordinates(cases)
+    roofline = any("roofline_frac" in case.metrics for case in cases)
+    grid = Grid(
+        title=f"{benchmark} ({cases[0].workload}, baseline "
+        f"{result.suite.baselines.get(benchmark, '')})",
+        constants=constants,
+        columns=[
+            *[(name, "right" if name == "threads" else "left") for name in varying],
+            ("implementation", "left"),
+            ("median", "right"),
+            ("95% CI", "right"),
+            ("speedup", "right"),
+            ("GFLOP/s", "right"),
+            ("GB/s", "right"),
+            *([("roof", "right")] if roofline else []),
+            ("error", "right"),
+            ("status", "left"),
+        ],
+    )
+    previous = None
+    for case in cases:
+        point = [_coordinate(case, name) for name in varying if name != "threads"]
+        if point != previous:
+            grid.sections.append([])
+        previous = point
+        timing = case.timing
+        gain = gains.get(case.key)
+        grid.keys.append(case.key)
+        grid.sections[-1].append(
+            [
+                *[_coordinate(case, name) for name in varying],
+                case.implementation,
+                format_seconds(timing.median if timing else None),
+                _ci_text(case),
+                "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
+                format_number(case.metrics.get("gflops")),
+                format_number(case.metrics.get("gbps")),
+                *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
+                format_number(case.metrics.get("error_rel"), 2),
+                " ".join([case.status, *case.flags]),
+            ]
+        )
+    return grid
+
+
 def result_grids(result: Result) -> Iterator[Grid]:
-    """One grid per benchmark, a section per parameter point."""
+    """Every benchmark's grid, in full (the HTML report's tables)."""
     gains, shaky = speedups(result), unsteady(result)
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
-        cases = list(cases)
-        varying, constants = _coordinates(cases)
-        roofline = any("roofline_frac" in case.metrics for case in cases)
-        grid = Grid(
-            title=f"{benchmark} ({cases[0].workload}, baseline "
-            f"{result.suite.baselines.get(benchmark, '')})",
-            constants=constants,
-            columns=[
-                *[(name, "right" if name == "threads" else "left") for name in varying],
-                ("implementation", "left"),
-                ("median", "right"),
-                ("95% CI", "right"),
-                ("speedup", "right"),
-                ("GFLOP/s", "right"),
-                ("GB/s", "right"),
-                *([("roof", "right")] if roofline else []),
-                ("error", "right"),
-                ("status", "left"),
-            ],
-        )
-        previous = None
-        for case in cases:
-            point = [_coordinate(case, name) for name in varying if name != "threads"]
-            if point != previous:
-                grid.sections.append([])
-            previous = point
-            timing = case.timing
-            gain = gains.get(case.key)
-            grid.keys.append(case.key)
-            grid.sections[-1].append(
-                [
-                    *[_coordinate(case, name) for name in varying],
-                    case.implementation,
-                    format_seconds(timing.median if timing else None),
-                    _ci_text(case),
-                    "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
-                    format_number(case.metrics.get("gflops")),
-                    format_number(case.metrics.get("gbps")),
-                    *([_percent(case.metrics.get("roofline_frac"))] if roofline else []),
-                    format_number(case.metrics.get("error_rel"), 2),
-                    " ".join([case.status, *case.flags]),
-                ]
-            )
-        yield grid
+        yield _grid(result, benchmark, list(cases), gains, shaky)
 
 
-def results_tables(result: Result) -> Iterator[Group]:
-    """The grids as rich tables under their title, and the constants on a line of their own
-    (a table's own title would wrap at the table's width)."""
-    for grid in result_grids(result):
-        heading = Text(grid.title, style="bold")
-        constants = Text(grid.constants, style="dim")
+def results_tables(result: Result, full: bool = False) -> Iterator[RenderableType]:
+    """One table per benchmark under its title, its constants on a line of their own (a
+    table's own title would wrap at the table's width); a benchmark of more than
+    SUMMARY_ABOVE cases is summarised unless `full`."""
+    gains, shaky = speedups(result), unsteady(result)
+    for benchmark, group in itertools.groupby(result.cases, key=lambda case: case.benchmark):
+        cases = list(group)
+        if len(cases) > SUMMARY_ABOVE and not full:
+            yield summary_table(benchmark, cases, result.suite.baselines.get(benchmark, ""))
+            continue
+        grid = _grid(result, benchmark, cases, gains, shaky)
         table = Table(show_edge=False)
         for column, justify in grid.columns:
             table.add_column(column, justify=justify)  # type: ignore[arg-type]
@@ -215,10 +235,58 @@ def results_tables(result: Result) -> Iterator[Group]:
                 table.add_section()
             for *cells, status in section:
                 table.add_row(*(escape(cell) for cell in cells), _status_text(status))
-        yield Group(heading, *([constants] if grid.constants else []), table)
+        heading = Text(grid.title, style="bold")
+        constants = [Text(grid.constants, style="dim")] if grid.constants else []
+        yield Group(heading, *constants, table)
 
 
-def render_result(result: Result, console: Console) -> None:
+SUMMARY_ABOVE = 60
+"""More cases than this in one benchmark is a sweep no one reads row by row."""
+
+
+def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Table:
+    """A large benchmark in a few rows: per implementation (and dtype, threads and whatever
+    else is not swept), how many points were measured, the fitted scaling exponent of each
+    swept parameter, and the fastest and slowest points."""
+    parameters = swept(cases)
+    table = Table(
+        title=f"{benchmark} [dim]({cases[0].workload}, baseline {baseline}): {len(cases)} cases "
+        "summarised; --full-table shows each[/]",
+        title_justify="left",
+        show_edge=False,
+    )
+    columns = ("implementation", "dtype", "thr", "fixed", "ok", "scaling", "fastest", "slowest")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("thr", "ok") else "left")
+    lines: dict[tuple[Any, ...], list[CaseResult]] = {}
+    for case in cases:
+        fixed = tuple((name, v) for name, v in case.params.items() if name not in parameters)
+        lines.setdefault((case.implementation, case.dtype, case.threads, fixed), []).append(case)
+    for (implementation, dtype, threads, fixed), line in lines.items():
+        timed = [case for case in line if case.status == "ok" and case.timing]
+        exponents = fitted_exponents(timed, parameters) or {}
+        ordered = sorted(timed, key=lambda case: case.timing.median)  # type: ignore[union-attr]
+        table.add_row(
+            implementation,
+            dtype,
+            str(threads),
+            _params_text(dict(fixed)),
+            f"{len(timed)}/{len(line)}",
+            " ".join(f"~{name}^{power:.2f}" for name, power in exponents.items()) or "-",
+            _point_text(ordered[0] if ordered else None, parameters),
+            _point_text(ordered[-1] if ordered else None, parameters),
+        )
+    return table
+
+
+def _point_text(case: CaseResult | None, parameters: list[str]) -> str:
+    if case is None or case.timing is None:
+        return "-"
+    where = _params_text({name: case.params[name] for name in parameters}) or "-"
+    return f"{where}: {format_seconds(case.timing.median)}"
+
+
+def render_result(result: Result, console: Console, full: bool = False) -> None:
     environment = result.environment
     console.print(
         f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
@@ -227,7 +295,7 @@ def render_result(result: Result, console: Console) -> None:
         f" — run {result.run.id}, started {result.run.started}"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
-    for table in results_tables(result):
+    for table in results_tables(result, full):
         console.print()
         console.print(table)
     flagged = [case for case in result.cases if case.flags]

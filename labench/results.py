@@ -1,8 +1,9 @@
 """The versioned result document, and THE one reader every command uses to load it.
 
 Raw samples are kept so any later comparison can be recomputed from the file. Files are written
-atomically (temporary file + rename) after every case, so an interrupted or crashed run leaves a
-valid file holding every case it finished, never a truncated one.
+atomically (temporary file + rename), so a reader never sees a truncated one; while a run goes
+on, its finished cases are in its journal (labench.journal), which `load` reads back when the
+run never finished.
 
 A result file is evidence a gate decides on, and it may come from another machine, an old
 labench, or a hand that edited it. So the reader trusts nothing: the size and nesting are bounded
@@ -253,9 +254,18 @@ def reserve_path(folder: Path, name: str, stamp: str) -> Path:
 
 
 def load(path: Path) -> Result:
-    """Read, migrate and validate a result file; anything unusable or untrustworthy is an
-    InputError naming the file and the field."""
-    return from_document(path, read_json(path, "a labench result file"))
+    """Read, migrate and validate a result file (and the journal of a run that never
+    finished); anything unusable or untrustworthy is an InputError naming the file and field."""
+    return with_journal(path, from_document(path, read_json(path, "a labench result file")))
+
+
+def with_journal(path: Path, result: Result) -> Result:
+    """A run that never finished (it was killed) as its journal holds it, with its cases."""
+    if result.run.finished is not None:
+        return result
+    from labench.journal import recover  # the journal builds on this module
+
+    return recover(path, result.run.id) or result
 
 
 def from_document(path: Path, document: Any) -> Result:

@@ -2,7 +2,7 @@
 
 Inputs and the float64 reference are made once per data group (benchmark x parameters x dtype)
 and shared by every implementation and thread count, so all contenders see identical data and
-the reference is not recomputed per case. The result file is rewritten after every case.
+the reference is not recomputed per case. Each finished case is journaled at once.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from labench import contention, results
 from labench.backends import BACKENDS, Backend, availability
 from labench.environment import available_memory, fingerprint
+from labench.journal import Journal
 from labench.provenance import git_state
 from labench.results import CaseResult, Flag, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import NOISY_REL_CI, summarize
@@ -94,20 +95,22 @@ def run_suite(
     execute: Execute | None = None,
     retry_noisy: int = 0,
 ) -> Result:
-    """Run every case (in this process, or as `execute` says), appending to `result` and saving
-    it to `path` after each one. Cases measured `noisy` or `contended` are measured again at the
-    end, up to `retry_noisy` times, and the steadier measurement is kept: a neighbour's burst
-    of activity rarely lasts the whole run.
+    """Run every case (in this process, or as `execute` says), appending to `result`; each
+    finished case is journaled beside `path` at once, and `path` is written at the start and
+    the end (see labench.journal: rewriting it per case made runs quadratic). Cases measured
+    `noisy` or `contended` are measured again at the end, up to `retry_noisy` times, and the
+    steadier measurement is kept: a neighbour's burst of activity rarely lasts the whole run.
 
     On Ctrl-C (or SIGTERM, see signals.py) the file is saved marked as interrupted, holding
     every finished case, and the KeyboardInterrupt propagates so the caller can exit 130/143.
     """
     run = execute or run_cases
     results.save(result, path)
+    journal = Journal.start(result, path)
     try:
         for case_result in run(cases, observer):
             result.cases.append(case_result)
-            results.save(result, path)
+            journal.append(case_result)
             observer.finished(case_result)
         by_key = {case.key: case for case in cases}
         for _ in range(retry_noisy):
@@ -126,6 +129,7 @@ def run_suite(
     finally:
         result.run.finished = now()
         results.save(result, path)
+        journal.discard()
     return result
 
 

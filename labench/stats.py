@@ -7,7 +7,9 @@ which assumes nothing about the shape of the distribution, rather than mean +- s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -24,16 +26,45 @@ def median_ci(
     """Distribution-free confidence interval of the median (order statistics, binomial
     argument); None when there are too few samples to reach the coverage (fewer than 6 at 95%).
     """
-    from scipy import stats
 
     values = np.asarray(samples, dtype=float)
     if len(values) == 0:
         return None
-    interval = stats.quantile_test(values, q=float(np.median(values)), p=0.5)
-    low, high = interval.confidence_interval(confidence)
-    if np.isnan(low) or np.isnan(high):
+    ranks = _median_ci_ranks(len(values), confidence)
+    if ranks is None:
         return None
+    low, high = np.partition(values, ranks)[list(ranks)]
     return float(low), float(high)
+
+
+@lru_cache(maxsize=1024)
+def _median_ci_ranks(count: int, confidence: float) -> tuple[int, int] | None:
+    """Which order statistics (0-based) bound the median's CI: the ranks between which the
+    number of samples below the true median, Binomial(count, 1/2), falls with `confidence`.
+    They depend on the count alone, so they are computed once per count (sampling asks after
+    every few samples); the bounds are scipy.stats.quantile_test's, computed here from the
+    binomial distribution directly, so that measuring needs no SciPy (importing scipy.stats
+    costs about a second in every worker process).
+    """
+    tail = (1 - confidence) / 2
+    cdf = _half_binomial_cdf(count)
+    below = int(np.searchsorted(cdf, tail, side="left"))  # ppf(tail): first k, cdf(k) >= tail
+    # isf(tail): first k with P(X > k) <= tail; by symmetry P(X > k) = cdf(count - k - 1)
+    above = count - int(np.searchsorted(cdf, tail, side="right"))
+    low, high = below - 1, above
+    if low < 0 or high >= count:
+        return None
+    return low, high
+
+
+@lru_cache(maxsize=64)
+def _half_binomial_cdf(count: int) -> np.ndarray:
+    """P(X <= k) for X ~ Binomial(count, 1/2), k = 0..count, from log-probabilities (lgamma),
+    which stay exact to about 1e-11 where 2**-count itself would underflow."""
+    ks = np.arange(count + 1)
+    log_choose = np.array([math.lgamma(k + 1) for k in range(count + 1)])
+    logs = log_choose[count] - log_choose[ks] - log_choose[count - ks] - count * math.log(2)
+    return np.cumsum(np.exp(logs))
 
 
 class Summary(BaseModel):

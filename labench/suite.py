@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from labench.suite_model import (
     merge,
     sweep,
 )
-from labench.threads import resolve_threads
+from labench.threads import distinct_threads, resolve_threads
 from labench.workloads import Workload
 from labench.yamlsource import SourceMap, load_yaml
 
@@ -121,7 +120,7 @@ class Suite:
             for point in sweep(benchmark.params):
                 params = workload.resolve_params(point)
                 for dtype, threads, implementation in itertools.product(
-                    merged.dtype, _distinct_threads(merged.threads), implementations
+                    merged.dtype, distinct_threads(merged.threads), implementations
                 ):
                     cases.append(
                         Case(
@@ -140,14 +139,6 @@ class Suite:
     def baseline(self, benchmark_id: str) -> str:
         benchmark = next(b for b in self.model.benchmarks if b.id == benchmark_id)
         return benchmark.baseline or benchmark.implementation_names(self.workloads[benchmark_id])[0]
-
-
-def _distinct_threads(specs: Sequence[ThreadSpec]) -> list[ThreadSpec]:
-    """Drop specs that resolve to a count already listed ('max' on a 2-core machine is 2)."""
-    seen: dict[int, ThreadSpec] = {}
-    for spec in specs:
-        seen.setdefault(resolve_threads(spec), spec)
-    return list(seen.values())
 
 
 def load_suite(path: Path) -> Suite:

@@ -25,6 +25,7 @@ from labench.suite_model import (
     merge,
     sweep,
 )
+from labench.suite_size import case_count_problems
 from labench.workloads import BUILTIN, Workload, WorkloadNotFound, load_workload
 from labench.yamlsource import SourceMap, ValuePath
 
@@ -125,6 +126,8 @@ def check_meaning(
             workloads[benchmark.id] = workload
     for index, claim in enumerate(model.claims):
         problems += _check_claim(claim, model, workloads, source, ("claims", index))
+    if not problems:
+        problems += case_count_problems(model, workloads, source)
     if not problems:
         problems += _check_points(model, workloads, source)
     return workloads, problems

@@ -82,7 +82,7 @@ ParamValue = Any
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class Measurement(_Strict):
@@ -267,6 +267,13 @@ class SuiteModel(_Strict):
     labench: Literal[1] = Field(description="suite format version")
     name: Identifier
     description: str | None = None
+    max_cases: (
+        Annotated[
+            int,
+            Field(ge=1, description="cases the suite may hold; default 10,000 (a guard on sweeps)"),
+        ]
+        | None
+    ) = None
     defaults: Measurement = Field(default_factory=Measurement)
     benchmarks: list[Benchmark] = Field(min_length=1)
     claims: list[Claim] = Field(default_factory=list)

@@ -8,11 +8,15 @@ library that ignored the request shows up in the result instead of silently skew
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+Spec = TypeVar("Spec", int, str)
 
 
 def usable_cores() -> int:
@@ -27,6 +31,14 @@ def resolve_threads(spec: int | str) -> int:
     return usable_cores() if spec == "max" else int(spec)
 
 
+def distinct_threads(specs: Sequence[Spec]) -> list[Spec]:
+    """Drop specs that resolve to a count already listed ('max' on a 2-core machine is 2)."""
+    seen: dict[int, Spec] = {}
+    for spec in specs:
+        seen.setdefault(resolve_threads(spec), spec)
+    return list(seen.values())
+
+
 @dataclass(frozen=True)
 class ThreadState:
     """What the native thread pools report while a limit is in force."""
@@ -35,16 +47,32 @@ class ThreadState:
     pools: dict[str, int]
 
 
-def pool_threads() -> dict[str, int]:
+_scanned: dict[int, ThreadpoolController] = {}
+
+
+def _controller() -> ThreadpoolController:
+    """threadpoolctl's handle on the loaded native pools, kept between cases: building one scans
+    every loaded library (3-5 ms, per case in a sweep of small cases). It is rebuilt when Python
+    has imported modules since the scan, because a native pool arrives with an import (NumPy's
+    BLAS, Numba's OpenMP or TBB layer on its first parallel call)."""
+    imported = len(sys.modules)
+    if imported not in _scanned:
+        _scanned.clear()
+        _scanned[imported] = ThreadpoolController()
+    return _scanned[imported]
+
+
+def pool_threads(controller: ThreadpoolController) -> dict[str, int]:
     """Current thread count of each native pool, keyed `user_api:internal_api`."""
     return {
         f"{pool['user_api']}:{pool['internal_api']}": int(pool["num_threads"])
-        for pool in threadpool_info()
+        for pool in controller.info()
     }
 
 
 @contextmanager
 def limit_threads(count: int) -> Iterator[ThreadState]:
     """Limit every BLAS and OpenMP pool to `count` threads and report what they accepted."""
-    with threadpool_limits(limits=count):
-        yield ThreadState(requested=count, pools=pool_threads())
+    controller = _controller()
+    with controller.limit(limits=count):
+        yield ThreadState(requested=count, pools=pool_threads(controller))

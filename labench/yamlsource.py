@@ -5,11 +5,13 @@ file, line and column. So we compose the node tree with the safe loader and buil
 ourselves, keeping a map from each value's path (`("benchmarks", 0, "params", "n")`) to its mark.
 Only plain data is accepted: tags that would construct objects are refused, duplicate keys are
 errors instead of silently keeping the last one, and `1e-8` reads as a float (YAML 1.1 would make
-it a string, a classic trap when writing step sizes).
+it a string, a classic trap when writing step sizes). Hostile documents (alias bombs, cycles,
+deep nesting, gigantic files) are refused before anything is built: see `yamllimits`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ import yaml
 
 from labench.errors import InputError
 from labench.inputs import read_input
+from labench.yamllimits import MAX_BYTES, LimitedComposer, LimitedScanner, Refused
 
 ValuePath = tuple[str | int, ...]
 
@@ -27,8 +30,13 @@ _PLAIN_TAGS = {
 }
 
 
-class _SuiteLoader(yaml.SafeLoader):
-    """SafeLoader that also reads exponent floats without a dot, such as `1e-8`."""
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_Pair = tuple[yaml.Node, yaml.Node]
+
+
+class _SuiteLoader(LimitedScanner, LimitedComposer, yaml.SafeLoader):
+    """SafeLoader that also reads exponent floats without a dot, such as `1e-8`, and refuses
+    documents beyond the limits of `yamllimits`."""
 
 
 _SuiteLoader.add_implicit_resolver(
@@ -105,17 +113,34 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        """A scalar's value; one Python cannot hold (an integer of 5,000 digits) is an error at
+        its place, not a traceback."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as error:
+            shown = node.value if len(node.value) <= 20 else node.value[:20] + "..."
+            reason = str(error).split(":")[0]
+            raise InputError(
+                f"{_location(self.source.file, node.start_mark)}: cannot read {shown!r}: {reason}"
+            ) from None
 
     def _mapping(self, node: yaml.MappingNode, path: ValuePath) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)
+        """Keys written in the mapping first (a repeated one is an error), then those merged
+        in with `<<`, each only where no key of that name came before: as YAML specifies,
+        written keys override merged ones and an earlier merged mapping a later one."""
+        written, merged = self._pairs(node)
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(written + merged):
             key_place = _location(self.source.file, key_node.start_mark)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise InputError(f"{key_place}: expected a plain key, got a {key_node.id}")
-            key = self.loader.construct_object(key_node)
+            key = self._scalar(key_node)
             if key in result:
+                if index >= len(written):
+                    continue
                 first = self.source.keys[(*path, key)]
                 raise InputError(
                     f"{key_place}: duplicate key {key!r} (first written at line {first.line})"
@@ -124,14 +149,48 @@ class _Builder:
             result[key] = self.build(value_node, (*path, key))
         return result
 
+    def _pairs(self, node: yaml.MappingNode) -> tuple[list[_Pair], list[_Pair]]:
+        """The mapping's own pairs, and those its merge keys bring in, in precedence order.
+        PyYAML's `flatten_mapping` would mix the two (and rewrite shared nodes in place)."""
+        written: list[_Pair] = []
+        merged: list[_Pair] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                written.append((key_node, value_node))
+                continue
+            sources = (
+                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            )
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise InputError(
+                        f"{_location(self.source.file, key_node.start_mark)}: a merge key '<<' "
+                        f"takes a mapping or a list of mappings, got a {source.id}"
+                    )
+                own, inherited = self._pairs(source)
+                merged += own + inherited
+        return written, merged
+
 
 def load_yaml(path: Path) -> tuple[Any, SourceMap]:
-    """Read a YAML file into plain data plus the source map of its values."""
+    """Read a YAML file into plain data plus the source map of its values; a gigantic file is
+    refused by its size before it is read."""
+    with contextlib.suppress(OSError):  # read_input words why the file cannot be read
+        _refuse_oversized(path.stat().st_size, str(path))
     return parse_yaml(read_input(path, "suite file"), str(path))
+
+
+def _refuse_oversized(size: int, file: str) -> None:
+    if size > MAX_BYTES:
+        raise InputError(
+            f"{file}: {size:,} bytes, more than the {MAX_BYTES:,} a suite file may have; "
+            "a suite of plain settings is a few kilobytes (is this the right file?)"
+        )
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse YAML text; `file` is only used to word locations."""
+    _refuse_oversized(len(text.encode("utf-8", "surrogatepass")), file)
     source = SourceMap(file)
     loader = _SuiteLoader(text)
     try:
@@ -139,6 +198,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         if node is None:
             return None, source
         return _Builder(loader, source).build(node, ()), source
+    except Refused as refusal:
+        raise InputError(f"{_location(file, refusal.mark)}: {refusal.reason}") from None
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(file, error) from None
     except yaml.YAMLError as error:

@@ -1,6 +1,7 @@
 """Workloads that misbehave on purpose, for the runner's tests."""
 
 import os
+import signal
 import time
 
 import numpy as np
@@ -125,8 +126,8 @@ class Misbehaving(Workload):
 
 
 class Counted(Workload):
-    """Logs every case it measures, and can interrupt the run at one point like Ctrl-C would:
-    the environment variables make it resumable under test."""
+    """Logs every case it measures, and can interrupt the run at one point like Ctrl-C would,
+    or kill it there: the environment variables make it resumable under test."""
 
     name = "test.counted"
     params = {"n": Param(8, int, positive=True)}
@@ -140,6 +141,8 @@ class Counted(Workload):
     def _measured(self, inputs, params, name):
         if os.environ.get("LABENCH_INTERRUPT_AT") == f"{params['n']}/{name}":
             raise KeyboardInterrupt
+        if os.environ.get("LABENCH_KILL_AT") == f"{params['n']}/{name}":
+            os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would: no clean-up runs
         with open(os.environ["LABENCH_MEASURE_LOG"], "a") as log:
             log.write(f"{params['n']}/{name}\n")
         x = inputs["x"]

@@ -38,7 +38,7 @@ def figure_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("figures")
     (folder / "suite.yaml").write_text(FIGURE_SUITE.lstrip())
     out = folder / "run.json"
-    with pytest.MonkeyPatch.context() as patch:  # never the user's own (maybe stale) ceilings
+    with pytest.MonkeyPatch.context() as patch:  # module scope: before private_cache applies
         patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))
         result = CliRunner().invoke(app, ["run", str(folder / "suite.yaml"), "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output

@@ -22,6 +22,27 @@ def test_median_ci_needs_six_samples_at_95_percent():
     assert median_ci([]) is None
 
 
+def scipy_median_ci(samples, confidence):
+    """The interval as scipy.stats.quantile_test gives it (4 ms a call, hence not used)."""
+    from scipy import stats
+
+    test = stats.quantile_test(np.asarray(samples), q=float(np.median(samples)), p=0.5)
+    low, high = test.confidence_interval(confidence)
+    return None if np.isnan(low) or np.isnan(high) else (float(low), float(high))
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.9, 0.95, 0.99])
+def test_median_ci_is_exactly_scipys_quantile_test_interval(confidence):
+    rng = np.random.default_rng(3)
+    sizes = [*range(1, 130), 257, 1000, 4099, 20_001]
+    for size in sizes:
+        for samples in (
+            rng.lognormal(size=size),  # skewed, like timing noise
+            rng.integers(0, 4, size=size) * 1e-6,  # many ties
+        ):
+            assert median_ci(samples, confidence) == scipy_median_ci(samples, confidence), size
+
+
 def test_median_ci_narrows_with_more_samples():
     rng = np.random.default_rng(2)
     widths = [np.subtract(*median_ci(rng.normal(size=n))[::-1]) for n in (20, 200, 2000)]

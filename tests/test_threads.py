@@ -1,5 +1,9 @@
+import sys
+import types
+
 from threadpoolctl import threadpool_info
 
+from labench import threads
 from labench.threads import limit_threads, resolve_threads, usable_cores
 
 
@@ -21,3 +25,15 @@ def test_limit_really_applies_to_blas_and_is_lifted_after():
 def test_max_means_every_usable_core():
     assert resolve_threads("max") == usable_cores() >= 1
     assert resolve_threads(3) == 3
+
+
+def test_the_scan_of_native_pools_is_kept_until_python_imports_a_module(monkeypatch):
+    """Scanning costs milliseconds per case; a new import may bring a new pool, so it rescans."""
+    first = threads._controller()
+    assert threads._controller() is first
+    monkeypatch.setitem(sys.modules, "labench_test_new_module", types.ModuleType("new"))
+    rescanned = threads._controller()
+    assert rescanned is not first
+    with limit_threads(1) as state:
+        assert threads._controller() is rescanned
+        assert state.pools == {key: 1 for key in state.pools} != {}

@@ -51,3 +51,82 @@ def test_object_constructing_tags_are_never_executed(tmp_path):
     with pytest.raises(InputError):
         parse_yaml(f"x: !!python/object/apply:os.system ['touch {marker}']\n", "f.yaml")
     assert not marker.exists()
+
+
+def test_an_anchor_shared_as_defaults_still_works():
+    text = (
+        "common: &common {max_time: 0.5, threads: [1, 2]}\n"
+        "a: {<<: *common, id: a}\n"
+        "b: {<<: *common, id: b, max_time: 2}\n"
+    )
+    data, _ = parse_yaml(text, "f.yaml")
+    assert data["a"] == {"max_time": 0.5, "threads": [1, 2], "id": "a"}
+    assert data["b"]["max_time"] == 2
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("x: &x {k: 1}\ny: &y {k: 2, j: 2}\nm: {<<: [*x, *y]}\n", {"k": 1, "j": 2}),
+        ("b: &b {a: 1}\nmid: &mid {<<: *b, c: 2}\nm: {<<: *mid, a: 3}\n", {"a": 3, "c": 2}),
+        ("b: &b {a: 1}\nm: {a: 0, <<: *b}\n", {"a": 0}),
+    ],
+    ids=["earlier merge wins", "merge of a merge, then overridden", "written before the merge"],
+)
+def test_merge_keys_follow_yaml_precedence(text, expected):
+    assert parse_yaml(text, "f.yaml")[0]["m"] == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "b: &b {a: 1}\nm: {a: 0, <<: *b, a: 2}\n",
+            "f.yaml:2:19: duplicate key 'a' (first written at line 2)",
+        ),
+        ("s: &s 5\nm: {<<: *s}\n", "f.yaml:2:5: a merge key '<<' takes a mapping or a list"),
+    ],
+)
+def test_merges_do_not_excuse_bad_mappings(text, expected):
+    with pytest.raises(InputError) as raised:
+        parse_yaml(text, "f.yaml")
+    assert str(raised.value).startswith(expected)
+
+
+def test_aliases_within_the_limit_are_expanded():
+    values = "[" + ", ".join(["1"] * 50) + "]"
+    uses = ", ".join(["*v"] * 1_000)  # 51,000 values in all: under the limit
+    data, _ = parse_yaml(f"v: &v {values}\nall: [{uses}]\n", "f.yaml")
+    assert len(data["all"]) == 1_000 and data["all"][-1] == [1] * 50
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a: &a {b: 1, <<: *a}\n", "f.yaml:1:18: the alias *a stands for a value that contains"),
+        ("a: &a [1, [2, *a]]\n", "f.yaml:1:15: the alias *a stands for a value that contains"),
+        (
+            "v: &v [" + ", ".join(["1"] * 100) + "]\nall: [" + ", ".join(["*v"] * 1_000) + "]\n",
+            "f.yaml:2:7: the alias *v stands for 101 values (anchored at line 1); with every "
+            "alias expanded the suite would hold 101,105 values, more than the 100,000",
+        ),
+        ("a: " + "[" * 70 + "]" * 70 + "\n", "f.yaml:1:68: values nested deeper than 64 levels"),
+        (
+            "".join("  " * level + f"k{level}:\n" for level in range(70)),
+            "f.yaml:64:127: values nested deeper than 64 levels",
+        ),
+        ("a: b\n" + "c" * (64 * 1024), "f.yaml: 65,541 bytes, more than the 65,536"),
+    ],
+    ids=[
+        "merge cycle",
+        "list cycle",
+        "too many values",
+        "too deep",
+        "too deep, block",
+        "too large",
+    ],
+)
+def test_hostile_yaml_is_refused_before_anything_is_built(text, expected):
+    with pytest.raises(InputError) as raised:
+        parse_yaml(text, "f.yaml")
+    assert str(raised.value).startswith(expected)
