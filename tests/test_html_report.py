@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -187,3 +188,19 @@ def test_runs_of_one_suite_without_a_common_case_are_noted_not_fatal(cli, runs, 
     assert made.exit_code == 0, made.output
     text = Page((tmp_path / "r.html").read_text(encoding="utf-8")).text
     assert "Not compared:" in text and "no case in common" in text
+
+
+def test_without_jinja2_it_says_how_to_get_it(cli, runs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    refused = cli("report", runs[0], "-o", tmp_path / "r.html")
+    assert refused.exit_code == 2 and "pip install 'labench[report]'" in refused.output
+
+
+def test_without_matplotlib_the_page_says_so_and_has_no_figure(cli, runs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    made = cli("report", *runs[:3], "-o", tmp_path / "r.html")
+    assert made.exit_code == 0, made.output
+    parsed = Page((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert "pip install 'labench[plot]'" in parsed.text
+    assert not [tag for tag, _ in parsed.tags if tag in ("svg", "figure")]
+    assert "History" in parsed.text  # the steps table needs no figure
