@@ -4,7 +4,7 @@ A case's GFLOP/s means little alone; next to what the hardware can do at that ar
 intensity (flops per byte moved) it says whether a kernel is compute-bound and near the peak,
 memory-bound and near the bandwidth, or far from both. Ceilings are measured, never taken from a
 datasheet: GEMM through BLAS (float64 and float32) for the compute roof and a parallel copy for
-the memory roof, at each thread count, and the same through CuPy on a GPU when there is one.
+the memory roof, at each thread count, and on a GPU a roof per precision (`gpu_ceilings`).
 They are stored per machine (keyed by the environment's machine id) in the user cache folder.
 """
 
@@ -20,20 +20,22 @@ import numpy as np
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labench.backends import BACKENDS, availability
+from labench.backends import BACKENDS
 from labench.environment import fingerprint
 from labench.errors import InputError
+from labench.gpu_ceilings import GpuCeiling
+from labench.gpu_ceilings import measure as measure_gpu
 from labench.inputs import read_json
 from labench.results import CaseResult, Result, write_atomically
-from labench.suite_model import DTYPES
 from labench.threads import limit_threads, usable_cores
 from labench.timing import LoopTimer, Policy, cpu_loop_timer, sample
 
 SCHEMA = "labench.ceilings/1"
 POLICY = Policy(max_time=1.5, target_rel_ci=0.01, min_samples=5, warmup=0.2)
-CPU_GEMM_SIZE, GPU_GEMM_SIZE = 1024, 8192
+CPU_GEMM_SIZE = 1024
+GEMM_DTYPES = ("float64", "float32")
 COPY_BYTES = 256 * 2**20
-"""Bytes per copied array: far beyond any CPU cache, and a GPU's L2 too."""
+"""Bytes per copied array: far beyond any CPU cache."""
 
 
 class Ceiling(BaseModel):
@@ -44,6 +46,10 @@ class Ceiling(BaseModel):
     gflops_float32: float
     gbps: float = Field(description="copy bandwidth, bytes read + written per second / 1e9")
 
+    def peak(self, dtype: str, math: str) -> float | None:
+        """The host's GEMM roof for a case's dtype; none measured for the 16-bit types."""
+        return {"float64": self.gflops_float64, "float32": self.gflops_float32}.get(dtype)
+
 
 class Ceilings(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -53,9 +59,9 @@ class Ceilings(BaseModel):
     measured: str
     environment: dict[str, Any]
     cpu: list[Ceiling]
-    gpu: Ceiling | None = None
+    gpu: GpuCeiling | None = None
 
-    def for_case(self, case: CaseResult) -> Ceiling | None:
+    def for_case(self, case: CaseResult) -> Ceiling | GpuCeiling | None:
         if case.backend == "cupy":
             return self.gpu
         return next((c for c in self.cpu if c.threads == case.threads), None)
@@ -67,7 +73,7 @@ def _rate(function: Callable[[], Any], work: float, timer: LoopTimer) -> float:
 
 
 def _gemm_rates(xp: Any, size: int, timer: LoopTimer) -> dict[str, float]:
-    return {f"gflops_{dtype}": _gemm_rate(xp, size, dtype, timer) for dtype in DTYPES}
+    return {f"gflops_{dtype}": _gemm_rate(xp, size, dtype, timer) for dtype in GEMM_DTYPES}
 
 
 def _gemm_rate(xp: Any, size: int, dtype: str, timer: LoopTimer) -> float:
@@ -88,19 +94,6 @@ def measure_cpu(threads: int) -> Ceiling:
         gbps = _rate(lambda: parallel_copy(target, source), 2 * COPY_BYTES / 1e9, cpu_loop_timer)
         rates = _gemm_rates(np, CPU_GEMM_SIZE, cpu_loop_timer)
     return Ceiling(threads=threads, gbps=gbps, **rates)
-
-
-def measure_gpu() -> Ceiling | None:
-    """cuBLAS GEMM and a device-to-device copy, timed with CUDA events; None without a GPU."""
-    if not availability("cupy").available:
-        return None
-    import cupy
-
-    timer = BACKENDS["cupy"].loop_timer
-    source = cupy.asarray(np.random.default_rng(0).standard_normal(COPY_BYTES // 8))
-    target = cupy.empty_like(source)
-    gbps = _rate(lambda: cupy.copyto(target, source), 2 * COPY_BYTES / 1e9, timer)
-    return Ceiling(threads=0, gbps=gbps, **_gemm_rates(cupy, GPU_GEMM_SIZE, timer))
 
 
 def default_thread_counts() -> list[int]:
@@ -144,12 +137,12 @@ def load(machine_id: str) -> Ceilings | None:
         ) from None
 
 
-def roofline_fraction(case: CaseResult, ceiling: Ceiling) -> float | None:
+def roofline_fraction(case: CaseResult, ceiling: Ceiling | GpuCeiling) -> float | None:
     """Achieved / attainable GFLOP/s, attainable = min(peak, intensity x bandwidth)."""
     flops, moved, achieved = (case.metrics.get(name) for name in ("flops", "bytes", "gflops"))
-    if not (flops and moved and achieved):
+    peak = ceiling.peak(case.dtype, case.math)
+    if not (flops and moved and achieved and peak):
         return None
-    peak = ceiling.gflops_float32 if case.dtype == "float32" else ceiling.gflops_float64
     attainable = min(peak, flops / moved * ceiling.gbps)
     return achieved / attainable
 

@@ -230,6 +230,10 @@ def run(
             min=0,
         ),
     ] = 1,
+    latency: Annotated[
+        bool,
+        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
+    ] = False,
     label: Annotated[
         str | None,
         typer.Option(help="Name this run (a version, a setting); history and reports show it."),
@@ -268,6 +272,7 @@ def run(
             )
     load = _machine_load(quiet)
     gate = Gate(base_run, limit, alpha, confirm_processes) if base_run is not None else None
+    display = Display(quiet, full_table, latency)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     failed = False
     with sigterm_interrupts():
@@ -287,7 +292,7 @@ def run(
                     else None
                 )
                 failed |= _run_plan(
-                    plan, path, execute, retry_noisy, overrides, gate, roofs, quiet, full_table
+                    plan, path, execute, retry_noisy, overrides, gate, roofs, display
                 )
             except KeyboardInterrupt as stop:
                 signal_name, code = (
@@ -310,6 +315,15 @@ def run(
 
 
 @dataclass(frozen=True)
+class Display:
+    """How a run is shown: nothing but the essentials, every row, single-call latencies."""
+
+    quiet: bool
+    full_table: bool
+    latency: bool
+
+
+@dataclass(frozen=True)
 class Gate:
     """`run --baseline`: the earlier run, and how to judge against it."""
 
@@ -327,23 +341,23 @@ def _run_plan(
     overrides: dict[str, Any],
     gate: Gate | None,
     roofs: ceilings.Ceilings | None,
-    quiet: bool,
-    full_table: bool,
+    display: Display,
 ) -> bool:
     """Measure one suite, confirm suspects, judge claims, save, render and gate; True when a
     case failed or the gate found a regression."""
     result = plan.result
     started = time.perf_counter()
-    with progress_observer(console, plan.cases, enabled=not quiet) as observer:
+    with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
         run_suite(plan.cases, result, path, observer, execute, retry_noisy)
     if gate is not None and gate.confirm_processes > 0:
-        _confirm_suspects(plan, overrides, gate, time.perf_counter() - started, path, quiet)
+        measured = time.perf_counter() - started
+        _confirm_suspects(plan, overrides, gate, measured, path, display.quiet)
     in_suite_order(result, plan.planned)
     ceilings.add_roofline(result, roofs)
     result.claims = evaluate_all(plan.suite.model.claims, result.cases, plan.planned)
     results.save(result, path)
-    if not quiet:
-        render_result(result, console, full_table)
+    if not display.quiet:
+        render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
     failed = any(case.status in ("wrong", "error") for case in result.cases)
     if gate is not None:
@@ -649,9 +663,13 @@ def plot(
 def show(
     result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
     full_table: FullTable = False,
+    latency: Annotated[
+        bool,
+        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
+    ] = False,
 ) -> None:
     """Re-render a saved run."""
-    render_result(results.load(result_file), console, full_table)
+    render_result(results.load(result_file), console, full_table, latency)
 
 
 @app.command()

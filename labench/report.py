@@ -19,6 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from labench.ceilings import Ceilings
+from labench.gpu_ceilings import GpuCeiling
+from labench.precision import DEFAULT_MATH
 from labench.results import CaseResult, ClaimResult, Result
 from labench.runner import Observer
 from labench.scaling import fitted_exponents, swept
@@ -86,23 +88,46 @@ def _percent(fraction: float | None) -> str:
     return "-" if fraction is None else f"{fraction:.0%}"
 
 
-def ceilings_table(ceilings: Ceilings) -> Table:
+def ceilings_table(ceilings: Ceilings) -> Group:
     table = Table(
         title=f"ceilings of machine {ceilings.machine_id}, measured {ceilings.measured}",
         title_justify="left",
     )
     for column in ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "copy GB/s"):
         table.add_column(column, justify="left" if column == "device" else "right")
-    rows = [("CPU", ceiling) for ceiling in ceilings.cpu]
-    rows += [("GPU", ceilings.gpu)] if ceilings.gpu else []
-    for device, ceiling in rows:
+    for ceiling in ceilings.cpu:
         table.add_row(
-            device,
-            str(ceiling.threads) if device == "CPU" else "-",
+            "CPU",
+            str(ceiling.threads),
             f"{ceiling.gflops_float64:.1f}",
             f"{ceiling.gflops_float32:.1f}",
             f"{ceiling.gbps:.1f}",
         )
+    if ceilings.gpu is None:
+        return Group(table)
+    return Group(table, gpu_roofs_table(ceilings.gpu))
+
+
+def gpu_roofs_table(gpu: GpuCeiling) -> Table:
+    """One row per precision: the plateau of its GEMM sweep and what the library computed in."""
+    table = Table(
+        title=f"GPU roofs (copy {gpu.gbps:.1f} GB/s)", title_justify="left", show_edge=False
+    )
+    for column in ("dtype", "math", "GFLOP/s", "at n", "sweep (n: GFLOP/s)", "compute type"):
+        table.add_column(column, overflow="fold")
+    for roof in gpu.gemm:
+        table.add_row(
+            roof.dtype,
+            roof.math,
+            f"{roof.gflops:.1f}",
+            str(roof.size),
+            ", ".join(f"{n}: {rate:.0f}" for n, rate in roof.sweep.items())
+            + (f"\n[dim]{escape(roof.reason)}[/]" if roof.reason else ""),
+            escape(roof.precision.get("cublas_compute", "-")),
+        )
+    for name, reason in gpu.missing.items():
+        dtype, math = name.split("/")
+        table.add_row(dtype, math, "-", "-", f"[red]{escape(reason)}[/]", "-")
     return table
 
 
@@ -138,7 +163,7 @@ def _coordinates(cases: list[CaseResult]) -> tuple[list[str], str]:
     varying = [name for name in names if len(values[name]) > 1]
     constants = [f"{name}={values[name].pop()}" for name in names if len(values[name]) == 1]
     for name, found in (
-        ("dtype", {case.dtype for case in cases}),
+        ("dtype", {_dtype_text(case) for case in cases}),
         ("threads", {str(case.threads) for case in cases}),
     ):
         if len(found) > 1:
@@ -148,9 +173,14 @@ def _coordinates(cases: list[CaseResult]) -> tuple[list[str], str]:
     return varying, " ".join(constants)
 
 
+def _dtype_text(case: CaseResult) -> str:
+    """The dtype, and the math mode when it is not the default one: `float32+tf32`."""
+    return case.dtype + ("" if case.math == DEFAULT_MATH else f"+{case.math}")
+
+
 def _coordinate(case: CaseResult, name: str) -> str:
     if name == "dtype":
-        return case.dtype
+        return _dtype_text(case)
     if name == "threads":
         return str(case.threads)
     return _value_text(case.params.get(name))
@@ -162,8 +192,10 @@ def _grid(
     cases: list[CaseResult],
     gains: dict[str, float],
     shaky: set[str],
+    latency: bool,
 ) -> Grid:
-    """One benchmark's grid, a section per parameter point."""
+    """One benchmark's grid, a section per parameter point; with `latency`, a column of
+    single-call latencies (GPU cases) beside the pipelined medians."""
     varying, constants = _coordinates(cases)
     roofline = any("roofline_frac" in case.metrics for case in cases)
     grid = Grid(
@@ -174,6 +206,7 @@ def _grid(
             *[(name, "right" if name == "threads" else "left") for name in varying],
             ("implementation", "left"),
             ("median", "right"),
+            *([("latency", "right")] if latency else []),
             ("95% CI", "right"),
             ("speedup", "right"),
             ("GFLOP/s", "right"),
@@ -197,6 +230,7 @@ def _grid(
                 *[_coordinate(case, name) for name in varying],
                 case.implementation,
                 format_seconds(timing.median if timing else None),
+                *([format_seconds(case.metrics.get("latency"))] if latency else []),
                 _ci_text(case),
                 "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
                 format_number(case.metrics.get("gflops")),
@@ -210,23 +244,27 @@ def _grid(
 
 
 def result_grids(result: Result) -> Iterator[Grid]:
-    """Every benchmark's grid, in full (the HTML report's tables)."""
+    """Every benchmark's grid, in full, with latencies where the run has any (the HTML
+    report's tables)."""
     gains, shaky = speedups(result), unsteady(result)
+    latency = any("latency" in case.metrics for case in result.cases)
     for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
-        yield _grid(result, benchmark, list(cases), gains, shaky)
+        yield _grid(result, benchmark, list(cases), gains, shaky, latency)
 
 
-def results_tables(result: Result, full: bool = False) -> Iterator[RenderableType]:
+def results_tables(
+    result: Result, full: bool = False, latency: bool = False
+) -> Iterator[RenderableType]:
     """One table per benchmark under its title, its constants on a line of their own (a
     table's own title would wrap at the table's width); a benchmark of more than
-    SUMMARY_ABOVE cases is summarised unless `full`."""
+    SUMMARY_ABOVE cases is summarised unless `full`; `latency` as in `_grid`."""
     gains, shaky = speedups(result), unsteady(result)
     for benchmark, group in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(group)
         if len(cases) > SUMMARY_ABOVE and not full:
             yield summary_table(benchmark, cases, result.suite.baselines.get(benchmark, ""))
             continue
-        grid = _grid(result, benchmark, cases, gains, shaky)
+        grid = _grid(result, benchmark, cases, gains, shaky, latency)
         table = Table(show_edge=False)
         for column, justify in grid.columns:
             table.add_column(column, justify=justify)  # type: ignore[arg-type]
@@ -286,7 +324,9 @@ def _point_text(case: CaseResult | None, parameters: list[str]) -> str:
     return f"{where}: {format_seconds(case.timing.median)}"
 
 
-def render_result(result: Result, console: Console, full: bool = False) -> None:
+def render_result(
+    result: Result, console: Console, full: bool = False, latency: bool = False
+) -> None:
     environment = result.environment
     console.print(
         f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
@@ -295,7 +335,7 @@ def render_result(result: Result, console: Console, full: bool = False) -> None:
         f" — run {result.run.id}, started {result.run.started}"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
-    for table in results_tables(result, full):
+    for table in results_tables(result, full, latency):
         console.print()
         console.print(table)
     flagged = [case for case in result.cases if case.flags]

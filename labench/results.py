@@ -97,11 +97,17 @@ class CaseResult(_Model):
     threads: int = Field(ge=1)
     threads_spec: int | str
     dtype: str
+    math: str = Field("ieee", description="float32 products on the GPU: ieee or tf32")
     status: Status
     reason: str | None = None
     timing: Timing | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
     thread_pools: dict[str, int] = Field(default_factory=dict)
+    precision: dict[str, str] = Field(
+        default_factory=dict,
+        description="what really computed, where it differs from the case's dtype or the "
+        "library says: compute_type (read back from CuPy), cublas_compute, output_dtype",
+    )
     flags: list[Flag] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from labench import contention, results
+from labench import contention, precision, results
 from labench.backends import BACKENDS, Backend, availability
 from labench.environment import available_memory, fingerprint
 from labench.journal import Journal
@@ -29,7 +29,7 @@ from labench.results import CaseResult, Flag, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import NOISY_REL_CI, summarize
 from labench.suite import Case, Suite
 from labench.threads import limit_threads, usable_cores
-from labench.timing import Measurement, Policy, first_call, sample
+from labench.timing import Measurement, Policy, first_call, sample, single_calls
 from labench.workloads import Kernel, SkipCase, WrongAnswer
 
 
@@ -154,10 +154,15 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
     runnable = []
     for case in group:
         backend = availability(case.backend)
-        if backend.available:
-            runnable.append(case)
-        else:
+        unsupported = precision.unsupported(
+            case.workload, BACKENDS[case.backend], case.dtype, case.math
+        )
+        if not backend.available:
             yield record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
+        elif unsupported:
+            yield record(case, "skipped", unsupported)
+        else:
+            runnable.append(case)
     if not runnable:
         return
     head = runnable[0]
@@ -181,7 +186,7 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
 
 
 def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:
-    dtype = np.dtype(case.dtype)
+    dtype = precision.resolve(case.dtype)
     need = case.workload.footprint(case.params, dtype.itemsize)
     free = available_memory()
     if need is not None and need > free:
@@ -207,11 +212,19 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
     pools: dict[str, int] = {}
     cpus = contention.allowed_cpus()
     try:
-        with limit_threads(case.threads) as threads, backend.thread_limit(case.threads) as own:
+        with (
+            limit_threads(case.threads) as threads,
+            backend.thread_limit(case.threads) as own,
+            backend.precision(case.dtype, case.math) as computed,
+        ):
             pools = threads.pools | own
             before = contention.snapshot(cpus)
-            cold, metrics, measurement = _check_then_time(case, inputs, reference, backend)
+            cold, metrics, measurement, returned = _check_then_time(
+                case, inputs, reference, backend
+            )
             others = contention.between(before, contention.snapshot(cpus), len(cpus))
+            if returned is not None and returned != case.dtype:
+                computed["output_dtype"] = returned
     except CaseFailed as failure:
         return record(case, failure.status, failure.reason, metrics=failure.metrics, pools=pools)
     except SkipCase as skip:
@@ -234,7 +247,16 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         metrics |= {"others_cores": others.others_cores, "steal": others.steal}
         if others.contended(case.threads, usable_cores()):
             flags.append("contended")
-    return record(case, "ok", None, timing=timing, metrics=metrics, pools=pools, flags=flags)
+    return record(
+        case,
+        "ok",
+        None,
+        timing=timing,
+        metrics=metrics,
+        pools=pools,
+        flags=flags,
+        computed=computed,
+    )
 
 
 def noise_flags(timing: Timing) -> list[Flag]:
@@ -246,7 +268,9 @@ def noise_flags(timing: Timing) -> list[Flag]:
 
 def _check_then_time(
     case: Case, inputs: Mapping[str, Any], reference: np.ndarray, backend: Backend
-) -> tuple[float, dict[str, Any], Measurement]:
+) -> tuple[float, dict[str, Any], Measurement, str | None]:
+    """Check the first call's answer, then time; also return the dtype the output came in
+    (a library may silently widen: ml_dtypes' bfloat16 matmul returns float32)."""
     implementation = case.workload.implementations[case.implementation]
     prepared = implementation.prepare(case.workload, inputs, case.params)
     kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
@@ -255,7 +279,7 @@ def _check_then_time(
         backend.synchronized(kernel.run) if backend.synchronized else kernel.run
     )
     target = reference if kernel.expected is None else kernel.expected
-    metrics = _check(case, kernel.to_host(output), target) | kernel.metrics
+    metrics: dict[str, Any] = _check(case, kernel.to_host(output), target) | kernel.metrics
     policy = Policy(
         max_time=case.settings.max_time,
         target_rel_ci=case.settings.target_rel_ci,
@@ -264,20 +288,21 @@ def _check_then_time(
     )
     measurement = sample(kernel.run, policy, backend.loop_timer)
     if backend.synchronized is not None:
-        host_policy = replace(policy, max_time=policy.max_time / 4)
-        host = sample(backend.synchronized(kernel.run), host_policy)
-        metrics["host_time"] = statistics.median(host.samples)
-    return cold, metrics, measurement
+        calls = single_calls(
+            backend.synchronized(kernel.run), replace(policy, max_time=policy.max_time / 4)
+        )
+        metrics["latency"] = statistics.median(calls)
+    return cold, metrics, measurement, precision.dtype_of(output)
 
 
 def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """Correctness before timing: a fast wrong kernel must never be ranked."""
-    dtype = np.dtype(case.dtype)
+    dtype = precision.resolve(case.dtype)
     implementation = case.workload.implementations[case.implementation]
     tolerance = (
         case.settings.tolerance
         or implementation.tolerance
-        or case.workload.tolerance(case.params, dtype)
+        or case.workload.tolerance(case.params, dtype) + precision.math_allowance(case.math)
     )
     if np.shape(output) != reference.shape:
         raise CaseFailed(
@@ -298,7 +323,7 @@ def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, f
     (a factored product) reports its own `flops`/`bytes`, so rates count work really done."""
     flops = metrics.get("flops") or case.workload.flops(case.params)
     moved = metrics.get("bytes") or case.workload.bytes_moved(
-        case.params, np.dtype(case.dtype).itemsize
+        case.params, precision.ITEMSIZE[case.dtype]
     )
     return rates(flops, moved, median)
 
@@ -325,6 +350,7 @@ def record(
     metrics: Mapping[str, Any] | None = None,
     pools: Mapping[str, int] | None = None,
     flags: Sequence[Flag] = (),
+    computed: Mapping[str, str] | None = None,
 ) -> CaseResult:
     return CaseResult(
         key=case.key,
@@ -337,12 +363,14 @@ def record(
         threads=case.threads,
         threads_spec=case.threads_spec,
         dtype=case.dtype,
+        math=case.math,
         status=status,
         reason=reason,
         timing=timing,
         metrics={name: _finite(value) for name, value in (metrics or {}).items()},
         thread_pools=dict(pools or {}),
         flags=list(flags),
+        precision=dict(computed or {}),
     )
 
 

@@ -55,6 +55,7 @@ def count_cases(benchmark: Benchmark, workload: Workload, model: SuiteModel) -> 
         (
             *((name, len(as_list(value))) for name, value in benchmark.params.items()),
             ("dtypes", len(merged.dtype)),
+            ("math modes", len(merged.math)),
             ("thread counts", len(distinct_threads(merged.threads))),
             ("implementations", len(benchmark.implementation_names(workload))),
         )

@@ -150,18 +150,26 @@ def test_a_damaged_ceilings_file_is_exit_2(cli, cache, write_suite, tmp_path):
 def test_gpu_ceilings_code_path_with_numpy_standing_in(monkeypatch, cache):
     from test_parallel import fake_cupy
 
-    from labench import backends
+    from labench import backends, gpu_ceilings
 
     fake_cupy(monkeypatch)
-    monkeypatch.setattr("labench.ceilings.availability", lambda name: backends.Availability(True))
-    monkeypatch.setattr(ceilings, "GPU_GEMM_SIZE", 64)
-    gpu = ceilings.measure_gpu()
+    monkeypatch.setattr(
+        "labench.gpu_ceilings.availability", lambda name: backends.Availability(True)
+    )
+    gpu = gpu_ceilings.measure(sizes=(32, 64), copy_bytes=2**16)
     # the fake's CUDA events tick 5 ms per record, so the rates are the fake clock's, but every
-    # step of the real path ran: arrays on the "device", GEMM per dtype, copy, event timing
-    assert gpu.threads == 0 and gpu.gflops_float64 > 0 and gpu.gflops_float32 > 0 and gpu.gbps > 0
-    case = CaseResult.model_construct(backend="cupy", threads=1, dtype="float32", metrics={})
+    # step of the real path ran: arrays on the "device", a GEMM sweep per dtype and math mode,
+    # the copy, event timing
+    assert gpu.gbps > 0 and not gpu.missing
+    assert [(roof.dtype, roof.math) for roof in gpu.gemm] == list(gpu_ceilings.PRECISIONS)
+    tf32 = next(roof for roof in gpu.gemm if roof.math == "tf32")
+    assert tf32.precision["cublas_compute"] == "CUBLAS_COMPUTE_32F_FAST_TF32"
+    case = CaseResult.model_construct(
+        backend="cupy", threads=1, dtype="float32", math="tf32", metrics={}
+    )
     stored = ceilings.Ceilings(machine_id="m", measured="now", environment={}, cpu=[], gpu=gpu)
     assert stored.for_case(case) is gpu
+    assert gpu.peak("float32", "tf32") == tf32.gflops and gpu.peak("float16", "tf32") is None
 
 
 def test_show_before_any_calibration_says_what_to_run(cli, cache):

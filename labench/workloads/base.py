@@ -147,6 +147,8 @@ class Workload:
     summary: ClassVar[str] = ""
     params: ClassVar[Mapping[str, Param]] = {}
     dtypes: ClassVar[tuple[str, ...]] = ("float64", "float32")
+    dtypes_reason: ClassVar[str] = ""
+    """Why the other types are left out; a case asking for one is skipped with it."""
     implementations: ClassVar[dict[str, Implementation]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
