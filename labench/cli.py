@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labench import ceilings, contention, results
+from labench import ceilings, contention, results, shipped
 from labench.backends import BACKENDS, availability
 from labench.claims import evaluate_all
 from labench.compare import Comparison, compare, parse_threshold
@@ -148,7 +148,13 @@ def _machine_load(quiet: bool) -> MachineLoad:
 @app.command()
 @reports_input_errors
 def run(
-    suites: Annotated[list[Path], typer.Argument(help="Suite YAML files.", show_default=False)],
+    suites: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Suite YAML files, or names of shipped suites (labench list --suites).",
+            show_default=False,
+        ),
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
@@ -228,6 +234,10 @@ def run(
         bool,
         typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
     ] = False,
+    label: Annotated[
+        str | None,
+        typer.Option(help="Name this run (a version, a setting); history and reports show it."),
+    ] = None,
 ) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
     if len(suites) > 1 and (output or baseline or resume):
@@ -242,7 +252,7 @@ def run(
     if max_time is not None:
         overrides["max_time"] = max_time
     settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
-    loaded = [load_suite(path) for path in suites]
+    loaded = [load_suite(shipped.resolve(path)) for path in suites]
     roofs = ceilings.load(fingerprint()["machine_id"])
     isolate = isolate or processes > 1
     plans = []
@@ -258,7 +268,7 @@ def run(
             plans.append(Plan(suite, planned, resumption.todo, resume, resumption.result))
         else:
             plans.append(
-                Plan(suite, planned, cases, output, new_result(suite, overrides, processes))
+                Plan(suite, planned, cases, output, new_result(suite, overrides, processes, label))
             )
     load = _machine_load(quiet)
     gate = Gate(base_run, limit, alpha, confirm_processes) if base_run is not None else None
@@ -443,6 +453,65 @@ def compare_runs(
 
 @app.command()
 @reports_input_errors
+def history(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result files, or folders of them (every *.json inside).", show_default=False
+        ),
+    ],
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", "-k", help="Only cases whose benchmark id or key matches."),
+    ] = None,
+    machine: Annotated[
+        str | None, typer.Option(help="The machine to follow (needed when runs come from several).")
+    ] = None,
+    threshold: Annotated[
+        str, typer.Option(help="Smallest change of level reported as a step.")
+    ] = "5%",
+    fail_on_step: Annotated[
+        bool, typer.Option(help="Exit 1 when the newest run starts a slower step.")
+    ] = False,
+    series: Annotated[
+        bool, typer.Option(help="Show every case's series run by run, not only the steps.")
+    ] = True,
+) -> None:
+    """Each case over the runs of one machine (in commit order when git knows the commits,
+    else in time order): medians with CIs, and the steps where the level changed."""
+    from labench.history import build, load_all
+    from labench.history_report import render_history
+
+    found = build(load_all(sources), machine, filters or [], parse_threshold(threshold))
+    render_history(found, console, series)
+    if fail_on_step and found.gate():
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@reports_input_errors
+def report(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result files, or folders of them (every *.json inside).", show_default=False
+        ),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """One self-contained HTML page: machines, result tables, claims, comparisons, figures and,
+    with several runs of a machine, its history with the steps marked."""
+    from labench.html_report import write
+
+    if output.exists() and not force:
+        raise InputError(f"{output}: already exists (pass --force to replace it)")
+    write(sources, output)
+    console.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+@reports_input_errors
 def export(
     result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
@@ -470,7 +539,7 @@ def validate(
     problems: list[str] = []
     for path in suites:
         try:
-            suite = load_suite(path)
+            suite = load_suite(shipped.resolve(path))
         except InputError as error:
             problems += error.problems
             continue
@@ -486,8 +555,15 @@ def validate(
 
 
 @app.command("list")
-def list_workloads() -> None:
+def list_workloads(
+    suites: Annotated[
+        bool, typer.Option("--suites", help="List the shipped suites instead of workloads.")
+    ] = False,
+) -> None:
     """Workloads, their implementations, and whether each backend can run here."""
+    if suites:
+        console.print(shipped_suites_table())
+        return
     table = Table(show_edge=False)
     for column in ("workload", "implementation", "backend", "available", "summary"):
         table.add_column(column)
@@ -506,6 +582,15 @@ def list_workloads() -> None:
         f"backends: {', '.join(sorted(BACKENDS))}; a suite may also name a user "
         "workload as 'module:ClassName'"
     )
+
+
+def shipped_suites_table() -> Table:
+    table = Table(show_edge=False, title="shipped suites: labench run NAME", title_justify="left")
+    for column in ("name", "description", "file"):
+        table.add_column(column, overflow="fold")
+    for suite in shipped.shipped_suites():
+        table.add_row(suite.name, escape(suite.description), str(suite.path))
+    return table
 
 
 @app.command()

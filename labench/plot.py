@@ -17,6 +17,7 @@ import numpy as np
 
 from labench.ceilings import Ceilings
 from labench.errors import InputError
+from labench.history import CaseHistory, History
 from labench.report import speedups
 from labench.results import CaseResult, Result
 from labench.scaling import fitted_exponents, swept
@@ -342,3 +343,47 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
     )
     axes.legend(fontsize=6, ncol=2)
     return made
+
+
+def history_figures(history: History) -> Iterator[Figure]:
+    """One figure per benchmark: each case's medians over the runs, relative to its first
+    level, the fitted levels dashed, and a triangle where a step starts (up: slower)."""
+    by_benchmark: dict[tuple[str, str], list[CaseHistory]] = {}
+    for case in history.cases:
+        by_benchmark.setdefault((case.suite, case.benchmark), []).append(case)
+    for (suite, benchmark), cases in by_benchmark.items():
+        made, axes = _new(f"history-{suite}-{benchmark}")
+        for case in cases:
+            first = case.fit.levels[0][2]
+            runs = [point.run + 1 for point in case.points]
+            (line,) = axes.plot(
+                runs,
+                [point.median / first for point in case.points],
+                "o-",
+                markersize=3,
+                linewidth=1,
+                label=case.key.split("/", 1)[1],
+            )
+            for start, stop, level in case.fit.levels:
+                axes.plot(
+                    [runs[start], runs[stop - 1]],
+                    [level / first] * 2,
+                    "--",
+                    color=line.get_color(),
+                    linewidth=1.5,
+                )
+            for step, point in case.step_points():
+                axes.plot(
+                    point.run + 1,
+                    step.after / first,
+                    "^" if step.ratio > 1 else "v",
+                    color="red" if step.ratio > 1 else "green",
+                    markersize=9,
+                )
+        axes.axhline(1.0, color="grey", linewidth=0.8)
+        axes.set(xlabel=f"run (in {history.ordered_by} order)", ylabel="time / first level")
+        axes.set_title(
+            f"{suite} {benchmark} on machine {history.machine}: steps marked", fontsize=10
+        )
+        axes.legend(fontsize=6)
+        yield made

@@ -52,9 +52,7 @@ def resolve(name: str) -> np.dtype:
         except ImportError:
             from labench.workloads.base import SkipCase
 
-            raise SkipCase(
-                "bfloat16 needs ml_dtypes: pip install 'labench[bfloat16]'"
-            ) from None
+            raise SkipCase("bfloat16 needs ml_dtypes: pip install 'labench[bfloat16]'") from None
         return np.dtype(ml_dtypes.bfloat16)
     return np.dtype(name)
 

@@ -55,6 +55,4 @@ def merge_processes(measured: Sequence[CaseResult]) -> CaseResult:
         if seen:
             metrics[name] = max(seen)
     flags = {flag for result in measured for flag in result.flags} | set(noise_flags(timing))
-    return first.model_copy(
-        update={"timing": timing, "metrics": metrics, "flags": sorted(flags)}
-    )
+    return first.model_copy(update={"timing": timing, "metrics": metrics, "flags": sorted(flags)})

@@ -164,6 +164,10 @@ class RunInfo(_Model):
     processes: int = Field(1, ge=1, description="worker processes each case was measured in")
     interrupted: bool = False
     resumed: list[str] = Field(default_factory=list, description="when --resume continued it")
+    git_commit: str | None = Field(None, description="commit of the current folder's repository")
+    git_branch: str | None = None
+    git_dirty: bool | None = Field(None, description="tracked files differed from the commit")
+    label: str | None = Field(None, description="run --label: the user's name for this run")
     load: MachineLoad | None = None
     confirmed: list[str] = Field(
         default_factory=list,

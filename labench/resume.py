@@ -46,8 +46,7 @@ def resume(
     machine = fingerprint().get("machine_id")
     if result.environment.machine_id != machine:
         problems.append(
-            f"{path}: was measured on machine {result.environment.machine_id}, "
-            f"this is {machine}"
+            f"{path}: was measured on machine {result.environment.machine_id}, this is {machine}"
         )
     if problems and not force:
         raise InputError([*problems, "pass --force to resume it anyway"])

@@ -26,6 +26,7 @@ from labench.cache import TooShortForColdTiming, cache_resident, cold_sample
 from labench.environment import available_memory, fingerprint
 from labench.journal import Journal
 from labench.memory import peak_memory, resident_bytes
+from labench.provenance import git_state
 from labench.results import CaseResult, Flag, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import NOISY_REL_CI, summarize
 from labench.suite import Case, Suite
@@ -61,7 +62,10 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def new_result(suite: Suite, overrides: Mapping[str, Any], processes: int = 1) -> Result:
+def new_result(
+    suite: Suite, overrides: Mapping[str, Any], processes: int = 1, label: str | None = None
+) -> Result:
+    source = git_state(Path.cwd())
     return Result(
         suite=SuiteInfo(
             name=suite.name,
@@ -76,6 +80,10 @@ def new_result(suite: Suite, overrides: Mapping[str, Any], processes: int = 1) -
             command=list(sys.argv),
             overrides=dict(overrides),
             processes=processes,
+            git_commit=source.commit,
+            git_branch=source.branch,
+            git_dirty=source.dirty,
+            label=label,
         ),
         environment=fingerprint(),
     )

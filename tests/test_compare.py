@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import measured_case, write_result
+from conftest import measured_case, rescaled, write_result
 
 from labench import results
 from labench.compare import judge, parse_threshold
@@ -183,21 +183,7 @@ benchmarks:
 
 
 def scaled_copy(source, target, factor):
-    result = results.load(source)
-    for case in result.cases:
-        timing = case.timing
-        case.timing = timing.model_copy(
-            update={
-                name: getattr(timing, name) * factor
-                for name in ("median", "mean", "stdev", "min", "max", "iqr")
-            }
-            | {
-                "samples": [s * factor for s in timing.samples],
-                "process_medians": [m * factor for m in timing.process_medians],
-                "ci95": tuple(c * factor for c in timing.ci95) if timing.ci95 else None,
-            }
-        )
-    results.save(result, target)
+    results.save(rescaled(results.load(source), factor), target)
     return target
 
 

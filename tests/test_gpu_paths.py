@@ -165,7 +165,9 @@ def test_gpu_roof_sweep_stops_where_the_rate_stops_rising(gpu, monkeypatch):
     rates = {1024: 100.0, 2048: 200.0, 4096: 202.0, 8192: 400.0}
     shapes = []
     real_matmul = np.matmul
-    gpu.matmul = lambda a, b, out=None: shapes.append(a.shape[0]) or real_matmul(a[:2, :2], b[:2, :2])
+    gpu.matmul = lambda a, b, out=None: (
+        shapes.append(a.shape[0]) or real_matmul(a[:2, :2], b[:2, :2])
+    )
     gpu.random = types.SimpleNamespace(default_rng=lambda seed: _TinyGenerator())
 
     def timer(function, loops):
@@ -230,9 +232,7 @@ benchmarks:
 """
 
 
-@pytest.mark.skipif(
-    not backends.availability("cupy").available, reason="needs CuPy and a CUDA GPU"
-)
+@pytest.mark.skipif(not backends.availability("cupy").available, reason="needs CuPy and a CUDA GPU")
 def test_every_gpu_implementation_in_every_precision_on_a_real_gpu(cli, write_suite, tmp_path):
     path = write_suite(REAL_GPU_SUITE)
     result = cli("run", path, "-o", tmp_path / "r.json", "--latency")

@@ -49,7 +49,9 @@ def test_finite_differences_really_evaluate_the_loss_n_plus_1_2n_and_n_times(nam
     calls = []
     original = type(workload).loss
     monkeypatch.setattr(
-        type(workload), "loss", lambda self, xp, w, d, p: calls.append(1) or original(self, xp, w, d, p)
+        type(workload),
+        "loss",
+        lambda self, xp, w, d, p: calls.append(1) or original(self, xp, w, d, p),
     )
     for method, expected in (
         ("fd_forward", size + 1),

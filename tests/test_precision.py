@@ -47,7 +47,9 @@ def test_tolerances_grow_with_length_and_narrowness_but_stay_far_below_order_one
 
 def test_bfloat16_resolves_through_ml_dtypes_and_counts_as_a_float():
     dtype = precision.resolve("bfloat16")
-    assert dtype == np.dtype(ml_dtypes.bfloat16) and dtype.itemsize == precision.ITEMSIZE["bfloat16"]
+    assert (
+        dtype == np.dtype(ml_dtypes.bfloat16) and dtype.itemsize == precision.ITEMSIZE["bfloat16"]
+    )
     assert precision.is_floating(dtype) and dtype.kind == "V"
     assert not precision.is_floating(np.dtype(np.int64))
 
@@ -90,7 +92,10 @@ def test_every_family_runs_or_skips_with_a_reason_in_16_bit(cli, write_suite, tm
     assert {case.status for case in cases} == {"ok", "skipped"}
     reasons = {case.reason for case in cases if case.status == "skipped"}
     assert "Numba compiles no float16 arithmetic on the CPU" in reasons
-    assert any(reason.startswith("gradients.logistic computes in float64 only: finite") for reason in reasons)
+    assert any(
+        reason.startswith("gradients.logistic computes in float64 only: finite")
+        for reason in reasons
+    )
     assert any(reason.startswith("backend cupy unavailable") for reason in reasons)
     ok = [case for case in cases if case.status == "ok"]
     assert {case.workload for case in ok} == set(NARROW_SIZES)
@@ -115,7 +120,9 @@ def test_bfloat16_without_ml_dtypes_is_skipped_with_the_install_command(
     by_dtype = {case.dtype: case for case in results.load(tmp_path / "r.json").cases}
     assert by_dtype["float32"].status == "ok"
     assert by_dtype["bfloat16"].status == "skipped"
-    assert by_dtype["bfloat16"].reason == "bfloat16 needs ml_dtypes: pip install 'labench[bfloat16]'"
+    assert (
+        by_dtype["bfloat16"].reason == "bfloat16 needs ml_dtypes: pip install 'labench[bfloat16]'"
+    )
 
 
 def test_a_dtype_the_suite_does_not_know_is_refused_with_the_line(cli, write_suite):
@@ -125,4 +132,7 @@ def test_a_dtype_the_suite_does_not_know_is_refused_with_the_line(cli, write_sui
     )
     result = cli("run", path)
     assert result.exit_code == 2
-    assert "suite.yaml:4:47: benchmarks[0].dtype: expected one of float64, float32, float16, bfloat16" in result.output
+    assert (
+        "suite.yaml:4:47: benchmarks[0].dtype: expected one of float64, float32, float16, bfloat16"
+        in result.output
+    )
