@@ -251,7 +251,9 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
     flags = noise_flags(timing)
     if others is not None:
         metrics |= {"others_cores": others.others_cores, "steal": others.steal}
-        if others.contended(case.threads, usable_cores()):
+        # a device case keeps one host thread busy, however many it was given
+        host_threads = 1 if backend.synchronized is not None else case.threads
+        if others.contended(host_threads, usable_cores()):
             flags.append("contended")
     return record(
         case,
@@ -266,10 +268,14 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
 
 
 def noise_flags(timing: Timing) -> list[Flag]:
-    """`noisy` when the case's confidence interval is wider than NOISY_REL_CI around its median
-    (or too few samples for one): a figure that must not be quoted bare."""
+    """`noisy` when the case's confidence interval is wider than NOISY_REL_CI around its median:
+    a figure that must not be quoted bare. A slow case may end with fewer samples than a 95%
+    interval needs (6); then the range of its samples stands in, itself an interval of the
+    median with coverage 1 - 2**(1 - n) (94% for 5 samples, 75% for 3)."""
     relative = timing.rel_ci
-    return ["noisy"] if relative is None or relative > NOISY_REL_CI else []
+    if relative is None:
+        relative = (timing.max - timing.min) / 2 / timing.median
+    return ["noisy"] if relative > NOISY_REL_CI else []
 
 
 def _check_then_time(

@@ -200,6 +200,7 @@ class _Sized:
         return np.ones((2, 2))
 
 
+@pytest.mark.skipif(backends.availability("cupy").available, reason="this machine has a GPU")
 def test_claims_that_name_the_gpu_are_unmeasured_without_one(cli, tmp_path):
     from pathlib import Path
 
