@@ -26,7 +26,7 @@ from labench.backends import BACKENDS, availability
 from labench.claims import evaluate_all
 from labench.compare import Comparison, compare, parse_threshold
 from labench.compare_report import render_json, render_markdown, render_table
-from labench.confirm import CONFIRM_PROCESSES, confirm, suspects
+from labench.confirm import CONFIRM_PROCESSES, Judging, confirm, suspects
 from labench.environment import fingerprint
 from labench.errors import InputError
 from labench.interop import RunView, load_run, run_view, to_pytest_benchmark
@@ -271,7 +271,9 @@ def run(
                 Plan(suite, planned, cases, output, new_result(suite, overrides, processes, label))
             )
     load = _machine_load(quiet)
-    gate = Gate(base_run, limit, alpha, confirm_processes) if base_run is not None else None
+    gate = (
+        Gate(Judging(base_run, limit, alpha), confirm_processes) if base_run is not None else None
+    )
     display = Display(quiet, full_table, latency)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     failed = False
@@ -325,11 +327,9 @@ class Display:
 
 @dataclass(frozen=True)
 class Gate:
-    """`run --baseline`: the earlier run, and how to judge against it."""
+    """`run --baseline`: the earlier run, how to judge against it, how to confirm suspects."""
 
-    base: RunView
-    threshold: float
-    alpha: float
+    judging: Judging
     confirm_processes: int
 
 
@@ -362,8 +362,9 @@ def _run_plan(
     failed = any(case.status in ("wrong", "error") for case in result.cases)
     if gate is not None:
         console.print()
+        judging = gate.judging
         judged = _gate(
-            [gate.base, run_view(result, path.name)], gate.threshold, gate.alpha, "table"
+            [judging.base, run_view(result, path.name)], judging.threshold, judging.alpha, "table"
         )
         failed |= bool(judged.regressions())
     return failed
@@ -374,25 +375,25 @@ def _confirm_suspects(
 ) -> None:
     """Re-measure, in fresh processes, the cases that look slower than the baseline within one
     process, so the gate decides on the spread between processes (confirm.py)."""
-    comparison = compare([gate.base, run_view(plan.result, path.name)], gate.threshold, gate.alpha)
-    keys = [verdict.key for verdict in suspects(comparison)]
-    if not keys:
-        return
     planned = {case.key: case for case in plan.planned}
+    count = len(suspects(gate.judging.verdicts(plan.result, planned).values()))
+    if not count:
+        return
 
-    def measure(cases: Sequence[Case], observer: Observer, count: int) -> Iterable[CaseResult]:
-        return run_isolated(cases, observer, suite=plan.suite, overrides=overrides, processes=count)
+    def measure(cases: Sequence[Case], observer: Observer, processes: int) -> Iterable[CaseResult]:
+        return run_isolated(
+            cases, observer, suite=plan.suite, overrides=overrides, processes=processes
+        )
 
     if not quiet:
         console.print(
-            f"{len(keys)} case(s) look slower than {gate.base.label} within one process; "
+            f"{count} case(s) look slower than {gate.judging.base.label} within one process; "
             f"confirming in {gate.confirm_processes} fresh processes",
             highlight=False,
         )
-    with progress_observer(console, [planned[key] for key in keys], enabled=not quiet) as observer:
-        outcome = confirm(
-            plan.result, keys, planned, measure, observer, budget, gate.confirm_processes
-        )
+    outcome = confirm(
+        plan.result, gate.judging, planned, measure, Observer(), budget, gate.confirm_processes
+    )
     plan.result.run.confirmed += outcome.confirmed
     results.save(plan.result, path)
     if outcome.left:

@@ -50,11 +50,13 @@ def comparison_rows(comparison: Comparison) -> list[list[str]]:
                 v.verdict,
             ]
             for v in comparison.verdicts[0]
+            if v.verdict != "skipped"  # counted in the summary line, not a row each
         ]
     by_key: dict[str, dict[int, Verdict]] = {}
     for column, verdicts in enumerate(comparison.verdicts):
         for verdict in verdicts:
-            by_key.setdefault(verdict.key, {})[column] = verdict
+            if verdict.verdict != "skipped":
+                by_key.setdefault(verdict.key, {})[column] = verdict
     rows = []
     for key, columns in by_key.items():
         first = next(iter(columns.values()))

@@ -391,12 +391,16 @@ def render_result(
             "quoting them.",
             highlight=False,
         )
-    notes = [case for case in result.cases if case.reason]
+    notes: dict[tuple[str, str], list[str]] = {}
+    for case in result.cases:
+        if case.reason:
+            notes.setdefault((case.status, case.reason), []).append(case.key)
     if notes:
         console.print()
-        for case in notes:
-            style = STATUS_STYLE[case.status]
-            console.print(f"[{style}]{case.status}[/] {escape(case.key)}: {escape(case.reason)}")
+        for (status, reason), keys in notes.items():
+            style = STATUS_STYLE[status]
+            where = escape(keys[0]) if len(keys) == 1 else f"{len(keys)} cases"
+            console.print(f"[{style}]{status}[/] {where}: {escape(reason)}")
     if result.claims:
         console.print()
         console.print(claims_table(result.claims))
