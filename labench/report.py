@@ -81,8 +81,12 @@ def unsteady(result: Result) -> set[str]:
     }
 
 
+FLAG_LABELS = {"noisy": "noisy", "contended": "busy"}
+"""How a flag reads in a table's status column (short, so quick's tables fit 120 columns)."""
+
+
 def _status_text(cell: str) -> str:
-    """A grid's status cell (`ok`, or `ok noisy contended`) in colour: flags in yellow."""
+    """A grid's status cell (`ok`, or `ok noisy busy`) in colour: flags in yellow."""
     status, *flags = cell.split()
     text = f"[{STATUS_STYLE[status]}]{status}[/]"
     return text + (f" [yellow]{' '.join(flags)}[/]" if flags else "")
@@ -278,7 +282,7 @@ def _grid(
                 *([_roof_text(case)] if roofline else []),
                 format_bytes(case.metrics.get("peak_bytes")),
                 format_number(case.metrics.get("error_rel"), 2),
-                " ".join([case.status, *case.flags]),
+                " ".join([case.status, *(FLAG_LABELS[flag] for flag in case.flags)]),
             ]
         )
     return grid
@@ -386,9 +390,9 @@ def render_result(
     if flagged:
         console.print(
             f"\n[yellow]{len(flagged)} case(s) flagged[/]: noisy = 95% CI wider than "
-            f"±{NOISY_REL_CI:.0%}, contended = other processes took the cores it needed; a "
-            "speedup built on one ends in `?`. Measure again on a quiet machine before "
-            "quoting them.",
+            f"±{NOISY_REL_CI:.0%};\nbusy = contended, other processes took the cores it "
+            "needed; a speedup built on either ends in `?`.\nMeasure them again on a quiet "
+            "machine before quoting them.",
             highlight=False,
         )
     notes: dict[tuple[str, str], list[str]] = {}
