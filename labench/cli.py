@@ -382,7 +382,13 @@ def _confirm_suspects(
 
     def measure(cases: Sequence[Case], observer: Observer, processes: int) -> Iterable[CaseResult]:
         return run_isolated(
-            cases, observer, suite=plan.suite, overrides=overrides, processes=processes
+            cases,
+            observer,
+            suite=plan.suite,
+            overrides=overrides,
+            processes=processes,
+            together=True,  # one worker per round for all suspects: one fork, not one per benchmark
+            jitter=True,  # forked, each with a fresh placement draw: a fork costs less than a spawn
         )
 
     if not quiet:

@@ -19,6 +19,9 @@ p-value, and a verdict. What the statistics may rest on decides what a verdict c
   within-process statistics shown for information, and the gate passes it with a warning
   (`run --baseline` re-measures these suspects in fresh processes and decides).
 
+A significant move of a case flagged `noisy` or `contended` (on either side) is `unsure` too: a
+neighbour that took the cores, not the code, may have moved it.
+
 A case is `slower` only when the ratio exceeds 1 + threshold *and* the difference is
 significant at `alpha`. Reads results only; never runs a kernel.
 """
@@ -216,8 +219,12 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
         verdict = "same"
     elif test.basis in ("one process", "summary"):
         verdict = "unsure"  # within-process statistics cannot see the spread between processes
+    elif not significant:
+        verdict = "same"
+    elif base.flags or new.flags:
+        verdict = "unsure"  # measured under contention or too noisily to fail a build on
     else:
-        verdict = ("slower" if test.ratio > 1 else "faster") if significant else "same"
+        verdict = "slower" if test.ratio > 1 else "faster"
     return Verdict(key, base, new, test.ratio, test.ci95, test.p_value, verdict, test.basis)
 
 

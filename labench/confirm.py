@@ -17,7 +17,7 @@ high probability, widens the measured spread and clears the case; a real regress
 in every draw. Stage two stops at the first case that stays slower: one is enough to fail the
 gate, and the others keep their stage-one verdicts.
 
-Suspects are confirmed largest apparent slowdown first, within a time budget (as long again as
+Suspects are confirmed longest-running first, within a time budget (as long again as
 the run's own measurement, at least MIN_BUDGET), so the gate costs about twice a plain run even
 when every case looks slower; suspects left over stay `unsure`, and are named as such.
 """
@@ -58,9 +58,11 @@ class Confirmation:
 
 
 def suspects(verdicts: Iterable[Verdict]) -> list[Verdict]:
-    """Cases that look slower with one process per run, the largest apparent slowdown first."""
+    """Cases that look slower with one process per run, the longest-running first: placement
+    moves a kernel of tens of microseconds by tens of percent and a millisecond one by a few,
+    so within the budget the cases most likely to settle the question come first."""
     found = [verdict for verdict in verdicts if verdict.looks_slower]
-    return sorted(found, key=lambda verdict: -(verdict.ratio or 0.0))
+    return sorted(found, key=lambda verdict: -(verdict.base.median or 0.0))
 
 
 def case_cost(case: Case) -> float:

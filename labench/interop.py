@@ -32,6 +32,8 @@ class Series:
     count: int = 0
     process_medians: np.ndarray | None = None
     """One median per worker process (labench run --processes), when there were several."""
+    flags: tuple[str, ...] = ()
+    """`noisy`, `contended`: the measurement is not steady enough to decide on."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ def series(case: results.CaseResult) -> Series:
         stdev=timing.stdev,
         count=len(timing.samples),
         process_medians=np.asarray(timing.process_medians) if timing.process_medians else None,
+        flags=tuple(case.flags),
     )
 
 

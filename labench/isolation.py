@@ -18,6 +18,7 @@ import itertools
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from labench.errors import InputError
+from labench.placement import jitter_heap
 from labench.processes import merge_processes
 from labench.results import CaseResult
 from labench.runner import Observer, record, run_cases
@@ -57,7 +59,7 @@ def refuse_timeouts_without_isolation(suite: Suite, timeout: float | None) -> No
         )
 
 
-def _context(independent: bool) -> Any:
+def _context(independent: bool, jitter: bool = False) -> Any:
     """How workers start.
 
     For isolation alone they fork from a server process that has imported labench (numpy,
@@ -66,10 +68,13 @@ def _context(independent: bool) -> Any:
     layout, so their timings share its placement luck: measured on the quick suite, the medians
     of 6 forked workers moved by up to 29% from one run to the next, as much as within a run.
     When the processes are meant as independent samples (`--processes`), each is spawned
-    instead, with its own layout; run medians then agree within 2-8%. Without a fork server
-    (Windows), spawn.
+    instead, with its own layout; run medians then agree within 2-8%. Or, with `jitter`, each is
+    forked and then shifts its own heap first (placement.py), which draws a fresh placement at
+    the cost of a fork: measured on a 64 x 64 Numba matmul, ten jittered forks spread over 27-58
+    us like ten spawned processes (log-sd 0.34 both), plain forks over 53-60 us (0.03). Without
+    a fork server (Windows), spawn.
     """
-    if independent or "forkserver" not in multiprocessing.get_all_start_methods():
+    if "forkserver" not in multiprocessing.get_all_start_methods() or (independent and not jitter):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["labench.isolation"])
@@ -86,6 +91,8 @@ class WorkOrder:
     environment: dict[str, str]
     time_share: float = 1.0
     """Fraction of each case's max_time and warm-up this process spends (with several)."""
+    jitter: bool = False
+    """Shift the worker's heap before anything else (placement.py): a fresh placement draw."""
 
 
 def run_isolated(
@@ -94,18 +101,31 @@ def run_isolated(
     suite: Suite,
     overrides: Mapping[str, Any],
     processes: int = 1,
+    together: bool = False,
+    jitter: bool = False,
 ) -> Iterator[CaseResult]:
-    """Run `cases` one worker per benchmark, yielding each result as the worker reports it.
+    """Run `cases` one worker per benchmark (or all in one worker, `together`), yielding each
+    result as the worker reports it; `jitter` forks workers that re-draw their placement
+    instead of spawning them (see `_context`).
 
     With several `processes`, the whole list runs that many times (rounds), each benchmark in a
     fresh worker taking its share of the time budget, and every case is yielded once, merged,
     during the last round: its statistics then reflect the variance between processes.
     """
-    context = _context(independent=processes > 1)
+    context = _context(independent=processes > 1, jitter=jitter)
     order = WorkOrder(
-        str(suite.path.resolve()), suite.sha256, dict(overrides), dict(os.environ), 1 / processes
+        str(suite.path.resolve()),
+        suite.sha256,
+        dict(overrides),
+        dict(os.environ),
+        1 / processes,
+        jitter,
     )
-    benchmarks = [list(batch) for _, batch in itertools.groupby(cases, lambda c: c.benchmark)]
+    benchmarks = (
+        [list(cases)]
+        if together
+        else [list(batch) for _, batch in itertools.groupby(cases, lambda c: c.benchmark)]
+    )
     if processes == 1:
         for benchmark in benchmarks:
             yield from _in_workers(context, benchmark, observer, order)
@@ -207,6 +227,7 @@ def _worker_main(sender: Connection, order: WorkOrder, keys: list[str]) -> None:
     """Entry point of a worker: rebuild the cases from the suite, run them, report each."""
     os.environ.clear()
     os.environ.update(order.environment)  # the fork server's is from when it started
+    kept = jitter_heap(os.getpid() ^ time.time_ns()) if order.jitter else []
     try:
         suite = load_suite(Path(order.suite_path))
         if suite.sha256 != order.sha256:
@@ -220,6 +241,7 @@ def _worker_main(sender: Connection, order: WorkOrder, keys: list[str]) -> None:
     for result in run_cases(cases, Observer()):
         sender.send(("case", result.model_dump(mode="json")))
     sender.close()
+    del kept  # the shifted heap stays in place until every case is measured
 
 
 def _share(case: Case, share: float) -> Case:

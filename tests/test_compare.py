@@ -1,5 +1,6 @@
 """Comparison statistics against known cases, pytest-benchmark interop, and the gate's exits."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -285,15 +286,18 @@ def test_run_with_baseline_gates_in_one_step(cli, write_suite, tiny_run, tmp_pat
         "--baseline",
         faster_base,
     )
-    assert result.exit_code == 1, result.output
     new = results.load(tmp_path / "new.json")
-    # both cases looked slower in one process and were re-measured in 4 fresh ones; a 3x
-    # slowdown stands out of the spread between processes (at least for one of them, even
-    # on a machine busy enough to make one process an outlier)
+    # both cases looked slower in one process and were re-measured in 4 fresh ones
     assert sorted(new.run.confirmed) == sorted(case.key for case in new.cases)
-    # and the first found slower was measured in 4 more before the gate failed on it
-    assert sorted(len(case.timing.process_medians) for case in new.cases) in ([5, 9], [9, 9])
-    assert "slower" in result.output and "noise model" in result.output
+    assert "noise model" in result.output
+    if any(case.flags for case in new.cases):
+        # a machine busy enough to flag the measurement: the gate says it cannot tell
+        assert result.exit_code == 0 and "unsure" in result.output, result.output
+    else:
+        # a 3x slowdown stands out of the spread between processes, and the first found
+        # slower was measured in 4 more processes before the gate failed on it
+        assert result.exit_code == 1 and "slower" in result.output, result.output
+        assert sorted(len(c.timing.process_medians) for c in new.cases) in ([5, 9], [9, 9])
     broken = cli("run", write_suite(TINY, "b.yaml"), "-q", "--baseline", tmp_path / "nope.json")
     assert broken.exit_code == 2
 
@@ -355,3 +359,14 @@ def test_damaged_pytest_benchmark_file_is_exit_2(cli, tmp_path, tiny_run):
     damaged.write_text('{"machine_info": {}, "benchmarks": [{"name": "x", "stats": {}}]}')
     result = cli("compare", damaged, tiny_run)
     assert result.exit_code == 2 and "damaged pytest-benchmark file" in result.output
+
+
+def test_a_flagged_measurement_never_fails_the_gate():
+    """Measured under contention (or too noisily), a real-looking 30% shift is only `unsure`."""
+    rng = np.random.default_rng(4)
+    base = processes(lottery(rng, 6, spread=0.01))
+    slower = processes(1.3 * lottery(rng, 6, spread=0.01))
+    assert judge("k", base, slower, 0.1, 0.01).verdict == "slower"
+    busy = dataclasses.replace(slower, flags=("contended",))
+    verdict = judge("k", base, busy, 0.1, 0.01)
+    assert verdict.verdict == "unsure" and verdict.p_value < 0.01

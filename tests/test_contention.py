@@ -22,6 +22,7 @@ def test_other_processes_cpu_time_is_what_this_process_did_not_use():
     assert found.steal == pytest.approx(0.05)
     assert found.contended(threads=2, cores=2)  # needs both cores; others took 1.25
     assert not found.contended(threads=1, cores=4)  # three cores to spare
+    assert found.contended(threads=1, cores=2)  # one other busy core shares cache and memory
     quiet = between(before, CpuTimes(wall=2.0, busy=11.1, steal=1.0, own=4.0), cores=2)
     assert quiet.others_cores == pytest.approx(0.05) and not quiet.contended(2, 2)
     assert between(None, after, 2) is None

@@ -1,0 +1,76 @@
+"""Which way of starting a worker draws a fresh memory placement? (issue: an honest gate)
+
+The same kernel's median moves between processes by far more than within one (the placement
+lottery). A gate that re-measures a suspect needs independent draws of that lottery, cheaply.
+This measures one case in N workers started three ways and prints each way's medians, their
+spread (log-sd, max/min) and the cost of a worker:
+
+- spawn: a fresh interpreter (independent, but pays Python, imports and JIT-cache loading);
+- fork: forked from a server that imported labench (cheap, but every child inherits the same
+  heap state, so it allocates its arrays at the same addresses);
+- fork+jitter: forked, then the child makes a random number of random-sized allocations before
+  anything else, so its arrays (and JIT code) land at other addresses.
+
+Run: python benchmarks/placement_study.py [CASE_GLOB] [WORKERS]
+(default: the quick suite's one-thread 64x64 Numba matmul, 10 workers each way)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import multiprocessing
+import statistics
+import sys
+import time
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent.parent / "suites" / "quick.yaml"
+
+
+def _median_in_worker(pattern: str, jitter_seed: int | None, queue: multiprocessing.Queue) -> None:
+    kept = []
+    if jitter_seed is not None:
+        from labench.placement import jitter_heap
+
+        kept = jitter_heap(jitter_seed)
+    from labench.runner import Observer, run_cases
+    from labench.suite import load_suite
+
+    cases = [c for c in load_suite(SUITE).cases() if fnmatch.fnmatchcase(c.key, pattern)]
+    result = next(iter(run_cases(cases[:1], Observer())))
+    queue.put(result.timing.median if result.timing else float("nan"))
+    del kept
+
+
+def draws(method: str, pattern: str, workers: int) -> tuple[list[float], float]:
+    context = multiprocessing.get_context("spawn" if method == "spawn" else "forkserver")
+    if method != "spawn":
+        context.set_forkserver_preload(["labench.runner", "labench.suite", "labench.placement"])
+    queue = context.Queue()
+    medians, started = [], time.perf_counter()
+    for index in range(workers):
+        seed = index + 1 if method == "fork+jitter" else None
+        worker = context.Process(target=_median_in_worker, args=(pattern, seed, queue))
+        worker.start()
+        medians.append(queue.get())
+        worker.join()
+    return medians, (time.perf_counter() - started) / workers
+
+
+def main() -> None:
+    pattern = sys.argv[1] if len(sys.argv) > 1 else "matmul/n=64,*/t1/numba"
+    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    for method in ("spawn", "fork", "fork+jitter"):
+        medians, cost = draws(method, pattern, workers)
+        logs = [math.log(m) for m in medians]
+        print(
+            f"{method:12s} medians (us): {' '.join(f'{m * 1e6:.1f}' for m in medians)}; "
+            f"log-sd {statistics.stdev(logs):.3f}, max/min {max(medians) / min(medians):.2f}, "
+            f"{cost:.2f} s per worker",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
