@@ -56,7 +56,9 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def new_result(suite: Suite, overrides: Mapping[str, Any], processes: int = 1) -> Result:
+def new_result(
+    suite: Suite, overrides: Mapping[str, Any], processes: int = 1, execution: str | None = None
+) -> Result:
     return Result(
         suite=SuiteInfo(
             name=suite.name,
@@ -71,6 +73,7 @@ def new_result(suite: Suite, overrides: Mapping[str, Any], processes: int = 1) -
             command=list(sys.argv),
             overrides=dict(overrides),
             processes=processes,
+            execution=execution,
         ),
         environment=fingerprint(),
     )
