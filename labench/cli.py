@@ -30,6 +30,7 @@ from labench.confirm import CONFIRM_PROCESSES, confirm, suspects
 from labench.environment import fingerprint
 from labench.errors import InputError
 from labench.execution import Executor, choose, fresh_processes
+from labench.fleet_run import refuse_single_file_options, run_on_fleet
 from labench.interop import RunView, load_run, run_view, to_pytest_benchmark
 from labench.plot import FIGURE_FORMATS, write_figures
 from labench.report import ceilings_table, environment_table, progress_observer, render_result
@@ -217,6 +218,13 @@ def run(
             min=1,
         ),
     ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the suite on every host of this Dask cluster (tcp://host:8786), or on "
+            "'local' / 'local:N' stand-in hosts: one result per host, then their comparison.",
+        ),
+    ] = None,
     retry_noisy: Annotated[
         int,
         typer.Option(
@@ -241,12 +249,34 @@ def run(
     settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
     loaded = [load_suite(path) for path in suites]
     roofs = ceilings.load(fingerprint()["machine_id"])
-    plans = []
+    selections = []
     for suite in loaded:
         planned = suite.cases(settings)
         cases = _select(planned, filters or [])
         if not cases:
             raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
+        selections.append((suite, planned, cases))
+    if cluster is not None:
+        refuse_single_file_options(output, resume, baseline, processes)
+        try:
+            with sigterm_interrupts():
+                lost = run_on_fleet(
+                    cluster,
+                    selections,
+                    overrides,
+                    console,
+                    errors,
+                    lambda runs: _gate(runs, limit, alpha, "table"),
+                )
+        except KeyboardInterrupt as stop:
+            raise typer.Exit(
+                EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+            ) from None
+        if lost:
+            raise typer.Exit(EXIT_FAILED)
+        return
+    plans = []
+    for suite, planned, cases in selections:
         executor = choose(suite, overrides, isolate=isolate, processes=processes, timeout=timeout)
         fresh = new_result(suite, overrides, processes, executor.describe())
         if resume is not None:

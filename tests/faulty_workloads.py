@@ -155,3 +155,30 @@ class Counted(Workload):
     @implementation("numpy")
     def second(self, inputs, params):
         return self._measured(inputs, params, "second")
+
+
+class KillsItsHost(Workload):
+    """Kills the process that started its isolated worker (on a fleet, the Dask worker: the
+    worker's fork server's parent), once per marker file, as a host that dies would."""
+
+    name = "test.kills_its_host"
+    params = {"n": Param(8, int, positive=True)}
+
+    def make_inputs(self, params, dtype, rng):
+        return {"x": rng.standard_normal(params["n"]).astype(dtype)}
+
+    def reference(self, inputs, params):
+        return inputs["x"].astype(np.float64)
+
+    @implementation("numpy")
+    def once(self, inputs, params):
+        try:
+            os.close(os.open(os.environ["LABENCH_KILL_MARK"], os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            x = inputs["x"]
+            return lambda: x.copy()
+        fork_server = os.getppid()
+        with open(f"/proc/{fork_server}/stat") as stat:
+            host = int(stat.read().rsplit(")", 1)[1].split()[1])
+        os.kill(host, signal.SIGKILL)
+        os._exit(1)

@@ -21,19 +21,11 @@ def choose(
     isolate: bool,
     processes: int,
     timeout: float | None,
-    cluster: str | None = None,
 ) -> Executor:
     """The executor for one suite's run, or an InputError saying why the options cannot be
-    honoured (a timeout where a hung case could not be stopped, rounds on a fleet)."""
-    if cluster is not None:
-        if processes > 1:
-            raise InputError(
-                "--processes with --cluster: each host measures every case once; run "
-                "--processes on each host, or drop one of the options"
-            )
-        from labench.execution.fleet import Fleet  # Dask loads only for a fleet run
-
-        return Fleet(suite, overrides, cluster)
+    honoured (a timeout where a hung case could not be stopped). A fleet run (`--cluster`)
+    makes one result per host, so it is not chosen here: execution.fleet connects to the
+    cluster and runs an `OnHost` executor per host."""
     if processes > 1:
         return fresh_processes(suite, overrides, processes)
     if isolate:
