@@ -105,7 +105,7 @@ def run_on_fleet(
             )
             if len(runs) > 1:
                 console.print()
-                render([run_view(run.result, run.host.name) for run in runs])
+                render([run_view(run.result, run.host.name) for run in runs if run.path])
     finally:
         fleet.close()
     return failed

@@ -62,12 +62,40 @@ def test_each_host_gets_a_result_and_user_modules_travel(cli, write_suite, tmp_p
     for index, path in enumerate(files):
         run = results.load(path)
         assert run.environment.hostname == f"local-{index}"
-        assert run.run.execution == f"fleet local, isolated on each host: host local-{index}"
+        assert run.run.execution == "isolated (forkserver)"
         assert [(case.benchmark, case.status) for case in run.cases] == [
             ("builtin", "ok"),
             ("shipped", "ok"),
         ]
     assert "local-0" in outcome.output and "local-1" in outcome.output  # the comparison
+    resumed = cli("run", suite, "--resume", files[0], "--isolate", "-q")  # on its host
+    assert resumed.exit_code == 0, resumed.output
+    assert "0 cases to run" in resumed.output
+    sys.modules.pop("shipped_workload", None)
+
+
+def test_ctrl_c_keeps_every_finished_host(cli, write_suite, tmp_path, monkeypatch):
+    import _thread
+
+    from labench import fleet_run
+
+    judged = fleet_run.evaluate_all
+
+    def interrupt_after_first_host(*args):
+        _thread.interrupt_main()  # as Ctrl-C would, while the first host is being saved
+        return judged(*args)
+
+    monkeypatch.setattr(fleet_run, "evaluate_all", interrupt_after_first_host)
+    monkeypatch.chdir(tmp_path)
+    outcome = cli("run", write_suite(FLEET.split("  - id: shipped")[0]), "--cluster", "local")
+    assert outcome.exit_code == 130
+    first, *running = sorted(tmp_path.glob("results/*.json"))
+    assert first.name.startswith("fleet-local-0-")
+    run = results.load(first)
+    assert [case.status for case in run.cases] == ["ok"] and not run.run.interrupted
+    for path in running:  # the next host may have started before the interrupt landed
+        assert path.name.startswith("fleet-local-1-") and results.load(path).run.interrupted
+    assert "finished cases are kept" in outcome.output
 
 
 def test_a_killed_host_loses_only_its_own_result(cli, write_suite, tmp_path, monkeypatch):

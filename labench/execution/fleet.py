@@ -67,10 +67,10 @@ class HostRun:
 
     host: Host
     result: Result
-    path: Path
+    path: Path | None = None
+    """Reserved as the host starts, so a host that never started leaves no empty file."""
     lost: str | None = None
     """Why the host stopped before its last case, if it did."""
-    done: bool = False
 
 
 @dataclass
@@ -83,7 +83,9 @@ class Fleet:
     hosts: list[Host] = field(default_factory=list)
 
     def describe(self) -> str:
-        return f"fleet {self.address}, isolated on each host"
+        """As a host's cases run: isolated, so a host's file resumes there with --isolate (the
+        command line, kept in the result, names the cluster)."""
+        return f"isolated ({worker_context(independent=False).get_start_method()})"
 
     def close(self) -> None:
         self.client.close()
@@ -217,7 +219,7 @@ class OnHost:
         self.lost: str | None = None
 
     def describe(self) -> str:
-        return f"{self.fleet.describe()}: host {self.host.name}"
+        return self.fleet.describe()
 
     def close(self) -> None:
         """The fleet holds the connection."""
@@ -297,53 +299,61 @@ def run_fleet(
     stop = threading.Event()
     runs = []
     for host in fleet.hosts:
-        result = new_result(f"{fleet.describe()}: host {host.name}")
+        result = new_result(fleet.describe())
         result.environment = Environment.model_validate(host.environment)
-        path = results.reserve_path(folder, f"{name}-{host.name}", stamp)
-        runs.append(HostRun(host, result, path))
+        runs.append(HostRun(host, result))
     machines: dict[str, list[HostRun]] = {}
     for run in runs:
         machines.setdefault(run.host.machine, []).append(run)
 
-    def measure(host_runs: list[HostRun]) -> None:
-        for run in host_runs:
-            if stop.is_set():
-                return
-            _measure_host(fleet, run, order, cases, stop)
-            finished(run)
+    lock, all_ended = threading.Lock(), threading.Event()
+    running = [len(machines)]
 
-    threads = [
-        threading.Thread(target=measure, args=(group,), name=f"labench-{machine}", daemon=True)
-        for machine, group in machines.items()
-    ]
-    for thread in threads:
-        thread.start()
+    def measure(host_runs: list[HostRun]) -> None:
+        try:
+            for run in host_runs:
+                if stop.is_set():
+                    return
+                run.path = results.reserve_path(folder, f"{name}-{run.host.name}", stamp)
+                _measure_host(fleet, run, run.path, order, cases, stop)
+                finished(run)
+        finally:
+            with lock:
+                running[0] -= 1
+                if not running[0]:
+                    all_ended.set()
+
+    for machine, group in machines.items():
+        threading.Thread(target=measure, args=(group,), name=f"labench-{machine}").start()
+    # Waiting on an event, not Thread.join: a Ctrl-C that lands inside join can leave the
+    # thread looking finished (CPython before 3.13), and the client would close under it.
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(POLL)
+        while not all_ended.wait(POLL):
+            pass
     except KeyboardInterrupt:
         stop.set()
-        for thread in threads:
-            thread.join()
+        all_ended.wait()
         raise
     return runs
 
 
 def _measure_host(
-    fleet: Fleet, run: HostRun, order: WorkOrder, cases: Sequence[Case], stop: threading.Event
+    fleet: Fleet,
+    run: HostRun,
+    path: Path,
+    order: WorkOrder,
+    cases: Sequence[Case],
+    stop: threading.Event,
 ) -> None:
     executor = OnHost(fleet, run.host, order, stop)
-    results.save(run.result, run.path)
+    results.save(run.result, path)
     try:
         for case_result in executor.run(cases, Observer()):
             run.result.cases.append(case_result)
-            results.save(run.result, run.path)
+            results.save(run.result, path)
     except KeyboardInterrupt:
         run.result.run.interrupted = True
     finally:
         run.lost = executor.lost
-        run.done = not run.result.run.interrupted
         run.result.run.finished = now()
-        results.save(run.result, run.path)
-
+        results.save(run.result, path)
