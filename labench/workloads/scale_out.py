@@ -1,0 +1,65 @@
+"""The square products again, split into blocks for dask: at what size does scheduling blocks
+over workers start to pay off against one BLAS call, or Numba's prange?
+
+`scaleout.matmul` and `scaleout.matvec` are `kernels.matmul` and `kernels.matvec` with every
+implementation of theirs plus `dask`, and a `chunks` parameter. They are separate workloads so
+that the built-in kernels keep their case keys (a `chunks` parameter would add `chunks=...` to
+every existing matmul key, and old results would no longer compare) and so that suites naming
+`kernels.matmul` without an implementation list do not start running dask cases.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from labench.workloads.base import Inputs, Kernel, Param, Params, implementation
+from labench.workloads.kernels import MatmulWorkload, MatvecWorkload, SquareProductWorkload
+
+CHUNKS = Param(
+    0, int, minimum=0, help="dask block edge in rows and columns; 0: half of n (2 x 2 blocks)"
+)
+
+
+class ChunkedProduct(SquareProductWorkload):
+    """A square product with a `dask` implementation."""
+
+    def impossible(self, params: Params) -> str | None:
+        if params["chunks"] > params["n"]:
+            return f"chunks ({params['chunks']}) must be at most n ({params['n']})"
+        return None
+
+    @implementation("dask")
+    def dask(self, inputs: Inputs, params: Params) -> Kernel:
+        """dask.array blocks multiplied by dask's threaded scheduler, one worker per thread.
+        Every call builds and schedules the graph, so the first call and every sample include
+        that overhead: it is what a user of dask pays."""
+        import dask.array as da
+
+        n = params["n"]
+        edge = params["chunks"] or max(1, math.ceil(n / 2))
+        a, other = self.operands(inputs)
+        blocked_a = da.from_array(a, chunks=(edge, edge))
+        blocked_other = da.from_array(other, chunks=(edge,) * other.ndim)
+
+        def run() -> Any:
+            return (blocked_a @ blocked_other).compute()
+
+        tasks = len((blocked_a @ blocked_other).__dask_graph__())
+        blocks = math.ceil(n / edge)
+        return Kernel(run, {"chunk_edge": float(edge), "blocks": float(blocks**2), "tasks": tasks})
+
+
+class ScaleOutMatmul(ChunkedProduct, MatmulWorkload):
+    name = "scaleout.matmul"
+    summary = "kernels.matmul, plus dask.array blocks of `chunks`"
+    params = {**MatmulWorkload.params, "chunks": CHUNKS}
+
+
+class ScaleOutMatvec(ChunkedProduct, MatvecWorkload):
+    name = "scaleout.matvec"
+    summary = "kernels.matvec, plus dask.array blocks of `chunks`"
+    params = {**MatvecWorkload.params, "chunks": CHUNKS}
+
+
+__all__ = ["ScaleOutMatmul", "ScaleOutMatvec"]
