@@ -24,6 +24,11 @@ benchmarks:
     workload: scaleout.matvec
     params: {n: 40}
     implementations: [numpy, dask]
+  - id: lr
+    workload: scaleout.lowrank_matvec
+    params: {n: 60, rank: 5, chunks: 20}
+    implementations: [rsvd, dask]
+    threads: 1
 """
 
 
@@ -41,6 +46,11 @@ def test_dask_products_match_the_reference_and_record_their_blocks(cli, write_su
         assert all(n == 1 for pool, n in matmul.thread_pools.items() if "in each task" in pool)
     matvec = cases["mv/n=40,transfers=False,chunks=0/float64/t1/dask"]
     assert (matvec.metrics["chunk_edge"], matvec.metrics["blocks"]) == (20.0, 4.0)
+    lowrank = next(case for key, case in cases.items() if key.startswith("lr/") and "dask" in key)
+    randomized = cases[lowrank.key.replace("/dask", "/rsvd")]
+    assert lowrank.metrics["blocks"] == 3.0 and lowrank.metrics["factor_time"] > 0
+    # the same randomized SVD: as close to the Eckart-Young optimum as NumPy's, within 10%
+    assert lowrank.metrics["error_rel"] == pytest.approx(randomized.metrics["error_rel"], rel=0.1)
 
 
 def test_chunks_larger_than_the_matrix_are_refused_at_their_line(cli, write_suite):

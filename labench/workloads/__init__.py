@@ -27,7 +27,12 @@ from labench.workloads.kernels import (
 )
 from labench.workloads.lowrank import LowRankMatmul, LowRankMatvec
 from labench.workloads.regression import Ridge
-from labench.workloads.scale_out import ScaleOutMatmul, ScaleOutMatvec
+from labench.workloads.scale_out import (
+    ScaleOutLowRankMatmul,
+    ScaleOutLowRankMatvec,
+    ScaleOutMatmul,
+    ScaleOutMatvec,
+)
 
 BUILTIN: dict[str, type[Workload]] = {
     workload.name: workload
@@ -45,6 +50,8 @@ BUILTIN: dict[str, type[Workload]] = {
         Ridge,
         ScaleOutMatmul,
         ScaleOutMatvec,
+        ScaleOutLowRankMatvec,
+        ScaleOutLowRankMatmul,
     )
 }
 

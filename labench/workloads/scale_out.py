@@ -11,10 +11,12 @@ every existing matmul key, and old results would no longer compare) and so that 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from labench.workloads.base import Inputs, Kernel, Param, Params, implementation
 from labench.workloads.kernels import MatmulWorkload, MatvecWorkload, SquareProductWorkload
+from labench.workloads.lowrank import SKETCH_SEED, LowRankMatmul, LowRankMatvec, LowRankWorkload
 
 CHUNKS = Param(
     0, int, minimum=0, help="dask block edge in rows and columns; 0: half of n (2 x 2 blocks)"
@@ -62,4 +64,49 @@ class ScaleOutMatvec(ChunkedProduct, MatvecWorkload):
     params = {**MatvecWorkload.params, "chunks": CHUNKS}
 
 
-__all__ = ["ScaleOutMatmul", "ScaleOutMatvec"]
+class ChunkedLowRank(LowRankWorkload):
+    """A low-rank product whose factors come from dask's randomized SVD."""
+
+    def impossible(self, params: Params) -> str | None:
+        rows = self.shape(params)[0]
+        if params["chunks"] > rows:
+            return f"chunks ({params['chunks']}) must be at most the rows of A ({rows})"
+        return None
+
+    @implementation("dask")
+    def dask(self, inputs: Inputs, params: Params) -> Kernel:
+        """dask.array.linalg.svd_compressed on row blocks of `chunks` (the randomized SVD at
+        cluster scale), applied as U (S V^T) x like `rsvd`; its cost is `factor_time`."""
+        import dask
+        import dask.array as da
+
+        a = inputs["a"]
+        edge = params["chunks"] or max(1, math.ceil(a.shape[0] / 2))
+        start = time.perf_counter()
+        factors = da.linalg.svd_compressed(
+            da.from_array(a, chunks=(edge, a.shape[1])),
+            params["rank"],
+            n_power_iter=params["power_iters"],
+            n_oversamples=params["oversample"],
+            seed=SKETCH_SEED,
+        )
+        u, values, vt = dask.compute(*factors)
+        factor_time = time.perf_counter() - start
+        kernel = self._factored(inputs, params, u, values, vt, factor_time)
+        kernel.metrics |= {"chunk_edge": float(edge), "blocks": float(math.ceil(a.shape[0] / edge))}
+        return kernel
+
+
+class ScaleOutLowRankMatvec(ChunkedLowRank, LowRankMatvec):
+    name = "scaleout.lowrank_matvec"
+    summary = "lowrank.matvec, plus factors from dask's svd_compressed on row blocks of `chunks`"
+    params = {**LowRankMatvec.params, "chunks": CHUNKS}
+
+
+class ScaleOutLowRankMatmul(ChunkedLowRank, LowRankMatmul):
+    name = "scaleout.lowrank_matmul"
+    summary = "lowrank.matmul, plus factors from dask's svd_compressed on row blocks of `chunks`"
+    params = {**LowRankMatmul.params, "chunks": CHUNKS}
+
+
+__all__ = ["ScaleOutLowRankMatmul", "ScaleOutLowRankMatvec", "ScaleOutMatmul", "ScaleOutMatvec"]
