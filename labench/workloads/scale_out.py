@@ -14,7 +14,7 @@ import math
 import time
 from typing import Any
 
-from labench.workloads.base import Inputs, Kernel, Param, Params, implementation
+from labench.workloads.base import Inputs, Kernel, Param, Params, Workload, implementation
 from labench.workloads.kernels import MatmulWorkload, MatvecWorkload, SquareProductWorkload
 from labench.workloads.lowrank import SKETCH_SEED, LowRankMatmul, LowRankMatvec, LowRankWorkload
 
@@ -23,13 +23,21 @@ CHUNKS = Param(
 )
 
 
+def block_edge(chunks: int, length: int) -> int:
+    """The block edge `chunks` asks for along `length` (0: half of it, so 2 blocks)."""
+    return chunks or max(1, math.ceil(length / 2))
+
+
+def too_large(chunks: int, length: int, what: str) -> str | None:
+    """Why a block edge cannot split `length`, or None."""
+    return f"chunks ({chunks}) must be at most {what} ({length})" if chunks > length else None
+
+
 class ChunkedProduct(SquareProductWorkload):
     """A square product with a `dask` implementation."""
 
     def impossible(self, params: Params) -> str | None:
-        if params["chunks"] > params["n"]:
-            return f"chunks ({params['chunks']}) must be at most n ({params['n']})"
-        return None
+        return too_large(params["chunks"], params["n"], "n")
 
     @implementation("dask")
     def dask(self, inputs: Inputs, params: Params) -> Kernel:
@@ -39,7 +47,7 @@ class ChunkedProduct(SquareProductWorkload):
         import dask.array as da
 
         n = params["n"]
-        edge = params["chunks"] or max(1, math.ceil(n / 2))
+        edge = block_edge(params["chunks"], n)
         a, other = self.operands(inputs)
         blocked_a = da.from_array(a, chunks=(edge, edge))
         blocked_other = da.from_array(other, chunks=(edge,) * other.ndim)
@@ -52,26 +60,11 @@ class ChunkedProduct(SquareProductWorkload):
         return Kernel(run, {"chunk_edge": float(edge), "blocks": float(blocks**2), "tasks": tasks})
 
 
-class ScaleOutMatmul(ChunkedProduct, MatmulWorkload):
-    name = "scaleout.matmul"
-    summary = "kernels.matmul, plus dask.array blocks of `chunks`"
-    params = {**MatmulWorkload.params, "chunks": CHUNKS}
-
-
-class ScaleOutMatvec(ChunkedProduct, MatvecWorkload):
-    name = "scaleout.matvec"
-    summary = "kernels.matvec, plus dask.array blocks of `chunks`"
-    params = {**MatvecWorkload.params, "chunks": CHUNKS}
-
-
 class ChunkedLowRank(LowRankWorkload):
     """A low-rank product whose factors come from dask's randomized SVD."""
 
     def impossible(self, params: Params) -> str | None:
-        rows = self.shape(params)[0]
-        if params["chunks"] > rows:
-            return f"chunks ({params['chunks']}) must be at most the rows of A ({rows})"
-        return None
+        return too_large(params["chunks"], self.shape(params)[0], "the rows of A")
 
     @implementation("dask")
     def dask(self, inputs: Inputs, params: Params) -> Kernel:
@@ -81,7 +74,7 @@ class ChunkedLowRank(LowRankWorkload):
         import dask.array as da
 
         a = inputs["a"]
-        edge = params["chunks"] or max(1, math.ceil(a.shape[0] / 2))
+        edge = block_edge(params["chunks"], a.shape[0])
         start = time.perf_counter()
         factors = da.linalg.svd_compressed(
             da.from_array(a, chunks=(edge, a.shape[1])),
@@ -97,16 +90,22 @@ class ChunkedLowRank(LowRankWorkload):
         return kernel
 
 
-class ScaleOutLowRankMatvec(ChunkedLowRank, LowRankMatvec):
-    name = "scaleout.lowrank_matvec"
-    summary = "lowrank.matvec, plus factors from dask's svd_compressed on row blocks of `chunks`"
-    params = {**LowRankMatvec.params, "chunks": CHUNKS}
+def with_dask(mixin: type[Workload], base: type[Workload], name: str) -> type[Workload]:
+    """`base` plus the `dask` implementation of `mixin` and its `chunks` parameter, as `name`."""
+    return type(
+        name.replace(".", "_"),
+        (mixin, base),
+        {
+            "name": name,
+            "summary": f"{base.name}, plus dask with blocks of `chunks`",
+            "params": {**base.params, "chunks": CHUNKS},
+        },
+    )
 
 
-class ScaleOutLowRankMatmul(ChunkedLowRank, LowRankMatmul):
-    name = "scaleout.lowrank_matmul"
-    summary = "lowrank.matmul, plus factors from dask's svd_compressed on row blocks of `chunks`"
-    params = {**LowRankMatmul.params, "chunks": CHUNKS}
-
+ScaleOutMatmul = with_dask(ChunkedProduct, MatmulWorkload, "scaleout.matmul")
+ScaleOutMatvec = with_dask(ChunkedProduct, MatvecWorkload, "scaleout.matvec")
+ScaleOutLowRankMatvec = with_dask(ChunkedLowRank, LowRankMatvec, "scaleout.lowrank_matvec")
+ScaleOutLowRankMatmul = with_dask(ChunkedLowRank, LowRankMatmul, "scaleout.lowrank_matmul")
 
 __all__ = ["ScaleOutLowRankMatmul", "ScaleOutLowRankMatvec", "ScaleOutMatmul", "ScaleOutMatvec"]
