@@ -137,3 +137,7 @@ def test_options_about_one_result_file_are_refused_with_a_fleet(cli, write_suite
     outcome = cli("run", suite, "--cluster", "local", "-o", tmp_path / "r.json", "--processes", "2")
     assert outcome.exit_code == 2
     assert "-o with --cluster" in outcome.output and "--processes with --cluster" in outcome.output
+    outcome = cli("run", suite, "--cluster", "local:0")
+    assert outcome.exit_code == 2 and "expected at least one local worker" in outcome.output
+    outcome = cli("run", suite, "--cluster", "nonsense")
+    assert outcome.exit_code == 2 and "such as tcp://host:8786" in outcome.output

@@ -123,7 +123,7 @@ def connect(address: str) -> Fleet:
         else:
             try:
                 client = Client(address, timeout="20s")
-            except (OSError, TimeoutError) as error:
+            except (OSError, TimeoutError, ValueError) as error:
                 raise InputError(
                     f"--cluster {address}: cannot reach a Dask scheduler there ({error}); "
                     "expected an address such as tcp://host:8786, or 'local'"

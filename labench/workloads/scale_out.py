@@ -1,11 +1,13 @@
-"""The square products again, split into blocks for dask: at what size does scheduling blocks
-over workers start to pay off against one BLAS call, or Numba's prange?
+"""The square products and the low-rank products again, split into blocks for dask: at what
+size does scheduling blocks over workers start to pay off against one BLAS call, or Numba's
+prange?
 
-`scaleout.matmul` and `scaleout.matvec` are `kernels.matmul` and `kernels.matvec` with every
+`scaleout.matmul`, `scaleout.matvec`, `scaleout.lowrank_matvec` and `scaleout.lowrank_matmul` are
+`kernels.matmul`, `kernels.matvec`, `lowrank.matvec` and `lowrank.matmul` with every
 implementation of theirs plus `dask`, and a `chunks` parameter. They are separate workloads so
-that the built-in kernels keep their case keys (a `chunks` parameter would add `chunks=...` to
-every existing matmul key, and old results would no longer compare) and so that suites naming
-`kernels.matmul` without an implementation list do not start running dask cases.
+that the built-in ones keep their case keys (a `chunks` parameter would add `chunks=...` to every
+existing key, and old results would no longer compare) and so that suites naming them without an
+implementation list do not start running dask cases.
 """
 
 from __future__ import annotations
