@@ -3,8 +3,10 @@
 A case's GFLOP/s means little alone; next to what the hardware can do at that arithmetic
 intensity (flops per byte moved) it says whether a kernel is compute-bound and near the peak,
 memory-bound and near the bandwidth, or far from both. Ceilings are measured, never taken from a
-datasheet: GEMM through BLAS (float64 and float32) for the compute roof and a parallel copy for
-the memory roof, at each thread count, and the same through CuPy on a GPU when there is one.
+datasheet: GEMM through BLAS (float64 and float32), swept in size until its rate stops rising,
+for the compute roof; a parallel reduction (read roof) and a parallel copy (copy roof) for the
+memory roofs, at each thread count; and on a GPU a roof per precision (`gpu_ceilings`). The
+rules that turn these into a case's roof live in `labench.roofs`.
 They are stored per machine (keyed by the environment's machine id) in the user cache folder.
 """
 
@@ -20,20 +22,27 @@ import numpy as np
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labench.backends import BACKENDS, availability
-from labench.environment import fingerprint
+from labench.backends import BACKENDS
+from labench.cache import last_level_cache
+from labench.environment import available_memory, fingerprint
 from labench.errors import InputError
+from labench.gpu_ceilings import GpuCeiling
+from labench.gpu_ceilings import measure as measure_gpu
 from labench.inputs import read_json
 from labench.results import CaseResult, Result, write_atomically
-from labench.suite_model import DTYPES
+from labench.roofs import Plateau, attainable, gemm_plateau
 from labench.threads import limit_threads, usable_cores
 from labench.timing import LoopTimer, Policy, cpu_loop_timer, sample
 
 SCHEMA = "labench.ceilings/1"
 POLICY = Policy(max_time=1.5, target_rel_ci=0.01, min_samples=5, warmup=0.2)
-CPU_GEMM_SIZE, GPU_GEMM_SIZE = 1024, 8192
+CPU_GEMM_SIZE = 1024
+GEMM_DTYPES = ("float64", "float32")
 COPY_BYTES = 256 * 2**20
-"""Bytes per copied array: far beyond any CPU cache, and a GPU's L2 too."""
+"""Bytes per copied array: far beyond any CPU cache."""
+GEMM_SWEEP_SECONDS = 30.0
+"""Time cap of one CPU GEMM size sweep (one thread count, one dtype)."""
+LARGEST_CPU_GEMM = 32768
 
 
 class Ceiling(BaseModel):
@@ -43,6 +52,20 @@ class Ceiling(BaseModel):
     gflops_float64: float
     gflops_float32: float
     gbps: float = Field(description="copy bandwidth, bytes read + written per second / 1e9")
+    gbps_read: float | None = Field(
+        None, description="read bandwidth (a reduction over 4x the last-level cache), GB/s"
+    )
+    gemm_sizes: dict[str, int] = Field(
+        default_factory=dict, description="per dtype: the GEMM size where the rate plateaus"
+    )
+    gemm_capped: list[str] = Field(
+        default_factory=list,
+        description="dtypes whose size sweep hit its time or memory cap before the plateau",
+    )
+
+    def peak(self, dtype: str, math: str) -> float | None:
+        """The host's GEMM roof for a case's dtype; none measured for the 16-bit types."""
+        return {"float64": self.gflops_float64, "float32": self.gflops_float32}.get(dtype)
 
 
 class Ceilings(BaseModel):
@@ -53,54 +76,98 @@ class Ceilings(BaseModel):
     measured: str
     environment: dict[str, Any]
     cpu: list[Ceiling]
-    gpu: Ceiling | None = None
+    gpu: GpuCeiling | None = None
 
-    def for_case(self, case: CaseResult) -> Ceiling | None:
+    def for_case(self, case: CaseResult) -> Ceiling | GpuCeiling | None:
         if case.backend == "cupy":
             return self.gpu
         return next((c for c in self.cpu if c.threads == case.threads), None)
 
 
-def _rate(function: Callable[[], Any], work: float, timer: LoopTimer) -> float:
-    """Work per second at the median time of a full labench measurement."""
-    return work / statistics.median(sample(function, POLICY, timer).samples)
+Statistic = Callable[[list[float]], float]
+
+
+def _rate(
+    function: Callable[[], Any],
+    work: float,
+    timer: LoopTimer,
+    statistic: Statistic = statistics.median,
+) -> float:
+    """Work per second at the median (or `statistic`) time of a full labench measurement."""
+    return work / statistic(sample(function, POLICY, timer).samples)
+
+
+def _fastest(samples: list[float]) -> float:
+    """The CPU roofs' statistic. A roof is an upper bound, and on a shared machine other
+    processes only ever slow a sample: under a load of 6 on 2 cores the median of a 2-thread
+    read fell to a third of its fastest sample, which put the roof below the cases it bounds."""
+    return min(samples)
 
 
 def _gemm_rates(xp: Any, size: int, timer: LoopTimer) -> dict[str, float]:
-    return {f"gflops_{dtype}": _gemm_rate(xp, size, dtype, timer) for dtype in DTYPES}
+    return {f"gflops_{dtype}": _gemm_rate(xp, size, dtype, timer) for dtype in GEMM_DTYPES}
 
 
-def _gemm_rate(xp: Any, size: int, dtype: str, timer: LoopTimer) -> float:
+def _gemm_rate(
+    xp: Any, size: int, dtype: str, timer: LoopTimer, statistic: Statistic = statistics.median
+) -> float:
     rng = np.random.default_rng(0)
     a, b = (xp.asarray(rng.standard_normal((size, size)).astype(dtype)) for _ in range(2))
     c = xp.empty_like(a)
-    return _rate(lambda: xp.matmul(a, b, out=c), 2 * size**3 / 1e9, timer)
+    return _rate(lambda: xp.matmul(a, b, out=c), 2 * size**3 / 1e9, timer, statistic)
 
 
 def measure_cpu(threads: int) -> Ceiling:
-    """BLAS GEMM and a Numba parallel copy, every pool limited to `threads`."""
+    """BLAS GEMM swept to its plateau, a Numba parallel reduction and a parallel copy, every
+    pool limited to `threads`."""
+    with limit_threads(threads), BACKENDS["numba"].thread_limit(threads):
+        gbps, gbps_read = _copy_rate(), _read_rate()
+        plateaus = {dtype: _cpu_gemm_plateau(dtype) for dtype in GEMM_DTYPES}
+    return Ceiling(
+        threads=threads,
+        gbps=gbps,
+        gbps_read=gbps_read,
+        gemm_sizes={dtype: plateau.size for dtype, plateau in plateaus.items()},
+        gemm_capped=[dtype for dtype, plateau in plateaus.items() if plateau.capped],
+        **{f"gflops_{dtype}": plateau.rate for dtype, plateau in plateaus.items()},
+    )
+
+
+def _copy_rate() -> float:
+    """GB/s (read + written) of a parallel copy of COPY_BYTES."""
     from labench.ceiling_kernels import parallel_copy
 
     source = np.random.default_rng(0).standard_normal(COPY_BYTES // 8)
     target = np.empty_like(source)
-    with limit_threads(threads), BACKENDS["numba"].thread_limit(threads):
-        parallel_copy(target, source)  # compile (or load from cache) outside the timing
-        gbps = _rate(lambda: parallel_copy(target, source), 2 * COPY_BYTES / 1e9, cpu_loop_timer)
-        rates = _gemm_rates(np, CPU_GEMM_SIZE, cpu_loop_timer)
-    return Ceiling(threads=threads, gbps=gbps, **rates)
+    parallel_copy(target, source)  # compile (or load from cache) outside the timing
+    return _rate(
+        lambda: parallel_copy(target, source), 2 * COPY_BYTES / 1e9, cpu_loop_timer, _fastest
+    )
 
 
-def measure_gpu() -> Ceiling | None:
-    """cuBLAS GEMM and a device-to-device copy, timed with CUDA events; None without a GPU."""
-    if not availability("cupy").available:
-        return None
-    import cupy
+def _read_rate() -> float:
+    """GB/s of a reduction over at least 4x the last-level cache: every byte from memory."""
+    from labench.ceiling_kernels import parallel_sum
 
-    timer = BACKENDS["cupy"].loop_timer
-    source = cupy.asarray(np.random.default_rng(0).standard_normal(COPY_BYTES // 8))
-    target = cupy.empty_like(source)
-    gbps = _rate(lambda: cupy.copyto(target, source), 2 * COPY_BYTES / 1e9, timer)
-    return Ceiling(threads=0, gbps=gbps, **_gemm_rates(cupy, GPU_GEMM_SIZE, timer))
+    source = np.random.default_rng(1).standard_normal(
+        max(4 * last_level_cache().bytes, COPY_BYTES) // 8
+    )
+    parallel_sum(source)  # compile (or load from cache) outside the timing
+    return _rate(lambda: parallel_sum(source), source.nbytes / 1e9, cpu_loop_timer, _fastest)
+
+
+def _cpu_gemm_plateau(dtype: str) -> Plateau:
+    """GEMM from CPU_GEMM_SIZE up, doubling, until the rate stops rising or a cap is hit: one
+    1024 GEMM does not fill 16 cores, so the rate at one size is not the machine's roof."""
+    itemsize = np.dtype(dtype).itemsize
+    fits = int((available_memory() / (4 * 3 * itemsize)) ** 0.5)
+    return gemm_plateau(
+        lambda size: _gemm_rate(np, size, dtype, cpu_loop_timer, _fastest),
+        lambda size: 2 * size**3 / 1e9,
+        start=CPU_GEMM_SIZE,
+        largest=min(LARGEST_CPU_GEMM, fits),
+        budget=GEMM_SWEEP_SECONDS,
+    )
 
 
 def default_thread_counts() -> list[int]:
@@ -144,14 +211,21 @@ def load(machine_id: str) -> Ceilings | None:
         ) from None
 
 
-def roofline_fraction(case: CaseResult, ceiling: Ceiling) -> float | None:
-    """Achieved / attainable GFLOP/s, attainable = min(peak, intensity x bandwidth)."""
+def roofline_fraction(case: CaseResult, ceiling: Ceiling | GpuCeiling) -> float | None:
+    """Achieved / attainable GFLOP/s, attainable = min(peak, intensity x bandwidth), with the
+    bandwidth roof matching the case's reads and writes (`labench.roofs.attainable`)."""
     flops, moved, achieved = (case.metrics.get(name) for name in ("flops", "bytes", "gflops"))
-    if not (flops and moved and achieved):
+    peak = ceiling.peak(case.dtype, case.math)
+    if not (flops and moved and achieved and peak):
         return None
-    peak = ceiling.gflops_float32 if case.dtype == "float32" else ceiling.gflops_float64
-    attainable = min(peak, flops / moved * ceiling.gbps)
-    return achieved / attainable
+    return achieved / attainable(
+        flops=flops,
+        moved=moved,
+        written=case.metrics.get("bytes_written"),
+        peak=peak,
+        read_roof=getattr(ceiling, "gbps_read", None),
+        copy_roof=ceiling.gbps,
+    )
 
 
 def add_roofline(result: Result, ceilings: Ceilings | None) -> None:

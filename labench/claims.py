@@ -28,6 +28,8 @@ class Row(Protocol):
     implementation: str
     params: dict[str, Any]
     dtype: str
+    math: str
+    cache: str
     threads_spec: ThreadSpec
 
     @property
@@ -51,8 +53,8 @@ def _matches(row: Row, name: str, wanted: Any) -> bool:
     values = as_list(wanted)
     if name == "threads":
         return any(_threads_match(row, value) for value in values)
-    if name == "dtype":
-        return row.dtype in values
+    if name in ("dtype", "math", "cache"):
+        return getattr(row, name) in values
     return row.params.get(name) in values
 
 
@@ -78,7 +80,10 @@ def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
     suite can be refused at load time rather than reporting nonsense after an hour of running.
     """
     picks = sides(claim)
-    by_side_threads = any(side.threads is not None for side in picks.values())
+    by_side = {
+        name: any(getattr(side, name) is not None for side in picks.values())
+        for name in ("threads", "dtype", "math")
+    }
     selected = [
         row
         for row in rows
@@ -87,11 +92,10 @@ def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
     ]
     points: dict[tuple[Any, ...], dict[str, list[Row]]] = {}
     for row in selected:
-        key: tuple[Any, ...] = (tuple(sorted(row.params.items(), key=str)), row.dtype)
-        if not by_side_threads:
-            key += (row.threads,)
+        key: tuple[Any, ...] = (tuple(sorted(row.params.items(), key=str)), row.cache)
+        key += tuple(getattr(row, name) for name, named in by_side.items() if not named)
         for role, side in picks.items():
-            if row.implementation == side.implementation and _threads_match(row, side.threads):
+            if _plays(row, side):
                 points.setdefault(key, {}).setdefault(role, []).append(row)
     paired = []
     for found in points.values():
@@ -114,8 +118,24 @@ def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
     return paired
 
 
+def _plays(row: Row, side: Pick) -> bool:
+    """Whether a row is the case a side names: its implementation, at the side's thread
+    count, dtype and math mode where the side gives them (a claim across precisions)."""
+    return (
+        row.implementation == side.implementation
+        and _threads_match(row, side.threads)
+        and side.dtype in (None, row.dtype)
+        and side.math in (None, row.math)
+    )
+
+
 def _describe(side: Pick) -> str:
-    return side.implementation + (f" at {side.threads} threads" if side.threads else "")
+    return (
+        side.implementation
+        + (f" at {side.threads} threads" if side.threads else "")
+        + (f" in {side.dtype}" if side.dtype else "")
+        + (f" with {side.math} math" if side.math else "")
+    )
 
 
 def _metric(case: CaseResult, name: str) -> float | None:
@@ -230,7 +250,7 @@ def evaluate(claim: Claim, cases: Sequence[CaseResult], planned: int | None = No
 
 
 def _coordinates(case: CaseResult) -> dict[str, Any]:
-    return case.params | {"dtype": case.dtype, "threads": case.threads}
+    return case.params | {"dtype": case.dtype, "math": case.math, "threads": case.threads}
 
 
 def _varying(chosen: CaseResult, cases: Sequence[CaseResult]) -> str | None:

@@ -21,12 +21,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labench import ceilings, contention, results
+from labench import ceilings, contention, results, shipped
 from labench.backends import BACKENDS, availability
 from labench.claims import evaluate_all
 from labench.compare import Comparison, compare, parse_threshold
 from labench.compare_report import render_json, render_markdown, render_table
-from labench.confirm import CONFIRM_PROCESSES, confirm, suspects
+from labench.confirm import CONFIRM_PROCESSES, Judging, confirm, suspects
 from labench.environment import fingerprint
 from labench.errors import InputError
 from labench.execution import Executor, choose, fresh_processes
@@ -150,7 +150,13 @@ def _machine_load(quiet: bool) -> MachineLoad:
 @app.command()
 @reports_input_errors
 def run(
-    suites: Annotated[list[Path], typer.Argument(help="Suite YAML files.", show_default=False)],
+    suites: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Suite YAML files, or names of shipped suites (labench list --suites).",
+            show_default=False,
+        ),
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
@@ -233,6 +239,14 @@ def run(
             min=0,
         ),
     ] = 1,
+    latency: Annotated[
+        bool,
+        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
+    ] = False,
+    label: Annotated[
+        str | None,
+        typer.Option(help="Name this run (a version, a setting); history and reports show it."),
+    ] = None,
 ) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
     if len(suites) > 1 and (output or baseline or resume):
@@ -247,7 +261,7 @@ def run(
     if max_time is not None:
         overrides["max_time"] = max_time
     settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
-    loaded = [load_suite(path) for path in suites]
+    loaded = [load_suite(shipped.resolve(path)) for path in suites]
     roofs = ceilings.load(fingerprint()["machine_id"])
     selections = []
     for suite in loaded:
@@ -278,14 +292,17 @@ def run(
     plans = []
     for suite, planned, cases in selections:
         executor = choose(suite, overrides, isolate=isolate, processes=processes, timeout=timeout)
-        fresh = new_result(suite, overrides, processes, executor.describe())
+        fresh = new_result(suite, overrides, processes, label, execution=executor.describe())
         if resume is not None:
             resumption = resumed(resume, suite, cases, fresh.run, force)
             plans.append(Plan(suite, planned, resumption.todo, resume, resumption.result, executor))
         else:
             plans.append(Plan(suite, planned, cases, output, fresh, executor))
     load = _machine_load(quiet)
-    gate = Gate(base_run, limit, alpha, confirm_processes) if base_run is not None else None
+    gate = (
+        Gate(Judging(base_run, limit, alpha), confirm_processes) if base_run is not None else None
+    )
+    display = Display(quiet, full_table, latency)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     failed = False
     with sigterm_interrupts():
@@ -298,7 +315,7 @@ def run(
             try:
                 path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
                 failed |= _run_plan(
-                    plan, path, retry_noisy, overrides, gate, roofs, quiet, full_table
+                    plan, path, retry_noisy, overrides, gate, roofs, display
                 )
             except KeyboardInterrupt as stop:
                 signal_name, code = (
@@ -323,12 +340,19 @@ def run(
 
 
 @dataclass(frozen=True)
-class Gate:
-    """`run --baseline`: the earlier run, and how to judge against it."""
+class Display:
+    """How a run is shown: nothing but the essentials, every row, single-call latencies."""
 
-    base: RunView
-    threshold: float
-    alpha: float
+    quiet: bool
+    full_table: bool
+    latency: bool
+
+
+@dataclass(frozen=True)
+class Gate:
+    """`run --baseline`: the earlier run, how to judge against it, how to confirm suspects."""
+
+    judging: Judging
     confirm_processes: int
 
 
@@ -339,29 +363,30 @@ def _run_plan(
     overrides: dict[str, Any],
     gate: Gate | None,
     roofs: ceilings.Ceilings | None,
-    quiet: bool,
-    full_table: bool,
+    display: Display,
 ) -> bool:
     """Measure one suite, confirm suspects, judge claims, save, render and gate; True when a
     case failed or the gate found a regression."""
     result = plan.result
     started = time.perf_counter()
-    with progress_observer(console, plan.cases, enabled=not quiet) as observer:
+    with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
         run_suite(plan.cases, result, path, observer, plan.executor.run, retry_noisy)
     if gate is not None and gate.confirm_processes > 0:
-        _confirm_suspects(plan, overrides, gate, time.perf_counter() - started, path, quiet)
+        measured = time.perf_counter() - started
+        _confirm_suspects(plan, overrides, gate, measured, path, display.quiet)
     in_suite_order(result, plan.planned)
     ceilings.add_roofline(result, roofs)
     result.claims = evaluate_all(plan.suite.model.claims, result.cases, plan.planned)
     results.save(result, path)
-    if not quiet:
-        render_result(result, console, full_table)
+    if not display.quiet:
+        render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
     failed = any(case.status in ("wrong", "error") for case in result.cases)
     if gate is not None:
         console.print()
+        judging = gate.judging
         judged = _gate(
-            [gate.base, run_view(result, path.name)], gate.threshold, gate.alpha, "table"
+            [judging.base, run_view(result, path.name)], judging.threshold, judging.alpha, "table"
         )
         failed |= bool(judged.regressions())
     return failed
@@ -372,25 +397,23 @@ def _confirm_suspects(
 ) -> None:
     """Re-measure, in fresh processes, the cases that look slower than the baseline within one
     process, so the gate decides on the spread between processes (confirm.py)."""
-    comparison = compare([gate.base, run_view(plan.result, path.name)], gate.threshold, gate.alpha)
-    keys = [verdict.key for verdict in suspects(comparison)]
-    if not keys:
-        return
     planned = {case.key: case for case in plan.planned}
+    count = len(suspects(gate.judging.verdicts(plan.result, planned).values()))
+    if not count:
+        return
 
     def measure(cases: Sequence[Case], observer: Observer, count: int) -> Iterable[CaseResult]:
         return fresh_processes(plan.suite, overrides, count).run(cases, observer)
 
     if not quiet:
         console.print(
-            f"{len(keys)} case(s) look slower than {gate.base.label} within one process; "
+            f"{count} case(s) look slower than {gate.judging.base.label} within one process; "
             f"confirming in {gate.confirm_processes} fresh processes",
             highlight=False,
         )
-    with progress_observer(console, [planned[key] for key in keys], enabled=not quiet) as observer:
-        outcome = confirm(
-            plan.result, keys, planned, measure, observer, budget, gate.confirm_processes
-        )
+    outcome = confirm(
+        plan.result, gate.judging, planned, measure, Observer(), budget, gate.confirm_processes
+    )
     plan.result.run.confirmed += outcome.confirmed
     results.save(plan.result, path)
     if outcome.left:
@@ -451,6 +474,65 @@ def compare_runs(
 
 @app.command()
 @reports_input_errors
+def history(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result files, or folders of them (every *.json inside).", show_default=False
+        ),
+    ],
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", "-k", help="Only cases whose benchmark id or key matches."),
+    ] = None,
+    machine: Annotated[
+        str | None, typer.Option(help="The machine to follow (needed when runs come from several).")
+    ] = None,
+    threshold: Annotated[
+        str, typer.Option(help="Smallest change of level reported as a step.")
+    ] = "5%",
+    fail_on_step: Annotated[
+        bool, typer.Option(help="Exit 1 when the newest run starts a slower step.")
+    ] = False,
+    series: Annotated[
+        bool, typer.Option(help="Show every case's series run by run, not only the steps.")
+    ] = True,
+) -> None:
+    """Each case over the runs of one machine (in commit order when git knows the commits,
+    else in time order): medians with CIs, and the steps where the level changed."""
+    from labench.history import build, load_all
+    from labench.history_report import render_history
+
+    found = build(load_all(sources), machine, filters or [], parse_threshold(threshold))
+    render_history(found, console, series)
+    if fail_on_step and found.gate():
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@reports_input_errors
+def report(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result files, or folders of them (every *.json inside).", show_default=False
+        ),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """One self-contained HTML page: machines, result tables, claims, comparisons, figures and,
+    with several runs of a machine, its history with the steps marked."""
+    from labench.html_report import write
+
+    if output.exists() and not force:
+        raise InputError(f"{output}: already exists (pass --force to replace it)")
+    write(sources, output)
+    console.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+@reports_input_errors
 def export(
     result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
@@ -478,7 +560,7 @@ def validate(
     problems: list[str] = []
     for path in suites:
         try:
-            suite = load_suite(path)
+            suite = load_suite(shipped.resolve(path))
         except InputError as error:
             problems += error.problems
             continue
@@ -494,8 +576,15 @@ def validate(
 
 
 @app.command("list")
-def list_workloads() -> None:
+def list_workloads(
+    suites: Annotated[
+        bool, typer.Option("--suites", help="List the shipped suites instead of workloads.")
+    ] = False,
+) -> None:
     """Workloads, their implementations, and whether each backend can run here."""
+    if suites:
+        console.print(shipped_suites_table())
+        return
     table = Table(show_edge=False)
     for column in ("workload", "implementation", "backend", "available", "summary"):
         table.add_column(column)
@@ -514,6 +603,15 @@ def list_workloads() -> None:
         f"backends: {', '.join(sorted(BACKENDS))}; a suite may also name a user "
         "workload as 'module:ClassName'"
     )
+
+
+def shipped_suites_table() -> Table:
+    table = Table(show_edge=False, title="shipped suites: labench run NAME", title_justify="left")
+    for column in ("name", "description", "file"):
+        table.add_column(column, overflow="fold")
+    for suite in shipped.shipped_suites():
+        table.add_row(suite.name, escape(suite.description), str(suite.path))
+    return table
 
 
 @app.command()
@@ -586,9 +684,13 @@ def plot(
 def show(
     result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
     full_table: FullTable = False,
+    latency: Annotated[
+        bool,
+        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
+    ] = False,
 ) -> None:
     """Re-render a saved run."""
-    render_result(results.load(result_file), console, full_table)
+    render_result(results.load(result_file), console, full_table, latency)
 
 
 @app.command()

@@ -63,7 +63,7 @@ class Verdict:
     p_value: float | None
     verdict: str
     """faster, slower, same, unsure (moved, but one process per run cannot tell), broken (was
-    ok, now wrong/error), fixed, or not comparable."""
+    ok, now wrong/error), fixed, skipped (in both runs: no backend, say), or not comparable."""
     basis: str = "-"
     """What the statistics rest on: processes, noise model, one process, summary, or '-'."""
 
@@ -205,6 +205,8 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
         return Verdict(key, base, new, None, None, None, "broken")
     if base.status in FAILED and new.status == "ok":
         return Verdict(key, base, new, None, None, None, "fixed")
+    if base.status == new.status == "skipped":
+        return Verdict(key, base, new, None, None, None, "skipped")
     if not (base.median and new.median) or base.status != "ok" or new.status != "ok":
         return Verdict(key, base, new, None, None, None, "not comparable")
     test = ratio_test(base, new)

@@ -36,7 +36,7 @@ def _p_text(verdict: Verdict) -> str:
     return "-" if verdict.p_value is None else f"{verdict.p_value:.2g}"
 
 
-def _rows(comparison: Comparison) -> list[list[str]]:
+def comparison_rows(comparison: Comparison) -> list[list[str]]:
     """Two runs: one row per case with every statistic. More: one ratio column per run."""
     if len(comparison.verdicts) == 1:
         return [
@@ -50,11 +50,13 @@ def _rows(comparison: Comparison) -> list[list[str]]:
                 v.verdict,
             ]
             for v in comparison.verdicts[0]
+            if v.verdict != "skipped"  # counted in the summary line, not a row each
         ]
     by_key: dict[str, dict[int, Verdict]] = {}
     for column, verdicts in enumerate(comparison.verdicts):
         for verdict in verdicts:
-            by_key.setdefault(verdict.key, {})[column] = verdict
+            if verdict.verdict != "skipped":
+                by_key.setdefault(verdict.key, {})[column] = verdict
     rows = []
     for key, columns in by_key.items():
         first = next(iter(columns.values()))
@@ -70,7 +72,7 @@ def _rows(comparison: Comparison) -> list[list[str]]:
     return rows
 
 
-def _headers(comparison: Comparison) -> list[str]:
+def comparison_headers(comparison: Comparison) -> list[str]:
     if len(comparison.verdicts) == 1:
         return [
             "case",
@@ -88,7 +90,7 @@ def _headers(comparison: Comparison) -> list[str]:
     ]
 
 
-def _summary(comparison: Comparison) -> str:
+def comparison_summary(comparison: Comparison) -> str:
     counts: dict[str, int] = {}
     for verdicts in comparison.verdicts:
         for verdict in verdicts:
@@ -123,16 +125,16 @@ def render_table(comparison: Comparison, console: Console) -> None:
         console.print(environment)
         console.print()
     table = Table(show_edge=False)
-    for header in _headers(comparison):
+    for header in comparison_headers(comparison):
         table.add_column(header)
-    for row in _rows(comparison):
+    for row in comparison_rows(comparison):
         style = next((STYLE[name] for name in STYLE if row[-1].endswith(name)), "")
         table.add_row(*row[:-1], f"[{style}]{row[-1]}[/]" if style else row[-1])
     console.print(table)
     for label, keys in comparison.only_in.items():
         if keys:
             console.print(f"only in {label}: {', '.join(keys)}", highlight=False)
-    console.print(_summary(comparison), highlight=False)
+    console.print(comparison_summary(comparison), highlight=False)
 
 
 def render_markdown(comparison: Comparison) -> str:
@@ -146,9 +148,9 @@ def render_markdown(comparison: Comparison) -> str:
         ]
         lines += [f"| {name} | " + " | ".join(values) + " |" for name, values in differences]
         lines.append("")
-    headers = _headers(comparison)
+    headers = comparison_headers(comparison)
     lines += ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
-    for row in _rows(comparison):
+    for row in comparison_rows(comparison):
         if row[-1].endswith(("slower", "broken", "unsure")):
             row[-1] = f"**{row[-1]}**"
         lines.append(
@@ -160,7 +162,7 @@ def render_markdown(comparison: Comparison) -> str:
     for label, keys in comparison.only_in.items():
         if keys:
             lines.append(f"Only in {label}: {', '.join(f'`{key}`' for key in keys)}")
-    lines.append(_summary(comparison))
+    lines.append(comparison_summary(comparison))
     return "\n".join(lines) + "\n"
 
 

@@ -9,18 +9,29 @@ need no more evidence. So `run --baseline` re-measures only the suspects (cases 
 slow way beyond the threshold, within one process) in a few freshly spawned processes, each a new
 draw of the lottery, and judges them on the spread between processes that it has then measured.
 
+Two stages, because the lottery can be lopsided. A one-process baseline is a single draw; when it
+drew a rare fast placement (a 64x64 Numba matmul at 34 us where most processes give 56 us), four
+fresh draws can all land in the common slow mode, agree closely, and call the baseline's luck a
+regression. So a case that stage one finds slower is measured again in CHECK_PROCESSES more fresh
+processes before the gate may fail on it: a fast mode that exists shows up among nine draws with
+high probability, widens the measured spread and clears the case; a real regression stays slower
+in every draw. Stage two stops at the first case that stays slower: one is enough to fail the
+gate, and the others keep their stage-one verdicts.
+
 Suspects are confirmed largest apparent slowdown first, within a time budget (as long again as
-the run's own measurement, at least MIN_BUDGET), so the gate costs at most about twice a plain run
-even when every case looks slower; suspects left over stay `unsure`, and are named as such.
+the run's own measurement, at least MIN_BUDGET), so the gate costs about twice a plain run even
+when every case looks slower; suspects left over stay `unsure`, and are named as such.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from labench.compare import Comparison, Verdict
+from labench.compare import Verdict, compare
 from labench.execution.rounds import merge_processes
+from labench.interop import RunView, run_view
 from labench.results import CaseResult, Result
 from labench.runner import Observer
 from labench.suite import Case
@@ -30,22 +41,26 @@ MIN_BUDGET = 2.0
 CONFIRM_PROCESSES = 4
 """Fresh processes per suspect; with the run's own, five process medians (4 degrees of
 freedom for the t prediction interval against a one-process baseline)."""
+CHECK_PROCESSES = 4
+"""More fresh processes for a case stage one finds slower, before the gate may fail on it."""
 
 Measure = Callable[[Sequence[Case], Observer, int], Iterable[CaseResult]]
 """Runs cases in that many fresh processes and yields each merged result (execution/rounds.py)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Confirmation:
-    confirmed: list[str]
+    confirmed: list[str] = field(default_factory=list)
     """Keys re-measured in fresh processes."""
-    left: list[str]
+    checked: list[str] = field(default_factory=list)
+    """Keys found slower, then measured again in CHECK_PROCESSES more processes."""
+    left: list[str] = field(default_factory=list)
     """Suspects the budget did not reach."""
 
 
-def suspects(comparison: Comparison) -> list[Verdict]:
+def suspects(verdicts: Iterable[Verdict]) -> list[Verdict]:
     """Cases that look slower with one process per run, the largest apparent slowdown first."""
-    found = [verdict for verdict in comparison.unsure() if verdict.looks_slower]
+    found = [verdict for verdict in verdicts if verdict.looks_slower]
     return sorted(found, key=lambda verdict: -(verdict.ratio or 0.0))
 
 
@@ -67,25 +82,69 @@ def within_budget(keys: Sequence[str], planned: dict[str, Case], budget: float) 
     return chosen
 
 
-def confirm(
+def remeasure(
     result: Result,
     keys: Sequence[str],
+    planned: dict[str, Case],
+    measure: Measure,
+    observer: Observer,
+    processes: int,
+) -> list[str]:
+    """Measure `keys` in `processes` fresh processes and fold the measurements into `result`:
+    each case then carries every process median it has (the run's own first) and the samples
+    of every process. A case that fails in a fresh process keeps what it had."""
+    position = {case.key: index for index, case in enumerate(result.cases)}
+    done = []
+    for measured in measure([planned[key] for key in keys], observer, processes):
+        index = position[measured.key]
+        original = result.cases[index]
+        if measured.status == "ok" and original.status == "ok":
+            result.cases[index] = merge_processes([original, measured])
+            done.append(measured.key)
+    return done
+
+
+@dataclass(frozen=True)
+class Judging:
+    """How the gate compares: against which run, with what threshold and significance."""
+
+    base: RunView
+    threshold: float
+    alpha: float
+
+    def verdicts(self, result: Result, keys: Sequence[str]) -> dict[str, Verdict]:
+        wanted = set(keys)
+        comparison = compare([self.base, run_view(result, "new")], self.threshold, self.alpha)
+        return {verdict.key: verdict for verdict in comparison.verdicts[0] if verdict.key in wanted}
+
+
+def confirm(
+    result: Result,
+    judging: Judging,
     planned: dict[str, Case],
     measure: Measure,
     observer: Observer,
     budget: float,
     processes: int = CONFIRM_PROCESSES,
 ) -> Confirmation:
-    """Re-measure the suspects that fit in `budget` in `processes` fresh processes and fold
-    those measurements into `result`: each confirmed case then carries its process medians
-    (the run's own first) and the samples of every process."""
-    chosen = within_budget(keys, planned, max(budget, MIN_BUDGET))
-    position = {case.key: index for index, case in enumerate(result.cases)}
-    done = []
-    for measured in measure([planned[key] for key in chosen], observer, processes):
-        index = position[measured.key]
-        original = result.cases[index]
-        if measured.status == "ok" and original.status == "ok":
-            result.cases[index] = merge_processes([original, measured])
-            done.append(measured.key)
-    return Confirmation(done, [key for key in keys if key not in chosen])
+    """Both stages (see the module docstring) on the suspects of `result` against the base."""
+    started = time.perf_counter()
+    budget = max(budget, MIN_BUDGET)
+    keys = [verdict.key for verdict in suspects(judging.verdicts(result, planned).values())]
+    chosen = within_budget(keys, planned, budget)
+    outcome = Confirmation(left=[key for key in keys if key not in chosen])
+    outcome.confirmed = remeasure(result, chosen, planned, measure, observer, processes)
+    # the first check always runs: without it the gate would fail on a case only stage one saw
+    while not outcome.checked or time.perf_counter() - started < 2 * budget:
+        found = judging.verdicts(result, outcome.confirmed)
+        slower = [key for key in outcome.confirmed if found[key].verdict == "slower"]
+        unchecked = sorted(
+            (key for key in slower if key not in outcome.checked),
+            key=lambda key: -(found[key].ratio or 0.0),
+        )
+        if not unchecked or any(key in outcome.checked for key in slower):
+            break  # nothing left to check, or one case stayed slower after its check
+        key = unchecked[0]
+        outcome.checked.append(key)
+        remeasure(result, [key], planned, measure, observer, CHECK_PROCESSES)
+    return outcome

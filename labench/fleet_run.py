@@ -86,7 +86,7 @@ def run_on_fleet(
                     fleet,
                     WorkOrder.of(suite, overrides),
                     cases,
-                    lambda execution, suite=suite: new_result(suite, overrides, 1, execution),
+                    lambda mode, suite=suite: new_result(suite, overrides, execution=mode),
                     Path("results"),
                     suite.name,
                     stamp,

@@ -17,6 +17,7 @@ import numpy as np
 
 from labench.ceilings import Ceilings
 from labench.errors import InputError
+from labench.history import CaseHistory, History
 from labench.report import speedups
 from labench.results import CaseResult, Result
 from labench.scaling import fitted_exponents, swept
@@ -105,12 +106,14 @@ def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], s
     varying = [name for name in swept(cases) if name != parameter]
     threads = len({case.threads for case in cases}) > 1
     dtypes = len({case.dtype for case in cases}) > 1
+    caches = len({case.cache for case in cases}) > 1
 
     def label(case: CaseResult) -> str:
         parts = [case.implementation]
         parts += [f"{name}={case.params[name]}" for name in varying]
         parts += [f"t{case.threads}"] if threads else []
         parts += [case.dtype] if dtypes else []
+        parts += [case.cache] if caches else []
         return " ".join(parts)
 
     return label
@@ -288,21 +291,23 @@ def _group_label(case: CaseResult) -> str:
 
 
 def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
-    """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine."""
+    """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine;
+    cold-cache points (triangles) beside warm ones (circles), so the cache's share shows."""
     made, axes = _new("roofline")
     intensity = np.array([case.metrics["flops"] / case.metrics["bytes"] for case in cases])  # type: ignore[operator]
-    for label, group in itertools.groupby(
+    for (label, cache), group in itertools.groupby(
         sorted(
             zip(intensity, cases, strict=True),
-            key=lambda item: (item[1].benchmark, item[1].implementation),
+            key=lambda item: (item[1].benchmark, item[1].implementation, item[1].cache),
         ),
-        key=lambda item: f"{item[1].benchmark} {item[1].implementation}",
+        key=lambda item: (f"{item[1].benchmark} {item[1].implementation}", item[1].cache),
     ):
         points = list(group)
         axes.scatter(
             [point[0] for point in points],
             [point[1].metrics.get("gflops") for point in points],
-            label=label,
+            label=f"{label} ({cache})",
+            marker="v" if cache == "cold" else "o",
             s=18,
         )
     if ceilings is not None:
@@ -321,6 +326,15 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
                     linewidth=1,
                     label=f"roof {name} {dtype}",
                 )
+            if ceiling.gbps_read is not None:
+                peak = max(ceiling.gflops_float64, ceiling.gflops_float32)
+                axes.plot(
+                    span,
+                    np.minimum(peak, span * ceiling.gbps_read),
+                    "--",
+                    linewidth=1,
+                    label=f"read roof {name}",
+                )
     axes.set(
         xscale="log", yscale="log", xlabel="arithmetic intensity (flop/byte)", ylabel="GFLOP/s"
     )
@@ -329,3 +343,47 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
     )
     axes.legend(fontsize=6, ncol=2)
     return made
+
+
+def history_figures(history: History) -> Iterator[Figure]:
+    """One figure per benchmark: each case's medians over the runs, relative to its first
+    level, the fitted levels dashed, and a triangle where a step starts (up: slower)."""
+    by_benchmark: dict[tuple[str, str], list[CaseHistory]] = {}
+    for case in history.cases:
+        by_benchmark.setdefault((case.suite, case.benchmark), []).append(case)
+    for (suite, benchmark), cases in by_benchmark.items():
+        made, axes = _new(f"history-{suite}-{benchmark}")
+        for case in cases:
+            first = case.fit.levels[0][2]
+            runs = [point.run + 1 for point in case.points]
+            (line,) = axes.plot(
+                runs,
+                [point.median / first for point in case.points],
+                "o-",
+                markersize=3,
+                linewidth=1,
+                label=case.key.split("/", 1)[1],
+            )
+            for start, stop, level in case.fit.levels:
+                axes.plot(
+                    [runs[start], runs[stop - 1]],
+                    [level / first] * 2,
+                    "--",
+                    color=line.get_color(),
+                    linewidth=1.5,
+                )
+            for step, point in case.step_points():
+                axes.plot(
+                    point.run + 1,
+                    step.after / first,
+                    "^" if step.ratio > 1 else "v",
+                    color="red" if step.ratio > 1 else "green",
+                    markersize=9,
+                )
+        axes.axhline(1.0, color="grey", linewidth=0.8)
+        axes.set(xlabel=f"run (in {history.ordered_by} order)", ylabel="time / first level")
+        axes.set_title(
+            f"{suite} {benchmark} on machine {history.machine}: steps marked", fontsize=10
+        )
+        axes.legend(fontsize=6)
+        yield made

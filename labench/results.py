@@ -97,11 +97,21 @@ class CaseResult(_Model):
     threads: int = Field(ge=1)
     threads_spec: int | str
     dtype: str
+    math: str = Field("ieee", description="float32 products on the GPU: ieee or tf32")
+    cache: Literal["warm", "cold"] = "warm"
     status: Status
     reason: str | None = None
     timing: Timing | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    peak_bytes_source: str | None = Field(
+        None, description="what measured metrics.peak_bytes: tracemalloc or cupy_pool"
+    )
     thread_pools: dict[str, int] = Field(default_factory=dict)
+    precision: dict[str, str] = Field(
+        default_factory=dict,
+        description="what really computed, where it differs from the case's dtype or the "
+        "library says: compute_type (read back from CuPy), cublas_compute, output_dtype",
+    )
     flags: list[Flag] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -157,6 +167,10 @@ class RunInfo(_Model):
     )
     interrupted: bool = False
     resumed: list[str] = Field(default_factory=list, description="when --resume continued it")
+    git_commit: str | None = Field(None, description="commit of the current folder's repository")
+    git_branch: str | None = None
+    git_dirty: bool | None = Field(None, description="tracked files differed from the commit")
+    label: str | None = Field(None, description="run --label: the user's name for this run")
     load: MachineLoad | None = None
     confirmed: list[str] = Field(
         default_factory=list,

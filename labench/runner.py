@@ -20,16 +20,22 @@ from typing import Any
 
 import numpy as np
 
-from labench import contention, results
+from labench import contention, precision, results
 from labench.backends import BACKENDS, Backend, availability
+from labench.cache import TooShortForColdTiming, cache_resident, cold_sample
 from labench.environment import available_memory, fingerprint
 from labench.journal import Journal
+from labench.memory import peak_memory, resident_bytes
+from labench.provenance import git_state
 from labench.results import CaseResult, Flag, Result, RunInfo, SuiteInfo, Timing
 from labench.stats import NOISY_REL_CI, summarize
 from labench.suite import Case, Suite
 from labench.threads import limit_threads, usable_cores
-from labench.timing import Measurement, Policy, first_call, sample
+from labench.timing import CLOCK_RESOLUTION, Measurement, Policy, first_call, sample, single_calls
 from labench.workloads import Kernel, SkipCase, WrongAnswer
+
+PEAK_SOURCE = "peak_bytes_source"
+"""Travels with the metrics to `record`, which stores it in its own (text) field."""
 
 
 class CaseFailed(Exception):
@@ -57,8 +63,13 @@ def now() -> str:
 
 
 def new_result(
-    suite: Suite, overrides: Mapping[str, Any], processes: int = 1, execution: str | None = None
+    suite: Suite,
+    overrides: Mapping[str, Any],
+    processes: int = 1,
+    label: str | None = None,
+    execution: str | None = None,
 ) -> Result:
+    source = git_state(Path.cwd())
     return Result(
         suite=SuiteInfo(
             name=suite.name,
@@ -74,6 +85,10 @@ def new_result(
             overrides=dict(overrides),
             processes=processes,
             execution=execution,
+            git_commit=source.commit,
+            git_branch=source.branch,
+            git_dirty=source.dirty,
+            label=label,
         ),
         environment=fingerprint(),
     )
@@ -149,10 +164,15 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
     runnable = []
     for case in group:
         backend = availability(case.backend)
-        if backend.available:
-            runnable.append(case)
-        else:
+        unsupported = precision.unsupported(
+            case.workload, BACKENDS[case.backend], case.dtype, case.math
+        )
+        if not backend.available:
             yield record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
+        elif unsupported:
+            yield record(case, "skipped", unsupported)
+        else:
+            runnable.append(case)
     if not runnable:
         return
     head = runnable[0]
@@ -176,7 +196,7 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
 
 
 def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:
-    dtype = np.dtype(case.dtype)
+    dtype = precision.resolve(case.dtype)
     need = case.workload.footprint(case.params, dtype.itemsize)
     free = available_memory()
     if need is not None and need > free:
@@ -202,11 +222,19 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
     pools: dict[str, int] = {}
     cpus = contention.allowed_cpus()
     try:
-        with limit_threads(case.threads) as threads, backend.thread_limit(case.threads) as own:
+        with (
+            limit_threads(case.threads) as threads,
+            backend.thread_limit(case.threads) as own,
+            backend.precision(case.dtype, case.math) as computed,
+        ):
             pools = threads.pools | own
             before = contention.snapshot(cpus)
-            cold, metrics, measurement = _check_then_time(case, inputs, reference, backend)
+            cold, metrics, measurement, returned = _check_then_time(
+                case, inputs, reference, backend
+            )
             others = contention.between(before, contention.snapshot(cpus), len(cpus))
+            if returned is not None and returned != case.dtype:
+                computed["output_dtype"] = returned
     except CaseFailed as failure:
         return record(case, failure.status, failure.reason, metrics=failure.metrics, pools=pools)
     except SkipCase as skip:
@@ -224,55 +252,89 @@ def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -
         samples=measurement.samples,
     )
     metrics |= _rates(case, summary.median, metrics)
+    metrics["cache_resident"] = cache_resident(metrics["bytes"], case.cache, case.backend)
     flags = noise_flags(timing)
     if others is not None:
         metrics |= {"others_cores": others.others_cores, "steal": others.steal}
-        if others.contended(case.threads, usable_cores()):
+        # a device case keeps one host thread busy, however many it was given
+        host_threads = 1 if backend.synchronized is not None else case.threads
+        if others.contended(host_threads, usable_cores()):
             flags.append("contended")
-    return record(case, "ok", None, timing=timing, metrics=metrics, pools=pools, flags=flags)
+    return record(
+        case,
+        "ok",
+        None,
+        timing=timing,
+        metrics=metrics,
+        pools=pools,
+        flags=flags,
+        computed=computed,
+    )
 
 
 def noise_flags(timing: Timing) -> list[Flag]:
-    """`noisy` when the case's confidence interval is wider than NOISY_REL_CI around its median
-    (or too few samples for one): a figure that must not be quoted bare."""
+    """`noisy` when the case's confidence interval is wider than NOISY_REL_CI around its median:
+    a figure that must not be quoted bare. A slow case may end with fewer samples than a 95%
+    interval needs (6); then the range of its samples stands in, itself an interval of the
+    median with coverage 1 - 2**(1 - n) (94% for 5 samples, 75% for 3)."""
     relative = timing.rel_ci
-    return ["noisy"] if relative is None or relative > NOISY_REL_CI else []
+    if relative is None:
+        relative = (timing.max - timing.min) / 2 / timing.median
+    return ["noisy"] if relative > NOISY_REL_CI else []
 
 
 def _check_then_time(
     case: Case, inputs: Mapping[str, Any], reference: np.ndarray, backend: Backend
-) -> tuple[float, dict[str, Any], Measurement]:
+) -> tuple[float, dict[str, Any], Measurement, str | None]:
+    """Check the first call's answer, then time; also return the dtype the output came in
+    (a library may silently widen: ml_dtypes' bfloat16 matmul returns float32)."""
     implementation = case.workload.implementations[case.implementation]
     prepared = implementation.prepare(case.workload, inputs, case.params)
     kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
     # On an asynchronous device the first call must include its completion, not just its launch.
-    cold, output = first_call(
-        backend.synchronized(kernel.run) if backend.synchronized else kernel.run
-    )
+    whole_call = backend.synchronized(kernel.run) if backend.synchronized else kernel.run
+    cold, output = first_call(whole_call)
     target = reference if kernel.expected is None else kernel.expected
-    metrics = _check(case, kernel.to_host(output), target) | kernel.metrics
+    metrics: dict[str, Any] = _check(case, kernel.to_host(output), target) | kernel.metrics
     policy = Policy(
         max_time=case.settings.max_time,
         target_rel_ci=case.settings.target_rel_ci,
         min_samples=case.settings.min_samples,
         warmup=case.settings.warmup,
     )
-    measurement = sample(kernel.run, policy, backend.loop_timer)
+    if case.cache == "cold":
+        try:
+            measurement = cold_sample(kernel.run, policy, backend.loop_timer, case.backend)
+        except TooShortForColdTiming as short:
+            raise CaseFailed("skipped", str(short), metrics) from None
+        metrics["clock_resolution"] = CLOCK_RESOLUTION
+    else:
+        measurement = sample(kernel.run, policy, backend.loop_timer)
+    # Memory is measured on a call of its own, after the samples, so it never slows them.
+    peak = peak_memory(whole_call, case.backend)
+    metrics |= {
+        "peak_bytes": float(peak.bytes),
+        "input_bytes": float(resident_bytes(inputs.values())),
+        PEAK_SOURCE: peak.source,
+    }
+    if "bytes_resident" in metrics:  # what the implementation keeps, plus what a call adds
+        metrics["memory_bytes"] = metrics["bytes_resident"] + peak.bytes
     if backend.synchronized is not None:
-        host_policy = replace(policy, max_time=policy.max_time / 4)
-        host = sample(backend.synchronized(kernel.run), host_policy)
-        metrics["host_time"] = statistics.median(host.samples)
-    return cold, metrics, measurement
+        calls = single_calls(
+            backend.synchronized(kernel.run), replace(policy, max_time=policy.max_time / 4)
+        )
+        metrics["latency"] = statistics.median(calls)
+    return cold, metrics, measurement, precision.dtype_of(output)
 
 
 def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """Correctness before timing: a fast wrong kernel must never be ranked."""
-    dtype = np.dtype(case.dtype)
+    dtype = precision.resolve(case.dtype)
     implementation = case.workload.implementations[case.implementation]
     tolerance = (
         case.settings.tolerance
         or implementation.tolerance
-        or case.workload.tolerance(case.params, dtype)
+        or case.workload.tolerance(case.params, dtype) + precision.math_allowance(case.math)
     )
     if np.shape(output) != reference.shape:
         raise CaseFailed(
@@ -292,10 +354,10 @@ def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, f
     """GFLOP/s and GB/s; an implementation that does other work than the workload's definition
     (a factored product) reports its own `flops`/`bytes`, so rates count work really done."""
     flops = metrics.get("flops") or case.workload.flops(case.params)
-    moved = metrics.get("bytes") or case.workload.bytes_moved(
-        case.params, np.dtype(case.dtype).itemsize
-    )
-    return rates(flops, moved, median)
+    itemsize = precision.ITEMSIZE[case.dtype]
+    moved = metrics.get("bytes") or case.workload.bytes_moved(case.params, itemsize)
+    written = None if "bytes" in metrics else case.workload.bytes_written(case.params, itemsize)
+    return rates(flops, moved, median) | {"bytes_written": written}
 
 
 def rates(flops: float | None, moved: float | None, median: float) -> dict[str, float | None]:
@@ -320,7 +382,10 @@ def record(
     metrics: Mapping[str, Any] | None = None,
     pools: Mapping[str, int] | None = None,
     flags: Sequence[Flag] = (),
+    computed: Mapping[str, str] | None = None,
 ) -> CaseResult:
+    numbers = dict(metrics or {})
+    source = numbers.pop(PEAK_SOURCE, None)
     return CaseResult(
         key=case.key,
         group=case.group_key,
@@ -332,12 +397,16 @@ def record(
         threads=case.threads,
         threads_spec=case.threads_spec,
         dtype=case.dtype,
+        math=case.math,
+        cache=case.cache,  # type: ignore[arg-type]
         status=status,
         reason=reason,
         timing=timing,
-        metrics={name: _finite(value) for name, value in (metrics or {}).items()},
+        metrics={name: _finite(value) for name, value in numbers.items()},
+        peak_bytes_source=source,
         thread_pools=dict(pools or {}),
         flags=list(flags),
+        precision=dict(computed or {}),
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from labench.claims import ClaimSelectionError, pair_up
 from labench.errors import InputError
+from labench.precision import DEFAULT_MATH
 from labench.suite_check import check_meaning, structure_problem
 from labench.suite_model import (
     FORMAT_VERSION,
@@ -57,6 +58,8 @@ class Case:
     dtype: str
     seed: int
     settings: Settings
+    math: str = DEFAULT_MATH
+    cache: str = "warm"
 
     @property
     def threads(self) -> int:
@@ -68,14 +71,19 @@ class Case:
 
     @property
     def group_key(self) -> str:
-        """Cases that differ only by implementation share it; speedups are taken inside it."""
-        params = ",".join(f"{name}={value}" for name, value in self.params.items())
-        return f"{self.benchmark}/{params}/{self.dtype}/t{self.threads_spec}"
+        """Cases that differ only by implementation share it; speedups are taken inside it.
+        The math mode appears only when it is not the default, and a cold case adds `/cold`
+        (a warm one nothing), so keys of runs made before either existed still match."""
+        math = "" if self.math == DEFAULT_MATH else f"+{self.math}"
+        cold = "/cold" if self.cache == "cold" else ""
+        return f"{self.data_key}{math}/t{self.threads_spec}{cold}"
 
     @property
     def data_key(self) -> str:
-        """Cases that share input data (same benchmark, parameters and dtype)."""
-        return self.group_key.rsplit("/", 1)[0]
+        """Cases that share input data (same benchmark, parameters and dtype): the math mode
+        and the cache mode are left out, so every variant sees the same numbers."""
+        params = ",".join(f"{name}={value}" for name, value in self.params.items())
+        return f"{self.benchmark}/{params}/{self.dtype}"
 
     @property
     def key(self) -> str:
@@ -119,8 +127,12 @@ class Suite:
             implementations = benchmark.implementation_names(workload)
             for point in sweep(benchmark.params):
                 params = workload.resolve_params(point)
-                for dtype, threads, implementation in itertools.product(
-                    merged.dtype, distinct_threads(merged.threads), implementations
+                for dtype, math, threads, cache, implementation in itertools.product(
+                    merged.dtype,
+                    merged.math,
+                    distinct_threads(merged.threads),
+                    merged.cache,
+                    implementations,
                 ):
                     cases.append(
                         Case(
@@ -132,6 +144,8 @@ class Suite:
                             dtype=dtype,
                             seed=merged.seed,
                             settings=settings,
+                            math=math,
+                            cache=cache,
                         )
                     )
         return cases

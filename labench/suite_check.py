@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel
 
 from labench.backends import BACKENDS
 from labench.environment import total_memory
+from labench.precision import ITEMSIZE
 from labench.suite_model import (
     MEASUREMENT_DEFAULTS,
     Benchmark,
@@ -220,7 +220,7 @@ def _check_claim(
                 f"{source.value(where)}: {_dotted(where)}: {name!r} is not an implementation "
                 f"of benchmark {benchmark.id!r} ({', '.join(implementations)})"
             )
-    selectable = [*workload.params, "threads", "dtype"]
+    selectable = [*workload.params, "threads", "dtype", "math", "cache"]
     for name in claim.where:
         if name not in selectable:
             where = (*at, "where", name)
@@ -248,7 +248,7 @@ def _check_points(
                 where = ("benchmarks", index, "params")
                 problems.append(f"{source.value(where)}: {_dotted(where)}: {reason}")
             for dtype in dtypes:
-                need = workload.footprint(params, np.dtype(dtype).itemsize)
+                need = workload.footprint(params, ITEMSIZE[dtype])
                 if need is not None and need > limit:
                     where = ("benchmarks", index, "params")
                     problems.append(

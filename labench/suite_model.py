@@ -7,17 +7,19 @@ sweep fields use validators of their own so their messages read "expected ..., g
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
+from labench.precision import DEFAULT_MATH, DTYPES, MATH_MODES
+
 if TYPE_CHECKING:
     from labench.workloads import Workload
 
 FORMAT_VERSION = 1
-DTYPES = ("float64", "float32")
+CACHE_MODES = ("warm", "cold")
 ThreadSpec = int | Literal["max"]
 
 
@@ -39,15 +41,20 @@ def _threads(value: Any) -> tuple[ThreadSpec, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _dtypes(value: Any) -> tuple[str, ...]:
-    items = as_list(value)
-    if not items or not all(item in DTYPES for item in items):
-        raise PydanticCustomError(
-            "labench",
-            "expected one of {known} or a list of them, got {got}",
-            {"known": ", ".join(DTYPES), "got": repr(value)},
-        )
-    return tuple(dict.fromkeys(items))
+def _choices(known: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    """A validator for a field that takes one of `known` or a list of them (a swept axis)."""
+
+    def validate(value: Any) -> tuple[str, ...]:
+        items = as_list(value)
+        if not items or not all(isinstance(item, str) and item in known for item in items):
+            raise PydanticCustomError(
+                "labench",
+                "expected one of {known} or a list of them, got {got}",
+                {"known": ", ".join(known), "got": repr(value)},
+            )
+        return tuple(dict.fromkeys(items))
+
+    return validate
 
 
 Threads = Annotated[
@@ -69,11 +76,38 @@ Threads = Annotated[
 ]
 Dtypes = Annotated[
     tuple[str, ...],
-    BeforeValidator(_dtypes),
+    BeforeValidator(_choices(DTYPES)),
     WithJsonSchema(
         {
             "description": "floating-point types to sweep",
             "anyOf": [{"enum": list(DTYPES)}, {"type": "array", "items": {"enum": list(DTYPES)}}],
+        }
+    ),
+]
+MathModes = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_choices(MATH_MODES)),
+    WithJsonSchema(
+        {
+            "description": "float32 products on the GPU: ieee, or tf32 tensor cores; to sweep",
+            "anyOf": [
+                {"enum": list(MATH_MODES)},
+                {"type": "array", "items": {"enum": list(MATH_MODES)}},
+            ],
+        }
+    ),
+]
+Caches = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_choices(CACHE_MODES)),
+    WithJsonSchema(
+        {
+            "description": "warm: calls back to back (data stays in cache); cold: the "
+            "last-level cache (GPU L2) is evicted before every timed call; a list sweeps both",
+            "anyOf": [
+                {"enum": list(CACHE_MODES)},
+                {"type": "array", "items": {"enum": list(CACHE_MODES)}},
+            ],
         }
     ),
 ]
@@ -90,6 +124,8 @@ class Measurement(_Strict):
 
     threads: Threads | None = None
     dtype: Dtypes | None = None
+    math: MathModes | None = None
+    cache: Caches | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
     max_time: Annotated[float, Field(gt=0, description="seconds of sampling per case")] | None = (
         None
@@ -125,6 +161,8 @@ class Measurement(_Strict):
 MEASUREMENT_DEFAULTS = Measurement(
     threads=(1,),
     dtype=("float64",),
+    math=(DEFAULT_MATH,),
+    cache=("warm",),
     seed=0,
     max_time=1.0,
     target_rel_ci=0.02,
@@ -155,11 +193,14 @@ def _one_thread_spec(value: Any) -> ThreadSpec:
 
 
 class Pick(_Strict):
-    """One side of a claim: an implementation, optionally at a given thread count, so a claim
-    can compare one implementation with itself across threads (all cores over one core)."""
+    """One side of a claim: an implementation, optionally at a given thread count, dtype or
+    math mode, so a claim can compare one implementation with itself across threads (all cores
+    over one core) or precisions (bfloat16 over float32 on the GPU)."""
 
     implementation: str
     threads: Annotated[ThreadSpec, BeforeValidator(_one_thread_spec)] | None = None
+    dtype: Literal["float64", "float32", "float16", "bfloat16"] | None = None
+    math: Literal["ieee", "tf32"] | None = None
 
 
 def _side(value: Any) -> Any:
@@ -170,7 +211,7 @@ def _side(value: Any) -> Any:
         raise PydanticCustomError(
             "labench",
             "expected an implementation name or a mapping with 'implementation' and "
-            "optionally 'threads', got {got}",
+            "optionally 'threads', 'dtype' and 'math', got {got}",
             {"got": repr(value)},
         )
     return value
@@ -189,6 +230,8 @@ Side = Annotated[
                     "properties": {
                         "implementation": {"type": "string"},
                         "threads": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "max"}]},
+                        "dtype": {"enum": list(DTYPES)},
+                        "math": {"enum": list(MATH_MODES)},
                     },
                     "required": ["implementation"],
                     "additionalProperties": False,

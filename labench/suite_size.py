@@ -55,6 +55,8 @@ def count_cases(benchmark: Benchmark, workload: Workload, model: SuiteModel) -> 
         (
             *((name, len(as_list(value))) for name, value in benchmark.params.items()),
             ("dtypes", len(merged.dtype)),
+            ("math modes", len(merged.math)),
+            ("cache modes", len(merged.cache)),
             ("thread counts", len(distinct_threads(merged.threads))),
             ("implementations", len(benchmark.implementation_names(workload))),
         )

@@ -58,6 +58,39 @@ class Measurement:
     """Why sampling stopped: 'ci' (precision reached), 'max_time' or 'max_samples'."""
 
 
+def host_clock() -> float:
+    """The host's clock for single-call latency; a module function so a test can replace it."""
+    return time.perf_counter()
+
+
+def single_calls(function: Callable[[], Any], policy: Policy) -> list[float]:
+    """Seconds of calls timed one at a time on the host clock, until the median is precise
+    enough or `max_time` is spent (after at least `min_samples`).
+
+    For a device, `function` is the call plus a synchronize: this is the latency a program
+    waiting for each result sees (launch, queueing, run, wait), where `sample`'s loop of
+    back-to-back calls measures the throughput of a pipelined stream.
+    """
+    samples: list[float] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        deadline = host_clock() + policy.max_time
+        while len(samples) < MAX_SAMPLES:
+            start = host_clock()
+            function()
+            end = host_clock()
+            samples.append(end - start)
+            if len(samples) >= policy.min_samples and (
+                end >= deadline or _precise_enough(samples, policy.target_rel_ci)
+            ):
+                break
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples
+
+
 def first_call(function: Callable[[], Any]) -> tuple[float, Any]:
     """Time one cold call and keep its output for the correctness check."""
     start = time.perf_counter()
@@ -82,10 +115,17 @@ def calibrate(function: Callable[[], Any], policy: Policy, timer: LoopTimer) -> 
 
 
 def sample(
-    function: Callable[[], Any], policy: Policy, timer: LoopTimer = cpu_loop_timer
+    function: Callable[[], Any],
+    policy: Policy,
+    timer: LoopTimer = cpu_loop_timer,
+    before_each: Callable[[], Any] | None = None,
 ) -> Measurement:
-    """Calibrate, then collect per-call times until precise enough or out of time."""
-    loops = calibrate(function, policy, timer)
+    """Calibrate, then collect per-call times until precise enough or out of time.
+
+    With `before_each` (a cache eviction) every sample is one call, preceded by it outside the
+    timer: a second call in the same sample would find the cache warm again.
+    """
+    loops = 1 if before_each else calibrate(function, policy, timer)
     samples: list[float] = []
     next_check = policy.min_samples
     gc_was_enabled = gc.isenabled()
@@ -93,6 +133,8 @@ def sample(
     try:
         start = time.perf_counter()
         while True:
+            if before_each is not None:
+                before_each()
             samples.append(timer(function, loops) / loops)
             count = len(samples)
             if count >= MAX_SAMPLES:

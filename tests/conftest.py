@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +94,69 @@ def measured_case(
         timing=timing if status == "ok" else None,
         metrics=metrics or {},
     )
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory) -> Path:
+    """One real run of the shipped quick suite, at smoke-test timings, shared by the readers'
+    tests (tables, HTML report). In its own process: the quick suite loads Numba's OpenMP layer,
+    which would change the thread pools that later in-process runs of the test session record."""
+    out = tmp_path_factory.mktemp("quick") / "quick.json"
+    environment = os.environ | {"XDG_CACHE_HOME": str(tmp_path_factory.getbasetemp() / "cache")}
+    ran = subprocess.run(
+        [sys.executable, "-m", "labench", "run", "quick", "--max-time", "0.01", "-q", "-o", out],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return out
+
+
+def rescaled(result, factor: float, **run_fields):
+    """A copy of a run with every time (samples, statistics, per-process medians) multiplied by
+    `factor`, and these RunInfo fields replaced: a synthetic later run of the same cases."""
+    copy = result.model_copy(deep=True)
+    for case in copy.cases:
+        timing = case.timing
+        if timing is None:
+            continue
+        case.timing = timing.model_copy(
+            update={
+                name: getattr(timing, name) * factor
+                for name in ("median", "mean", "stdev", "min", "max", "iqr")
+            }
+            | {
+                "samples": [s * factor for s in timing.samples],
+                "process_medians": [m * factor for m in timing.process_medians],
+                "ci95": tuple(c * factor for c in timing.ci95) if timing.ci95 else None,
+            }
+        )
+    copy.run = copy.run.model_copy(update=run_fields)
+    return copy
+
+
+def synthetic_result(cases, machine="m1", **run_fields):
+    """A run of suite `s` on `machine` holding `cases` (see `measured_case`)."""
+    run = {"id": "r", "started": "2026-01-01T00:00:00+00:00", "labench_version": "0", "command": []}
+    return Result(
+        suite=SuiteInfo(name="s", path="s.yaml", sha256="0" * 64, baselines={"b": "numpy"}),
+        run=RunInfo(**(run | run_fields)),
+        environment=Environment(machine_id=machine, cpu="test CPU", cores_usable=2),
+        cases=cases,
+    )
+
+
+def git(folder: Path, *arguments: str) -> str:
+    """Run git in `folder` as a throwaway identity; its output, stripped."""
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def write_result(path: Path, cases: list[CaseResult], machine: str = "test-machine") -> Path:

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import measured_case, write_result
+from conftest import measured_case, rescaled, write_result
 
 from labench import results
 from labench.compare import judge, parse_threshold
@@ -183,21 +183,7 @@ benchmarks:
 
 
 def scaled_copy(source, target, factor):
-    result = results.load(source)
-    for case in result.cases:
-        timing = case.timing
-        case.timing = timing.model_copy(
-            update={
-                name: getattr(timing, name) * factor
-                for name in ("median", "mean", "stdev", "min", "max", "iqr")
-            }
-            | {
-                "samples": [s * factor for s in timing.samples],
-                "process_medians": [m * factor for m in timing.process_medians],
-                "ci95": tuple(c * factor for c in timing.ci95) if timing.ci95 else None,
-            }
-        )
-    results.save(result, target)
+    results.save(rescaled(results.load(source), factor), target)
     return target
 
 
@@ -305,7 +291,8 @@ def test_run_with_baseline_gates_in_one_step(cli, write_suite, tiny_run, tmp_pat
     # slowdown stands out of the spread between processes (at least for one of them, even
     # on a machine busy enough to make one process an outlier)
     assert sorted(new.run.confirmed) == sorted(case.key for case in new.cases)
-    assert all(len(case.timing.process_medians) == 5 for case in new.cases)
+    # and the first found slower was measured in 4 more before the gate failed on it
+    assert sorted(len(case.timing.process_medians) for case in new.cases) in ([5, 9], [9, 9])
     assert "slower" in result.output and "noise model" in result.output
     broken = cli("run", write_suite(TINY, "b.yaml"), "-q", "--baseline", tmp_path / "nope.json")
     assert broken.exit_code == 2

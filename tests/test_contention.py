@@ -128,3 +128,17 @@ def test_noisy_cases_are_measured_again_at_the_end(tmp_path, write_suite):
     run_suite(cases, result, tmp_path / "r.json", Observer(), execute, retry_noisy=2)
     assert asked == [[c.key for c in cases], [cases[0].key]]  # once more, then steady
     assert [case.flags for case in results.load(tmp_path / "r.json").cases] == [[], []]
+
+
+def test_too_few_samples_for_a_ci_are_judged_by_their_range():
+    """A slow case can end with 5 samples (no 95% interval of the median yet): their range,
+    a 94% interval, decides, so steady slow cases are not called noisy."""
+    from labench.runner import noise_flags
+
+    steady = measured_case(median=0.5, spread=0.004, size=5)
+    assert steady.timing.ci95 is None and noise_flags(steady.timing) == []
+    scattered = measured_case(median=0.5, spread=0.2, size=5, seed=3)
+    assert scattered.timing.ci95 is None and noise_flags(scattered.timing) == ["noisy"]
+    wide = measured_case(median=1e-3, spread=0.3, size=12, seed=5)
+    assert noise_flags(wide.timing) == ["noisy"]
+    assert noise_flags(measured_case(spread=0.01, size=40).timing) == []

@@ -27,8 +27,8 @@ EXPECTED = {
     "alias_depth.yaml": ("9:17", "through the alias *b the suite nests values 85 levels deep"),
     "sweep_explodes.yaml": (
         "8:5",
-        "benchmarks[1] 'explodes' sweeps 40,000,000,000 cases (100 n x 100 samples x "
-        "100 features x 100 classes x 100 l2 x 4 implementations); a suite may hold 10,000 "
+        "benchmarks[1] 'explodes' sweeps 70,000,000,000 cases (100 n x 100 samples x "
+        "100 features x 100 classes x 100 l2 x 7 implementations); a suite may hold 10,000 "
         "cases; set 'max_cases: N'",
     ),
     "sweeps_add_up.yaml": (

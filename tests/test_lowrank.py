@@ -70,7 +70,7 @@ def test_factored_product_equals_its_own_factors_and_reports_distance_to_dense()
 
 
 def test_a_bad_factorisation_is_wrong_and_not_timed(cli, write_suite, tmp_path, monkeypatch):
-    def garbage(a, rank, oversample, power_iters, rng):
+    def garbage(xp, a, rank, oversample, power_iters, rng):
         return (
             np.linalg.qr(rng.standard_normal((a.shape[0], rank)))[0],
             np.ones(rank),

@@ -128,14 +128,38 @@ def fake_cupy(monkeypatch, **runtime):
         def synchronize(self):
             pass
 
+    class MemoryHook:
+        """Stands in for CuPy's pool hook: the fake has no pool, so it is never called."""
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
     device = types.SimpleNamespace(synchronize=lambda: None)
     fake.cuda = types.SimpleNamespace(
         Event=Event,
+        MemoryHook=MemoryHook,
         Device=lambda: device,
         get_elapsed_time=lambda start, end: float(end.time - start.time),
         runtime=types.SimpleNamespace(**runtime),
     )
+    # CuPy's per-dtype GEMM compute type (cupy._core.set_compute_type), as CuPy 14 has it
+    names = {1: "COMPUTE_TYPE_DEFAULT", 7: "COMPUTE_TYPE_TF32"}
+    linalg = types.SimpleNamespace(
+        COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7, compute_type_to_str=names.__getitem__
+    )
+    fake.compute_types = {}
+    fake._core = types.ModuleType("cupy._core")
+    fake._core._routines_linalg = linalg
+    fake._core.get_compute_type = lambda dtype: fake.compute_types.get(np.dtype(dtype).name, 1)
+    fake._core.set_compute_type = lambda dtype, kind: fake.compute_types.update(
+        {np.dtype(dtype).name: kind}
+    )
     monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setitem(sys.modules, "cupy._core", fake._core)
+    monkeypatch.setitem(sys.modules, "cupy._core._routines_linalg", linalg)
     return fake
 
 
@@ -157,7 +181,7 @@ def test_cuda_timer_reads_events_in_seconds(monkeypatch):
     assert cuda_loop_timer(lambda: None, 3) == pytest.approx(5e-3)  # events 5 ms apart
 
 
-def test_gpu_cases_record_device_and_host_time(monkeypatch, cli, write_suite, tmp_path):
+def test_gpu_cases_record_device_time_and_latency(monkeypatch, cli, write_suite, tmp_path):
     from labench import backends, results
 
     fake_cupy(monkeypatch)
@@ -170,7 +194,7 @@ def test_gpu_cases_record_device_and_host_time(monkeypatch, cli, write_suite, tm
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
     cases = results.load(tmp_path / "r.json").cases
     assert [case.metrics["transfers_timed"] for case in cases] == [0.0, 1.0]
-    assert all(case.metrics["host_time"] > 0 and case.timing.median > 0 for case in cases)
+    assert all(case.metrics["latency"] > 0 and case.timing.median > 0 for case in cases)
 
 
 def test_a_gpu_first_call_waits_for_the_device(monkeypatch, cli, write_suite, tmp_path):

@@ -97,7 +97,7 @@ CASES = {
         VALID_HEAD
         + "  - {id: mm, workload: kernels.matmul}\nclaims:\n  - {id: c, text: t, benchmark: mm, speedup: {of: 5, over: numpy}, at_least: 1}\n",
         "6:51",
-        "claims[0].speedup.of: expected an implementation name or a mapping with 'implementation' and optionally 'threads', got 5",
+        "claims[0].speedup.of: expected an implementation name or a mapping with 'implementation' and optionally 'threads', 'dtype' and 'math', got 5",
     ),
     "claim side at an impossible thread count": (
         VALID_HEAD

@@ -17,7 +17,7 @@ defaults: {threads: [1, max, 2, 1], dtype: [float64, float32]}
 benchmarks:
   - {id: mm, workload: kernels.matmul, params: {n: [8, 16, 32], transfers: [true, false]}}
   - {id: mv, workload: kernels.matvec, params: {n: 8}, dtype: float32, threads: 1,
-     implementations: [numpy, numba]}
+     implementations: [numpy, numba], cache: [warm, cold], math: [ieee, tf32]}
   - {id: lr, workload: lowrank.matvec, params: {n: 40, rank: [2, 4]}}
 """
 
@@ -38,10 +38,10 @@ def test_counting_follows_overrides_and_merges_thread_counts_that_coincide(write
     }
     threads = len({1, 2, usable_cores()})
     assert counts["mm"].total == 3 * 2 * 2 * threads * 4
-    assert counts["mv"].total == 2
-    assert counts["lr"].total == 2 * 2 * threads * 3
+    assert counts["mv"].total == 2 * 2 * 2
+    assert counts["lr"].total == 2 * 2 * threads * 6  # dense, svd, rsvd on the CPU and the GPU
     assert sum(count.total for count in counts.values()) == len(suite.cases())
-    assert str(counts["mv"]) == "2 implementations"
+    assert str(counts["mv"]) == "2 math modes x 2 cache modes x 2 implementations"
 
 
 @pytest.mark.parametrize(

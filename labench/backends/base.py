@@ -35,13 +35,27 @@ class Backend(Protocol):
         """Probe whether this backend can run on this machine (called once, cached)."""
         ...
 
+    math_modes: tuple[str, ...]
+    """The `math` settings this backend can honour; other cases are skipped with the reason."""
+
     def thread_limit(self, count: int) -> AbstractContextManager[dict[str, int]]:
         """Apply this backend's own thread control; yield the thread count of each pool it set,
         as read back, so the result shows what really ran."""
+        ...
+
+    def precision(self, dtype: str, math: str) -> AbstractContextManager[dict[str, str]]:
+        """Put the library in the case's math mode for the case's duration; yield what the
+        library reports it computes in (empty where it reports nothing)."""
         ...
 
 
 @contextmanager
 def no_extra_thread_control(count: int) -> Iterator[dict[str, int]]:
     """For backends whose threads are all in pools that threadpoolctl already limits."""
+    yield {}
+
+
+@contextmanager
+def no_precision_control(dtype: str, math: str) -> Iterator[dict[str, str]]:
+    """For host libraries: they compute in the arrays' own type and have no math modes."""
     yield {}

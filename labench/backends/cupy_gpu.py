@@ -6,10 +6,13 @@ reason, and every case that needs the GPU is skipped with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from labench.backends.base import Availability, no_extra_thread_control
+from labench.precision import MATH_MODES
 
 
 def cuda_loop_timer(function: Callable[[], Any], loops: int) -> float:
@@ -42,10 +45,56 @@ def synchronized(function: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
+def cublas_compute(dtype: str, tf32: bool) -> str:
+    """The cuBLAS compute type CuPy's GEMM (tensordot_core_v11, CuPy 13 to 15) picks for a
+    dtype: 16-bit inputs are multiplied on tensor cores and summed in float32; float32 in
+    float32, or on TF32 tensor cores when its compute type says so. Derived from CuPy's rule,
+    since neither CuPy nor cuBLAS reports the compute type of a call. It holds for 2-D
+    products (cublasGemmEx), which every built-in workload uses; CuPy's batched matmul of 3-D
+    and higher arrays casts float16 to float32 and fails in bfloat16 (cupy/cupy PR #10317)."""
+    if dtype == "float64":
+        return "CUBLAS_COMPUTE_64F"
+    if dtype == "float32" and tf32:
+        return "CUBLAS_COMPUTE_32F_FAST_TF32"
+    return "CUBLAS_COMPUTE_32F"
+
+
+@contextmanager
+def gemm_precision(dtype: str, math: str) -> Iterator[dict[str, str]]:
+    """Set CuPy's GEMM compute type for the case's dtype (TF32 or CuPy's default) and restore
+    it after, so each case says its own math and CUPY_TF32 in the environment changes nothing.
+
+    CuPy reads CUPY_TF32 once, at the first product; `cupy._core.set_compute_type` is its
+    per-dtype switch. The setting is read back: on a GPU older than compute capability 8.0
+    CuPy refuses TF32 (with a warning) and the case records the default it really used.
+    """
+    import cupy
+    from cupy._core import _routines_linalg as linalg
+
+    from labench.precision import resolve
+
+    numpy_dtype = resolve(dtype)
+    before = cupy._core.get_compute_type(numpy_dtype)
+    wanted = linalg.COMPUTE_TYPE_TF32 if math == "tf32" else linalg.COMPUTE_TYPE_DEFAULT
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the read-back below records a refusal
+        cupy._core.set_compute_type(numpy_dtype, wanted)
+    try:
+        used = cupy._core.get_compute_type(numpy_dtype)
+        yield {
+            "compute_type": str(linalg.compute_type_to_str(used)),
+            "cublas_compute": cublas_compute(dtype, used == linalg.COMPUTE_TYPE_TF32),
+        }
+    finally:
+        cupy._core.set_compute_type(numpy_dtype, before)
+
+
 class CupyBackend:
     name = "cupy"
     loop_timer = staticmethod(cuda_loop_timer)
     synchronized = staticmethod(synchronized)
+    math_modes = MATH_MODES
+    precision = staticmethod(gemm_precision)
 
     def availability(self) -> Availability:
         try:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from labench.backends.base import Availability
+from labench.backends.base import Availability, no_precision_control
+from labench.precision import DEFAULT_MATH
 from labench.threads import limit_threads
 from labench.timing import cpu_loop_timer
 
@@ -20,6 +21,8 @@ class DaskBackend:
     name = "dask"
     loop_timer = staticmethod(cpu_loop_timer)
     synchronized = None
+    math_modes = (DEFAULT_MATH,)
+    precision = staticmethod(no_precision_control)
 
     def availability(self) -> Availability:
         try:

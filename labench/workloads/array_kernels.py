@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 def conv2d(xp: Any, images: Any, filters: Any) -> Any:
     """Valid 2-D cross-correlation of a batch (B, H, W) with a filter bank (F, kh, kw).
@@ -42,3 +44,15 @@ def softmax_xent(xp: Any, logits: Any, labels: Any) -> tuple[Any, Any]:
     gradient = exponentials / totals
     gradient[rows, labels] -= 1
     return loss, gradient / logits.shape[0]
+
+
+def to_numpy(xp: Any) -> Any:
+    """The function that brings an array of module `xp` to the host as a NumPy array."""
+    return getattr(xp, "asnumpy", np.asarray)
+
+
+def synchronize(xp: Any) -> None:
+    """Wait for a device module's queued work (a no-op for NumPy), so a host clock read after
+    it covers the work and not only its launch."""
+    if xp is not np:
+        xp.cuda.Device().synchronize()

@@ -147,6 +147,8 @@ class Workload:
     summary: ClassVar[str] = ""
     params: ClassVar[Mapping[str, Param]] = {}
     dtypes: ClassVar[tuple[str, ...]] = ("float64", "float32")
+    dtypes_reason: ClassVar[str] = ""
+    """Why the other types are left out; a case asking for one is skipped with it."""
     implementations: ClassVar[dict[str, Implementation]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -182,6 +184,11 @@ class Workload:
 
     def bytes_moved(self, params: Params, itemsize: int) -> float | None:
         """Minimum bytes one call must read and write, for GB/s."""
+        return None
+
+    def bytes_written(self, params: Params, itemsize: int) -> float | None:
+        """How many of `bytes_moved` are writes, so the roofline can pick the matching memory
+        roof (a read-only stream is faster than a copy); None when unknown (copy roof)."""
         return None
 
     def footprint(self, params: Params, itemsize: int) -> int | None:

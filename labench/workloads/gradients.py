@@ -8,11 +8,11 @@ loop, as a user would: vectorising them would measure something else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from labench.workloads import array_kernels
 from labench.workloads.base import Inputs, Kernel, Param, Params, Workload, implementation
 
 EPS = np.finfo(np.float64).eps
@@ -21,26 +21,41 @@ FD_TOLERANCE = 1e-3
 """Finite differences are approximations: beyond this relative error a gradient is wrong."""
 
 
-def softplus(t: np.ndarray) -> np.ndarray:
+def softplus(xp: Any, t: Any) -> Any:
     """log(1 + e^t), stable for large |t| and analytic, so it also takes a complex step.
 
     Equal to np.logaddexp(0, t) for real t, which cannot take complex input.
     """
     positive = t.real > 0
-    shifted = np.where(positive, -t, t)  # real part <= 0: exp cannot overflow
-    return np.log1p(np.exp(shifted)) + np.where(positive, t, 0)
+    shifted = xp.where(positive, -t, t)  # real part <= 0: exp cannot overflow
+    return xp.log1p(xp.exp(shifted)) + xp.where(positive, t, 0)
 
 
-def logsumexp_rows(z: np.ndarray) -> np.ndarray:
+def expit(xp: Any, t: Any) -> Any:
+    """The logistic function 1 / (1 + e^-t) as exp(-softplus(-t)): stable for either sign of t
+    and the same code for every array module (SciPy's expit is host-only)."""
+    return xp.exp(-softplus(xp, -t))
+
+
+def logsumexp_rows(xp: Any, z: Any) -> Any:
     """Row-wise log-sum-exp, shifted by the real row maximum (a constant, so still analytic)."""
     shift = z.real.max(axis=1, keepdims=True)
-    return np.log(np.exp(z - shift).sum(axis=1)) + shift[:, 0]
+    return xp.log(xp.exp(z - shift).sum(axis=1)) + shift[:, 0]
 
 
 class GradientWorkload(Workload):
-    """A scalar loss of a flat parameter vector w, with data fixed by the seed."""
+    """A scalar loss of a flat parameter vector w, with data fixed by the seed.
+
+    Loss and gradient are written once against an array module `xp`: the `numpy`
+    implementations run them on the host, the `cupy_` ones on the GPU with the data resident
+    there, so "analytic beats finite differences" is judged on both.
+    """
 
     dtypes = ("float64",)
+    dtypes_reason = (
+        "finite differences need float64: their step error is about sqrt(eps) of the type, "
+        "3% in float16 and 9% in bfloat16, past any useful tolerance"
+    )
     params = {
         "n": Param(64, int, positive=True, help="number of features (parameters)"),
         "samples": Param(256, int, positive=True, help="batch size m"),
@@ -54,17 +69,17 @@ class GradientWorkload(Workload):
         "l2": Param(0.0, float, minimum=0.0, help="L2 regularisation strength"),
     }
 
-    def loss(self, w: np.ndarray, data: Inputs, params: Params) -> Any:
+    def loss(self, xp: Any, w: Any, data: Inputs, params: Params) -> Any:
         raise NotImplementedError
 
-    def gradient(self, w: np.ndarray, data: Inputs, params: Params) -> np.ndarray:
+    def gradient(self, xp: Any, w: Any, data: Inputs, params: Params) -> Any:
         raise NotImplementedError
 
     def parameter_count(self, params: Params) -> int:
         return params["n"]
 
     def reference(self, inputs: Inputs, params: Params) -> np.ndarray:
-        return self.gradient(inputs["w"], inputs, params)
+        return self.gradient(np, inputs["w"], inputs, params)
 
     def footprint(self, params: Params, itemsize: int) -> int:
         return 4 * 16 * params["samples"] * self.parameter_count(params)
@@ -85,56 +100,33 @@ class GradientWorkload(Workload):
             return np.full_like(w, params["h"])
         return optimal * np.maximum(1.0, np.abs(w))
 
-    def _loss_of(self, inputs: Inputs, params: Params) -> Callable[[np.ndarray], Any]:
-        return lambda w: self.loss(w, inputs, params)
+    @staticmethod
+    def _resident(xp: Any, inputs: Inputs) -> dict[str, Any]:
+        """The data as arrays of `xp` (on the device for CuPy), moved once, before timing."""
+        return {
+            name: xp.asarray(value) if isinstance(value, np.ndarray) else value
+            for name, value in inputs.items()
+        }
 
     @implementation("numpy")
     def analytic(self, inputs: Inputs, params: Params) -> Kernel:
         """Closed form / backpropagation, vectorised."""
-        w = inputs["w"]
-        return Kernel(lambda: self.gradient(w, inputs, params), self._metrics(params, 0, None))
+        return self._analytic(np, inputs, params)
 
     @implementation("numpy", tolerance=FD_TOLERANCE)
     def fd_forward(self, inputs: Inputs, params: Params) -> Kernel:
         """(f(w + h e_i) - f(w)) / h: n + 1 loss evaluations, error O(h) + O(eps/h)."""
-        w, loss = inputs["w"], self._loss_of(inputs, params)
-        steps = self._steps(w, params, np.sqrt(EPS))
-
-        def run() -> np.ndarray:
-            base = loss(w)
-            moved = w.copy()
-            gradient = np.empty_like(w)
-            for i in range(w.size):
-                moved[i] = w[i] + steps[i]
-                gradient[i] = (loss(moved) - base) / (moved[i] - w[i])  # the step really taken
-                moved[i] = w[i]
-            return gradient
-
-        return Kernel(run, self._metrics(params, w.size + 1, steps))
+        return self._fd_forward(np, inputs, params)
 
     @implementation("numpy", tolerance=FD_TOLERANCE)
     def fd_central(self, inputs: Inputs, params: Params) -> Kernel:
         """(f(w + h e_i) - f(w - h e_i)) / 2h: 2n loss evaluations, error O(h^2) + O(eps/h)."""
-        w, loss = inputs["w"], self._loss_of(inputs, params)
-        steps = self._steps(w, params, EPS ** (1 / 3))
-
-        def run() -> np.ndarray:
-            moved = w.copy()
-            gradient = np.empty_like(w)
-            for i in range(w.size):
-                moved[i] = w[i] + steps[i]
-                ahead, up = loss(moved), moved[i]
-                moved[i] = w[i] - steps[i]
-                gradient[i] = (ahead - loss(moved)) / (up - moved[i])
-                moved[i] = w[i]
-            return gradient
-
-        return Kernel(run, self._metrics(params, 2 * w.size, steps))
+        return self._fd_central(np, inputs, params)
 
     @implementation("numpy", tolerance=FD_TOLERANCE)
     def complex_step(self, inputs: Inputs, params: Params) -> Kernel:
         """Im f(w + i h e_i) / h: n complex loss evaluations, no cancellation, so h can be tiny."""
-        w, loss = inputs["w"], self._loss_of(inputs, params)
+        w = inputs["w"]
         steps = (
             np.full_like(w, params["h"])
             if params["h"] is not None
@@ -146,11 +138,82 @@ class GradientWorkload(Workload):
             gradient = np.empty_like(w)
             for i in range(w.size):
                 moved[i] = complex(w[i], steps[i])
-                gradient[i] = loss(moved).imag / steps[i]
+                gradient[i] = self.loss(np, moved, inputs, params).imag / steps[i]
                 moved[i] = w[i]
             return gradient
 
         return Kernel(run, self._metrics(params, w.size, steps))
+
+    @implementation("cupy")
+    def cupy_analytic(self, inputs: Inputs, params: Params) -> Kernel:
+        """The analytic gradient on the GPU, data resident there."""
+        import cupy
+
+        return self._analytic(cupy, inputs, params)
+
+    @implementation("cupy", tolerance=FD_TOLERANCE)
+    def cupy_fd_forward(self, inputs: Inputs, params: Params) -> Kernel:
+        """Forward differences on the GPU: n + 1 loss evaluations, each a few kernel launches."""
+        import cupy
+
+        return self._fd_forward(cupy, inputs, params)
+
+    @implementation("cupy", tolerance=FD_TOLERANCE)
+    def cupy_fd_central(self, inputs: Inputs, params: Params) -> Kernel:
+        """Central differences on the GPU: 2n loss evaluations."""
+        import cupy
+
+        return self._fd_central(cupy, inputs, params)
+
+    def _analytic(self, xp: Any, inputs: Inputs, params: Params) -> Kernel:
+        data = self._resident(xp, inputs)
+        w = data["w"]
+        return Kernel(
+            lambda: self.gradient(xp, w, data, params),
+            self._metrics(params, 0, None),
+            to_host=array_kernels.to_numpy(xp),
+        )
+
+    def _fd_forward(self, xp: Any, inputs: Inputs, params: Params) -> Kernel:
+        data, host_w = self._resident(xp, inputs), inputs["w"]
+        w = data["w"]
+        steps = self._steps(host_w, params, np.sqrt(EPS))
+
+        def run() -> Any:
+            base = self.loss(xp, w, data, params)
+            moved = w.copy()
+            gradient = xp.empty_like(w)
+            for i in range(w.size):
+                up = host_w[i] + steps[i]
+                moved[i] = up
+                gradient[i] = (self.loss(xp, moved, data, params) - base) / (up - host_w[i])
+                moved[i] = host_w[i]  # the division above used the step really taken
+            return gradient
+
+        return Kernel(
+            run, self._metrics(params, w.size + 1, steps), to_host=array_kernels.to_numpy(xp)
+        )
+
+    def _fd_central(self, xp: Any, inputs: Inputs, params: Params) -> Kernel:
+        data, host_w = self._resident(xp, inputs), inputs["w"]
+        w = data["w"]
+        steps = self._steps(host_w, params, EPS ** (1 / 3))
+
+        def run() -> Any:
+            moved = w.copy()
+            gradient = xp.empty_like(w)
+            for i in range(w.size):
+                up, down = host_w[i] + steps[i], host_w[i] - steps[i]
+                moved[i] = up
+                ahead = self.loss(xp, moved, data, params)
+                moved[i] = down
+                gradient[i] = (ahead - self.loss(xp, moved, data, params)) / (up - down)
+                moved[i] = host_w[i]
+            return gradient
+
+        return Kernel(
+            run, self._metrics(params, 2 * w.size, steps), to_host=array_kernels.to_numpy(xp)
+        )
 
 
 class LeastSquares(GradientWorkload):
@@ -163,11 +226,11 @@ class LeastSquares(GradientWorkload):
         truth = rng.standard_normal(n)
         return {"x": x, "y": x @ truth + 0.1 * rng.standard_normal(m), "w": rng.standard_normal(n)}
 
-    def loss(self, w: np.ndarray, data: Inputs, params: Params) -> Any:
+    def loss(self, xp: Any, w: Any, data: Inputs, params: Params) -> Any:
         residual = data["x"] @ w - data["y"]
         return residual @ residual / (2 * len(residual)) + params["l2"] / 2 * (w @ w)
 
-    def gradient(self, w: np.ndarray, data: Inputs, params: Params) -> np.ndarray:
+    def gradient(self, xp: Any, w: Any, data: Inputs, params: Params) -> Any:
         x = data["x"]
         return x.T @ (x @ w - data["y"]) / len(x) + params["l2"] * w
 
@@ -182,14 +245,13 @@ class Logistic(GradientWorkload):
         margin = x @ rng.standard_normal(n) + 0.3 * rng.standard_normal(m)
         return {"x": x, "y": np.where(margin > 0, 1.0, -1.0), "w": rng.standard_normal(n)}
 
-    def loss(self, w: np.ndarray, data: Inputs, params: Params) -> Any:
-        return softplus(-data["y"] * (data["x"] @ w)).mean() + params["l2"] / 2 * (w @ w)
+    def loss(self, xp: Any, w: Any, data: Inputs, params: Params) -> Any:
+        margins = -data["y"] * (data["x"] @ w)
+        return softplus(xp, margins).mean() + params["l2"] / 2 * (w @ w)
 
-    def gradient(self, w: np.ndarray, data: Inputs, params: Params) -> np.ndarray:
-        from scipy.special import expit  # here, so loading a suite does not import SciPy
-
+    def gradient(self, xp: Any, w: Any, data: Inputs, params: Params) -> Any:
         x, y = data["x"], data["y"]
-        weight = -y * expit(-y * (x @ w))  # d softplus(-y z) / dz
+        weight = -y * expit(xp, -y * (x @ w))  # d softplus(-y z) / dz
         return x.T @ weight / len(x) + params["l2"] * w
 
 
@@ -209,10 +271,11 @@ class TwoLayerPerceptron(GradientWorkload):
         hidden, features, classes = params["n"], params["features"], params["classes"]
         return features * hidden + hidden + hidden * classes + classes
 
-    def _unpack(self, w: np.ndarray, params: Params) -> tuple[np.ndarray, ...]:
+    def _unpack(self, xp: Any, w: Any, params: Params) -> tuple[Any, ...]:
         hidden, features, classes = params["n"], params["features"], params["classes"]
-        cuts = np.cumsum([features * hidden, hidden, hidden * classes])
-        w1, b1, w2, b2 = np.split(w, cuts)
+        cuts = [features * hidden, features * hidden + hidden]
+        cuts.append(cuts[-1] + hidden * classes)
+        w1, b1, w2, b2 = xp.split(w, cuts)
         return w1.reshape(features, hidden), b1, w2.reshape(hidden, classes), b2
 
     def make_inputs(self, params: Params, dtype: np.dtype, rng: np.random.Generator) -> Inputs:
@@ -224,25 +287,25 @@ class TwoLayerPerceptron(GradientWorkload):
             "w": w,
         }
 
-    def loss(self, w: np.ndarray, data: Inputs, params: Params) -> Any:
-        w1, b1, w2, b2 = self._unpack(w, params)
-        logits = np.tanh(data["x"] @ w1 + b1) @ w2 + b2
-        picked = logits[np.arange(len(logits)), data["labels"]]
-        return (logsumexp_rows(logits) - picked).mean() + params["l2"] / 2 * (
+    def loss(self, xp: Any, w: Any, data: Inputs, params: Params) -> Any:
+        w1, b1, w2, b2 = self._unpack(xp, w, params)
+        logits = xp.tanh(data["x"] @ w1 + b1) @ w2 + b2
+        picked = logits[xp.arange(len(logits)), data["labels"]]
+        return (logsumexp_rows(xp, logits) - picked).mean() + params["l2"] / 2 * (
             (w1 * w1).sum() + (w2 * w2).sum()
         )
 
-    def gradient(self, w: np.ndarray, data: Inputs, params: Params) -> np.ndarray:
-        w1, b1, w2, b2 = self._unpack(w, params)
-        x, rows = data["x"], np.arange(len(data["x"]))
-        hidden = np.tanh(x @ w1 + b1)
+    def gradient(self, xp: Any, w: Any, data: Inputs, params: Params) -> Any:
+        w1, b1, w2, b2 = self._unpack(xp, w, params)
+        x, rows = data["x"], xp.arange(len(data["x"]))
+        hidden = xp.tanh(x @ w1 + b1)
         logits = hidden @ w2 + b2
-        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities = xp.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         probabilities[rows, data["labels"]] -= 1.0
         d_logits = probabilities / len(x)
         d_hidden = (d_logits @ w2.T) * (1.0 - hidden**2)
-        return np.concatenate(
+        return xp.concatenate(
             [
                 (x.T @ d_hidden + params["l2"] * w1).ravel(),
                 d_hidden.sum(axis=0),

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from labench import precision
 from labench.workloads import array_kernels
-from labench.workloads.base import Inputs, Kernel, Param, Params, Workload, implementation
+from labench.workloads.base import Inputs, Kernel, Param, Params, SkipCase, Workload, implementation
 
 TRANSFERS = Param(False, bool, help="GPU only: host-to-device and back inside the timed region")
 
@@ -29,8 +30,36 @@ def host_vector(output: Any) -> np.ndarray:
     return np.asarray(output)
 
 
+def missing_kernels_skip(run: Callable[[], Any], operands: tuple[np.ndarray, ...]) -> Any:
+    """In float16 or bfloat16, a CuPy that has no kernel of that type for a step (its bfloat16
+    support is minimal: products, arithmetic, casts) fails at the first call; the case is then
+    `skipped` with the library's words instead of being an `error` of labench's."""
+    dtype = operands[0].dtype.name
+    if dtype not in precision.NARROW:
+        return run
+    import cupy
+
+    missing = (TypeError, NotImplementedError)
+    compile_error = getattr(getattr(cupy.cuda, "compiler", None), "CompileException", None)
+    if isinstance(compile_error, type):
+        missing += (compile_error,)
+
+    def guarded() -> Any:
+        try:
+            return run()
+        except missing as error:
+            raise SkipCase(
+                f"CuPy {cupy.__version__} cannot compute this in {dtype}: "
+                f"{type(error).__name__}: {error}"
+            ) from None
+
+    return guarded
+
+
 class KernelWorkload(Workload):
     """A kernel with NumPy, Numba (serial and parallel) and CuPy implementations."""
+
+    dtypes = precision.DTYPES
 
     def operands(self, inputs: Inputs) -> tuple[np.ndarray, ...]:
         """The arrays the kernel reads, in the order `compute` and the Numba drivers take them."""
@@ -57,11 +86,14 @@ class KernelWorkload(Workload):
         return 1
 
     def reference(self, inputs: Inputs, params: Params) -> np.ndarray:
-        wide = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in self.operands(inputs)]
+        wide = [
+            a.astype(np.float64) if precision.is_floating(a.dtype) else a
+            for a in self.operands(inputs)
+        ]
         return host_vector(self.compute(np, *wide))
 
     def tolerance(self, params: Params, dtype: np.dtype) -> float:
-        return float(16 * np.finfo(dtype).eps * np.sqrt(max(self.reduction_length(params), 16)))
+        return precision.tolerance(dtype.name, self.reduction_length(params))
 
     @implementation("numpy")
     def numpy(self, inputs: Inputs, params: Params) -> Kernel:
@@ -84,6 +116,9 @@ class KernelWorkload(Workload):
 
         driver = getattr(numba_kernels, self.numba_drivers()[parallel])
         operands = self.operands(inputs)
+        narrow = operands[0].dtype.name
+        if narrow in precision.NARROW:
+            raise SkipCase(f"Numba compiles no {narrow} arithmetic on the CPU")
 
         def run() -> Any:
             outputs = self.outputs(operands)
@@ -98,7 +133,7 @@ class KernelWorkload(Workload):
         import cupy
 
         operands = self.operands(inputs)
-        on_host: Callable[[Any], np.ndarray] = lambda out: host_vector(  # noqa: E731
+        to_numpy: Callable[[Any], Any] = lambda out: (  # noqa: E731
             tuple(cupy.asnumpy(part) for part in out)
             if isinstance(out, tuple)
             else cupy.asnumpy(out)
@@ -106,12 +141,16 @@ class KernelWorkload(Workload):
         metrics = {"transfers_timed": float(params["transfers"])}
         if params["transfers"]:
 
-            def run() -> np.ndarray:
-                return on_host(self.compute(cupy, *(cupy.asarray(a) for a in operands)))
+            def run() -> Any:
+                return to_numpy(self.compute(cupy, *(cupy.asarray(a) for a in operands)))
 
-            return Kernel(run, metrics)
+            return Kernel(missing_kernels_skip(run, operands), metrics, to_host=host_vector)
         resident = [cupy.asarray(a) for a in operands]
-        return Kernel(lambda: self.compute(cupy, *resident), metrics, to_host=on_host)
+        return Kernel(
+            missing_kernels_skip(lambda: self.compute(cupy, *resident), operands),
+            metrics,
+            to_host=lambda out: host_vector(to_numpy(out)),
+        )
 
 
 class SquareProductWorkload(KernelWorkload):
@@ -148,8 +187,17 @@ class SquareProductWorkload(KernelWorkload):
         other = int(np.prod(self.other_shape(n)))
         return float(n * n + 2 * other) * itemsize
 
+    def bytes_written(self, params: Params, itemsize: int) -> float:
+        """The result, as large as the other operand."""
+        return float(np.prod(self.other_shape(params["n"]))) * itemsize
+
     def footprint(self, params: Params, itemsize: int) -> int:
-        return 2 * int(self.bytes_moved(params, 1)) * (itemsize + 8)
+        """Operands in their type and widened to float64 for the reference; the float64
+        reference; the output, and the float64 copy and difference the check makes of it."""
+        n = params["n"]
+        operands = n * n + int(np.prod(self.other_shape(n)))
+        result = n * int(np.prod(self.other_shape(n)[1:]))
+        return operands * (itemsize + 8) + result * (itemsize + 24)
 
     def flops(self, params: Params) -> float:
         return 2.0 * params["n"] * int(np.prod(self.other_shape(params["n"])))
@@ -233,6 +281,10 @@ class Conv2dWorkload(KernelWorkload):
         batch, size, filters = params["batch"], params["size"], params["filters"]
         return float(batch * size * size + batch * filters * (size - 2) ** 2) * itemsize
 
+    def bytes_written(self, params: Params, itemsize: int) -> float:
+        """The feature maps."""
+        return float(params["batch"] * params["filters"] * (params["size"] - 2) ** 2) * itemsize
+
     def footprint(self, params: Params, itemsize: int) -> int:
         batch, size, filters = params["batch"], params["size"], params["filters"]
         return 12 * batch * size * size * filters * (itemsize + 8)
@@ -287,6 +339,11 @@ class DenseLayerWorkload(KernelWorkload):
         batch, n_in, n_out = params["batch"], params["n_in"], params["n_out"]
         return float(2 * (batch * n_in + n_in * n_out + 2 * batch * n_out)) * itemsize
 
+    def bytes_written(self, params: Params, itemsize: int) -> float:
+        """y, dx, dW and db."""
+        batch, n_in, n_out = params["batch"], params["n_in"], params["n_out"]
+        return float(batch * n_out + batch * n_in + n_in * n_out + n_out) * itemsize
+
     def footprint(self, params: Params, itemsize: int) -> int:
         batch, n_in, n_out = params["batch"], params["n_in"], params["n_out"]
         return 4 * (batch * n_in + n_in * n_out + 3 * batch * n_out) * (itemsize + 8)
@@ -330,6 +387,10 @@ class SoftmaxXentWorkload(KernelWorkload):
 
     def bytes_moved(self, params: Params, itemsize: int) -> float:
         return 2.0 * params["batch"] * params["classes"] * itemsize
+
+    def bytes_written(self, params: Params, itemsize: int) -> float:
+        """The gradient, as large as the logits."""
+        return float(params["batch"] * params["classes"]) * itemsize
 
     def footprint(self, params: Params, itemsize: int) -> int:
         return 6 * params["batch"] * params["classes"] * (itemsize + 8)

@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from labench import precision
+from labench.memory import resident_bytes
+from labench.workloads import array_kernels
 from labench.workloads.base import (
     Inputs,
     Kernel,
@@ -75,23 +78,39 @@ def optimal_error(singular_values: np.ndarray, rank: int) -> float:
 
 
 def randomized_svd(
-    a: np.ndarray, rank: int, oversample: int, power_iters: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xp: Any, a: Any, rank: int, oversample: int, power_iters: int, rng: np.random.Generator
+) -> tuple[Any, Any, Any]:
     """Halko, Martinsson and Tropp (2011), algorithms 4.4 and 5.1: a Gaussian sketch of
     rank + oversample columns, power iterations re-orthonormalised by QR each half-step (so
-    small singular values are not lost to rounding), then an exact SVD of the small projection."""
+    small singular values are not lost to rounding), then an exact SVD of the small projection.
+    Written against the array module `xp`; the sketch comes from the host generator, so NumPy
+    and CuPy factor with the same random numbers."""
     width = min(rank + oversample, min(a.shape))
-    basis, _ = np.linalg.qr(a @ rng.standard_normal((a.shape[1], width)).astype(a.dtype))
+    sketch = xp.asarray(rng.standard_normal((a.shape[1], width)).astype(a.dtype))
+    basis, _ = xp.linalg.qr(a @ sketch)
     for _ in range(power_iters):
-        basis, _ = np.linalg.qr(a.T @ basis)
-        basis, _ = np.linalg.qr(a @ basis)
-    small_u, values, vt = np.linalg.svd(basis.T @ a, full_matrices=False)
+        basis, _ = xp.linalg.qr(a.T @ basis)
+        basis, _ = xp.linalg.qr(a @ basis)
+    small_u, values, vt = xp.linalg.svd(basis.T @ a, full_matrices=False)
     return basis @ small_u[:, :rank], values[:rank], vt[:rank]
 
 
-class LowRankWorkload(Workload):
-    """Shared by the product workloads; subclasses say what the matrix multiplies."""
+def factorizable(xp: Any, a: Any) -> Any:
+    """LAPACK and cuSOLVER have no 16-bit SVD or QR: a float16 or bfloat16 matrix is factored
+    in float32, and its factors are stored back in its own type."""
+    return a if a.dtype.name in ("float32", "float64") else a.astype(np.float32)
 
+
+class LowRankWorkload(Workload):
+    """Shared by the product workloads; subclasses say what the matrix multiplies.
+
+    Every implementation is written once against an array module: `numpy` ones on the host,
+    `cupy_` ones on the GPU with the matrix, the factors and the operand resident there.
+    In float16 and bfloat16 the factors are computed in float32 and stored and applied in the
+    case's type: the compressed weights of a network served in low precision.
+    """
+
+    dtypes = precision.DTYPES
     params = {
         "n": Param(1000, int, positive=True, help="columns of A"),
         "m": Param(None, int, positive=True, optional=True, help="rows of A (default n)"),
@@ -130,7 +149,7 @@ class LowRankWorkload(Workload):
         return rows * cols * (itemsize + 5 * 8) + 4 * (rows + cols) * self.batch(params) * 8
 
     def tolerance(self, params: Params, dtype: np.dtype) -> float:
-        return float(np.sqrt(params["n"]) * np.finfo(dtype).eps * 16)
+        return precision.tolerance(dtype.name, params["n"])
 
     def _common(self, inputs: Inputs, params: Params) -> dict[str, float]:
         rows, cols = self.shape(params)
@@ -142,52 +161,90 @@ class LowRankWorkload(Workload):
     @implementation("numpy")
     def dense(self, inputs: Inputs, params: Params) -> Kernel:
         """The full matrix, BLAS product: mn parameters, 2mn flops per column."""
-        a, x = inputs["a"], inputs["x"]
+        return self._dense(np, inputs, params)
+
+    @implementation("numpy")
+    def svd(self, inputs: Inputs, params: Params) -> Kernel:
+        """Exact truncated SVD (LAPACK gesdd), applied as U (S V^T) x."""
+        return self._svd(np, inputs, params)
+
+    @implementation("numpy")
+    def rsvd(self, inputs: Inputs, params: Params) -> Kernel:
+        """Randomized SVD (Halko-Martinsson-Tropp), applied as U (S V^T) x."""
+        return self._rsvd(np, inputs, params)
+
+    @implementation("cupy")
+    def cupy_dense(self, inputs: Inputs, params: Params) -> Kernel:
+        """The full matrix on the GPU, cuBLAS product."""
+        import cupy
+
+        return self._dense(cupy, inputs, params)
+
+    @implementation("cupy")
+    def cupy_svd(self, inputs: Inputs, params: Params) -> Kernel:
+        """Truncated SVD on the GPU (cupy.linalg.svd, cuSOLVER); factors resident there."""
+        import cupy
+
+        return self._svd(cupy, inputs, params)
+
+    @implementation("cupy")
+    def cupy_rsvd(self, inputs: Inputs, params: Params) -> Kernel:
+        """Randomized SVD on the GPU; factors resident there."""
+        import cupy
+
+        return self._rsvd(cupy, inputs, params)
+
+    def _dense(self, xp: Any, inputs: Inputs, params: Params) -> Kernel:
+        a, x = xp.asarray(inputs["a"]), xp.asarray(inputs["x"])
         rows, cols = self.shape(params)
         metrics = self._common(inputs, params) | {
             "params": float(rows * cols),
             "params_ratio": 1.0,
             "bytes_stored": float(a.nbytes),
+            "bytes_resident": float(resident_bytes([a])),
             "error_rel": 0.0,
             "flops": 2.0 * rows * cols * self.batch(params),
         }
-        return Kernel(lambda: a @ x, metrics)
+        return Kernel(lambda: a @ x, metrics, to_host=array_kernels.to_numpy(xp))
 
-    @implementation("numpy")
-    def svd(self, inputs: Inputs, params: Params) -> Kernel:
-        """Exact truncated SVD (LAPACK gesdd), applied as U (S V^T) x."""
+    def _svd(self, xp: Any, inputs: Inputs, params: Params) -> Kernel:
+        a = factorizable(xp, xp.asarray(inputs["a"]))
         start = time.perf_counter()
-        u, values, vt = np.linalg.svd(inputs["a"], full_matrices=False)
+        u, values, vt = xp.linalg.svd(a, full_matrices=False)
+        array_kernels.synchronize(xp)
         factor_time = time.perf_counter() - start
         k = params["rank"]
-        return self._factored(inputs, params, u[:, :k], values[:k], vt[:k], factor_time)
+        return self._factored(xp, inputs, params, (u[:, :k], values[:k], vt[:k]), factor_time)
 
-    @implementation("numpy")
-    def rsvd(self, inputs: Inputs, params: Params) -> Kernel:
-        """Randomized SVD (Halko-Martinsson-Tropp), applied as U (S V^T) x."""
+    def _rsvd(self, xp: Any, inputs: Inputs, params: Params) -> Kernel:
+        a = factorizable(xp, xp.asarray(inputs["a"]))
         rng = np.random.default_rng(SKETCH_SEED)
         start = time.perf_counter()
-        u, values, vt = randomized_svd(
-            inputs["a"], params["rank"], params["oversample"], params["power_iters"], rng
+        factors = randomized_svd(
+            xp, a, params["rank"], params["oversample"], params["power_iters"], rng
         )
+        array_kernels.synchronize(xp)
         factor_time = time.perf_counter() - start
-        return self._factored(inputs, params, u, values, vt, factor_time)
+        return self._factored(xp, inputs, params, factors, factor_time)
 
     def _factored(
         self,
+        xp: Any,
         inputs: Inputs,
         params: Params,
-        u: np.ndarray,
-        values: np.ndarray,
-        vt: np.ndarray,
+        factors: tuple[Any, Any, Any],
         factor_time: float,
     ) -> Kernel:
-        """Store U and S V^T (k(m + n) numbers); check the factors before anything is timed."""
-        a, x = inputs["a"], inputs["x"]
-        u = np.ascontiguousarray(u)
-        weights = np.ascontiguousarray(values[:, None] * vt)
-        a64, x64 = a.astype(np.float64), x.astype(np.float64)
-        u64, weights64 = u.astype(np.float64), weights.astype(np.float64)
+        """Store U and S V^T (k(m + n) numbers) in the case's type; check the factors before
+        anything is timed."""
+        dtype = inputs["a"].dtype
+        u, values, vt = factors
+        u = xp.ascontiguousarray(u).astype(dtype)
+        weights = xp.ascontiguousarray(values[:, None] * vt).astype(dtype)
+        x = xp.asarray(inputs["x"])
+        to_host = array_kernels.to_numpy(xp)
+        a64, x64 = inputs["a"].astype(np.float64), inputs["x"].astype(np.float64)
+        u64, weights64 = to_host(u).astype(np.float64), to_host(weights).astype(np.float64)
         approximation_error = float(np.linalg.norm(a64 - u64 @ weights64) / np.linalg.norm(a64))
         expected = u64 @ (weights64 @ x64)
         dense_product = a64 @ x64
@@ -197,6 +254,7 @@ class LowRankWorkload(Workload):
             "params": float(k * (rows + cols)),
             "params_ratio": k * (rows + cols) / (rows * cols),
             "bytes_stored": float(u.nbytes + weights.nbytes),
+            "bytes_resident": float(resident_bytes([u, weights])),
             "factor_time": factor_time,
             "error_rel": approximation_error,
             "error_product": float(
@@ -204,13 +262,13 @@ class LowRankWorkload(Workload):
             ),
             "flops": 2.0 * k * (rows + cols) * self.batch(params),
         }
-        bound = QUALITY_SLACK * metrics["error_optimal"] + 100 * np.finfo(a.dtype).eps
+        bound = QUALITY_SLACK * metrics["error_optimal"] + 100 * precision.epsilon(dtype.name)
         if approximation_error > bound:
             raise WrongAnswer(
                 f"rank-{k} reconstruction error {approximation_error:.3g} is beyond "
                 f"{QUALITY_SLACK}x the Eckart-Young optimum {metrics['error_optimal']:.3g}"
             )
-        return Kernel(lambda: u @ (weights @ x), metrics, expected=expected)
+        return Kernel(lambda: u @ (weights @ x), metrics, to_host=to_host, expected=expected)
 
 
 class LowRankMatvec(LowRankWorkload):

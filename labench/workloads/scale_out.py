@@ -16,6 +16,8 @@ import math
 import time
 from typing import Any
 
+import numpy as np
+
 from labench.workloads.base import Inputs, Kernel, Param, Params, Workload, implementation
 from labench.workloads.kernels import MatmulWorkload, MatvecWorkload, SquareProductWorkload
 from labench.workloads.lowrank import SKETCH_SEED, LowRankMatmul, LowRankMatvec, LowRankWorkload
@@ -87,7 +89,7 @@ class ChunkedLowRank(LowRankWorkload):
         )
         u, values, vt = dask.compute(*factors)
         factor_time = time.perf_counter() - start
-        kernel = self._factored(inputs, params, u, values, vt, factor_time)
+        kernel = self._factored(np, inputs, params, (u, values, vt), factor_time)
         kernel.metrics |= {"chunk_edge": float(edge), "blocks": float(math.ceil(a.shape[0] / edge))}
         return kernel
 

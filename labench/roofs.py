@@ -1,0 +1,93 @@
+"""Roofs that hold on a many-core machine: pure rules, kept apart from the measuring so they can
+be checked against figures from machines we do not have (tests feed them a 16-core host's).
+
+Two mistakes made the first roofs wrong on a 16-core Xeon (see README, "Roofs"):
+- one 1024 x 1024 GEMM does not fill 16 cores: it ran at 471 GFLOP/s, an 8192 GEMM at 905.
+  So the compute roof is the rate where a sweep of sizes stops rising (`gemm_plateau`).
+- a copy pays for its writes (and their write-allocate reads); a matvec only reads. Its
+  2 GB matrix streamed at 149 GB/s against a 105 GB/s copy roof. So there is a read roof
+  beside the copy roof, and a case's bandwidth roof follows from how many of its bytes are
+  reads and how many writes (`bandwidth_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PLATEAU_GAIN = 0.03
+"""A size whose rate beats the previous size's by less than this has reached the plateau."""
+CALLS_PER_POINT = 8
+"""Calls one measured size costs at most (warm-up, calibration, minimum samples)."""
+
+
+@dataclass(frozen=True)
+class Plateau:
+    rate: float
+    """The highest rate seen, in the unit `rate_at` returns."""
+    size: int
+    """The size where the plateau begins (or the last size measured, when capped)."""
+    capped: bool
+    """True when the time or size cap stopped the sweep before the rate stopped rising."""
+
+
+def gemm_plateau(
+    rate_at: Callable[[int], float],
+    work_at: Callable[[int], float],
+    *,
+    start: int,
+    largest: int,
+    budget: float,
+) -> Plateau:
+    """Double the size from `start` until the rate stops rising by PLATEAU_GAIN, the next size
+    would exceed `largest`, or its predicted cost (CALLS_PER_POINT calls at the best rate so
+    far) would not fit in what is left of `budget` seconds.
+
+    `rate_at(size)` measures (work per second); `work_at(size)` is the work of one call, which
+    with the rate predicts a call's time, so the predicted cost counts only measured figures.
+    """
+    size, best = start, rate_at(start)
+    spent = CALLS_PER_POINT * work_at(start) / best
+    while True:
+        bigger = 2 * size
+        cost = CALLS_PER_POINT * work_at(bigger) / best
+        if bigger > largest or spent + cost > budget:
+            return Plateau(best, size, capped=True)
+        rate = rate_at(bigger)
+        spent += cost
+        if rate < best * (1 + PLATEAU_GAIN):
+            return Plateau(max(best, rate), size, capped=False)
+        size, best = bigger, rate
+
+
+def bandwidth_for(read: float, written: float, read_roof: float, copy_roof: float) -> float:
+    """The bandwidth roof (bytes/s) of a kernel reading `read` and writing `written` bytes.
+
+    A copy of R bytes reads R and writes R in 2R / copy_roof seconds; reading alone takes
+    R / read_roof of that, so each written byte costs 2 / copy_roof - 1 / read_roof more (its
+    write-allocate read and its write-back). A kernel's least time is then
+    read / read_roof + written x that cost, and its roof the bytes over that time: the read
+    roof for a pure read, the copy roof for a copy, in between for a mix.
+    """
+    write_cost = max(2 / copy_roof - 1 / read_roof, 0.0)
+    seconds = read / read_roof + written * write_cost
+    return (read + written) / seconds if seconds > 0 else read_roof
+
+
+def attainable(
+    *,
+    flops: float,
+    moved: float,
+    written: float | None,
+    peak: float,
+    read_roof: float | None,
+    copy_roof: float,
+) -> float:
+    """min(compute roof, intensity x bandwidth roof), in the units of `peak` per second and
+    roofs in the same scale (GFLOP/s and GB/s). Without a read roof (ceilings measured before
+    it existed) or a write count (a workload that does not say), the copy roof is used."""
+    if read_roof is None or written is None:
+        bandwidth = copy_roof
+    else:
+        bandwidth = bandwidth_for(moved - written, written, read_roof, copy_roof)
+    return min(peak, flops / moved * bandwidth)

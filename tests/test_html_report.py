@@ -1,0 +1,206 @@
+"""labench report: one self-contained HTML page, checked with a real HTML parser."""
+
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pytest
+from conftest import rescaled
+
+from labench import results
+from labench.results import ClaimResult
+
+
+class Page(HTMLParser):
+    """The page's visible text, every tag with its attributes, and the text of each row."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.tags, self.chunks, self.rows, self.open = [], [], [], []
+        self.row = None
+        self.feed(text)
+        self.close()
+        self.text = " ".join(self.chunks)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "tr":
+            self.row = (dict(attrs), [])
+            self.rows.append(self.row)
+        self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self.open:
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
+
+    def handle_data(self, data):
+        if data.strip() and not {"script", "style"} & set(self.open):
+            self.chunks.append(data.strip())
+            if self.row is not None and "tr" in self.open:
+                self.row[1].append(data.strip())
+
+
+@pytest.fixture(scope="module")
+def runs(quick_run, tmp_path_factory):
+    """Three runs of one machine (the newest 40% slower, claims added) and one of another."""
+    folder = tmp_path_factory.mktemp("report")
+    base = results.load(quick_run)
+    # Two benchmarks are enough to check every section, and keep the figures few (fast).
+    base.cases = [case for case in base.cases if case.benchmark in ("matvec", "lowrank")]
+    for case in base.cases:  # a known noise model: each run's median known to +-1%
+        if case.timing is not None:
+            median = case.timing.median
+            case.timing = case.timing.model_copy(update={"ci95": (0.99 * median, 1.01 * median)})
+    later = [
+        rescaled(base, factor, id=f"later{index}", started=f"2099-01-0{index + 1}T00:00:00+00:00")
+        for index, factor in enumerate((1.02, 0.99, 1.4, 1.41, 1.39))
+    ]
+    later[-1].claims = [
+        ClaimResult(
+            id="parallel-helps",
+            text="prange beats one core",
+            benchmark="parallel",
+            status="failed",
+            value=0.8,
+            ci=(0.7, 0.9),
+            bound=">= 1.5",
+            points=1,
+        ),
+        ClaimResult(
+            id="lowrank-pays",
+            text="rank 30 is faster",
+            benchmark="lowrank",
+            status="held",
+            value=2.4,
+            bound=">= 1.2",
+            points=1,
+        ),
+    ]
+    other = rescaled(base, 0.5, id="elsewhere")
+    other.environment = base.environment.model_copy(
+        update={"machine_id": "other-machine", "cpu": "Other CPU"}
+    )
+    paths = [folder / "0-base.json"]
+    results.save(base, paths[0])
+    for index, result in enumerate([*later, other]):
+        paths.append(folder / f"{index + 1}-{result.run.id}.json")
+        results.save(result, paths[-1])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def page(runs, tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from labench.cli import app
+
+    out = tmp_path_factory.mktemp("page") / "report.html"
+    shown = CliRunner().invoke(app, ["report", *map(str, runs), "-o", str(out)])
+    assert shown.exit_code == 0, shown.output
+    return out
+
+
+def test_every_case_claim_and_machine_of_the_inputs_appears(runs, page):
+    parsed = Page(page.read_text(encoding="utf-8"))
+    loaded = [results.load(path) for path in runs]
+    for result in loaded:
+        assert result.environment.machine_id in parsed.text
+        assert result.run.id in parsed.text
+        rows = {row[0].get("data-key"): row[1] for row in parsed.rows}
+        for case in result.cases:
+            cells = rows[case.key]
+            assert case.implementation in cells and case.status in cells
+        for claim in result.claims:
+            assert claim.id in parsed.text and claim.text in parsed.text
+    assert "Other CPU" in parsed.text and "failed" in parsed.text and "held" in parsed.text
+
+
+def test_the_page_is_self_contained_and_has_the_figures(page):
+    parsed = Page(page.read_text(encoding="utf-8"))
+    for tag, attributes in parsed.tags:
+        assert tag not in ("link", "iframe", "img")
+        assert not (attributes.get("src") or "").strip(), (tag, attributes)
+        assert not (attributes.get("href") or "#").lstrip().startswith(("http", "//"))
+    figures = [attributes.get("id", "") for tag, attributes in parsed.tags if tag == "figure"]
+    assert sum(name.startswith("figure-") for name in figures) >= 4
+    assert any(name.startswith("history-") for name in figures)
+    assert sum(tag == "svg" for tag, _ in parsed.tags) == len(figures)
+
+
+def test_comparison_and_history_sections_hold_the_slowdown(runs, page):
+    parsed = Page(page.read_text(encoding="utf-8"))
+    assert "Comparisons" in parsed.text and "History" in parsed.text
+    step_rows = [cells for _, cells in parsed.rows if "slower" in cells and "ratio" not in cells]
+    ok = [case for case in results.load(runs[0]).cases if case.status == "ok"]
+    assert len(step_rows) == len(ok)
+    assert all(any(cell.endswith("later2") for cell in cells) for cells in step_rows)
+    assert "Machine other-machine" in parsed.text and "6 runs in" in parsed.text
+
+
+def test_refuses_to_overwrite_and_reports_bad_input(cli, runs, page, tmp_path):
+    assert cli("report", runs[0], "-o", page).exit_code == 2
+    assert cli("report", runs[0], "-o", page, "--force").exit_code == 0
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text('{"schema": "labench.result/1"}')
+    refused = cli("report", damaged, "-o", tmp_path / "x.html")
+    assert refused.exit_code == 2 and "damaged.json" in refused.output
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+@pytest.mark.skipif(
+    not any(shutil.which(name) for name in BROWSERS), reason="no headless browser installed"
+)
+def test_a_headless_browser_opens_the_page_without_console_errors(page, tmp_path):
+    browser = next(shutil.which(name) for name in BROWSERS if shutil.which(name))
+    opened = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert opened.returncode == 0, opened.stderr[-2000:]
+    console = [line for line in opened.stderr.splitlines() if "CONSOLE" in line]
+    assert not [line for line in console if "rror" in line or "Uncaught" in line], console
+    # The sorting script ran to its end: it titles every sortable heading.
+    assert 'class="sortable" title="sort"' in opened.stdout
+
+
+def test_runs_of_one_suite_without_a_common_case_are_noted_not_fatal(cli, runs, tmp_path):
+    first, second = results.load(runs[0]), results.load(runs[1])
+    first.cases = [case for case in first.cases if case.benchmark == "matvec"]
+    second.cases = [case for case in second.cases if case.benchmark == "lowrank"]
+    results.save(first, tmp_path / "a.json")
+    results.save(second, tmp_path / "b.json")
+    made = cli("report", tmp_path / "a.json", tmp_path / "b.json", "-o", tmp_path / "r.html")
+    assert made.exit_code == 0, made.output
+    text = Page((tmp_path / "r.html").read_text(encoding="utf-8")).text
+    assert "Not compared:" in text and "no case in common" in text
+
+
+def test_without_jinja2_it_says_how_to_get_it(cli, runs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    refused = cli("report", runs[0], "-o", tmp_path / "r.html")
+    assert refused.exit_code == 2 and "pip install 'labench[report]'" in refused.output
+
+
+def test_without_matplotlib_the_page_says_so_and_has_no_figure(cli, runs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    made = cli("report", *runs[:3], "-o", tmp_path / "r.html")
+    assert made.exit_code == 0, made.output
+    parsed = Page((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert "pip install 'labench[plot]'" in parsed.text
+    assert not [tag for tag, _ in parsed.tags if tag in ("svg", "figure")]
+    assert "History" in parsed.text  # the steps table needs no figure

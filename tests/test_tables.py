@@ -1,0 +1,45 @@
+"""Result tables: only what varies goes in the rows, constants once above; quick fits 120."""
+
+from io import StringIO
+
+from conftest import measured_case, synthetic_result
+from rich.console import Console
+
+from labench import results
+from labench.report import result_grids, results_tables
+from labench.results import Result
+
+
+def test_varying_parameters_go_in_the_rows_and_constants_in_the_title():
+    cases = []
+    for n in (64, 256):
+        for threads in (1, 2):
+            for implementation in ("numpy", "numba"):
+                case = measured_case(implementation, n=n, threads=threads)
+                case.params = {"n": n, "transfers": False, "m": None}
+                cases.append(case)
+    (grid,) = result_grids(synthetic_result(cases))
+    assert grid.constants == "transfers=False m=default dtype=float64"
+    headings = [heading for heading, _ in grid.columns]
+    assert headings[:3] == ["n", "threads", "implementation"]
+    assert "dtype" not in headings and "transfers" not in headings
+    assert [[row[0] for row in section] for section in grid.sections] == [["64"] * 4, ["256"] * 4]
+    assert [row[1] for row in grid.sections[0]] == ["1", "1", "2", "2"]
+
+
+def render(result: Result, width: int) -> list[str]:
+    stream = StringIO()
+    console = Console(file=stream, width=width, color_system=None)
+    for table in results_tables(result):
+        console.print(table)
+    return stream.getvalue().splitlines()
+
+
+def test_quick_suite_tables_fit_120_columns_without_wrapping(quick_run):
+    result = results.load(quick_run)
+    narrow, wide = render(result, 120), render(result, 400)
+    assert len(narrow) == len(wide), "a row or title wrapped at 120 columns"
+    assert max(len(line.rstrip()) for line in narrow) <= 120
+    assert not any("transfers=False" in line for line in narrow if "│" in line)
+    for case in result.cases:
+        assert sum(case.implementation in line.split() for line in narrow) >= 1
