@@ -11,18 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from labench.backends.base import Availability, no_precision_control
-from labench.precision import DEFAULT_MATH
+from labench.backends.base import Availability, HostBackend
 from labench.threads import limit_threads
-from labench.timing import cpu_loop_timer
 
 
-class DaskBackend:
+class DaskBackend(HostBackend):
     name = "dask"
-    loop_timer = staticmethod(cpu_loop_timer)
-    synchronized = None
-    math_modes = (DEFAULT_MATH,)
-    precision = staticmethod(no_precision_control)
 
     def availability(self) -> Availability:
         try:
