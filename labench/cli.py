@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial, wraps
+from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -29,8 +29,9 @@ from labench.compare_report import render_json, render_markdown, render_table
 from labench.confirm import CONFIRM_PROCESSES, Judging, confirm, suspects
 from labench.environment import fingerprint
 from labench.errors import InputError
+from labench.execution import Executor, choose, fresh_placements
+from labench.fleet_run import refuse_single_file_options, run_on_fleet
 from labench.interop import RunView, load_run, run_view, to_pytest_benchmark
-from labench.isolation import refuse_timeouts_without_isolation, run_isolated
 from labench.plot import FIGURE_FORMATS, write_figures
 from labench.report import ceilings_table, environment_table, progress_observer, render_result
 from labench.results import CaseResult, MachineLoad, Result
@@ -111,6 +112,7 @@ class Plan:
     output: Path | None
     """None: a fresh results/<suite>-<timestamp>.json, reserved when the run starts."""
     result: Result
+    executor: Executor
 
 
 def _describe_load(load: contention.Contention | None, per_core: float | None) -> str | None:
@@ -222,6 +224,13 @@ def run(
             min=1,
         ),
     ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the suite on every host of this Dask cluster (tcp://host:8786), or on "
+            "'local' / 'local:N' stand-in hosts: one result per host, then their comparison.",
+        ),
+    ] = None,
     retry_noisy: Annotated[
         int,
         typer.Option(
@@ -254,22 +263,41 @@ def run(
     settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
     loaded = [load_suite(shipped.resolve(path)) for path in suites]
     roofs = ceilings.load(fingerprint()["machine_id"])
-    isolate = isolate or processes > 1
-    plans = []
+    selections = []
     for suite in loaded:
         planned = suite.cases(settings)
         cases = _select(planned, filters or [])
         if not cases:
             raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
-        if not isolate:
-            refuse_timeouts_without_isolation(suite, timeout)
+        selections.append((suite, planned, cases))
+    if cluster is not None:
+        refuse_single_file_options(output, resume, baseline, processes)
+        try:
+            with sigterm_interrupts():
+                lost = run_on_fleet(
+                    cluster,
+                    selections,
+                    overrides,
+                    console,
+                    errors,
+                    lambda runs: _gate(runs, limit, alpha, "table"),
+                )
+        except KeyboardInterrupt as stop:
+            raise typer.Exit(
+                EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+            ) from None
+        if lost:
+            raise typer.Exit(EXIT_FAILED)
+        return
+    plans = []
+    for suite, planned, cases in selections:
+        executor = choose(suite, overrides, isolate=isolate, processes=processes, timeout=timeout)
+        fresh = new_result(suite, overrides, processes, label, execution=executor.describe())
         if resume is not None:
-            resumption = resumed(resume, suite, cases, overrides, processes, force)
-            plans.append(Plan(suite, planned, resumption.todo, resume, resumption.result))
+            resumption = resumed(resume, suite, cases, fresh.run, force)
+            plans.append(Plan(suite, planned, resumption.todo, resume, resumption.result, executor))
         else:
-            plans.append(
-                Plan(suite, planned, cases, output, new_result(suite, overrides, processes, label))
-            )
+            plans.append(Plan(suite, planned, cases, output, fresh, executor))
     load = _machine_load(quiet)
     gate = (
         Gate(Judging(base_run, limit, alpha), confirm_processes) if base_run is not None else None
@@ -286,16 +314,7 @@ def run(
             path = plan.output
             try:
                 path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
-                execute = (
-                    partial(
-                        run_isolated, suite=plan.suite, overrides=overrides, processes=processes
-                    )
-                    if isolate
-                    else None
-                )
-                failed |= _run_plan(
-                    plan, path, execute, retry_noisy, overrides, gate, roofs, display
-                )
+                failed |= _run_plan(plan, path, retry_noisy, overrides, gate, roofs, display)
             except KeyboardInterrupt as stop:
                 signal_name, code = (
                     ("SIGTERM", EXIT_TERMINATED)
@@ -311,6 +330,8 @@ def run(
                     soft_wrap=True,
                 )
                 raise typer.Exit(code) from None
+            finally:
+                plan.executor.close()
             failed |= fail_on_claims and any(c.status == "failed" for c in plan.result.claims)
     if failed:
         raise typer.Exit(EXIT_FAILED)
@@ -336,7 +357,6 @@ class Gate:
 def _run_plan(
     plan: Plan,
     path: Path,
-    execute: Any,
     retry_noisy: int,
     overrides: dict[str, Any],
     gate: Gate | None,
@@ -348,7 +368,7 @@ def _run_plan(
     result = plan.result
     started = time.perf_counter()
     with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
-        run_suite(plan.cases, result, path, observer, execute, retry_noisy)
+        run_suite(plan.cases, result, path, observer, plan.executor.run, retry_noisy)
     if gate is not None and gate.confirm_processes > 0:
         measured = time.perf_counter() - started
         _confirm_suspects(plan, overrides, gate, measured, path, display.quiet)
@@ -380,16 +400,8 @@ def _confirm_suspects(
     if not count:
         return
 
-    def measure(cases: Sequence[Case], observer: Observer, processes: int) -> Iterable[CaseResult]:
-        return run_isolated(
-            cases,
-            observer,
-            suite=plan.suite,
-            overrides=overrides,
-            processes=processes,
-            together=True,  # one worker per round for all suspects: one fork, not one per benchmark
-            jitter=True,  # forked, each with a fresh placement draw: a fork costs less than a spawn
-        )
+    def measure(cases: Sequence[Case], observer: Observer, count: int) -> Iterable[CaseResult]:
+        return fresh_placements(plan.suite, overrides, count).run(cases, observer)
 
     if not quiet:
         console.print(

@@ -5,7 +5,8 @@ p-value, and a verdict. What the statistics may rest on decides what a verdict c
 
 - **processes**: both runs were measured in several processes (`run --processes`, or suspects
   confirmed by `run --baseline`). Each process is one draw of the memory-placement lottery
-  (`processes.py`), so the test works on per-process medians: Welch's t-test on their logarithms
+  (`execution/rounds.py`), so the test works on per-process medians: Welch's t-test on their
+  logarithms
   (times are ratio-scale and roughly log-normal across processes), with a t interval of the
   ratio. Mann-Whitney cannot reach p < 0.01 with four processes a side; the t-test can.
 - **noise model**: only one run has process medians. Their spread is that case's measured noise

@@ -1,7 +1,8 @@
 """Confirm on suspicion: the gate's answer to the memory-placement lottery at one run's cost.
 
 A plain run is one process, one draw of where the allocator and the kernel put its arrays, and
-on a shared machine that draw moves a small kernel's median by tens of percent (processes.py).
+on a shared machine that draw moves a small kernel's median by tens of percent
+(execution/rounds.py).
 Measuring every case in several processes (`--processes K`) sees that spread but costs K times
 the run. Most cases of an honest run do not look slower than their baseline, though, and those
 need no more evidence. So `run --baseline` re-measures only the suspects (cases that moved the
@@ -29,8 +30,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from labench.compare import Verdict, compare
+from labench.execution.rounds import merge_processes
 from labench.interop import RunView, run_view
-from labench.processes import merge_processes
 from labench.results import CaseResult, Result
 from labench.runner import Observer
 from labench.suite import Case
@@ -44,7 +45,7 @@ CHECK_PROCESSES = 4
 """More fresh processes for a case stage one finds slower, before the gate may fail on it."""
 
 Measure = Callable[[Sequence[Case], Observer, int], Iterable[CaseResult]]
-"""Runs cases in that many fresh processes and yields each merged result (isolation.py)."""
+"""Runs cases in that many fresh processes and yields each merged result (execution/rounds.py)."""
 
 
 @dataclass

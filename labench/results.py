@@ -162,6 +162,9 @@ class RunInfo(_Model):
     command: list[str]
     overrides: dict[str, Scalar] = Field(default_factory=dict)
     processes: int = Field(1, ge=1, description="worker processes each case was measured in")
+    execution: str | None = Field(
+        None, description="how cases ran (labench.execution); None in files older than it"
+    )
     interrupted: bool = False
     resumed: list[str] = Field(default_factory=list, description="when --resume continued it")
     git_commit: str | None = Field(None, description="commit of the current folder's repository")

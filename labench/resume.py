@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from labench import results
 from labench.environment import fingerprint
 from labench.errors import InputError
-from labench.results import Result
+from labench.results import Result, RunInfo
 from labench.runner import now
 from labench.suite import Case, Suite
 
@@ -27,15 +26,11 @@ class Resumption:
 
 
 def resume(
-    path: Path,
-    suite: Suite,
-    cases: Sequence[Case],
-    overrides: dict[str, Any],
-    processes: int,
-    force: bool,
+    path: Path, suite: Suite, cases: Sequence[Case], planned: RunInfo, force: bool
 ) -> Resumption:
     """The earlier result, holding its `ok` cases only, and the cases still to measure: those
-    missing from it or not `ok` there (skipped, wrong or error cases get another chance)."""
+    missing from it or not `ok` there (skipped, wrong or error cases get another chance).
+    `planned` is the run the options given now would start."""
     result = results.load(path)
     problems = []
     if result.suite.sha256 != suite.sha256:
@@ -50,12 +45,9 @@ def resume(
         )
     if problems and not force:
         raise InputError([*problems, "pass --force to resume it anyway"])
-    if (result.run.overrides, result.run.processes) != (overrides, processes):
-        raise InputError(
-            f"{path}: was run with settings {result.run.overrides or 'from the suite'} in "
-            f"{result.run.processes} process(es), now {overrides or 'from the suite'} in "
-            f"{processes}; resume with the same options"
-        )
+    differences = incompatibilities(result.run, planned)
+    if differences:
+        raise InputError(f"{path}: was run {'; '.join(differences)}; resume with the same options")
     done = {case.key for case in result.cases if case.status == "ok"}
     todo = [case for case in cases if case.key not in done]
     again = {case.key for case in todo}
@@ -64,6 +56,23 @@ def resume(
     result.run.finished = None
     result.run.resumed.append(now())
     return Resumption(result, todo)
+
+
+def incompatibilities(earlier: RunInfo, now: RunInfo) -> list[str]:
+    """How two runs were measured differently, in words ("with settings A, now B"); empty when
+    their cases may sit in one file. A file older than `execution` was recorded says nothing
+    about it, and is taken at its word."""
+    differences = []
+    if earlier.overrides != now.overrides:
+        differences.append(
+            f"with settings {earlier.overrides or 'from the suite'}, "
+            f"now {now.overrides or 'from the suite'}"
+        )
+    if earlier.processes != now.processes:
+        differences.append(f"in {earlier.processes} process(es), now {now.processes}")
+    if earlier.execution is not None and earlier.execution != now.execution:
+        differences.append(f"{earlier.execution}, now {now.execution}")
+    return differences
 
 
 def in_suite_order(result: Result, planned: Sequence[Case]) -> None:

@@ -63,7 +63,11 @@ def now() -> str:
 
 
 def new_result(
-    suite: Suite, overrides: Mapping[str, Any], processes: int = 1, label: str | None = None
+    suite: Suite,
+    overrides: Mapping[str, Any],
+    processes: int = 1,
+    label: str | None = None,
+    execution: str | None = None,
 ) -> Result:
     source = git_state(Path.cwd())
     return Result(
@@ -80,6 +84,7 @@ def new_result(
             command=list(sys.argv),
             overrides=dict(overrides),
             processes=processes,
+            execution=execution,
             git_commit=source.commit,
             git_branch=source.branch,
             git_dirty=source.dirty,

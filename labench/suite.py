@@ -31,7 +31,7 @@ from labench.suite_model import (
 )
 from labench.threads import distinct_threads, resolve_threads
 from labench.workloads import Workload
-from labench.yamlsource import SourceMap, load_yaml
+from labench.yamlsource import SourceMap, load_yaml, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,20 @@ class Suite:
 def load_suite(path: Path) -> Suite:
     """Read, validate and resolve a suite file; raise InputError listing every problem found."""
     data, source = load_yaml(path)
+    return _resolve(data, source, path, hashlib.sha256(path.read_bytes()).hexdigest(), path.parent)
+
+
+def suite_from_text(text: str, path: Path, sha256: str, search_dir: Path | None) -> Suite:
+    """A suite sent as text to a worker that has no copy of the file (labench.execution): the
+    same checks as `load_suite`; `path` only words messages, user workload modules are looked
+    for in `search_dir`."""
+    data, source = parse_yaml(text, str(path))
+    return _resolve(data, source, path, sha256, search_dir)
+
+
+def _resolve(
+    data: Any, source: SourceMap, path: Path, sha256: str, search_dir: Path | None
+) -> Suite:
     file = str(path)
     if data is None:
         raise InputError(
@@ -181,11 +195,10 @@ def load_suite(path: Path) -> Suite:
         model = SuiteModel.model_validate(data)
     except ValidationError as error:
         raise InputError([structure_problem(issue, source) for issue in error.errors()]) from None
-    workloads, problems = check_meaning(model, source, path.parent)
+    workloads, problems = check_meaning(model, source, search_dir)
     if problems:
         raise InputError(problems)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    suite = Suite(path=path, sha256=digest, model=model, workloads=workloads, source=source)
+    suite = Suite(path=path, sha256=sha256, model=model, workloads=workloads, source=source)
     problems = _claim_selection_problems(suite)
     if problems:
         raise InputError(problems)

@@ -95,7 +95,7 @@ def _suggest(name: str, known: Iterable[str]) -> str:
 
 
 def check_meaning(
-    model: SuiteModel, source: SourceMap, suite_dir: Path
+    model: SuiteModel, source: SourceMap, suite_dir: Path | None
 ) -> tuple[dict[str, Workload], list[str]]:
     problems: list[str] = []
     workloads: dict[str, Workload] = {}

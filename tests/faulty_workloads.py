@@ -91,10 +91,9 @@ class Approximate(Workload):
         return Kernel(lambda: 2.0 * x, expected=2.02 * x.astype(np.float64))
 
 
-class Misbehaving(Workload):
-    """Kernels that hang or kill their process, for isolation and timeouts."""
+class OneVector(Workload):
+    """A random vector of n, whose reference is itself: the kernels below copy it, or fail."""
 
-    name = "test.misbehaving"
     params = {"n": Param(8, int, positive=True)}
 
     def make_inputs(self, params, dtype, rng):
@@ -102,6 +101,12 @@ class Misbehaving(Workload):
 
     def reference(self, inputs, params):
         return inputs["x"].astype(np.float64)
+
+
+class Misbehaving(OneVector):
+    """Kernels that hang or kill their process, for isolation and timeouts."""
+
+    name = "test.misbehaving"
 
     @implementation("numpy")
     def honest(self, inputs, params):
@@ -125,18 +130,11 @@ class Misbehaving(Workload):
         return lambda: os._exit(3)
 
 
-class Counted(Workload):
+class Counted(OneVector):
     """Logs every case it measures, and can interrupt the run at one point like Ctrl-C would,
     or kill it there: the environment variables make it resumable under test."""
 
     name = "test.counted"
-    params = {"n": Param(8, int, positive=True)}
-
-    def make_inputs(self, params, dtype, rng):
-        return {"x": rng.standard_normal(params["n"]).astype(dtype)}
-
-    def reference(self, inputs, params):
-        return inputs["x"].astype(np.float64)
 
     def _measured(self, inputs, params, name):
         if os.environ.get("LABENCH_INTERRUPT_AT") == f"{params['n']}/{name}":
@@ -155,3 +153,23 @@ class Counted(Workload):
     @implementation("numpy")
     def second(self, inputs, params):
         return self._measured(inputs, params, "second")
+
+
+class KillsItsHost(OneVector):
+    """Kills the process that started its isolated worker (on a fleet, the Dask worker: the
+    worker's fork server's parent), once per marker file, as a host that dies would."""
+
+    name = "test.kills_its_host"
+
+    @implementation("numpy")
+    def once(self, inputs, params):
+        try:
+            os.close(os.open(os.environ["LABENCH_KILL_MARK"], os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            x = inputs["x"]
+            return lambda: x.copy()
+        fork_server = os.getppid()
+        with open(f"/proc/{fork_server}/stat") as stat:
+            host = int(stat.read().rsplit(")", 1)[1].split()[1])
+        os.kill(host, signal.SIGKILL)
+        os._exit(1)

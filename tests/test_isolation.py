@@ -1,4 +1,5 @@
 import json
+import os
 from collections import Counter
 
 import pytest
@@ -65,18 +66,36 @@ def test_timeouts_without_isolation_are_refused(cli, write_suite, tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
-def test_isolated_results_match_in_process_ones(cli, write_suite, tmp_path):
+EXECUTORS = {
+    "isolated": ["--isolate"],
+    "processes": ["--processes", "2"],
+    "fleet": ["--cluster", "local:1"],
+}
+
+
+@pytest.mark.parametrize("flags", EXECUTORS.values(), ids=EXECUTORS.keys())
+def test_every_executor_gives_the_in_process_results(
+    cli, write_suite, tmp_path, monkeypatch, flags
+):
     suite = write_suite(
         MISBEHAVING.replace("aborts, honest, exits, sleeps_forever, honest", "honest")
     )
-    cli("run", suite, "-o", tmp_path / "a.json", "--isolate", "-q")
+    if "--cluster" in flags:
+        pytest.importorskip("distributed")
+        monkeypatch.chdir(tmp_path)  # a fleet writes results/<suite>-<host>-<timestamp>.json
+        assert cli("run", suite, "-q", *flags).exit_code == 0
+        (tmp_path / "results" / next(iter(os.listdir(tmp_path / "results")))).rename("a.json")
+    else:
+        cli("run", suite, "-o", tmp_path / "a.json", "-q", *flags)
     cli("run", suite, "-o", tmp_path / "b.json", "-q")
-    isolated, inline = results.load(tmp_path / "a.json"), results.load(tmp_path / "b.json")
-    assert [c.key for c in isolated.cases] == [c.key for c in inline.cases]
-    for a, b in zip(isolated.cases, inline.cases, strict=True):
+    other, inline = results.load(tmp_path / "a.json"), results.load(tmp_path / "b.json")
+    assert [c.key for c in other.cases] == [c.key for c in inline.cases]
+    for a, b in zip(other.cases, inline.cases, strict=True):
         assert a.status == b.status == "ok"
         assert a.metrics["error_rel"] == b.metrics["error_rel"]
         assert a.thread_pools == b.thread_pools
+    assert inline.run.execution == "in-process"
+    assert other.run.execution is not None and other.run.execution != "in-process"
 
 
 COUNTED = """
@@ -122,7 +141,11 @@ def test_an_interrupted_run_resumes_measuring_every_case_exactly_once(
     assert set(measured) == {f"{n}/{name}" for n in (2, 3, 4) for name in ("first", "second")}
     assert set(measured.values()) == {1}
 
-    nothing_left = cli("run", suite, "--resume", out, "-q")
+    if isolate:  # an isolated run is not continued in-process, where a hang could not be stopped
+        other_way = cli("run", suite, "--resume", out, "-q")
+        assert other_way.exit_code == 2
+        assert "isolated (forkserver), now in-process; resume with the same" in other_way.output
+    nothing_left = cli("run", suite, "--resume", out, "-q", *flags)
     assert nothing_left.exit_code == 0
     assert Counter(log.read_text().split()) == measured
 

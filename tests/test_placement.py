@@ -6,7 +6,10 @@ import sys
 
 import pytest
 
-from labench import isolation
+from labench.execution import fresh_placements
+from labench.execution import isolated as isolation
+from labench.execution.isolated import Isolated
+from labench.execution.rounds import Rounds
 from labench.placement import jitter_heap
 from labench.runner import Observer
 from labench.suite import load_suite
@@ -59,15 +62,17 @@ def test_together_runs_every_benchmark_in_one_worker_per_round(
     real = isolation._one_worker
 
     def counting(context, pending, observer, order):
-        started.append([case.key for case in pending])
+        started.append(([case.key for case in pending], order.jitter))
         yield from real(context, pending, observer, order)
 
     monkeypatch.setattr(isolation, "_one_worker", counting)
-    measured = list(
-        isolation.run_isolated(
-            suite.cases(), Observer(), suite, {}, processes=2, together=together, jitter=True
-        )
+    executor = (
+        fresh_placements(suite, {}, 2)
+        if together
+        else Rounds(Isolated(suite, {}, independent=True), 2)
     )
+    measured = list(executor.run(suite.cases(), Observer()))
     assert len(started) == workers  # 2 rounds x (1 worker, or 1 per benchmark)
+    assert all(jitter == together for _, jitter in started)
     assert [case.status for case in measured] == ["ok", "ok"]
     assert all(len(case.timing.process_medians) == 2 for case in measured)

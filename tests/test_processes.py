@@ -6,8 +6,8 @@ from conftest import measured_case
 
 from labench import results
 from labench.compare import judge
+from labench.execution.rounds import merge_processes
 from labench.interop import Series
-from labench.processes import merge_processes
 
 
 def measured(median, status="ok", seed=0):
@@ -88,3 +88,12 @@ def test_run_in_several_processes(cli, write_suite, tmp_path):
     assert crashing.status == "error" and crashing.reason.startswith("in process 1 of 3: ")
     compared = cli("compare", tmp_path / "r.json", tmp_path / "r.json")
     assert compared.exit_code == 0 and "same" in compared.output
+
+
+def test_the_smallest_inner_loop_count_of_the_processes_is_kept():
+    runs = [measured(1e-3, seed=seed) for seed in (1, 2, 3)]
+    runs = [
+        run.model_copy(update={"timing": run.timing.model_copy(update={"inner_loops": loops})})
+        for run, loops in zip(runs, (4, 2, 8), strict=True)
+    ]
+    assert merge_processes(runs).timing.inner_loops == 2

@@ -6,11 +6,13 @@ from functools import cache
 
 from labench.backends.base import Availability, Backend
 from labench.backends.cupy_gpu import CupyBackend
+from labench.backends.dask_array import DaskBackend
 from labench.backends.numba_jit import NumbaBackend
 from labench.backends.numpy_blas import NumpyBackend
 
 BACKENDS: dict[str, Backend] = {
-    backend.name: backend for backend in (NumpyBackend(), NumbaBackend(), CupyBackend())
+    backend.name: backend
+    for backend in (NumpyBackend(), NumbaBackend(), CupyBackend(), DaskBackend())
 }
 
 

@@ -11,7 +11,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from labench.timing import LoopTimer
+from labench.precision import DEFAULT_MATH
+from labench.timing import LoopTimer, cpu_loop_timer
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,13 @@ def no_extra_thread_control(count: int) -> Iterator[dict[str, int]]:
 def no_precision_control(dtype: str, math: str) -> Iterator[dict[str, str]]:
     """For host libraries: they compute in the arrays' own type and have no math modes."""
     yield {}
+
+
+class HostBackend:
+    """What every backend on the host CPU shares: the CPU clock, no device to wait for, and
+    arithmetic in the arrays' own type (no math modes)."""
+
+    loop_timer = staticmethod(cpu_loop_timer)
+    synchronized = None
+    math_modes = (DEFAULT_MATH,)
+    precision = staticmethod(no_precision_control)

@@ -5,17 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from labench.backends.base import Availability, no_precision_control
-from labench.precision import DEFAULT_MATH
-from labench.timing import cpu_loop_timer
+from labench.backends.base import Availability, HostBackend
 
 
-class NumbaBackend:
+class NumbaBackend(HostBackend):
     name = "numba"
-    loop_timer = staticmethod(cpu_loop_timer)
-    synchronized = None
-    math_modes = (DEFAULT_MATH,)
-    precision = staticmethod(no_precision_control)
 
     def availability(self) -> Availability:
         try:

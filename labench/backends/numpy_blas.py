@@ -6,17 +6,11 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from labench.backends.base import Availability, no_extra_thread_control, no_precision_control
-from labench.precision import DEFAULT_MATH
-from labench.timing import cpu_loop_timer
+from labench.backends.base import Availability, HostBackend, no_extra_thread_control
 
 
-class NumpyBackend:
+class NumpyBackend(HostBackend):
     name = "numpy"
-    loop_timer = staticmethod(cpu_loop_timer)
-    synchronized = None
-    math_modes = (DEFAULT_MATH,)
-    precision = staticmethod(no_precision_control)
 
     def availability(self) -> Availability:
         return Availability(True, version=np.__version__)

@@ -27,6 +27,12 @@ from labench.workloads.kernels import (
 )
 from labench.workloads.lowrank import LowRankMatmul, LowRankMatvec
 from labench.workloads.regression import Ridge
+from labench.workloads.scale_out import (
+    ScaleOutLowRankMatmul,
+    ScaleOutLowRankMatvec,
+    ScaleOutMatmul,
+    ScaleOutMatvec,
+)
 
 BUILTIN: dict[str, type[Workload]] = {
     workload.name: workload
@@ -42,6 +48,10 @@ BUILTIN: dict[str, type[Workload]] = {
         LowRankMatvec,
         LowRankMatmul,
         Ridge,
+        ScaleOutMatmul,
+        ScaleOutMatvec,
+        ScaleOutLowRankMatvec,
+        ScaleOutLowRankMatmul,
     )
 }
 

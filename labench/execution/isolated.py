@@ -1,12 +1,12 @@
 """Cases in worker processes: a crash, a hang or a leak in one benchmark cannot take the run down.
 
 Each benchmark runs in a fresh worker (forked from a clean server process, or spawned, see
-`_context`, so it inherits no threads, JIT state or heap from the parent or from other
+`worker_context`, so it inherits no threads, JIT state or heap from the parent or from other
 benchmarks). Its cases share that worker,
 which keeps the overhead to one fork per benchmark while leaving JIT caches warm between a
-benchmark's cases, where they belong. The worker takes the parent's current environment
-variables, rebuilds the cases from the suite file itself and sends each result back over a pipe
-as it finishes. The parent keeps the clock: a case that passes its
+benchmark's cases, where they belong. The worker takes the parent's steering environment
+variables, rebuilds the cases from the work order (workorder.py) and sends each result back over
+a pipe as it finishes. The parent keeps the clock: a case that passes its
 timeout gets its worker killed; a worker that dies (a signal, os._exit, the OOM killer) has its
 current case recorded as `error` with the cause, and the benchmark's remaining cases go on in a
 new worker.
@@ -20,17 +20,15 @@ import os
 import signal
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any
 
-from labench.errors import InputError
+from labench.execution.workorder import WorkOrder
 from labench.placement import jitter_heap
-from labench.processes import merge_processes
 from labench.results import CaseResult
 from labench.runner import Observer, record, run_cases
-from labench.suite import Case, Measurement, Suite, load_suite
+from labench.suite import Case, Settings, Suite
 
 EXIT_GRACE = 10.0
 """Seconds a worker that has reported everything gets to exit on its own."""
@@ -38,28 +36,7 @@ STARTUP_LIMIT = 300.0
 """Seconds a worker may take to import labench and load the suite before it is given up on."""
 
 
-def refuse_timeouts_without_isolation(suite: Suite, timeout: float | None) -> None:
-    """A hung kernel can only be stopped by killing the process it runs in, so a timeout asked
-    for without --isolate is an error rather than a promise labench could not keep."""
-    why = "a hung case can only be stopped by killing its process: add --isolate"
-    if timeout is not None:
-        raise InputError(f"--timeout needs --isolate; {why}")
-    places = [("defaults", "timeout")] if suite.model.defaults.timeout is not None else []
-    places += [
-        ("benchmarks", index, "timeout")
-        for index, benchmark in enumerate(suite.model.benchmarks)
-        if benchmark.timeout is not None
-    ]
-    if places:
-        raise InputError(
-            [
-                f"{suite.source.key(place)}: timeout needs process isolation; {why}"
-                for place in places
-            ]
-        )
-
-
-def _context(independent: bool, jitter: bool = False) -> Any:
+def worker_context(independent: bool, jitter: bool = False) -> Any:
     """How workers start.
 
     For isolation alone they fork from a server process that has imported labench (numpy,
@@ -77,71 +54,45 @@ def _context(independent: bool, jitter: bool = False) -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods() or (independent and not jitter):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["labench.isolation"])
+    context.set_forkserver_preload(["labench.execution.isolated"])
     return context
 
 
-@dataclass(frozen=True)
-class WorkOrder:
-    """What a worker needs to rebuild its cases exactly as the parent planned them."""
+class Isolated:
+    """Each benchmark in a fresh worker process (`--isolate`); with `independent`, each worker
+    is its own draw of the memory layout (rounds.py): spawned, or with `jitter` forked and then
+    shifted (see `worker_context`). `together` runs all the cases it is given in one worker
+    rather than one per benchmark (confirmation: one fork per round, not one per benchmark)."""
 
-    suite_path: str
-    sha256: str
-    overrides: dict[str, Any]
-    environment: dict[str, str]
-    time_share: float = 1.0
-    """Fraction of each case's max_time and warm-up this process spends (with several)."""
-    jitter: bool = False
-    """Shift the worker's heap before anything else (placement.py): a fresh placement draw."""
+    stops_hung_cases = True
 
+    def __init__(
+        self,
+        suite: Suite,
+        overrides: Mapping[str, Any],
+        independent: bool = False,
+        jitter: bool = False,
+        together: bool = False,
+    ):
+        self.order = replace(WorkOrder.of(suite, overrides), jitter=jitter)
+        self.context = worker_context(independent, jitter)
+        self.together = together
 
-def run_isolated(
-    cases: Sequence[Case],
-    observer: Observer,
-    suite: Suite,
-    overrides: Mapping[str, Any],
-    processes: int = 1,
-    together: bool = False,
-    jitter: bool = False,
-) -> Iterator[CaseResult]:
-    """Run `cases` one worker per benchmark (or all in one worker, `together`), yielding each
-    result as the worker reports it; `jitter` forks workers that re-draw their placement
-    instead of spawning them (see `_context`).
+    def run(self, cases: Sequence[Case], observer: Observer) -> Iterator[CaseResult]:
+        if self.together:
+            yield from in_workers(self.context, list(cases), observer, self.order)
+            return
+        for _, batch in itertools.groupby(cases, lambda case: case.benchmark):
+            yield from in_workers(self.context, list(batch), observer, self.order)
 
-    With several `processes`, the whole list runs that many times (rounds), each benchmark in a
-    fresh worker taking its share of the time budget, and every case is yielded once, merged,
-    during the last round: its statistics then reflect the variance between processes.
-    """
-    context = _context(independent=processes > 1, jitter=jitter)
-    order = WorkOrder(
-        str(suite.path.resolve()),
-        suite.sha256,
-        dict(overrides),
-        dict(os.environ),
-        1 / processes,
-        jitter,
-    )
-    benchmarks = (
-        [list(cases)]
-        if together
-        else [list(batch) for _, batch in itertools.groupby(cases, lambda c: c.benchmark)]
-    )
-    if processes == 1:
-        for benchmark in benchmarks:
-            yield from _in_workers(context, benchmark, observer, order)
-        return
-    # Round-robin, so each case's processes are spread over the whole run rather than clustered
-    # in the few seconds when a neighbour on a shared machine may happen to be busy.
-    measured: dict[str, list[CaseResult]] = {}
-    for round_number in range(1, processes + 1):
-        for benchmark in benchmarks:
-            for result in _in_workers(context, benchmark, observer, order):
-                measured.setdefault(result.key, []).append(result)
-                if round_number == processes:
-                    yield merge_processes(measured.pop(result.key))
+    def describe(self) -> str:
+        return f"isolated ({self.context.get_start_method()})"
+
+    def close(self) -> None:
+        """Every worker is joined as its benchmark ends."""
 
 
-def _in_workers(
+def in_workers(
     context: Any, cases: list[Case], observer: Observer, order: WorkOrder
 ) -> Iterator[CaseResult]:
     """Run `cases` in order in a worker, starting a new one after each that dies."""
@@ -163,7 +114,7 @@ def _one_worker(
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(
         target=_worker_main,
-        args=(sender, order, [case.key for case in pending]),
+        args=(sender, order, [case.key for case in pending], [case.settings for case in pending]),
         name=f"labench-{pending[0].benchmark}",
         daemon=True,
     )
@@ -223,17 +174,13 @@ def _failure(worker: Any, message: tuple[str, Any], limit: float | None) -> str:
     return f"worker exited with code {code} before reporting"
 
 
-def _worker_main(sender: Connection, order: WorkOrder, keys: list[str]) -> None:
-    """Entry point of a worker: rebuild the cases from the suite, run them, report each."""
-    os.environ.clear()
-    os.environ.update(order.environment)  # the fork server's is from when it started
+def _worker_main(
+    sender: Connection, order: WorkOrder, keys: list[str], settings: list[Settings]
+) -> None:
+    """Entry point of a worker: rebuild the cases from the order, run them, report each."""
     kept = jitter_heap(os.getpid() ^ time.time_ns()) if order.jitter else []
     try:
-        suite = load_suite(Path(order.suite_path))
-        if suite.sha256 != order.sha256:
-            raise InputError(f"{order.suite_path} changed on disk since the run started")
-        planned = {case.key: case for case in suite.cases(Measurement(**order.overrides))}
-        cases = [_share(planned[key], order.time_share) for key in keys]
+        cases = order.rebuild(keys, settings)
     except Exception as error:  # reported to the parent, which records every case as error
         sender.send(("failed", f"{type(error).__name__}: {error}"))
         return
@@ -242,17 +189,3 @@ def _worker_main(sender: Connection, order: WorkOrder, keys: list[str]) -> None:
         sender.send(("case", result.model_dump(mode="json")))
     sender.close()
     del kept  # the shifted heap stays in place until every case is measured
-
-
-def _share(case: Case, share: float) -> Case:
-    """One process's part of the case's time budget, warm-up included, so a run in K processes
-    takes about as long as the suite says."""
-    if share == 1.0:
-        return case
-    settings = case.settings
-    return replace(
-        case,
-        settings=replace(
-            settings, max_time=settings.max_time * share, warmup=settings.warmup * share
-        ),
-    )

@@ -1,0 +1,359 @@
+"""Fleet runs: the whole suite once on every host of a Dask cluster, one result per host.
+
+labench builds no distributed layer of its own: the hosts are the workers of a Dask cluster the
+user already runs (`--cluster tcp://host:8786`), or a LocalCluster started here (`--cluster
+local`, `local:N`) whose workers stand in for hosts `local-0`, `local-1`, ... On each host one
+Dask worker runs the host's cases exactly as `labench run --isolate` would (a fresh worker
+process per benchmark, killed past its timeout), from a work order that carries the suite text,
+its user workload modules and its steering environment (workorder.py). Each result is put on a
+Dask queue as it finishes, so the parent saves every finished case of every host as it comes.
+
+Workers that share a machine share its cores, so they never measure at once: hosts are grouped
+by the address they run on, and one thread per address runs its hosts one after another, while
+distinct addresses run in parallel. A host that dies, leaves the cluster or stops reporting has
+its remaining cases recorded as `error` with the cause; the other hosts are not touched.
+
+Dask is imported here (and in backends/dask) only, and only when a fleet run asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from labench import results
+from labench.environment import fingerprint
+from labench.errors import InputError
+from labench.execution.isolated import STARTUP_LIMIT, in_workers, worker_context
+from labench.execution.workorder import WorkOrder
+from labench.results import CaseResult, Environment, Result
+from labench.runner import Observer, now, record
+from labench.suite import Case, Settings
+
+LOCAL_WORKERS = 2
+"""Stand-in hosts of `--cluster local`."""
+POLL = 0.05
+"""Seconds between looks at a host that has not reported (each look asks the scheduler)."""
+CASE_PATIENCE = 10.0
+"""A host may take this many times a case's time budget (plus STARTUP_LIMIT, plus its timeout)
+to report it before it is given up on as hung."""
+
+
+@dataclass(frozen=True)
+class Host:
+    """One machine of the fleet, measured by one of its Dask workers."""
+
+    name: str
+    worker: str
+    """The Dask worker's address."""
+    machine: str
+    """Where it runs: hosts with the same one share cores and run one after another."""
+    environment: dict[str, Any]
+
+
+@dataclass
+class HostRun:
+    """One host's part of a fleet run."""
+
+    host: Host
+    result: Result
+    path: Path | None = None
+    """Reserved as the host starts, so a host that never started leaves no empty file."""
+    lost: str | None = None
+    """Why the host stopped before its last case, if it did."""
+
+
+@dataclass
+class Fleet:
+    """A connection to a Dask cluster (or a LocalCluster started for the run)."""
+
+    address: str
+    client: Any
+    cluster: Any = None
+    hosts: list[Host] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """As a host's cases run: isolated, so a host's file resumes there with --isolate (the
+        command line, kept in the result, names the cluster)."""
+        return f"isolated ({worker_context(independent=False).get_start_method()})"
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def connect(address: str) -> Fleet:
+    """Connect to `address` (or start a LocalCluster for `local` / `local:N`) and find its
+    hosts; refuse, by name and before anything runs, a worker with another labench version or
+    one that could not start isolated workers."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    local = re.fullmatch(r"local(?::(\d+))?", address)
+    # Isolated case workers are child processes, which a daemonic Dask worker may not have; a
+    # worker's death must fail its task at once rather than move it to another host.
+    with dask.config.set(
+        {"distributed.worker.daemon": False, "distributed.scheduler.allowed-failures": 0}
+    ):
+        if local:
+            workers = int(local.group(1) or LOCAL_WORKERS)
+            if workers < 1:
+                raise InputError(f"--cluster {address}: expected at least one local worker")
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=0,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(address, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as error:
+                raise InputError(
+                    f"--cluster {address}: cannot reach a Dask scheduler there ({error}); "
+                    "expected an address such as tcp://host:8786, or 'local'"
+                ) from None
+    fleet = Fleet(address, client, cluster)
+    try:
+        fleet.hosts = _hosts(client, stand_ins=cluster is not None)
+    except BaseException:
+        fleet.close()
+        raise
+    return fleet
+
+
+def _probe() -> dict[str, Any]:
+    """Run on every worker: what decides whether it can take part."""
+    return {
+        "version": metadata.version("labench"),
+        "daemon": multiprocessing.current_process().daemon,
+        "hostname": socket.gethostname(),
+        "environment": fingerprint(),
+    }
+
+
+def labench_version() -> str:
+    return metadata.version("labench")
+
+
+def _hosts(client: Any, stand_ins: bool) -> list[Host]:
+    probes = client.run(_probe)
+    if not probes:
+        raise InputError("--cluster: the cluster has no workers")
+    workers = sorted(probes)
+    ours = labench_version()
+    problems = []
+    hosts: list[Host] = []
+    seen: set[str] = set()
+    for index, worker in enumerate(workers):
+        probe = probes[worker]
+        name = f"local-{index}" if stand_ins else _safe(probe["hostname"])
+        if probe["version"] != ours:
+            problems.append(
+                f"worker {worker} on {name} has labench {probe['version']}, this is {ours}; "
+                "install the same version on every worker"
+            )
+        if probe["daemon"]:
+            problems.append(
+                f"worker {worker} on {name} is daemonic, so it cannot start isolated case "
+                "workers; start it with DASK_DISTRIBUTED__WORKER__DAEMON=False"
+            )
+        if name in seen:  # another worker of a host already measured: they share its cores
+            continue
+        seen.add(name)
+        environment = dict(probe["environment"], hostname=name)
+        machine = worker.rsplit(":", 1)[0] if not stand_ins else "local"
+        hosts.append(Host(name, worker, machine, environment))
+    if problems:
+        raise InputError(problems)
+    return hosts
+
+
+def _safe(name: str) -> str:
+    """A host name fit for a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name) or "host"
+
+
+def _host_task(order: WorkOrder, keys: list[str], settings: list[Settings], queue: str) -> None:
+    """Run on the host's worker: its cases as --isolate would, each result onto `queue`."""
+    from distributed import Queue
+
+    out = Queue(queue)
+    try:
+        cases = order.rebuild(keys, settings)
+    except Exception as error:
+        out.put(("failed", f"{type(error).__name__}: {error}"))
+        return
+    context = worker_context(independent=False)
+    benchmarks: dict[str, list[Case]] = {}
+    for case in cases:
+        benchmarks.setdefault(case.benchmark, []).append(case)
+    for batch in benchmarks.values():
+        for result in in_workers(context, batch, Observer(), order):
+            out.put(("case", result.model_dump(mode="json")))
+    out.put(("end", None))
+
+
+class OnHost:
+    """An executor that runs cases on one host of a fleet."""
+
+    stops_hung_cases = True
+
+    def __init__(self, fleet: Fleet, host: Host, order: WorkOrder, stop: threading.Event):
+        self.fleet, self.host, self.order, self.stop = fleet, host, order, stop
+        self.lost: str | None = None
+
+    def describe(self) -> str:
+        return self.fleet.describe()
+
+    def close(self) -> None:
+        """The fleet holds the connection."""
+
+    def run(self, cases: Sequence[Case], observer: Observer) -> Iterator[CaseResult]:
+        from distributed import Queue
+
+        name = f"labench-{self.host.name}-{uuid.uuid4().hex[:8]}"
+        queue = Queue(name, client=self.fleet.client)
+        future = self.fleet.client.submit(
+            _host_task,
+            self.order,
+            [case.key for case in cases],
+            [case.settings for case in cases],
+            name,
+            workers=[self.host.worker],
+            allow_other_workers=False,
+            pure=False,
+            key=name,
+        )
+        pending = list(cases)
+        try:
+            while pending and self.lost is None:
+                for kind, detail in self._next(queue, future, pending[0]):
+                    if kind == "case":
+                        result = CaseResult.model_validate(detail)
+                        pending = [case for case in pending if case.key != result.key]
+                        yield result
+                    elif kind == "failed":
+                        self.lost = f"its worker could not start: {detail}"
+                    elif pending:
+                        self.lost = "its worker ended before reporting every case"
+        finally:
+            future.cancel()
+        for case in pending:
+            yield record(case, "error", f"host {self.host.name} lost: {self.lost}")
+
+    def _next(self, queue: Any, future: Any, case: Case) -> list[tuple[str, Any]]:
+        """The host's next messages, waiting up to the case's patience; sets `lost` (and
+        returns none) when the host died, left the cluster, failed or hung."""
+        patience = STARTUP_LIMIT + (case.settings.timeout or 0.0)
+        patience += CASE_PATIENCE * (case.settings.max_time + case.settings.warmup)
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            if self.stop.is_set():
+                raise KeyboardInterrupt
+            messages = queue.get(batch=True)  # what has arrived, without waiting
+            if messages:
+                return [tuple(message) for message in messages]
+            if future.status == "error":
+                error = future.exception()
+                self.lost = f"its worker failed: {type(error).__name__}: {error}"
+                return []
+            if self.host.worker not in self.fleet.client.ncores():
+                self.lost = "its worker left the cluster (died or was killed)"
+                return []
+            time.sleep(POLL)
+        self.lost = f"no result for {patience:.0f} s (hung?)"
+        return []
+
+
+def run_fleet(
+    fleet: Fleet,
+    order: WorkOrder,
+    cases: Sequence[Case],
+    new_result: Callable[[str], Result],
+    folder: Path,
+    name: str,
+    stamp: str,
+    finished: Callable[[HostRun], None],
+) -> list[HostRun]:
+    """Measure `cases` on every host of `fleet`, each into its own result saved as
+    folder/<name>-<host>-<stamp>.json after every case; hosts on one machine one after
+    another, machines in parallel. `finished` is called (from a host's thread) as each host
+    ends. On Ctrl-C every host stops, its file is saved marked interrupted, and the
+    KeyboardInterrupt propagates."""
+    stop = threading.Event()
+    runs = []
+    for host in fleet.hosts:
+        result = new_result(fleet.describe())
+        result.environment = Environment.model_validate(host.environment)
+        runs.append(HostRun(host, result))
+    machines: dict[str, list[HostRun]] = {}
+    for run in runs:
+        machines.setdefault(run.host.machine, []).append(run)
+
+    lock, all_ended = threading.Lock(), threading.Event()
+    running = [len(machines)]
+
+    def measure(host_runs: list[HostRun]) -> None:
+        try:
+            for run in host_runs:
+                if stop.is_set():
+                    return
+                run.path = results.reserve_path(folder, f"{name}-{run.host.name}", stamp)
+                _measure_host(fleet, run, run.path, order, cases, stop)
+                finished(run)
+        finally:
+            with lock:
+                running[0] -= 1
+                if not running[0]:
+                    all_ended.set()
+
+    for machine, group in machines.items():
+        threading.Thread(target=measure, args=(group,), name=f"labench-{machine}").start()
+    # Waiting on an event, not Thread.join: a Ctrl-C that lands inside join can leave the
+    # thread looking finished (CPython before 3.13), and the client would close under it.
+    try:
+        while not all_ended.wait(POLL):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+        all_ended.wait()
+        raise
+    return runs
+
+
+def _measure_host(
+    fleet: Fleet,
+    run: HostRun,
+    path: Path,
+    order: WorkOrder,
+    cases: Sequence[Case],
+    stop: threading.Event,
+) -> None:
+    executor = OnHost(fleet, run.host, order, stop)
+    results.save(run.result, path)
+    try:
+        for case_result in executor.run(cases, Observer()):
+            run.result.cases.append(case_result)
+            results.save(run.result, path)
+    except KeyboardInterrupt:
+        run.result.run.interrupted = True
+    finally:
+        run.lost = executor.lost
+        run.result.run.finished = now()
+        results.save(run.result, path)

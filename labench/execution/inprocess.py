@@ -1,0 +1,24 @@
+"""Cases in this process: the cheapest strategy, and the one a hung kernel cannot be stopped in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from labench.results import CaseResult
+from labench.runner import Observer, run_cases
+from labench.suite import Case
+
+
+class InProcess:
+    """Run each case in the calling process (`labench run` without --isolate)."""
+
+    stops_hung_cases = False
+
+    def run(self, cases: Sequence[Case], observer: Observer) -> Iterator[CaseResult]:
+        yield from run_cases(cases, observer)
+
+    def describe(self) -> str:
+        return "in-process"
+
+    def close(self) -> None:
+        """Nothing is held."""

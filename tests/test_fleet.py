@@ -1,0 +1,143 @@
+"""Fleet runs on a LocalCluster whose workers stand in for hosts local-0, local-1: one result per
+host, user workload modules shipped, a killed host losing only its own result, and workers of
+another labench version refused before anything runs. Tiny suites keep each run to seconds."""
+
+import sys
+import textwrap
+
+import pytest
+
+from labench import results
+
+pytest.importorskip("distributed")
+
+FLEET = """
+labench: 1
+name: fleet
+defaults: {max_time: 0.01, warmup: 0.0, min_samples: 3, threads: 1}
+benchmarks:
+  - id: builtin
+    workload: kernels.matvec
+    params: {n: 64}
+    implementations: [numpy]
+  - id: shipped
+    workload: shipped_workload:Doubling
+"""
+
+SHIPPED = """
+import numpy as np
+
+from labench.workloads import Param, Workload, implementation
+
+
+class Doubling(Workload):
+    name = "test.doubling"
+    params = {"n": Param(16, int, positive=True)}
+
+    def make_inputs(self, params, dtype, rng):
+        return {"x": rng.standard_normal(params["n"]).astype(dtype)}
+
+    def reference(self, inputs, params):
+        return 2.0 * inputs["x"].astype(np.float64)
+
+    @implementation("numpy")
+    def numpy(self, inputs, params):
+        x = inputs["x"]
+        return lambda: 2.0 * x
+"""
+
+
+def test_each_host_gets_a_result_and_user_modules_travel(cli, write_suite, tmp_path, monkeypatch):
+    (tmp_path / "shipped_workload.py").write_text(textwrap.dedent(SHIPPED))
+    suite = write_suite(FLEET)
+    monkeypatch.chdir(tmp_path)
+    outcome = cli("run", suite, "--cluster", "local", "-q")
+    sys.modules.pop("shipped_workload", None)
+    assert outcome.exit_code == 0, outcome.output
+    files = sorted((tmp_path / "results").glob("fleet-local-*.json"))
+    assert [path.name.split("-")[:3] for path in files] == [
+        ["fleet", "local", "0"],
+        ["fleet", "local", "1"],
+    ]
+    for index, path in enumerate(files):
+        run = results.load(path)
+        assert run.environment.hostname == f"local-{index}"
+        assert run.run.execution == "isolated (forkserver)"
+        assert [(case.benchmark, case.status) for case in run.cases] == [
+            ("builtin", "ok"),
+            ("shipped", "ok"),
+        ]
+    assert "local-0" in outcome.output and "local-1" in outcome.output  # the comparison
+    resumed = cli("run", suite, "--resume", files[0], "--isolate", "-q")  # on its host
+    assert resumed.exit_code == 0, resumed.output
+    assert "0 cases to run" in resumed.output
+    sys.modules.pop("shipped_workload", None)
+
+
+def test_ctrl_c_keeps_every_finished_host(cli, write_suite, tmp_path, monkeypatch):
+    import _thread
+
+    from labench import fleet_run
+
+    judged = fleet_run.evaluate_all
+
+    def interrupt_after_first_host(*args):
+        _thread.interrupt_main()  # as Ctrl-C would, while the first host is being saved
+        return judged(*args)
+
+    monkeypatch.setattr(fleet_run, "evaluate_all", interrupt_after_first_host)
+    monkeypatch.chdir(tmp_path)
+    outcome = cli("run", write_suite(FLEET.split("  - id: shipped")[0]), "--cluster", "local")
+    assert outcome.exit_code == 130
+    first, *running = sorted(tmp_path.glob("results/*.json"))
+    assert first.name.startswith("fleet-local-0-")
+    run = results.load(first)
+    assert [case.status for case in run.cases] == ["ok"] and not run.run.interrupted
+    for path in running:  # the next host may have started before the interrupt landed
+        assert path.name.startswith("fleet-local-1-") and results.load(path).run.interrupted
+    assert "finished cases are kept" in outcome.output
+
+
+def test_a_killed_host_loses_only_its_own_result(cli, write_suite, tmp_path, monkeypatch):
+    if sys.platform != "linux":
+        pytest.skip("finds the host process through /proc")
+    suite = write_suite(
+        FLEET.split("  - id: shipped")[0]
+        + "  - id: killer\n    workload: faulty_workloads:KillsItsHost\n"
+        + "  - id: after\n    workload: kernels.matvec\n    params: {n: 32}\n"
+        + "    implementations: [numpy]\n"
+    )
+    monkeypatch.setenv("LABENCH_KILL_MARK", str(tmp_path / "killed-once"))
+    monkeypatch.chdir(tmp_path)
+    outcome = cli("run", suite, "--cluster", "local", "-q")
+    assert outcome.exit_code == 1
+    assert "local-0: lost" in outcome.output
+    first, second = (results.load(path) for path in sorted(tmp_path.glob("results/*.json")))
+    assert [case.status for case in first.cases] == ["ok", "error", "error"]
+    assert all("host local-0 lost" in case.reason for case in first.cases[1:])
+    assert [case.status for case in second.cases] == ["ok", "ok", "ok"]
+
+
+def test_a_worker_of_another_version_is_refused_before_anything_runs(
+    cli, write_suite, tmp_path, monkeypatch
+):
+    from labench.execution import fleet
+
+    monkeypatch.setattr(fleet, "labench_version", lambda: "0.0.0-other")
+    monkeypatch.chdir(tmp_path)
+    outcome = cli("run", write_suite(FLEET.split("  - id: shipped")[0]), "--cluster", "local:1")
+    assert outcome.exit_code == 2
+    assert "on local-0 has labench" in outcome.output
+    assert "this is 0.0.0-other; install the same version" in outcome.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_options_about_one_result_file_are_refused_with_a_fleet(cli, write_suite, tmp_path):
+    suite = write_suite(FLEET.split("  - id: shipped")[0])
+    outcome = cli("run", suite, "--cluster", "local", "-o", tmp_path / "r.json", "--processes", "2")
+    assert outcome.exit_code == 2
+    assert "-o with --cluster" in outcome.output and "--processes with --cluster" in outcome.output
+    outcome = cli("run", suite, "--cluster", "local:0")
+    assert outcome.exit_code == 2 and "expected at least one local worker" in outcome.output
+    outcome = cli("run", suite, "--cluster", "nonsense")
+    assert outcome.exit_code == 2 and "such as tcp://host:8786" in outcome.output
