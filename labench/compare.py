@@ -72,8 +72,19 @@ class Verdict:
 
     @property
     def looks_slower(self) -> bool:
-        """An `unsure` case that moved the slow way: a suspect to confirm in fresh processes."""
-        return self.verdict == "unsure" and self.ratio is not None and self.ratio > 1
+        """An `unsure` case that moved the slow way in one process per run: a suspect to
+        confirm in fresh processes."""
+        return (
+            self.verdict == "unsure"
+            and self.basis in ("one process", "summary")
+            and self.ratio is not None
+            and self.ratio > 1
+        )
+
+    @property
+    def unsteady(self) -> bool:
+        """An `unsure` case whose move rests on a noisy or contended measurement."""
+        return self.verdict == "unsure" and self.basis in ("processes", "noise model")
 
 
 @dataclass

@@ -109,6 +109,13 @@ def comparison_summary(comparison: Comparison) -> str:
             "--baseline BASE.json` re-measures suspects in fresh processes, or compare runs "
             "made with `--processes 3` or more."
         )
+    unsteady = [verdict for verdict in comparison.unsure() if verdict.unsteady]
+    if unsteady:
+        text += (
+            f"\n{len(unsteady)} case(s) moved, but were measured noisily or while other "
+            "processes took their cores (flagged `noisy` or `contended` in the result files), so "
+            "the move may be the neighbour's, not the code's: measure again on a quiet machine."
+        )
     return text
 
 

@@ -290,14 +290,14 @@ def test_run_with_baseline_gates_in_one_step(cli, write_suite, tiny_run, tmp_pat
     # both cases looked slower in one process and were re-measured in 4 fresh ones
     assert sorted(new.run.confirmed) == sorted(case.key for case in new.cases)
     assert "noise model" in result.output
-    if any(case.flags for case in new.cases):
-        # a machine busy enough to flag the measurement: the gate says it cannot tell
+    if all(case.flags for case in new.cases):
+        # a machine busy enough to flag every measurement: the gate says it cannot tell
         assert result.exit_code == 0 and "unsure" in result.output, result.output
     else:
         # a 3x slowdown stands out of the spread between processes, and the first found
         # slower was measured in 4 more processes before the gate failed on it
         assert result.exit_code == 1 and "slower" in result.output, result.output
-        assert sorted(len(c.timing.process_medians) for c in new.cases) in ([5, 9], [9, 9])
+        assert max(len(c.timing.process_medians) for c in new.cases) == 9
     broken = cli("run", write_suite(TINY, "b.yaml"), "-q", "--baseline", tmp_path / "nope.json")
     assert broken.exit_code == 2
 
@@ -370,3 +370,15 @@ def test_a_flagged_measurement_never_fails_the_gate():
     busy = dataclasses.replace(slower, flags=("contended",))
     verdict = judge("k", base, busy, 0.1, 0.01)
     assert verdict.verdict == "unsure" and verdict.p_value < 0.01
+
+
+def test_the_summary_says_why_each_unsure_case_is_unsure(cli, tmp_path):
+    base = synthetic(tmp_path / "base.json", 1.0, processes=4)
+    document = json.loads(synthetic(tmp_path / "busy.json", 1.3, processes=4, seed=1).read_text())
+    for case in document["cases"]:
+        case["flags"] = ["contended"]
+    busy = tmp_path / "busy.json"
+    busy.write_text(json.dumps(document))
+    output = " ".join(cli("compare", base, busy, "--fail-on-regression").output.split())
+    assert "2 unsure" in output and "other processes took their cores" in output
+    assert "each side was measured in one process" not in output

@@ -38,9 +38,9 @@ def addresses(seed):
 @pytest.mark.skipif(sys.platform != "linux", reason="fork and malloc layout as on Linux")
 def test_forked_children_share_a_placement_unless_they_jitter():
     assert addresses(None) == addresses(None)  # the same heap, the same addresses
-    jittered = {addresses(seed) for seed in (1, 2, 3, 4)}
-    assert len({large for large, _ in jittered}) == 4
-    assert len({small for _, small in jittered}) == 4
+    jittered = {addresses(seed) for seed in (1, 2, 3, 4, 5, 6)}
+    assert len({large for large, _ in jittered}) == 6  # mapped arrays: always elsewhere
+    assert len({small for _, small in jittered}) >= 2  # heap blocks: often elsewhere
 
 
 SUITE = """
