@@ -128,10 +128,11 @@ def run_suite(
             again = [by_key[case.key] for case in result.cases if case.flags and case.key in by_key]
             if not again:
                 break
+            # not journaled: the first measurement of each case already is, so a kill here loses
+            # only the second look, and rewriting the file per case would make runs quadratic
             for case_result in run(again, observer):
                 index = position[case_result.key]
                 result.cases[index] = steadier(result.cases[index], case_result)
-                results.save(result, path)
                 observer.finished(case_result)
     except KeyboardInterrupt:
         result.run.interrupted = True
