@@ -90,6 +90,25 @@ def comparison_headers(comparison: Comparison) -> list[str]:
     ]
 
 
+UNSURE_NOTES = (
+    (
+        "looks_slower",
+        "{count} case(s) look slower, but each side was measured in one process, and a median "
+        "moves by tens of percent between processes (memory placement), so these files cannot "
+        "tell a regression from noise. To decide: `labench run SUITE --baseline BASE.json` "
+        "re-measures suspects in fresh processes, or compare runs made with `--processes 3` or "
+        "more.",
+    ),
+    (
+        "unsteady",
+        "{count} case(s) moved, but were measured noisily or while other processes took their "
+        "cores (flagged `noisy` or `contended` in the result files), so the move may be the "
+        "neighbour's, not the code's: measure again on a quiet machine.",
+    ),
+)
+"""Why `unsure` cases are unsure, and what to do: one line per reason that applies."""
+
+
 def comparison_summary(comparison: Comparison) -> str:
     counts: dict[str, int] = {}
     for verdicts in comparison.verdicts:
@@ -100,22 +119,10 @@ def comparison_summary(comparison: Comparison) -> str:
         f" (slower/faster: ratio beyond {comparison.threshold:.0%} and p < {comparison.alpha:g} "
         "across processes)"
     )
-    suspects = [verdict for verdict in comparison.unsure() if verdict.looks_slower]
-    if suspects:
-        text += (
-            f"\n{len(suspects)} case(s) look slower, but each side was measured in one process, "
-            "and a median moves by tens of percent between processes (memory placement), so "
-            "these files cannot tell a regression from noise. To decide: `labench run SUITE "
-            "--baseline BASE.json` re-measures suspects in fresh processes, or compare runs "
-            "made with `--processes 3` or more."
-        )
-    unsteady = [verdict for verdict in comparison.unsure() if verdict.unsteady]
-    if unsteady:
-        text += (
-            f"\n{len(unsteady)} case(s) moved, but were measured noisily or while other "
-            "processes took their cores (flagged `noisy` or `contended` in the result files), so "
-            "the move may be the neighbour's, not the code's: measure again on a quiet machine."
-        )
+    for attribute, note in UNSURE_NOTES:
+        count = sum(getattr(verdict, attribute) for verdict in comparison.unsure())
+        if count:
+            text += "\n" + note.format(count=count)
     return text
 
 
