@@ -15,8 +15,10 @@ fresh draws can all land in the common slow mode, agree closely, and call the ba
 regression. So a case that stage one finds slower is measured again in CHECK_PROCESSES more fresh
 processes before the gate may fail on it: a fast mode that exists shows up among nine draws with
 high probability, widens the measured spread and clears the case; a real regression stays slower
-in every draw. Stage two stops at the first case that stays slower: one is enough to fail the
-gate, and the others keep their stage-one verdicts.
+in every draw. Stage two also takes, while the budget lasts, the undecided cases: beyond the
+threshold with 0.01 <= p < UNDECIDED_P after five draws (one disturbed process among five widens
+the spread enough to hide a 20% slowdown; among nine it does not). Stage two stops at the first
+case that stays slower: one is enough to fail the gate, and the others keep their verdicts.
 
 Suspects are confirmed longest-running first, within a time budget (as long again as
 the run's own measurement, at least MIN_BUDGET), so the gate costs about twice a plain run even
@@ -56,6 +58,22 @@ class Confirmation:
     """Keys found slower, then measured again in CHECK_PROCESSES more processes."""
     left: list[str] = field(default_factory=list)
     """Suspects the budget did not reach."""
+
+
+UNDECIDED_P = 0.10
+"""A case beyond the threshold whose p-value after stage one lies between alpha and this is
+undecided: five process medians could not settle it, nine may."""
+
+
+def _undecided(verdict: Verdict, judging: Judging) -> bool:
+    return (
+        verdict.verdict == "same"
+        and verdict.basis in ("noise model", "processes")
+        and verdict.ratio is not None
+        and verdict.ratio > 1 + judging.threshold
+        and verdict.p_value is not None
+        and verdict.p_value < UNDECIDED_P
+    )
 
 
 def suspects(verdicts: Iterable[Verdict]) -> list[Verdict]:
@@ -136,17 +154,21 @@ def confirm(
     chosen = within_budget(keys, planned, budget)
     outcome = Confirmation(left=[key for key in keys if key not in chosen])
     outcome.confirmed = remeasure(result, chosen, planned, measure, observer, processes)
-    # the first check always runs: without it the gate would fail on a case only stage one saw
-    while not outcome.checked or time.perf_counter() - started < 2 * budget:
+    while True:
         found = judging.verdicts(result, outcome.confirmed)
-        slower = [key for key in outcome.confirmed if found[key].verdict == "slower"]
-        unchecked = sorted(
-            (key for key in slower if key not in outcome.checked),
-            key=lambda key: -(found[key].ratio or 0.0),
-        )
-        if not unchecked or any(key in outcome.checked for key in slower):
-            break  # nothing left to check, or one case stayed slower after its check
-        key = unchecked[0]
+        if any(found[key].verdict == "slower" for key in outcome.checked):
+            break  # a case stayed slower after its second look: the gate fails on it
+        fresh = [key for key in outcome.confirmed if key not in outcome.checked]
+        slower = [key for key in fresh if found[key].verdict == "slower"]
+        undecided = [key for key in fresh if _undecided(found[key], judging)]
+        in_time = time.perf_counter() - started < 2 * budget
+        if slower and (in_time or not outcome.checked):
+            # the gate never fails on a case only stage one saw slower
+            key = max(slower, key=lambda key: found[key].ratio or 0.0)
+        elif undecided and in_time:
+            key = min(undecided, key=lambda key: found[key].p_value or 1.0)
+        else:
+            break
         outcome.checked.append(key)
         remeasure(result, [key], planned, measure, observer, CHECK_PROCESSES)
     return outcome
