@@ -13,7 +13,6 @@ its time budget per round, and every case is yielded once, merged, during the la
 
 from __future__ import annotations
 
-import itertools
 import statistics
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -38,19 +37,15 @@ class Rounds:
     def run(self, cases: Sequence[Case], observer: Observer) -> Iterator[CaseResult]:
         # Round-robin, so each case's processes are spread over the whole run rather than
         # clustered in the few seconds when a neighbour on a shared machine may be busy.
+        # The inner executor decides how a round is split into workers (Isolated: one fresh
+        # worker per benchmark, or one for all with `together`).
         shared = [_share(case, 1 / self.processes) for case in cases]
-        benchmarks = (
-            [shared]
-            if getattr(self.inner, "together", False)
-            else [list(batch) for _, batch in itertools.groupby(shared, lambda c: c.benchmark)]
-        )
         measured: dict[str, list[CaseResult]] = {}
         for round_number in range(1, self.processes + 1):
-            for benchmark in benchmarks:
-                for result in self.inner.run(benchmark, observer):
-                    measured.setdefault(result.key, []).append(result)
-                    if round_number == self.processes:
-                        yield merge_processes(measured.pop(result.key))
+            for result in self.inner.run(shared, observer):
+                measured.setdefault(result.key, []).append(result)
+                if round_number == self.processes:
+                    yield merge_processes(measured.pop(result.key))
 
     def describe(self) -> str:
         return f"{self.inner.describe()}, {self.processes} processes in rounds"
