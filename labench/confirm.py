@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from labench.compare import Verdict, compare
+from labench.compare import Verdict, judge
 from labench.execution.rounds import merge_processes
 from labench.interop import RunView, run_view
 from labench.results import CaseResult, Result
@@ -132,10 +132,15 @@ class Judging:
     threshold: float
     alpha: float
 
-    def verdicts(self, result: Result, keys: Sequence[str]) -> dict[str, Verdict]:
-        wanted = set(keys)
-        comparison = compare([self.base, run_view(result, "new")], self.threshold, self.alpha)
-        return {verdict.key: verdict for verdict in comparison.verdicts[0] if verdict.key in wanted}
+    def verdicts(self, result: Result, keys: Iterable[str]) -> dict[str, Verdict]:
+        """The verdicts of `keys` (those in both runs) only: judged once per look, so each
+        look costs the few cases it asks about, not a comparison of the whole run."""
+        new = run_view(result, "new").cases
+        return {
+            key: judge(key, self.base.cases[key], new[key], self.threshold, self.alpha)
+            for key in keys
+            if key in self.base.cases and key in new
+        }
 
 
 def confirm(
