@@ -1,11 +1,14 @@
 """`labench run SUITE --cluster ADDRESS`: the command's side of a fleet run (execution/fleet.py
-measures). It refuses the options that concern one result file, runs each suite on every host,
-judges each host's claims, says where each host's file went or why the host was lost, and ends
-with the comparison of all hosts, one column per machine."""
+measures). It refuses the options that concern one result file, runs each suite on every host
+(continuing an earlier run's files with --resume, fleet_resume.py), measures the suite's dask
+cases once on the whole cluster after the hosts, judges each file's claims, says where each
+file went or why a host was lost, and ends with the comparison of all of them, one column per
+machine."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,26 +18,23 @@ from rich.console import Console
 from labench import results
 from labench.claims import evaluate_all
 from labench.errors import InputError
+from labench.fleet_resume import FleetFiles, Member, Part, fleet_files, resume_parts
 from labench.interop import RunView, run_view
+from labench.results import Result
 from labench.resume import in_suite_order
-from labench.runner import new_result
+from labench.runner import Observer, new_result, run_suite
 from labench.suite import Case, Suite
 
+FOLDER = Path("results")
 
-def refuse_single_file_options(
-    output: Path | None, resume: Path | None, baseline: Path | None, processes: int
-) -> None:
+
+def refuse_single_file_options(output: Path | None, baseline: Path | None, processes: int) -> None:
     """Options a fleet run cannot honour, each with what to do instead."""
     problems = []
     if output is not None:
         problems.append(
             "-o with --cluster: a fleet run writes one file per host, "
             "results/<suite>-<host>-<timestamp>.json; drop -o"
-        )
-    if resume is not None:
-        problems.append(
-            "--resume with --cluster: resume each host's file on that host "
-            "(labench run SUITE --resume FILE there)"
         )
     if baseline is not None:
         problems.append(
@@ -49,63 +49,155 @@ def refuse_single_file_options(
         raise InputError(problems)
 
 
+def on_the_cluster(case: Case) -> bool:
+    """A dask case computes on the cluster's workers, not on one host: measured once per run,
+    since hosts measuring it at the same time would contend for the same workers."""
+    return case.backend == "dask"
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """What the command line asks of a fleet run besides the suites."""
+
+    cluster: str
+    overrides: dict[str, Any]
+    resume: Path | None = None
+    force: bool = False
+
+
 def run_on_fleet(
-    cluster: str,
+    options: FleetOptions,
     plans: Sequence[tuple[Suite, list[Case], list[Case]]],
-    overrides: dict[str, Any],
     console: Console,
     errors: Console,
     render: Callable[[list[RunView]], Any],
 ) -> bool:
-    """Run each (suite, planned, cases) on every host of `cluster`; True when a host was lost
-    or a case failed. `render` shows the comparison of the hosts' runs."""
-    from labench.execution.fleet import connect, run_fleet
-    from labench.execution.workorder import WorkOrder
+    """Run each (suite, planned, cases) on every host of the cluster; True when a host was lost
+    or a case failed. `render` shows the comparison of the files."""
+    from labench.execution.fleet import connect
 
-    fleet = connect(cluster)
+    earlier = fleet_files(options.resume) if options.resume is not None else None
+    fleet = connect(options.cluster)
     failed = False
     try:
-        names = ", ".join(host.name for host in fleet.hosts)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         for suite, planned, cases in plans:
-            console.print(
-                f"{suite.name}: {len(cases)} cases on each of {len(fleet.hosts)} hosts ({names})",
-                highlight=False,
+            failed |= _run_suite(
+                fleet, options, earlier, suite, planned, cases, console, errors, render
             )
-
-            def finished(run: Any, suite: Suite = suite, planned: list[Case] = planned) -> None:
-                in_suite_order(run.result, planned)
-                run.result.claims = evaluate_all(suite.model.claims, run.result.cases, planned)
-                results.save(run.result, run.path)
-                if run.lost:
-                    errors.print(f"{run.host.name}: lost, {run.lost}", highlight=False)
-                console.print(f"{run.host.name}: saved {run.path}", highlight=False)
-
-            try:
-                runs = run_fleet(
-                    fleet,
-                    WorkOrder.of(suite, overrides),
-                    cases,
-                    lambda mode, suite=suite: new_result(suite, overrides, execution=mode),
-                    Path("results"),
-                    suite.name,
-                    stamp,
-                    finished,
-                )
-            except KeyboardInterrupt:
-                errors.print(
-                    "interrupted (Ctrl-C): every host's finished cases are kept in "
-                    f"results/{suite.name}-<host>-{stamp}.json",
-                    highlight=False,
-                )
-                raise
-            failed |= any(run.lost for run in runs)
-            failed |= any(
-                case.status in ("wrong", "error") for run in runs for case in run.result.cases
-            )
-            if len(runs) > 1:
-                console.print()
-                render([run_view(run.result, run.host.name) for run in runs if run.path])
     finally:
         fleet.close()
     return failed
+
+
+def _run_suite(
+    fleet: Any,
+    options: FleetOptions,
+    earlier: FleetFiles | None,
+    suite: Suite,
+    planned: list[Case],
+    cases: list[Case],
+    console: Console,
+    errors: Console,
+    render: Callable[[list[RunView]], Any],
+) -> bool:
+    from labench.execution.fleet import CLUSTER, HostRun, cluster_environment, run_fleet
+    from labench.execution.workorder import WorkOrder
+
+    on_hosts = [case for case in cases if not on_the_cluster(case)]
+    members = {
+        host.name: Member(results.Environment.model_validate(host.environment), on_hosts)
+        for host in fleet.hosts
+    }
+    on_cluster = [case for case in cases if on_the_cluster(case)]
+    if on_cluster:
+        members[CLUSTER] = Member(cluster_environment(fleet), on_cluster)
+
+    def fresh(member: Member) -> Part:
+        result = new_result(suite, options.overrides, execution=fleet.describe())
+        result.environment = member.environment
+        return Part(result, member.cases)
+
+    if earlier is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        parts = {name: fresh(member) for name, member in members.items()}
+    else:
+        planned_run = new_result(suite, options.overrides, execution=fleet.describe()).run
+        stamp = earlier.stamp
+        parts = resume_parts(
+            earlier,
+            members,
+            suite,
+            planned_run,
+            options.force,
+            fresh,
+            lambda line: errors.print(line, highlight=False),
+        )
+    names = ", ".join(host.name for host in fleet.hosts)
+    console.print(
+        f"{suite.name}: {len(on_hosts)} cases on each of {len(fleet.hosts)} hosts ({names})"
+        + (f", then {len(on_cluster)} dask cases on the whole cluster" if on_cluster else ""),
+        highlight=False,
+    )
+
+    saved: list[tuple[str, Result]] = []
+
+    def finished(name: str, result: Result, path: Path, lost: str | None) -> None:
+        in_suite_order(result, planned)
+        result.claims = evaluate_all(suite.model.claims, result.cases, planned)
+        results.save(result, path)
+        if lost:
+            errors.print(f"{name}: lost, {lost}", highlight=False)
+        console.print(f"{name}: saved {path}", highlight=False)
+        saved.append((name, result))
+
+    runs = [
+        HostRun(host, parts[host.name].result, parts[host.name].cases, parts[host.name].path)
+        for host in fleet.hosts
+        if on_hosts
+    ]
+    try:
+        run_fleet(
+            fleet,
+            WorkOrder.of(suite, options.overrides),
+            runs,
+            FOLDER,
+            suite.name,
+            stamp,
+            lambda run: finished(run.host.name, run.result, run.path, run.lost),
+        )
+        if on_cluster:
+            whole = _measure_on_cluster(fleet, suite, options.overrides, parts[CLUSTER], stamp)
+            finished(CLUSTER, whole.result, whole.path, None)
+    except KeyboardInterrupt:
+        errors.print(
+            f"interrupted: every host's finished cases are kept in {FOLDER}/{suite.name}-<host>-"
+            f"{stamp}.json; continue with labench run {suite.path} --cluster {options.cluster} "
+            "--resume <any of those files>",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise
+    failed = any(run.lost for run in runs)
+    failed |= any(case.status in ("wrong", "error") for _, run in saved for case in run.cases)
+    if len(saved) > 1:
+        console.print()
+        saved.sort(key=lambda item: list(members).index(item[0]))
+        render([run_view(result, name) for name, result in saved])
+    return failed
+
+
+def _measure_on_cluster(
+    fleet: Any, suite: Suite, overrides: dict[str, Any], part: Part, stamp: str
+) -> Part:
+    """The dask cases, once, in an isolated worker here whose dask backend finds the cluster's
+    scheduler in LABENCH_DASK_SCHEDULER; saved as results/<suite>-cluster-<stamp>.json."""
+    from labench.execution.fleet import CLUSTER, scheduler_address
+    from labench.execution.isolated import Isolated
+
+    if part.path is None:
+        part.path = results.reserve_path(FOLDER, f"{suite.name}-{CLUSTER}", stamp)
+    executor = Isolated(
+        suite, overrides, environment={"LABENCH_DASK_SCHEDULER": scheduler_address(fleet)}
+    )
+    run_suite(part.cases, part.result, part.path, Observer(), executor.run)
+    return part
