@@ -20,6 +20,7 @@ from labench.claims import evaluate_all
 from labench.errors import InputError
 from labench.fleet_resume import FleetFiles, Member, Part, fleet_files, resume_parts
 from labench.interop import RunView, run_view
+from labench.report import render_result
 from labench.results import Result
 from labench.resume import in_suite_order
 from labench.runner import Observer, new_result, run_suite
@@ -179,10 +180,15 @@ def _run_suite(
         raise
     failed = any(run.lost for run in runs)
     failed |= any(case.status in ("wrong", "error") for _, run in saved for case in run.cases)
-    if len(saved) > 1:
+    hosts = [(name, result) for name, result in saved if name != CLUSTER]
+    if len(hosts) > 1:
         console.print()
-        saved.sort(key=lambda item: list(members).index(item[0]))
-        render([run_view(result, name) for name, result in saved])
+        hosts.sort(key=lambda item: list(members).index(item[0]))
+        render([run_view(result, name) for name, result in hosts])
+    for name, result in saved:
+        if name == CLUSTER:  # its cases are measured on no host: a table of its own
+            console.print()
+            render_result(result, console)
     return failed
 
 

@@ -128,3 +128,75 @@ def test_an_address_where_nothing_listens_is_refused_quickly(
     assert f"--cluster {address}: cannot reach a Dask scheduler there" in outcome.output
     assert "Traceback" not in outcome.output and not (tmp_path / "results").exists()
     assert waited < time.monotonic() - started  # it gives up after CONNECT_TIMEOUT, not later
+
+
+ON_THE_CLUSTER = """
+import os
+
+import numpy as np
+
+from labench.workloads import Param, Workload, implementation
+
+
+class Submitted(Workload):
+    name = "test.submitted"
+    params = {"n": Param(16, int, positive=True)}
+
+    def make_inputs(self, params, dtype, rng):
+        return {"x": rng.standard_normal(params["n"]).astype(dtype)}
+
+    def reference(self, inputs, params):
+        return 2.0 * inputs["x"].astype(np.float64)
+
+    @implementation("dask")
+    def submitted(self, inputs, params):
+        from distributed import Client
+
+        client = Client(os.environ["LABENCH_DASK_SCHEDULER"], set_as_default=False)
+        x = client.scatter(inputs["x"])
+        return lambda: client.submit(np.multiply, 2.0, x, pure=False).result()
+"""
+
+
+def test_dask_cases_run_once_on_the_whole_cluster_after_the_hosts(
+    cli, write_suite, tmp_path, monkeypatch, scheduler
+):
+    from labench.execution.fleet import _safe
+
+    (tmp_path / "on_the_cluster.py").write_text(ON_THE_CLUSTER)
+    suite = write_suite(
+        TINY
+        + "  - id: submitted\n    workload: on_the_cluster:Submitted\n"
+        + "  - id: blocks\n    workload: scaleout.matvec\n    params: {n: 64}\n"
+        + "    implementations: [numpy, dask]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    outcome = cli("run", suite, "--cluster", scheduler, "-q")
+    sys.modules.pop("on_the_cluster", None)
+    assert outcome.exit_code == 0, outcome.output
+    assert "3 cases on each of 1 hosts" in outcome.output
+    assert "then 2 dask cases on the whole cluster" in outcome.output
+    on_host, whole = (
+        results.load(next(tmp_path.glob(f"results/fleet-{name}-*.json")))
+        for name in (_safe(socket.gethostname()), "cluster")
+    )
+    assert [case.implementation for case in on_host.cases] == ["numpy"] * 3
+    assert [(case.benchmark, case.status) for case in whole.cases] == [
+        ("submitted", "ok"),  # it reached the scheduler named by LABENCH_DASK_SCHEDULER
+        ("blocks", "ok"),
+    ]
+    assert whole.environment.hostname == "cluster"
+    assert whole.environment.cores_logical == WORKERS  # one thread each
+    assert f"{WORKERS} workers" in whole.environment.cpu
+    assert whole.environment.machine_id != on_host.environment.machine_id
+
+    cut = next(tmp_path.glob("results/fleet-cluster-*.json"))  # as if stopped after one case
+    whole.cases, whole.run.interrupted = whole.cases[:1], True
+    results.save(whole, cut)
+    resumed = cli("run", suite, "--cluster", scheduler, "--resume", cut, "-q")
+    sys.modules.pop("on_the_cluster", None)
+    assert resumed.exit_code == 0, resumed.output
+    again = results.load(cut)
+    assert [case.benchmark for case in again.cases] == ["submitted", "blocks"]
+    assert again.cases[0] == whole.cases[0] and again.run.resumed and not again.run.interrupted
+    assert len(list(tmp_path.glob("results/*.json"))) == 2
