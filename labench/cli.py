@@ -30,7 +30,7 @@ from labench.confirm import CONFIRM_PROCESSES, Judging, confirm, suspects
 from labench.environment import fingerprint
 from labench.errors import InputError
 from labench.execution import Executor, choose, fresh_placements
-from labench.fleet_run import FleetOptions, refuse_single_file_options, run_on_fleet
+from labench.fleet_run import FleetOptions, Output, refuse_single_file_options, run_on_fleet
 from labench.interop import RunView, load_run, run_view, to_pytest_benchmark
 from labench.plot import FIGURE_FORMATS, write_figures
 from labench.report import ceilings_table, environment_table, progress_observer, render_result
@@ -280,9 +280,7 @@ def run(
                 lost = run_on_fleet(
                     FleetOptions(cluster, overrides, resume, force),
                     selections,
-                    console,
-                    errors,
-                    lambda runs: _gate(runs, limit, alpha, "table"),
+                    Output(console, errors, lambda runs: _gate(runs, limit, alpha, "table")),
                 )
         except KeyboardInterrupt as stop:
             raise typer.Exit(

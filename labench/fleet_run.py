@@ -21,7 +21,7 @@ from labench.errors import InputError
 from labench.fleet_resume import FleetFiles, Member, Part, fleet_files, resume_parts
 from labench.interop import RunView, run_view
 from labench.report import render_result
-from labench.results import Result
+from labench.results import Environment, Result
 from labench.resume import in_suite_order
 from labench.runner import Observer, new_result, run_suite
 from labench.suite import Case, Suite
@@ -66,15 +66,28 @@ class FleetOptions:
     force: bool = False
 
 
+@dataclass(frozen=True)
+class Output:
+    """Where a fleet run speaks: progress and saved files, problems, and the comparison."""
+
+    console: Console
+    errors: Console
+    render: Callable[[list[RunView]], Any]
+
+    def say(self, line: str) -> None:
+        self.console.print(line, highlight=False, soft_wrap=True)
+
+    def warn(self, line: str) -> None:
+        self.errors.print(line, highlight=False, soft_wrap=True)
+
+
 def run_on_fleet(
     options: FleetOptions,
     plans: Sequence[tuple[Suite, list[Case], list[Case]]],
-    console: Console,
-    errors: Console,
-    render: Callable[[list[RunView]], Any],
+    output: Output,
 ) -> bool:
     """Run each (suite, planned, cases) on every host of the cluster; True when a host was lost
-    or a case failed. `render` shows the comparison of the files."""
+    or a case failed."""
     from labench.execution.fleet import connect
 
     earlier = fleet_files(options.resume) if options.resume is not None else None
@@ -82,12 +95,49 @@ def run_on_fleet(
     failed = False
     try:
         for suite, planned, cases in plans:
-            failed |= _run_suite(
-                fleet, options, earlier, suite, planned, cases, console, errors, render
-            )
+            failed |= _run_suite(fleet, options, earlier, suite, planned, cases, output)
     finally:
         fleet.close()
     return failed
+
+
+def _members(fleet: Any, cases: list[Case]) -> dict[str, Member]:
+    """Who measures what: every host the cases of one machine, the cluster its dask cases."""
+    from labench.execution.fleet import CLUSTER, cluster_environment
+
+    on_hosts = [case for case in cases if not on_the_cluster(case)]
+    members = {
+        host.name: Member(Environment.model_validate(host.environment), on_hosts)
+        for host in fleet.hosts
+        if on_hosts
+    }
+    on_cluster = [case for case in cases if on_the_cluster(case)]
+    if on_cluster:
+        members[CLUSTER] = Member(cluster_environment(fleet), on_cluster)
+    return members
+
+
+def _parts(
+    fleet: Any,
+    options: FleetOptions,
+    earlier: FleetFiles | None,
+    suite: Suite,
+    members: dict[str, Member],
+    output: Output,
+) -> tuple[str, dict[str, Part]]:
+    """The run's stamp and each member's part: fresh, or continued from the earlier run."""
+
+    def fresh(member: Member) -> Part:
+        result = new_result(suite, options.overrides, execution=fleet.describe())
+        result.environment = member.environment
+        return Part(result, member.cases)
+
+    if earlier is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return stamp, {name: fresh(member) for name, member in members.items()}
+    planned = new_result(suite, options.overrides, execution=fleet.describe()).run
+    parts = resume_parts(earlier, members, suite, planned, options.force, fresh, output.warn)
+    return earlier.stamp, parts
 
 
 def _run_suite(
@@ -97,99 +147,75 @@ def _run_suite(
     suite: Suite,
     planned: list[Case],
     cases: list[Case],
-    console: Console,
-    errors: Console,
-    render: Callable[[list[RunView]], Any],
+    output: Output,
 ) -> bool:
-    from labench.execution.fleet import CLUSTER, HostRun, cluster_environment, run_fleet
+    from labench.execution.fleet import CLUSTER, HostRun, run_fleet
     from labench.execution.workorder import WorkOrder
 
-    on_hosts = [case for case in cases if not on_the_cluster(case)]
-    members = {
-        host.name: Member(results.Environment.model_validate(host.environment), on_hosts)
-        for host in fleet.hosts
-    }
-    on_cluster = [case for case in cases if on_the_cluster(case)]
-    if on_cluster:
-        members[CLUSTER] = Member(cluster_environment(fleet), on_cluster)
-
-    def fresh(member: Member) -> Part:
-        result = new_result(suite, options.overrides, execution=fleet.describe())
-        result.environment = member.environment
-        return Part(result, member.cases)
-
-    if earlier is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        parts = {name: fresh(member) for name, member in members.items()}
-    else:
-        planned_run = new_result(suite, options.overrides, execution=fleet.describe()).run
-        stamp = earlier.stamp
-        parts = resume_parts(
-            earlier,
-            members,
-            suite,
-            planned_run,
-            options.force,
-            fresh,
-            lambda line: errors.print(line, highlight=False),
-        )
+    members = _members(fleet, cases)
+    stamp, parts = _parts(fleet, options, earlier, suite, members, output)
     names = ", ".join(host.name for host in fleet.hosts)
-    console.print(
-        f"{suite.name}: {len(on_hosts)} cases on each of {len(fleet.hosts)} hosts ({names})"
-        + (f", then {len(on_cluster)} dask cases on the whole cluster" if on_cluster else ""),
-        highlight=False,
+    on_hosts = [member for name, member in members.items() if name != CLUSTER]
+    output.say(
+        f"{suite.name}: {len(on_hosts[0].cases) if on_hosts else 0} cases on each of "
+        f"{len(fleet.hosts)} hosts ({names})"
+        + (
+            f", then {len(members[CLUSTER].cases)} dask cases on the cluster"
+            if CLUSTER in members
+            else ""
+        )
     )
-
-    saved: list[tuple[str, Result]] = []
+    if earlier is not None:
+        todo = ", ".join(f"{name} {len(part.cases)}" for name, part in parts.items())
+        output.say(f"resuming the run of {earlier.stamp}: cases to run: {todo}")
+    saved: dict[str, Result] = {}
 
     def finished(name: str, result: Result, path: Path, lost: str | None) -> None:
         in_suite_order(result, planned)
         result.claims = evaluate_all(suite.model.claims, result.cases, planned)
         results.save(result, path)
         if lost:
-            errors.print(f"{name}: lost, {lost}", highlight=False)
-        console.print(f"{name}: saved {path}", highlight=False)
-        saved.append((name, result))
+            output.warn(f"{name}: lost, {lost}")
+        output.say(f"{name}: saved {path}")
+        saved[name] = result
 
     runs = [
         HostRun(host, parts[host.name].result, parts[host.name].cases, parts[host.name].path)
         for host in fleet.hosts
-        if on_hosts
+        if host.name in parts
     ]
     try:
-        run_fleet(
-            fleet,
-            WorkOrder.of(suite, options.overrides),
-            runs,
-            FOLDER,
-            suite.name,
-            stamp,
-            lambda run: finished(run.host.name, run.result, run.path, run.lost),
-        )
-        if on_cluster:
+        order = WorkOrder.of(suite, options.overrides)
+        report = lambda run: finished(run.host.name, run.result, run.path, run.lost)  # noqa: E731
+        run_fleet(fleet, order, runs, FOLDER, suite.name, stamp, report)
+        if CLUSTER in parts:
             whole = _measure_on_cluster(fleet, suite, options.overrides, parts[CLUSTER], stamp)
             finished(CLUSTER, whole.result, whole.path, None)
     except KeyboardInterrupt:
-        errors.print(
+        output.warn(
             f"interrupted: every host's finished cases are kept in {FOLDER}/{suite.name}-<host>-"
             f"{stamp}.json; continue with labench run {suite.path} --cluster {options.cluster} "
-            "--resume <any of those files>",
-            highlight=False,
-            soft_wrap=True,
+            "--resume <any of those files>"
         )
         raise
     failed = any(run.lost for run in runs)
-    failed |= any(case.status in ("wrong", "error") for _, run in saved for case in run.cases)
-    hosts = [(name, result) for name, result in saved if name != CLUSTER]
-    if len(hosts) > 1:
-        console.print()
-        hosts.sort(key=lambda item: list(members).index(item[0]))
-        render([run_view(result, name) for name, result in hosts])
-    for name, result in saved:
-        if name == CLUSTER:  # its cases are measured on no host: a table of its own
-            console.print()
-            render_result(result, console)
+    failed |= any(case.status in ("wrong", "error") for run in saved.values() for case in run.cases)
+    _show(saved, list(members), output)
     return failed
+
+
+def _show(saved: dict[str, Result], members: list[str], output: Output) -> None:
+    """The comparison of the hosts' files, in the cluster's order; then the cluster's own file,
+    whose cases no host measured, so that they would match nothing in the comparison."""
+    from labench.execution.fleet import CLUSTER
+
+    hosts = [name for name in members if name in saved and name != CLUSTER]
+    if len(hosts) > 1:
+        output.console.print()
+        output.render([run_view(saved[name], name) for name in hosts])
+    if CLUSTER in saved:
+        output.console.print()
+        render_result(saved[CLUSTER], output.console)
 
 
 def _measure_on_cluster(

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_fleet import SHIPPED
 
 from labench import results
 
@@ -121,7 +122,7 @@ def test_an_address_where_nothing_listens_is_refused_quickly(
     started = time.monotonic()
     outcome = cli("run", suite, "--cluster", address)
     waited = time.monotonic() - started
-    monkeypatch.setattr(fleet, "CONNECT_TIMEOUT", 4.0)
+    monkeypatch.setattr(fleet, "CONNECT_TIMEOUT", 2.5)
     started = time.monotonic()
     longer = cli("run", suite, "--cluster", address)
     assert outcome.exit_code == longer.exit_code == 2
@@ -130,32 +131,22 @@ def test_an_address_where_nothing_listens_is_refused_quickly(
     assert waited < time.monotonic() - started  # it gives up after CONNECT_TIMEOUT, not later
 
 
-ON_THE_CLUSTER = """
-import os
-
-import numpy as np
-
-from labench.workloads import Param, Workload, implementation
-
-
-class Submitted(Workload):
-    name = "test.submitted"
-    params = {"n": Param(16, int, positive=True)}
-
-    def make_inputs(self, params, dtype, rng):
-        return {"x": rng.standard_normal(params["n"]).astype(dtype)}
-
-    def reference(self, inputs, params):
-        return 2.0 * inputs["x"].astype(np.float64)
-
+ON_THE_CLUSTER = (
+    SHIPPED
+    + """
     @implementation("dask")
     def submitted(self, inputs, params):
+        import os
+
         from distributed import Client
 
         client = Client(os.environ["LABENCH_DASK_SCHEDULER"], set_as_default=False)
         x = client.scatter(inputs["x"])
         return lambda: client.submit(np.multiply, 2.0, x, pure=False).result()
 """
+)
+"""The shipped workload of test_fleet plus a dask implementation that computes on the scheduler
+named by LABENCH_DASK_SCHEDULER, so it fails unless the variable reaches it."""
 
 
 def test_dask_cases_run_once_on_the_whole_cluster_after_the_hosts(
@@ -166,7 +157,7 @@ def test_dask_cases_run_once_on_the_whole_cluster_after_the_hosts(
     (tmp_path / "on_the_cluster.py").write_text(ON_THE_CLUSTER)
     suite = write_suite(
         TINY
-        + "  - id: submitted\n    workload: on_the_cluster:Submitted\n"
+        + "  - id: submitted\n    workload: on_the_cluster:Doubling\n"
         + "  - id: blocks\n    workload: scaleout.matvec\n    params: {n: 64}\n"
         + "    implementations: [numpy, dask]\n"
     )
@@ -174,13 +165,13 @@ def test_dask_cases_run_once_on_the_whole_cluster_after_the_hosts(
     outcome = cli("run", suite, "--cluster", scheduler, "-q")
     sys.modules.pop("on_the_cluster", None)
     assert outcome.exit_code == 0, outcome.output
-    assert "3 cases on each of 1 hosts" in outcome.output
-    assert "then 2 dask cases on the whole cluster" in outcome.output
+    assert "4 cases on each of 1 hosts" in outcome.output
+    assert "then 2 dask cases on the cluster" in outcome.output
     on_host, whole = (
         results.load(next(tmp_path.glob(f"results/fleet-{name}-*.json")))
         for name in (_safe(socket.gethostname()), "cluster")
     )
-    assert [case.implementation for case in on_host.cases] == ["numpy"] * 3
+    assert [case.implementation for case in on_host.cases] == ["numpy"] * 4
     assert [(case.benchmark, case.status) for case in whole.cases] == [
         ("submitted", "ok"),  # it reached the scheduler named by LABENCH_DASK_SCHEDULER
         ("blocks", "ok"),
