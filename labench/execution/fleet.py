@@ -13,6 +13,10 @@ by the address they run on, and one thread per address runs its hosts one after 
 distinct addresses run in parallel. A host that dies, leaves the cluster or stops reporting has
 its remaining cases recorded as `error` with the cause; the other hosts are not touched.
 
+A case of the dask backend computes on the cluster's workers, not on one host, so no host
+measures it: the command (fleet_run.py) measures those once after the hosts, pointing them at
+`scheduler_address`, into a file whose environment is `cluster_environment`.
+
 Dask is imported here (and in backends/dask) only, and only when a fleet run asks for it.
 """
 
@@ -155,10 +159,10 @@ def scheduler_address(fleet: Fleet) -> str:
 
 def cluster_environment(fleet: Fleet) -> Environment:
     """The cluster as the one machine that measures the run's dask cases: its workers, threads
-    and memory as the scheduler reports them (a worker without a memory limit counts its
-    host's memory), its software as its first host's. Its machine id names the hosts and the
-    worker count, not the addresses, so a file resumes on the same machines however they were
-    restarted, and not on another cluster."""
+    and memory as the scheduler reports them (the sum of the workers' memory limits, or of its
+    hosts' memory when a worker has none), its software as its first host's. Its machine id is
+    made of its hosts' machine ids and its worker and thread counts, not of addresses, so a file
+    resumes on the same machines however they were restarted, and not on another cluster."""
     workers = list(fleet.client.scheduler_info(n_workers=-1)["workers"].values())
     threads = sum(int(worker["nthreads"]) for worker in workers)
     limits = [int(worker.get("memory_limit") or 0) for worker in workers]
