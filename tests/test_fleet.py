@@ -219,3 +219,31 @@ def test_resume_refuses_a_host_file_of_another_machine_and_leaves_gone_hosts_alo
     renamed.write_bytes(mine.read_bytes())
     outcome = cli("run", suite, "--cluster", "local:1", "--resume", renamed)
     assert outcome.exit_code == 2 and "not a host's file of a fleet run" in outcome.output
+
+
+def test_a_fleet_runs_files_are_found_by_suite_host_and_stamp_whatever_their_dashes(tmp_path):
+    from conftest import synthetic_result
+
+    from labench.errors import InputError
+    from labench.fleet_resume import fleet_files
+
+    def save(suite, host, name):
+        result = synthetic_result([])
+        result.suite.name, result.environment.hostname = suite, host
+        results.save(result, tmp_path / name)
+        return tmp_path / name
+
+    stamp = "20260101-000000-2"  # reserve_path's second file of that second
+    mine = save("s", "node-1", f"s-node-1-{stamp}.json")
+    cluster = save("s", "cluster", f"s-cluster-{stamp}.json")
+    save("s", "node-2", "s-node-2-20260101-000001.json")  # another run
+    save("s-x", "node-1", f"s-x-node-1-{stamp}.json")  # another suite, same stamp
+    save("s", "node-3", f"s-node-9-{stamp}.json")  # renamed: names no host it measured
+    found = fleet_files(cluster)
+    assert found.stamp == stamp
+    assert {name: path for name, (path, _) in found.files.items()} == {
+        "node-1": mine,
+        "cluster": cluster,
+    }
+    with pytest.raises(InputError, match="not a host's file of a fleet run"):
+        fleet_files(tmp_path / f"s-node-9-{stamp}.json")
