@@ -177,18 +177,18 @@ def test_options_about_one_result_file_are_refused_with_a_fleet(cli, write_suite
     assert outcome.exit_code == 2 and "such as tcp://host:8786" in outcome.output
 
 
-def test_resume_refuses_a_host_file_of_another_machine_and_leaves_gone_hosts_alone(
+def test_resume_refuses_a_file_of_another_machine_starts_new_hosts_and_leaves_gone_ones(
     cli, write_suite, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
     suite = write_suite(FLEET.split("  - id: shipped")[0] + TWO_MORE)
     stamp = "20260101-000000"
-    mine, gone = (tmp_path / "results" / f"fleet-local-{i}-{stamp}.json" for i in (0, 1))
+    mine, new, gone = (tmp_path / "results" / f"fleet-local-{i}-{stamp}.json" for i in (0, 1, 2))
     made = cli("run", suite, "--isolate", "--filter", "more", "-o", mine, "-q")
     assert made.exit_code == 0, made.output
     earlier = results.load(mine)
     machine = earlier.environment.machine_id
-    earlier.environment.hostname = "local-1"
+    earlier.environment.hostname = "local-2"
     results.save(earlier, gone)
     earlier.environment.hostname, earlier.environment.machine_id = "local-0", "elsewhere"
     results.save(earlier, mine)
@@ -207,13 +207,16 @@ def test_resume_refuses_a_host_file_of_another_machine_and_leaves_gone_hosts_alo
 
     earlier.environment.machine_id = machine
     results.save(earlier, mine)
-    outcome = cli("run", suite, "--cluster", "local:1", "--resume", gone, "-q")
+    outcome = cli("run", suite, "--cluster", "local", "--resume", gone, "-q")
     assert outcome.exit_code == 0, outcome.output
-    assert f"local-1: not in the cluster now; {gone} is left as it is" in (
+    assert f"local-2: not in the cluster now; {gone} is left as it is" in (
         " ".join(outcome.output.split())
     )
+    assert "cases to run: local-0 1, local-1 3" in outcome.output
     assert gone.read_bytes() == before[gone]
-    assert [case.benchmark for case in results.load(mine).cases] == ["builtin", "more", "more"]
+    for path in (mine, new):  # continued, and started afresh with the same stamp
+        assert [case.benchmark for case in results.load(path).cases] == ["builtin", "more", "more"]
+    assert results.load(new).environment.hostname == "local-1"
 
     renamed = tmp_path / "renamed.json"
     renamed.write_bytes(mine.read_bytes())
