@@ -163,7 +163,11 @@ def cluster_environment(fleet: Fleet) -> Environment:
     hosts' memory when a worker has none), its software as its first host's. Its machine id is
     made of its hosts' machine ids and its worker and thread counts, not of addresses, so a file
     resumes on the same machines however they were restarted, and not on another cluster."""
-    workers = list(fleet.client.scheduler_info(n_workers=-1)["workers"].values())
+    try:
+        info = fleet.client.scheduler_info(n_workers=-1)  # newer ones list 5 unless asked
+    except TypeError:  # an older distributed: no such argument, and every worker listed
+        info = fleet.client.scheduler_info()
+    workers = list(info["workers"].values())
     threads = sum(int(worker["nthreads"]) for worker in workers)
     limits = [int(worker.get("memory_limit") or 0) for worker in workers]
     memory = sum(limits) if all(limits) else None
