@@ -27,12 +27,6 @@ from labench.workloads.kernels import (
 )
 from labench.workloads.lowrank import LowRankMatmul, LowRankMatvec
 from labench.workloads.regression import Ridge
-from labench.workloads.scale_out import (
-    ScaleOutLowRankMatmul,
-    ScaleOutLowRankMatvec,
-    ScaleOutMatmul,
-    ScaleOutMatvec,
-)
 
 BUILTIN: dict[str, type[Workload]] = {
     workload.name: workload
@@ -48,10 +42,6 @@ BUILTIN: dict[str, type[Workload]] = {
         LowRankMatvec,
         LowRankMatmul,
         Ridge,
-        ScaleOutMatmul,
-        ScaleOutMatvec,
-        ScaleOutLowRankMatvec,
-        ScaleOutLowRankMatmul,
     )
 }
 

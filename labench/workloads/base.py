@@ -35,6 +35,9 @@ class Param:
     choices: tuple[Any, ...] | None = None
     optional: bool = False
     help: str = ""
+    in_key_at_default: bool = True
+    """False for a parameter added after results were kept: left at its default it is not
+    written into the case key, so the keys of earlier runs still match (see `Case.data_key`)."""
 
     def describe(self) -> str:
         """What the suite must give, worded for an error message."""
@@ -109,6 +112,9 @@ class Implementation:
     prepare: Prepare
     tolerance: float | None = None
     summary: str = ""
+    opt_in: bool = False
+    """Runs only in a benchmark that lists it: a benchmark without an `implementations` list
+    keeps running what it ran before this implementation existed (dask needs a cluster)."""
 
 
 def implementation(
@@ -116,6 +122,7 @@ def implementation(
     *,
     name: str | None = None,
     tolerance: float | None = None,
+    opt_in: bool = False,
 ) -> Callable[[Prepare], Prepare]:
     """Mark a workload method as an implementation.
 
@@ -131,6 +138,7 @@ def implementation(
             prepare=prepare,
             tolerance=tolerance,
             summary=summary[0] if summary else "",
+            opt_in=opt_in,
         )
         return prepare
 
@@ -159,7 +167,8 @@ class Workload:
                 marked = getattr(attribute, "__labench_implementation__", None)
                 if marked is not None:
                     found[marked.name] = marked
-        cls.implementations = found
+        # opt-in ones last, so a mixin's never comes first (a default baseline, `labench list`)
+        cls.implementations = dict(sorted(found.items(), key=lambda item: item[1].opt_in))
 
     def resolve_params(self, given: Params) -> dict[str, Any]:
         """The given parameters with the declared defaults filled in, in declaration order."""
