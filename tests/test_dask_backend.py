@@ -5,6 +5,7 @@ and a machine without dask told why its cases are skipped."""
 import logging
 import sys
 
+import numpy as np
 import pytest
 
 from labench import results
@@ -47,6 +48,7 @@ def test_dask_products_match_the_reference_and_record_their_blocks(cli, write_su
     assert outcome.exit_code == 0, outcome.output
     cases = {case.key: case for case in results.load(out).cases}
     assert all(case.status == "ok" for case in cases.values())
+    assert dask_cluster._cluster is None  # the run's LocalCluster closed with it
     for threads in (1, 2):
         matmul = cases[f"mm/n=48,transfers=False,chunks=16/float64/t{threads}/dask"]
         assert matmul.metrics["error_rel"] < 1e-13
@@ -116,3 +118,91 @@ def test_a_named_scheduler_is_used_with_all_its_workers(
     (case,) = [case for case in results.load(out).cases if case.implementation == "dask"]
     assert case.status == "ok" and case.metrics["cluster_remote"] == 1.0
     assert case.thread_pools["dask workers"] == 2 and case.metrics["cluster_workers"] == 2
+
+
+TINY = 2**20
+"""A pretend machine of 1 MiB: a 200 x 200 float64 product no longer fits on it."""
+
+BEYOND_THIS_MACHINE = """
+labench: 1
+name: big
+defaults: {max_time: 0.01, warmup: 0.0, min_samples: 3}
+benchmarks:
+  - id: mm
+    workload: kernels.matmul
+    params: {n: 200, chunks: 100}
+    implementations: [numpy, dask]
+    dtype: [float64, float32]
+  - id: mv
+    workload: kernels.matvec
+    params: {n: 300}
+    implementations: [numpy, dask]
+"""
+
+
+@pytest.fixture
+def tiny_machine(monkeypatch):
+    """This machine pretends to hold 1 MiB; the cluster's memory is left as it reports it."""
+    monkeypatch.setattr("labench.suite_check.total_memory", lambda: TINY)
+    monkeypatch.setattr("labench.runner.available_memory", lambda: TINY)
+
+
+def test_sizes_beyond_this_machine_run_on_the_cluster_and_are_checked_there(
+    cli, write_suite, tmp_path, monkeypatch, scheduler, tiny_machine
+):
+    monkeypatch.setenv(dask_cluster.SCHEDULER, scheduler)
+    out = tmp_path / "r.json"
+    outcome = cli("run", write_suite(BEYOND_THIS_MACHINE), "-o", out, "-q")
+    assert outcome.exit_code == 0, outcome.output
+    cases = results.load(out).cases
+    for case in cases:
+        if case.implementation == "numpy":
+            assert case.status == "skipped" and "GiB available" in case.reason
+        else:
+            assert case.status == "ok", case.reason
+            limit = 1e-12 if case.dtype == "float64" else 1e-5
+            assert case.metrics["error_rel"] < limit
+    (matmul,) = [c for c in cases if c.key == "mm/n=200,transfers=False,chunks=100/float64/t1/dask"]
+    assert matmul.metrics["input_bytes"] == 2 * 200 * 200 * 8
+    assert (matmul.metrics["blocks"], matmul.metrics["cluster_remote"]) == (4.0, 1.0)
+
+
+def test_freivalds_check_tells_a_wrong_product_from_a_right_one():
+    import dask.array as da
+
+    from labench.workloads.dask_products import error_on_cluster
+
+    rng = np.random.default_rng(3)
+    a, b = (da.from_array(rng.standard_normal((60, 60)), chunks=20) for _ in range(2))
+    right = a @ b
+    wrong = right + da.from_array(np.eye(60) * 1e-3 * float(abs(right).max()), chunks=20)
+    assert float(error_on_cluster(a, b, right, seed=1).compute(scheduler="sync")) < 1e-14
+    assert float(error_on_cluster(a, b, wrong, seed=1).compute(scheduler="sync")) > 1e-5
+    x = da.from_array(rng.standard_normal(60), chunks=20)
+    assert float(error_on_cluster(a, x, (a @ x) * 1.01, seed=1).compute(scheduler="sync")) > 5e-3
+
+
+def test_a_cluster_too_small_is_refused_at_the_line_with_its_memory(
+    cli, write_suite, monkeypatch, tiny_machine
+):
+    monkeypatch.setattr(dask_cluster, "memory", lambda: (1000, "the dask cluster at tcp://h:1"))
+    suite = write_suite(BEYOND_THIS_MACHINE)
+    outcome = cli("validate", suite)
+    assert outcome.exit_code == 2
+    assert f"{suite}:7:" in outcome.output
+    assert "more than this machine's 0.0 GiB of memory, and 0.0 GiB for dask" in outcome.output
+    assert "reported by the dask cluster at tcp://h:1" in outcome.output
+
+
+def test_without_a_cluster_path_a_size_beyond_this_machine_stays_refused(
+    cli, write_suite, tiny_machine
+):
+    one_machine = BEYOND_THIS_MACHINE.replace("[numpy, dask]", "[numpy]")
+    lowrank = one_machine + (
+        "  - {id: lr, workload: lowrank.matvec, params: {n: 300, rank: 5},\n"
+        "     implementations: [rsvd, dask]}\n"
+    )
+    outcome = cli("validate", write_suite(lowrank))
+    assert outcome.exit_code == 2
+    assert outcome.output.count("more than this machine's 0.0 GiB of memory") == 4
+    assert "(its dask implementation makes its inputs on this machine)" in outcome.output

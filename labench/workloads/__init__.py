@@ -15,6 +15,7 @@ from labench.workloads.base import (
     SkipCase,
     Workload,
     WrongAnswer,
+    at_scale,
     implementation,
 )
 from labench.workloads.gradients import LeastSquares, Logistic, TwoLayerPerceptron
@@ -95,6 +96,7 @@ __all__ = [
     "Workload",
     "WorkloadNotFound",
     "WrongAnswer",
+    "at_scale",
     "implementation",
     "load_workload",
 ]
