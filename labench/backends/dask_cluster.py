@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +52,11 @@ class Placement:
         """`collection` computed and held on the case's workers, once it is all there."""
         from distributed import wait
 
-        held = self.client.persist(collection, workers=list(self.workers))
+        with warnings.catch_warnings():
+            # host arrays (the inputs of a case that fits this machine) go into the graph: a
+            # one-off cost before timing, which distributed warns about for large ones
+            warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+            held = self.client.persist(collection, workers=list(self.workers))
         with self.client.as_current():
             wait(held)
         return held
