@@ -206,3 +206,12 @@ def test_without_a_cluster_path_a_size_beyond_this_machine_stays_refused(
     assert outcome.exit_code == 2
     assert outcome.output.count("more than this machine's 0.0 GiB of memory") == 4
     assert "(its dask implementation makes its inputs on this machine)" in outcome.output
+
+
+def test_a_daemonic_process_is_told_to_name_a_scheduler(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.delenv(dask_cluster.SCHEDULER, raising=False)
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
+    with pytest.raises(RuntimeError, match="set LABENCH_DASK_SCHEDULER"):
+        dask_cluster.Cluster()

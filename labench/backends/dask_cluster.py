@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing
 import os
 import warnings
 from collections.abc import Iterator
@@ -87,6 +88,11 @@ class Cluster:
             self.remote = os.environ.get(OWN_CLUSTER) != "local"
             self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         else:
+            if multiprocessing.current_process().daemon:
+                raise RuntimeError(
+                    f"a daemonic process cannot start a LocalCluster's workers; set {SCHEDULER} "
+                    "to a scheduler's address (an isolated run's parent does it for its workers)"
+                )
             self.remote = False
             self.local = LocalCluster(
                 n_workers=usable_cores(),
