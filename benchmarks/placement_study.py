@@ -9,10 +9,14 @@ spread (log-sd, max/min) and the cost of a worker:
 - fork: forked from a server that imported labench (cheap, but every child inherits the same
   heap state, so it allocates its arrays at the same addresses);
 - fork+jitter: forked, then the child makes a random number of random-sized allocations before
-  anything else, so its arrays (and JIT code) land at other addresses.
+  anything else, so its arrays (and JIT code) land at other addresses;
+- in-process: no new process at all; one process measures the case N times, each time after
+  such allocations and with freshly made inputs (the issue's option 1, re-placing inputs
+  between rounds): its arrays move, its compiled code does not.
 
 Run: python benchmarks/placement_study.py [CASE_GLOB] [WORKERS]
-(default: the quick suite's one-thread 64x64 Numba matmul, 10 workers each way)
+(default: the quick suite's one-thread 64x64 Numba matmul, 10 workers each way; in-process:
+10 rounds in one spawned process, the cost per round)
 """
 
 from __future__ import annotations
@@ -43,7 +47,29 @@ def _median_in_worker(pattern: str, jitter_seed: int | None, queue: multiprocess
     del kept
 
 
+def _medians_in_one_process(pattern: str, rounds: int, queue: multiprocessing.Queue) -> None:
+    from labench.placement import jitter_heap
+    from labench.runner import Observer, run_cases
+    from labench.suite import load_suite
+
+    cases = [c for c in load_suite(SUITE).cases() if fnmatch.fnmatchcase(c.key, pattern)]
+    kept = []
+    for seed in range(1, rounds + 1):
+        kept.append(jitter_heap(seed))  # kept alive: later inputs land beyond them
+        result = next(iter(run_cases(cases[:1], Observer())))  # fresh inputs, new addresses
+        queue.put(result.timing.median if result.timing else float("nan"))
+
+
 def draws(method: str, pattern: str, workers: int) -> tuple[list[float], float]:
+    if method == "in-process":
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        started = time.perf_counter()
+        worker = context.Process(target=_medians_in_one_process, args=(pattern, workers, queue))
+        worker.start()
+        medians = [queue.get() for _ in range(workers)]
+        worker.join()
+        return medians, (time.perf_counter() - started) / workers
     context = multiprocessing.get_context("spawn" if method == "spawn" else "forkserver")
     if method != "spawn":
         context.set_forkserver_preload(["labench.runner", "labench.suite", "labench.placement"])
@@ -61,7 +87,7 @@ def draws(method: str, pattern: str, workers: int) -> tuple[list[float], float]:
 def main() -> None:
     pattern = sys.argv[1] if len(sys.argv) > 1 else "matmul/n=64,*/t1/numba"
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    for method in ("spawn", "fork", "fork+jitter"):
+    for method in ("spawn", "fork", "fork+jitter", "in-process"):
         medians, cost = draws(method, pattern, workers)
         logs = [math.log(m) for m in medians]
         print(

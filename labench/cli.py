@@ -30,7 +30,7 @@ from labench.confirm import CONFIRM_PROCESSES, Judging, confirm, suspects
 from labench.environment import fingerprint
 from labench.errors import InputError
 from labench.execution import Executor, choose, fresh_placements
-from labench.fleet_run import refuse_single_file_options, run_on_fleet
+from labench.fleet_run import FleetOptions, Output, refuse_single_file_options, run_on_fleet
 from labench.interop import RunView, load_run, run_view, to_pytest_benchmark
 from labench.plot import FIGURE_FORMATS, write_figures
 from labench.report import ceilings_table, environment_table, progress_observer, render_result
@@ -214,7 +214,10 @@ def run(
     ] = None,
     resume: Annotated[
         Path | None,
-        typer.Option(help="Continue this interrupted result: run only cases not ok in it."),
+        typer.Option(
+            help="Continue this interrupted result: run only cases not ok in it (with --cluster: "
+            "any host's file of the fleet run; every host continues its own)."
+        ),
     ] = None,
     processes: Annotated[
         int,
@@ -271,16 +274,13 @@ def run(
             raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
         selections.append((suite, planned, cases))
     if cluster is not None:
-        refuse_single_file_options(output, resume, baseline, processes)
+        refuse_single_file_options(output, baseline, processes)
         try:
             with sigterm_interrupts():
                 lost = run_on_fleet(
-                    cluster,
+                    FleetOptions(cluster, overrides, resume, force),
                     selections,
-                    overrides,
-                    console,
-                    errors,
-                    lambda runs: _gate(runs, limit, alpha, "table"),
+                    Output(console, errors, lambda runs: _gate(runs, limit, alpha, "table")),
                 )
         except KeyboardInterrupt as stop:
             raise typer.Exit(

@@ -10,8 +10,10 @@ p-value, and a verdict. What the statistics may rest on decides what a verdict c
   (times are ratio-scale and roughly log-normal across processes), with a t interval of the
   ratio. Mann-Whitney cannot reach p < 0.01 with four processes a side; the t-test can.
 - **noise model**: only one run has process medians. Their spread is that case's measured noise
-  between processes; the other run's single median is judged against it with a t prediction
-  interval (is it a plausible draw from the same distribution?).
+  between processes; the other run's single median is judged against it (is it a plausible
+  draw from the same distribution?), with the spread on the single value's side of their
+  median only (`side_statistic`: a disturbed process is slow, a lucky one fast, and only the
+  latter speaks for a low baseline).
 - **one process**: both runs are single processes (a plain `labench run`, or pytest-benchmark).
   Samples inside a process agree to 1-2% while the same kernel's median moves by tens of percent
   from one process to the next, so a within-process test would call noise `slower` with
@@ -152,18 +154,76 @@ def welch_log_ratio(base: np.ndarray, new: np.ndarray) -> RatioTest:
     return _t_result(difference, scale, freedom, "processes")
 
 
+PREDICTION_DRAWS = 9999
+"""Monte Carlo draws of the null distribution of the noise-model statistic."""
+PREDICTION_SEED = 20131116
+"""Fixed, so the same two files always get the same p-value."""
+
+
+def side_statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
+    """(median of the process medians - the single value) / the processes' semi-deviation on
+    the single value's side. `sample[..., 0]` is the single value (a log time), the rest are
+    the log process medians.
+
+    One side only, because the two tails of the placement lottery mean different things: a
+    process that a neighbour disturbed is slow (interference only adds time), and one such
+    outlier among five would widen a standard deviation enough to hide a 20% slowdown, while a
+    rare fast placement is exactly what a lucky one-process baseline may have drawn. Judging a
+    single value below the processes, only the processes below their median speak to how low a
+    draw can go; above, only those above."""
+    sample = np.moveaxis(np.asarray(sample, dtype=float), axis, -1)
+    single, logs = sample[..., 0], sample[..., 1:]
+    centre = np.median(logs, axis=-1)
+    deviation = logs - centre[..., None]
+    difference = centre - single
+    on_side = np.where(difference[..., None] > 0, deviation < 0, deviation > 0)
+    squares = np.where(on_side, deviation**2, 0.0).sum(axis=-1)
+    spread = np.sqrt(squares / np.maximum(on_side.sum(axis=-1), 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return difference / spread
+
+
+def semideviations(logs: np.ndarray) -> tuple[float, float]:
+    """Root-mean-square distance from the median of the values below it, and above it."""
+    deviation = logs - np.median(logs)
+    below, above = deviation[deviation < 0], deviation[deviation > 0]
+    return (
+        float(np.sqrt(np.mean(below**2))) if below.size else 0.0,
+        float(np.sqrt(np.mean(above**2))) if above.size else 0.0,
+    )
+
+
 def prediction_log_ratio(single: float, medians: np.ndarray, single_is_new: bool) -> RatioTest:
     """One process's median against another run's measured spread between processes: how
-    plausible is it as one more draw from their (log-normal) distribution?"""
+    plausible is it as one more draw from them? The statistic is `side_statistic`; its null
+    distribution (all draws from one log-normal) has no closed form, so it is simulated
+    (scipy.stats.monte_carlo_test, fixed seed), which also gives the interval's critical value.
+    The ratio is NEW/BASE of the single value and the processes' median."""
+    from scipy import stats
+
     logs = np.log(medians)
-    difference = math.log(single) - float(logs.mean())
-    spread = float(logs.std(ddof=1))
+    centre = float(np.median(logs))
+    offset = math.log(single) - centre  # the single value's place among the processes
+    below, above = semideviations(logs)
+    sign = 1.0 if single_is_new else -1.0
+    if (offset < 0 and below == 0) or (offset > 0 and above == 0) or offset == 0:
+        p_value = 1.0 if offset == 0 else 0.0
+        return RatioTest(math.exp(sign * offset), None, p_value, "noise model")
+    rng = np.random.default_rng(PREDICTION_SEED)
+    test = stats.monte_carlo_test(
+        np.concatenate([[math.log(single)], logs]),
+        lambda size: rng.standard_normal(size),
+        side_statistic,
+        vectorized=True,
+        n_resamples=PREDICTION_DRAWS,
+    )
+    critical = float(np.quantile(np.abs(test.null_distribution), CONFIDENCE))
+    # the single value may lie up to `critical` semi-deviations from the median on either side
+    low, high = offset - critical * above, offset + critical * below
     if not single_is_new:
-        difference = -difference
-    if spread == 0:
-        return RatioTest(math.exp(difference), None, 1.0 if difference == 0 else 0.0, "noise model")
-    scale = spread * math.sqrt(1 + 1 / len(logs))
-    return _t_result(difference, scale, len(logs) - 1, "noise model")
+        low, high = -high, -low
+    ci = (math.exp(low), math.exp(high))
+    return RatioTest(math.exp(sign * offset), ci, float(test.pvalue), "noise model")
 
 
 def _t_result(difference: float, scale: float, freedom: float, basis: str) -> RatioTest:

@@ -6,28 +6,27 @@ on a shared machine that draw moves a small kernel's median by tens of percent
 Measuring every case in several processes (`--processes K`) sees that spread but costs K times
 the run. Most cases of an honest run do not look slower than their baseline, though, and those
 need no more evidence. So `run --baseline` re-measures only the suspects (cases that moved the
-slow way beyond the threshold, within one process) in a few freshly spawned processes, each a new
-draw of the lottery, and judges them on the spread between processes that it has then measured.
+slow way beyond the threshold, within one process) in a few freshly drawn processes, and judges
+them on the spread between processes that it has then measured (compare's `noise model`).
 
 Two stages, because the lottery can be lopsided. A one-process baseline is a single draw; when it
-drew a rare fast placement (a 64x64 Numba matmul at 34 us where most processes give 56 us), four
+drew a rare fast placement (a 64x64 Numba matmul at 34 us where most processes give 56 us), six
 fresh draws can all land in the common slow mode, agree closely, and call the baseline's luck a
-regression. So a case that stage one finds slower is measured again in CHECK_PROCESSES more fresh
-processes before the gate may fail on it: a fast mode that exists shows up among nine draws with
-high probability, widens the measured spread and clears the case; a real regression stays slower
-in every draw. Stage two also takes, while the budget lasts, the undecided cases: beyond the
-threshold with 0.01 <= p < UNDECIDED_P after five draws (one disturbed process among five widens
-the spread enough to hide a 20% slowdown; among nine it does not). Stage two stops at the first
-case that stays slower: one is enough to fail the gate, and the others keep their verdicts.
+regression. So every case that stage one finds slower is measured again, all of them together,
+in CHECK_PROCESSES more processes before the gate may fail on it: a fast mode that exists shows
+up among thirteen draws with high probability, widens the spread on the baseline's side and
+clears the case; a real regression stays slower in every draw.
 
-Suspects are confirmed longest-running first, within a time budget (as long again as
-the run's own measurement, at least MIN_BUDGET), so the gate costs about twice a plain run even
-when every case looks slower; suspects left over stay `unsure`, and are named as such.
+Both stages' sizes were chosen on measured data, not guessed: process medians of the quick suite
+from two `--processes 9` runs on the 2-core VM, replayed through this pipeline
+(benchmarks/gate_replay.py). Stage one takes suspects longest-running first within half the
+run's own measurement time, and stage two costs at most what stage one did, so the gate costs
+about twice a plain run even when every case looks slower; suspects left over stay `unsure`,
+and are named as such.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -40,11 +39,13 @@ from labench.suite import Case
 
 MIN_BUDGET = 2.0
 """Seconds of confirmation a run always gets, however short its own measurement was."""
-CONFIRM_PROCESSES = 4
-"""Fresh processes per suspect; with the run's own, five process medians (4 degrees of
-freedom for the t prediction interval against a one-process baseline)."""
-CHECK_PROCESSES = 4
+CONFIRM_PROCESSES = 6
+"""Fresh processes per suspect; with the run's own, seven process medians. Fewer leave the
+noise model too few draws on each side of their median (compare.side_statistic)."""
+CHECK_PROCESSES = 6
 """More fresh processes for a case stage one finds slower, before the gate may fail on it."""
+FIRST_LOOK_SHARE = 0.5
+"""Stage one's share of the budget; stage two re-measures only what stage one found slower."""
 
 Measure = Callable[[Sequence[Case], Observer, int], Iterable[CaseResult]]
 """Runs cases in that many fresh processes and yields each merged result (execution/rounds.py)."""
@@ -58,22 +59,6 @@ class Confirmation:
     """Keys found slower, then measured again in CHECK_PROCESSES more processes."""
     left: list[str] = field(default_factory=list)
     """Suspects the budget did not reach."""
-
-
-UNDECIDED_P = 0.10
-"""A case beyond the threshold whose p-value after stage one lies between alpha and this is
-undecided: five process medians could not settle it, nine may."""
-
-
-def _undecided(verdict: Verdict, judging: Judging) -> bool:
-    return (
-        verdict.verdict == "same"
-        and verdict.basis in ("noise model", "processes")
-        and verdict.ratio is not None
-        and verdict.ratio > 1 + judging.threshold
-        and verdict.p_value is not None
-        and verdict.p_value < UNDECIDED_P
-    )
 
 
 def suspects(verdicts: Iterable[Verdict]) -> list[Verdict]:
@@ -153,27 +138,13 @@ def confirm(
     processes: int = CONFIRM_PROCESSES,
 ) -> Confirmation:
     """Both stages (see the module docstring) on the suspects of `result` against the base."""
-    started = time.perf_counter()
     budget = max(budget, MIN_BUDGET)
     keys = [verdict.key for verdict in suspects(judging.verdicts(result, planned).values())]
-    chosen = within_budget(keys, planned, budget)
+    chosen = within_budget(keys, planned, budget * FIRST_LOOK_SHARE)
     outcome = Confirmation(left=[key for key in keys if key not in chosen])
     outcome.confirmed = remeasure(result, chosen, planned, measure, observer, processes)
-    while True:
-        found = judging.verdicts(result, outcome.confirmed)
-        if any(found[key].verdict == "slower" for key in outcome.checked):
-            break  # a case stayed slower after its second look: the gate fails on it
-        fresh = [key for key in outcome.confirmed if key not in outcome.checked]
-        slower = [key for key in fresh if found[key].verdict == "slower"]
-        undecided = [key for key in fresh if _undecided(found[key], judging)]
-        in_time = time.perf_counter() - started < 2 * budget
-        if slower and (in_time or not outcome.checked):
-            # the gate never fails on a case only stage one saw slower
-            key = max(slower, key=lambda key: found[key].ratio or 0.0)
-        elif undecided and in_time:
-            key = min(undecided, key=lambda key: found[key].p_value or 1.0)
-        else:
-            break
-        outcome.checked.append(key)
-        remeasure(result, [key], planned, measure, observer, CHECK_PROCESSES)
+    found = judging.verdicts(result, outcome.confirmed)
+    outcome.checked = [key for key in outcome.confirmed if found[key].verdict == "slower"]
+    if outcome.checked:  # the gate never fails on a case only stage one saw slower
+        remeasure(result, outcome.checked, planned, measure, observer, CHECK_PROCESSES)
     return outcome

@@ -31,17 +31,31 @@ def resume(
     """The earlier result, holding its `ok` cases only, and the cases still to measure: those
     missing from it or not `ok` there (skipped, wrong or error cases get another chance).
     `planned` is the run the options given now would start."""
-    result = results.load(path)
+    machine = fingerprint().get("machine_id")
+    return continue_result(path, results.load(path), suite, cases, planned, force, machine)
+
+
+def continue_result(
+    path: Path,
+    result: Result,
+    suite: Suite,
+    cases: Sequence[Case],
+    planned: RunInfo,
+    force: bool,
+    machine: str | None,
+    where: str = "this is",
+) -> Resumption:
+    """`resume` of an already loaded `result`, to be continued on `machine` (a fleet host's,
+    worded as `where`, e.g. "host local-0 is"), after the same checks."""
     problems = []
     if result.suite.sha256 != suite.sha256:
         problems.append(
             f"{path}: was made by a different version of {suite.path} (suite content hash "
             f"{result.suite.sha256[:12]}, now {suite.sha256[:12]})"
         )
-    machine = fingerprint().get("machine_id")
     if result.environment.machine_id != machine:
         problems.append(
-            f"{path}: was measured on machine {result.environment.machine_id}, this is {machine}"
+            f"{path}: was measured on machine {result.environment.machine_id}, {where} {machine}"
         )
     if problems and not force:
         raise InputError([*problems, "pass --force to resume it anyway"])

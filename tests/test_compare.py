@@ -10,7 +10,7 @@ import pytest
 from conftest import measured_case, rescaled, write_result
 
 from labench import results
-from labench.compare import judge, parse_threshold
+from labench.compare import judge, parse_threshold, prediction_log_ratio
 from labench.errors import InputError
 from labench.interop import Series, load_run
 
@@ -93,12 +93,16 @@ def test_process_medians_hold_the_false_alarm_rate_and_catch_a_real_shift():
 
 
 def test_a_baseline_with_processes_is_a_noise_model_for_a_one_process_run():
+    """Known log-normal spread (8%) between a baseline's nine processes: honest single runs are
+    `slower` at most about alpha of the time, a 1.8x slowdown nearly always (the noise model
+    judges on one side of the processes' median only, so it needs more of them than a t
+    interval would: with six processes it catches 1.8x about 8 times in 10)."""
     rng = np.random.default_rng(2)
     tries = 300
     verdicts = [
         judge(
             "k",
-            processes(lottery(rng, 6)),
+            processes(lottery(rng, 9)),
             series(lottery(rng, 1)[0] * (1 + 0.005 * rng.standard_normal(20))),
             0.1,
             0.01,
@@ -110,7 +114,7 @@ def test_a_baseline_with_processes_is_a_noise_model_for_a_one_process_run():
     caught = sum(
         judge(
             "k",
-            processes(lottery(rng, 6)),
+            processes(lottery(rng, 9)),
             series(1.8e-3 * (1 + 0.005 * rng.standard_normal(20))),
             0.1,
             0.01,
@@ -119,6 +123,35 @@ def test_a_baseline_with_processes_is_a_noise_model_for_a_one_process_run():
         for _ in range(tries)
     )
     assert caught >= 0.9 * tries
+
+
+@pytest.mark.parametrize("single_is_new", [True, False])
+def test_the_noise_model_is_calibrated_on_log_normal_draws(single_is_new):
+    """All draws from one log-normal: p < 0.05 about 5% of the time, and the 95% interval of
+    the ratio covers the true shift about 95% of the time, on either side."""
+    rng = np.random.default_rng(7)
+    tries, shift = 400, 1.25
+    rejected = covered = 0
+    for _ in range(tries):
+        medians = np.exp(0.1 * rng.standard_normal(7))
+        single = float(np.exp(0.1 * rng.standard_normal()))
+        honest = prediction_log_ratio(single, medians, single_is_new)
+        rejected += honest.p_value < 0.05
+        moved = single * shift if single_is_new else single / shift
+        low, high = prediction_log_ratio(moved, medians, single_is_new).ci95
+        covered += low <= shift <= high
+    assert 0.02 * tries <= rejected <= 0.09 * tries
+    assert 0.91 * tries <= covered <= 0.99 * tries
+
+
+def test_slow_outlier_processes_do_not_hide_a_move_but_fast_ones_do():
+    """A disturbed process is slow; a lucky placement is fast. Only the side the single value
+    lies on measures how far a draw can stray towards it."""
+    steady = np.array([1.153, 1.149, 1.16, 1.154, 1.151, 1.157]) * 1e-3
+    disturbed = prediction_log_ratio(1e-3, np.append(steady, 1.95e-3), single_is_new=False)
+    assert disturbed.p_value < 0.01 and disturbed.ratio > 1.1
+    lucky = prediction_log_ratio(1e-3, np.append(steady, 1.0e-3), single_is_new=False)
+    assert lucky.p_value > 0.05
 
 
 def test_within_process_samples_alone_never_make_a_regression():

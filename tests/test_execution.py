@@ -22,9 +22,7 @@ benchmarks:
 """
 
 
-def test_a_work_order_carries_the_suite_text_and_only_steering_variables(
-    write_suite, monkeypatch
-):
+def test_a_work_order_carries_the_suite_text_and_only_steering_variables(write_suite, monkeypatch):
     path = write_suite(SUITE)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
@@ -36,7 +34,9 @@ def test_a_work_order_carries_the_suite_text_and_only_steering_variables(
     assert order.environment["OMP_NUM_THREADS"] == "1"
     assert order.environment["NUMBA_NUM_THREADS"] == "2"
     assert "PATH" not in order.environment and "SECRET_TOKEN" not in order.environment
-    assert "faulty_workloads" in order.modules and "class Counted" in order.modules["faulty_workloads"]
+    assert (
+        "faulty_workloads" in order.modules and "class Counted" in order.modules["faulty_workloads"]
+    )
 
     planned = suite.cases()
     path.unlink()  # a remote worker has no copy of the file

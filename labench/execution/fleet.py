@@ -13,11 +13,16 @@ by the address they run on, and one thread per address runs its hosts one after 
 distinct addresses run in parallel. A host that dies, leaves the cluster or stops reporting has
 its remaining cases recorded as `error` with the cause; the other hosts are not touched.
 
+A case of the dask backend computes on the cluster's workers, not on one host, so no host
+measures it: the command (fleet_run.py) measures those once after the hosts, pointing them at
+`scheduler_address`, into a file whose environment is `cluster_environment`.
+
 Dask is imported here (and in backends/dask) only, and only when a fleet run asks for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import re
@@ -44,6 +49,12 @@ LOCAL_WORKERS = 2
 """Stand-in hosts of `--cluster local`."""
 POLL = 0.05
 """Seconds between looks at a host that has not reported (each look asks the scheduler)."""
+CLUSTER = "cluster"
+"""The host name of the file that holds the run's dask cases, measured once on the whole
+cluster rather than once per host (results/<suite>-cluster-<stamp>.json)."""
+CONNECT_TIMEOUT = 5.0
+"""Seconds to reach a scheduler: a live one answers in milliseconds, so a wrong address or a
+scheduler that is down is refused quickly rather than after distributed's default 30 s."""
 CASE_PATIENCE = 10.0
 """A host may take this many times a case's time budget (plus STARTUP_LIMIT, plus its timeout)
 to report it before it is given up on as hung."""
@@ -67,8 +78,11 @@ class HostRun:
 
     host: Host
     result: Result
+    cases: list[Case]
+    """What the host still has to measure (a resumed file's missing cases)."""
     path: Path | None = None
-    """Reserved as the host starts, so a host that never started leaves no empty file."""
+    """A resumed file's, or reserved as the host starts, so that a host that never started
+    leaves no empty file."""
     lost: str | None = None
     """Why the host stopped before its last case, if it did."""
 
@@ -122,7 +136,7 @@ def connect(address: str) -> Fleet:
             client = Client(cluster)
         else:
             try:
-                client = Client(address, timeout="20s")
+                client = Client(address, timeout=f"{CONNECT_TIMEOUT}s")
             except (OSError, TimeoutError, ValueError) as error:
                 raise InputError(
                     f"--cluster {address}: cannot reach a Dask scheduler there ({error}); "
@@ -135,6 +149,46 @@ def connect(address: str) -> Fleet:
         fleet.close()
         raise
     return fleet
+
+
+def scheduler_address(fleet: Fleet) -> str:
+    """Where a dask case of the run finds the cluster (LABENCH_DASK_SCHEDULER): for `local`,
+    the LocalCluster's scheduler."""
+    return str(fleet.client.scheduler.address)
+
+
+def cluster_environment(fleet: Fleet) -> Environment:
+    """The cluster as the one machine that measures the run's dask cases: its workers, threads
+    and memory as the scheduler reports them (the sum of the workers' memory limits, or of its
+    hosts' memory when a worker has none), its software as its first host's. Its machine id is
+    made of its hosts' machine ids and its worker and thread counts, not of addresses, so a file
+    resumes on the same machines however they were restarted, and not on another cluster."""
+    try:
+        info = fleet.client.scheduler_info(n_workers=-1)  # newer ones list 5 unless asked
+    except TypeError:  # an older distributed: no such argument, and every worker listed
+        info = fleet.client.scheduler_info()
+    workers = list(info["workers"].values())
+    threads = sum(int(worker["nthreads"]) for worker in workers)
+    limits = [int(worker.get("memory_limit") or 0) for worker in workers]
+    memory = sum(limits) if all(limits) else None
+    if memory is None:
+        memory = sum(host.environment.get("memory_bytes") or 0 for host in fleet.hosts) or None
+    machines = sorted(host.environment["machine_id"] for host in fleet.hosts)
+    identity = hashlib.sha256(repr((machines, len(workers), threads)).encode()).hexdigest()
+    return Environment.model_validate(
+        dict(
+            fleet.hosts[0].environment,
+            machine_id=f"cluster-{identity[:16]}",
+            hostname=CLUSTER,
+            cpu=f"Dask cluster: {len(workers)} workers, {threads} threads on "
+            + ", ".join(host.name for host in fleet.hosts),
+            cores_logical=threads,
+            cores_usable=threads,
+            memory_bytes=memory,
+            thread_pools=[],
+            gpus=[],
+        )
+    )
 
 
 def _probe() -> dict[str, Any]:
@@ -284,24 +338,18 @@ class OnHost:
 def run_fleet(
     fleet: Fleet,
     order: WorkOrder,
-    cases: Sequence[Case],
-    new_result: Callable[[str], Result],
+    runs: Sequence[HostRun],
     folder: Path,
     name: str,
     stamp: str,
     finished: Callable[[HostRun], None],
-) -> list[HostRun]:
-    """Measure `cases` on every host of `fleet`, each into its own result saved as
-    folder/<name>-<host>-<stamp>.json after every case; hosts on one machine one after
-    another, machines in parallel. `finished` is called (from a host's thread) as each host
-    ends. On Ctrl-C every host stops, its file is saved marked interrupted, and the
+) -> None:
+    """Measure each host's cases into its own result, saved after every case (as
+    folder/<name>-<host>-<stamp>.json unless the run has its path already); hosts on one machine
+    one after another, machines in parallel. `finished` is called (from a host's thread) as each
+    host ends. On Ctrl-C every host stops, its file is saved marked interrupted, and the
     KeyboardInterrupt propagates."""
     stop = threading.Event()
-    runs = []
-    for host in fleet.hosts:
-        result = new_result(fleet.describe())
-        result.environment = Environment.model_validate(host.environment)
-        runs.append(HostRun(host, result))
     machines: dict[str, list[HostRun]] = {}
     for run in runs:
         machines.setdefault(run.host.machine, []).append(run)
@@ -314,8 +362,9 @@ def run_fleet(
             for run in host_runs:
                 if stop.is_set():
                     return
-                run.path = results.reserve_path(folder, f"{name}-{run.host.name}", stamp)
-                _measure_host(fleet, run, run.path, order, cases, stop)
+                if run.path is None:
+                    run.path = results.reserve_path(folder, f"{name}-{run.host.name}", stamp)
+                _measure_host(fleet, run, run.path, order, stop)
                 finished(run)
         finally:
             with lock:
@@ -334,21 +383,15 @@ def run_fleet(
         stop.set()
         all_ended.wait()
         raise
-    return runs
 
 
 def _measure_host(
-    fleet: Fleet,
-    run: HostRun,
-    path: Path,
-    order: WorkOrder,
-    cases: Sequence[Case],
-    stop: threading.Event,
+    fleet: Fleet, run: HostRun, path: Path, order: WorkOrder, stop: threading.Event
 ) -> None:
     executor = OnHost(fleet, run.host, order, stop)
     results.save(run.result, path)
     try:
-        for case_result in executor.run(cases, Observer()):
+        for case_result in executor.run(run.cases, Observer()) if run.cases else ():
             run.result.cases.append(case_result)
             results.save(run.result, path)
     except KeyboardInterrupt:

@@ -63,7 +63,9 @@ class Isolated:
     """Each benchmark in a fresh worker process (`--isolate`); with `independent`, each worker
     is its own draw of the memory layout (rounds.py): spawned, or with `jitter` forked and then
     shifted (see `worker_context`). `together` runs all the cases it is given in one worker
-    rather than one per benchmark (confirmation: one fork per round, not one per benchmark)."""
+    rather than one per benchmark (confirmation: one fork per round, not one per benchmark).
+    `environment` adds steering variables the parent itself does not have (a fleet's dask cases
+    get LABENCH_DASK_SCHEDULER)."""
 
     stops_hung_cases = True
 
@@ -74,8 +76,12 @@ class Isolated:
         independent: bool = False,
         jitter: bool = False,
         together: bool = False,
+        environment: Mapping[str, str] | None = None,
     ):
-        self.order = replace(WorkOrder.of(suite, overrides), jitter=jitter)
+        order = WorkOrder.of(suite, overrides)
+        self.order = replace(
+            order, jitter=jitter, environment={**order.environment, **(environment or {})}
+        )
         self.context = worker_context(independent, jitter)
         self.together = together
 

@@ -1,0 +1,128 @@
+"""The regression gate replayed on measured process medians: its false-alarm and detection rates
+for many tries at the cost of two `--processes` runs.
+
+`benchmarks/gate_noise.py` runs the real commands, 25 s a try on the quick suite, so ten tries
+say little about a rate of a few percent. Here each try draws, for every case of the given
+`--processes K` results (K >= 9 so each case has a pool of real draws), the one-process
+baseline's median and the new run's own median from that case's measured process medians, and
+every fresh process the confirmation asks for from the same pool, with replacement. Honest tries
+use the draws as they are; slowdown tries scale the baseline by FACTOR. Everything after the
+draws is labench's own code: `confirm.confirm` with its budget and both stages, then
+`compare.judge`. The pools hold the spread between processes (placement, a neighbour) but not
+the drift between runs made minutes apart; `gate_noise.py` measures that, this does not.
+
+Run: python benchmarks/gate_replay.py RESULT.json [RESULT.json ...] [--suite suites/quick.yaml]
+         [--tries 300] [--factor 0.85] [--threshold 10%]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from labench import results
+from labench.compare import parse_threshold
+from labench.confirm import Judging, case_cost, confirm
+from labench.interop import run_view
+from labench.results import CaseResult, Result, Timing
+from labench.runner import Observer
+from labench.stats import summarize
+from labench.suite import Case, load_suite
+
+ROOT = Path(__file__).resolve().parent.parent
+SPREAD = np.array([0.998, 0.999, 1.0, 1.001, 1.002])
+"""Samples of one synthetic process around its median (only the median matters to the gate)."""
+
+
+def with_medians(case: CaseResult, medians: Sequence[float], processes: bool) -> CaseResult:
+    """`case` measured again: one process per median (kept as process medians if `processes`)."""
+    samples = [float(median * spread) for median in medians for spread in SPREAD]
+    timing = Timing(
+        **summarize(samples).model_dump(),
+        first_call=case.timing.first_call,
+        inner_loops=case.timing.inner_loops,
+        stopped_by=case.timing.stopped_by,
+        samples=samples,
+        process_medians=list(medians) if processes else [],
+    )
+    return case.model_copy(update={"timing": timing, "flags": []})
+
+
+class Replay:
+    """The pools of measured process medians and the cases they belong to."""
+
+    def __init__(self, files: Sequence[Path], planned: dict[str, Case]):
+        loaded = [results.load(path) for path in files]
+        self.template = {
+            case.key: case
+            for case in loaded[0].cases
+            if case.status == "ok" and case.key in planned and case.timing.process_medians
+        }
+        self.pools = {
+            key: np.concatenate([self._medians(result, key) for result in loaded])
+            for key in self.template
+        }
+        self.planned = {key: planned[key] for key in self.template}
+        self.shell = loaded[0]
+
+    @staticmethod
+    def _medians(result: Result, key: str) -> np.ndarray:
+        case = next(case for case in result.cases if case.key == key)
+        return np.asarray(case.timing.process_medians)
+
+    def one_process_run(self, rng: np.random.Generator, factor: float) -> Result:
+        cases = [
+            with_medians(case, [float(rng.choice(self.pools[key])) * factor], processes=False)
+            for key, case in self.template.items()
+        ]
+        return self.shell.model_copy(update={"cases": cases})
+
+    def fresh_processes(self, rng: np.random.Generator):
+        def measure(cases: Sequence[Case], observer: Observer, count: int) -> Iterator[CaseResult]:
+            for case in cases:
+                medians = [float(m) for m in rng.choice(self.pools[case.key], size=count)]
+                yield with_medians(self.template[case.key], medians, processes=True)
+
+        return measure
+
+
+def gate_fails(replay: Replay, rng: np.random.Generator, factor: float, threshold: float) -> bool:
+    """One try: does the gate fail a new run against a baseline scaled by `factor`?"""
+    base = replay.one_process_run(rng, factor)
+    new = replay.one_process_run(rng, 1.0)
+    judging = Judging(run_view(base, "base"), threshold, 0.01)
+    budget = sum(case_cost(case) for case in replay.planned.values())
+    confirm(new, judging, replay.planned, replay.fresh_processes(rng), Observer(), budget)
+    verdicts = judging.verdicts(new, replay.planned).values()
+    return any(verdict.verdict == "slower" for verdict in verdicts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--suite", type=Path, default=ROOT / "suites" / "quick.yaml")
+    parser.add_argument("--tries", type=int, default=300)
+    parser.add_argument("--factor", type=float, default=0.85)
+    parser.add_argument("--threshold", default="10%")
+    options = parser.parse_args()
+    planned = {case.key: case for case in load_suite(options.suite).cases()}
+    replay = Replay(options.results, planned)
+    threshold = parse_threshold(options.threshold)
+    rng = np.random.default_rng(0)
+    alarms = sum(gate_fails(replay, rng, 1.0, threshold) for _ in range(options.tries))
+    caught = sum(gate_fails(replay, rng, options.factor, threshold) for _ in range(options.tries))
+    print(
+        f"{len(replay.pools)} cases, pools of {min(map(len, replay.pools.values()))}+ process "
+        f"medians; {options.tries} tries each: false alarms {alarms}/{options.tries} "
+        f"({alarms / options.tries:.1%}), x{1 / options.factor:.3f} slowdowns caught "
+        f"{caught}/{options.tries} ({caught / options.tries:.1%})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
