@@ -215,3 +215,19 @@ def test_a_daemonic_process_is_told_to_name_a_scheduler(monkeypatch):
     monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
     with pytest.raises(RuntimeError, match="set LABENCH_DASK_SCHEDULER"):
         dask_cluster.Cluster()
+
+
+def test_isolated_workers_given_a_scheduler_use_it_and_the_parent_starts_none(
+    write_suite, scheduler
+):
+    """A fleet run hands its dask cases to isolated workers with the cluster's address."""
+    from labench.execution.isolated import Isolated
+    from labench.runner import Observer
+    from labench.suite import load_suite
+
+    suite = load_suite(write_suite(SUITE.split("  - id: mm")[0] + REMOTE_TAIL))
+    executor = Isolated(suite, {}, environment={dask_cluster.SCHEDULER: scheduler})
+    cases = list(executor.run(suite.cases(), Observer()))
+    assert dask_cluster._cluster is None
+    assert [case.status for case in cases] == ["ok", "ok"]
+    assert all(case.metrics["cluster_remote"] == 1.0 for case in cases)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 
 from labench.backends.base import Availability, Backend, ComputesElsewhere
@@ -27,14 +27,15 @@ def availability(name: str) -> Availability:
     return backend.availability()
 
 
-def shared_with_workers(names: Iterable[str]) -> dict[str, str]:
-    """The environment worker processes need to share what the named backends use per run
-    (dask's cluster); nothing for a backend that is unavailable or computes here."""
+def shared_with_workers(names: Iterable[str], environment: Mapping[str, str]) -> dict[str, str]:
+    """What worker processes that will have `environment` need besides, to share what the
+    named backends use per run (dask's cluster); nothing for a backend that is unavailable or
+    computes here, or when `environment` already says where (a fleet's cluster)."""
     shared: dict[str, str] = {}
     for name in sorted(set(names)):
         backend = BACKENDS.get(name)
         if isinstance(backend, ComputesElsewhere) and availability(name).available:
-            shared |= backend.share_with_workers()
+            shared |= backend.share_with_workers(environment)
     return shared
 
 

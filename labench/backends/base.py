@@ -6,7 +6,7 @@ control of pools threadpoolctl does not know (Numba's) and says which clock time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -60,9 +60,9 @@ class ComputesElsewhere(Protocol):
         """Bytes of memory the backend computes in, and where that is, in words."""
         ...
 
-    def share_with_workers(self) -> dict[str, str]:
-        """Environment variables that make a run's worker processes use what this process
-        uses (starting it if need be)."""
+    def share_with_workers(self, environment: Mapping[str, str]) -> dict[str, str]:
+        """Environment variables that make a run's worker processes, which will have
+        `environment`, use what this process uses (starting it if need be)."""
         ...
 
     def release(self) -> None:

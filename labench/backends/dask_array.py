@@ -8,7 +8,7 @@ worker processes; on a user's cluster, all of them) and the result records them 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from labench.backends.base import Availability, HostBackend
@@ -41,11 +41,11 @@ class DaskBackend(HostBackend):
 
         return dask_cluster.memory()
 
-    def share_with_workers(self) -> dict[str, str]:
+    def share_with_workers(self, environment: Mapping[str, str]) -> dict[str, str]:
         """Environment that makes worker processes use this run's cluster."""
         from labench.backends import dask_cluster
 
-        return dask_cluster.shared_environment()
+        return dask_cluster.shared_environment(environment)
 
     def release(self) -> None:
         """Close this run's cluster connection (and LocalCluster), if one was made."""

@@ -23,7 +23,7 @@ import logging
 import multiprocessing
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -172,10 +172,11 @@ def release() -> None:
         held.close()
 
 
-def shared_environment() -> dict[str, str]:
-    """What this run's worker processes need to use the parent's cluster rather than each
-    starting one (they cannot: they are daemonic)."""
-    if os.environ.get(SCHEDULER):
+def shared_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """What this run's worker processes, which will have `environment`, need to use the
+    parent's cluster rather than each starting one (they cannot: they are daemonic); nothing
+    when `environment` names a scheduler already (the user's, or a fleet's)."""
+    if environment.get(SCHEDULER):
         return {}
     return {SCHEDULER: cluster().address, OWN_CLUSTER: "local"}
 

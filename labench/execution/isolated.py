@@ -96,7 +96,7 @@ class Isolated:
     def _order(self, cases: Sequence[Case]) -> WorkOrder:
         """The work order, plus what its workers need to share this run's cluster (dask's:
         a daemonic worker may not start one, and the run should start one, not one each)."""
-        shared = shared_with_workers(case.backend for case in cases)
+        shared = shared_with_workers((case.backend for case in cases), self.order.environment)
         return replace(self.order, environment=self.order.environment | shared)
 
     def describe(self) -> str:
