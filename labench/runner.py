@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from labench import contention, precision, results
-from labench.backends import BACKENDS, Backend, availability
+from labench.backends import BACKENDS, Backend, ComputesElsewhere, availability
 from labench.cache import TooShortForColdTiming, cache_resident, cold_sample
 from labench.environment import available_memory, fingerprint
 from labench.journal import Journal
@@ -48,6 +48,11 @@ class CaseFailed(Exception):
         self.status = status
         self.reason = reason
         self.metrics = dict(metrics or {})
+
+
+class TooLargeForHost(CaseFailed):
+    """The case's data cannot be made on this host: only an implementation that builds its
+    inputs where its backend computes (`at_scale`) can run it."""
 
 
 @dataclass
@@ -179,6 +184,14 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
     head = runnable[0]
     try:
         inputs, reference = _prepare_data(head)
+    except TooLargeForHost as failure:
+        for case in runnable:
+            if _at_scale(case):
+                observer.started(case)
+                yield measure_case(case, None, None)
+            else:
+                yield record(case, failure.status, failure.reason)
+        return
     except CaseFailed as failure:
         for case in runnable:
             yield record(case, failure.status, failure.reason)
@@ -201,7 +214,7 @@ def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:
     need = case.workload.footprint(case.params, dtype.itemsize)
     free = available_memory()
     if need is not None and need > free:
-        raise CaseFailed(
+        raise TooLargeForHost(
             "skipped",
             f"needs {need / 2**30:.2f} GiB of memory, only {free / 2**30:.2f} GiB available",
         )
@@ -217,8 +230,19 @@ def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:
     return inputs, reference
 
 
-def measure_case(case: Case, inputs: Mapping[str, Any], reference: np.ndarray) -> CaseResult:
-    """Check one implementation's answer, then time it, under the case's thread limit."""
+def _at_scale(case: Case) -> bool:
+    """Whether the case can build its inputs where its backend computes (a cluster)."""
+    implementation = case.workload.implementations[case.implementation]
+    return implementation.at_scale is not None and isinstance(
+        BACKENDS[case.backend], ComputesElsewhere
+    )
+
+
+def measure_case(
+    case: Case, inputs: Mapping[str, Any] | None, reference: np.ndarray | None
+) -> CaseResult:
+    """Check one implementation's answer, then time it, under the case's thread limit; without
+    inputs, the implementation makes them where it computes (`at_scale`) and checks there."""
     backend = BACKENDS[case.backend]
     pools: dict[str, int] = {}
     cpus = contention.allowed_cpus()
@@ -285,18 +309,30 @@ def noise_flags(timing: Timing) -> list[Flag]:
 
 
 def _check_then_time(
-    case: Case, inputs: Mapping[str, Any], reference: np.ndarray, backend: Backend
+    case: Case, inputs: Mapping[str, Any] | None, reference: np.ndarray | None, backend: Backend
 ) -> tuple[float, dict[str, Any], Measurement, str | None]:
     """Check the first call's answer, then time; also return the dtype the output came in
     (a library may silently widen: ml_dtypes' bfloat16 matmul returns float32)."""
     implementation = case.workload.implementations[case.implementation]
-    prepared = implementation.prepare(case.workload, inputs, case.params)
-    kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
+    if inputs is None:
+        assert implementation.at_scale is not None
+        seed = int(case.rng().integers(2**63))
+        kernel = implementation.at_scale(
+            case.workload, case.params, precision.resolve(case.dtype), seed
+        )
+    else:
+        prepared = implementation.prepare(case.workload, inputs, case.params)
+        kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
     # On an asynchronous device the first call must include its completion, not just its launch.
     whole_call = backend.synchronized(kernel.run) if backend.synchronized else kernel.run
     cold, output = first_call(whole_call)
-    target = reference if kernel.expected is None else kernel.expected
-    metrics: dict[str, Any] = _check(case, kernel.to_host(output), target) | kernel.metrics
+    if kernel.error_in_place is not None:
+        checked = _judge(case, kernel.error_in_place(output))
+    else:
+        target = reference if kernel.expected is None else kernel.expected
+        assert target is not None
+        checked = _check(case, kernel.to_host(output), target)
+    metrics: dict[str, Any] = checked | kernel.metrics
     policy = Policy(
         max_time=case.settings.max_time,
         target_rel_ci=case.settings.target_rel_ci,
@@ -313,11 +349,9 @@ def _check_then_time(
         measurement = sample(kernel.run, policy, backend.loop_timer)
     # Memory is measured on a call of its own, after the samples, so it never slows them.
     peak = peak_memory(whole_call, case.backend)
-    metrics |= {
-        "peak_bytes": float(peak.bytes),
-        "input_bytes": float(resident_bytes(inputs.values())),
-        PEAK_SOURCE: peak.source,
-    }
+    metrics |= {"peak_bytes": float(peak.bytes), PEAK_SOURCE: peak.source}
+    if inputs is not None:  # else the kernel reports what it holds where it computes
+        metrics["input_bytes"] = float(resident_bytes(inputs.values()))
     if "bytes_resident" in metrics:  # what the implementation keeps, plus what a call adds
         metrics["memory_bytes"] = metrics["bytes_resident"] + peak.bytes
     if backend.synchronized is not None:
@@ -330,6 +364,16 @@ def _check_then_time(
 
 def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """Correctness before timing: a fast wrong kernel must never be ranked."""
+    if np.shape(output) != reference.shape:
+        raise CaseFailed(
+            "wrong",
+            f"output shape {np.shape(output)} differs from the reference's {reference.shape}",
+        )
+    return _judge(case, case.workload.error(output, reference))
+
+
+def _judge(case: Case, error: float) -> dict[str, float]:
+    """The relative error against the tolerance of the case's precision and implementation."""
     dtype = precision.resolve(case.dtype)
     implementation = case.workload.implementations[case.implementation]
     tolerance = (
@@ -337,12 +381,6 @@ def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, f
         or implementation.tolerance
         or case.workload.tolerance(case.params, dtype) + precision.math_allowance(case.math)
     )
-    if np.shape(output) != reference.shape:
-        raise CaseFailed(
-            "wrong",
-            f"output shape {np.shape(output)} differs from the reference's {reference.shape}",
-        )
-    error = case.workload.error(output, reference)
     metrics = {"error_rel": error, "tolerance": tolerance}
     if not np.isfinite(error) or error > tolerance:
         raise CaseFailed(

@@ -81,8 +81,15 @@ class Case:
     @property
     def data_key(self) -> str:
         """Cases that share input data (same benchmark, parameters and dtype): the math mode
-        and the cache mode are left out, so every variant sees the same numbers."""
-        params = ",".join(f"{name}={value}" for name, value in self.params.items())
+        and the cache mode are left out, so every variant sees the same numbers. A parameter
+        marked `in_key_at_default=False` is left out while at its default, so keys made before
+        it existed still match."""
+        specs = self.workload.params
+        params = ",".join(
+            f"{name}={value}"
+            for name, value in self.params.items()
+            if name not in specs or specs[name].in_key_at_default or value != specs[name].default
+        )
         return f"{self.benchmark}/{params}/{self.dtype}"
 
     @property

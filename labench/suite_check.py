@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from labench.backends import BACKENDS
+from labench.backends import BACKENDS, ComputesElsewhere, availability
 from labench.environment import total_memory
 from labench.precision import ITEMSIZE
 from labench.suite_model import (
@@ -250,10 +250,47 @@ def _check_points(
             for dtype in dtypes:
                 need = workload.footprint(params, ITEMSIZE[dtype])
                 if need is not None and need > limit:
-                    where = ("benchmarks", index, "params")
-                    problems.append(
-                        f"{source.value(where)}: {_dotted(where)}: {params} in {dtype} needs "
-                        f"{need / 2**30:.1f} GiB, more than this machine's "
-                        f"{limit / 2**30:.1f} GiB of memory"
-                    )
+                    reason = _beyond_this_machine(benchmark, workload, params, dtype, need, limit)
+                    if reason is not None:
+                        where = ("benchmarks", index, "params")
+                        problems.append(f"{source.value(where)}: {_dotted(where)}: {reason}")
     return problems
+
+
+def _beyond_this_machine(
+    benchmark: Benchmark,
+    workload: Workload,
+    params: dict[str, Any],
+    dtype: str,
+    need: int,
+    limit: int,
+) -> str | None:
+    """Why a point this machine cannot hold cannot run at all; None when an implementation of
+    the benchmark builds its inputs on a cluster whose reported memory holds them (the
+    one-machine implementations are then skipped with the reason when the run reaches them)."""
+    reason = (
+        f"{params} in {dtype} needs {need / 2**30:.1f} GiB, more than this machine's "
+        f"{limit / 2**30:.1f} GiB of memory"
+    )
+    listed = [workload.implementations[name] for name in benchmark.implementation_names(workload)]
+    elsewhere = [i for i in listed if isinstance(BACKENDS[i.backend], ComputesElsewhere)]
+    scaled = [implementation for implementation in elsewhere if implementation.at_scale]
+    if not scaled:
+        if elsewhere:
+            names = ", ".join(implementation.name for implementation in elsewhere)
+            reason += f" (its {names} implementation makes its inputs on this machine)"
+        return reason
+    implementation = scaled[0]
+    backend = BACKENDS[implementation.backend]
+    state = availability(implementation.backend)
+    if not state.available:
+        return f"{reason}, and {implementation.name} cannot run here: {state.reason}"
+    assert isinstance(backend, ComputesElsewhere)
+    memory, where = backend.memory()
+    there = workload.footprint_at_scale(params, ITEMSIZE[dtype]) or need
+    if there <= memory:
+        return None
+    return (
+        f"{reason}, and {there / 2**30:.1f} GiB for {implementation.name}, more than the "
+        f"{memory / 2**30:.1f} GiB reported by {where}"
+    )

@@ -180,8 +180,11 @@ class Benchmark(Measurement):
     baseline: str | None = None
 
     def implementation_names(self, workload: Workload) -> list[str]:
-        """The implementations this benchmark runs: those listed, else all of the workload's."""
-        return self.implementations or list(workload.implementations)
+        """The implementations this benchmark runs: those listed, else all of the workload's
+        that are not opt-in."""
+        return self.implementations or [
+            name for name, found in workload.implementations.items() if not found.opt_in
+        ]
 
 
 def _one_thread_spec(value: Any) -> ThreadSpec:

@@ -150,7 +150,7 @@ def test_dask_cases_run_once_on_the_whole_cluster_after_the_hosts(
     suite = write_suite(
         TINY
         + "  - id: submitted\n    workload: on_the_cluster:Doubling\n"
-        + "  - id: blocks\n    workload: scaleout.matvec\n    params: {n: 64}\n"
+        + "  - id: blocks\n    workload: kernels.matvec\n    params: {n: 64}\n"
         + "    implementations: [numpy, dask]\n"
     )
     monkeypatch.chdir(tmp_path)

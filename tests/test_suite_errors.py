@@ -45,7 +45,7 @@ CASES = {
     "unknown implementation": (
         VALID_HEAD + "  - id: m\n    workload: kernels.matmul\n    implementations: [numpi]\n",
         "6:23",
-        "unknown implementation 'numpi' of kernels.matmul; did you mean 'numpy'? known: cupy, numba, numba_parallel, numpy",
+        "unknown implementation 'numpi' of kernels.matmul; did you mean 'numpy'? known: cupy, dask, numba, numba_parallel, numpy",
     ),
     "duplicate id": (
         VALID_HEAD
@@ -79,7 +79,7 @@ CASES = {
     "unknown parameter": (
         VALID_HEAD + "  - id: m\n    workload: kernels.matmul\n    params: {m: 3}\n",
         "6:14",
-        "unknown parameter 'm' of kernels.matmul; known: n",
+        "unknown parameter 'm' of kernels.matmul; known: chunks, n, transfers",
     ),
     "claim without a bound": (
         VALID_HEAD

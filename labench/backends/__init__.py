@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import cache
 
-from labench.backends.base import Availability, Backend
+from labench.backends.base import Availability, Backend, ComputesElsewhere
 from labench.backends.cupy_gpu import CupyBackend
 from labench.backends.dask_array import DaskBackend
 from labench.backends.numba_jit import NumbaBackend
@@ -26,4 +27,31 @@ def availability(name: str) -> Availability:
     return backend.availability()
 
 
-__all__ = ["BACKENDS", "Availability", "Backend", "availability"]
+def shared_with_workers(names: Iterable[str], environment: Mapping[str, str]) -> dict[str, str]:
+    """What worker processes that will have `environment` need besides, to share what the
+    named backends use per run (dask's cluster); nothing for a backend that is unavailable or
+    computes here, or when `environment` already says where (a fleet's cluster)."""
+    shared: dict[str, str] = {}
+    for name in sorted(set(names)):
+        backend = BACKENDS.get(name)
+        if isinstance(backend, ComputesElsewhere) and availability(name).available:
+            shared |= backend.share_with_workers(environment)
+    return shared
+
+
+def release_all() -> None:
+    """End of a run: let go of every cluster or connection a backend holds."""
+    for backend in BACKENDS.values():
+        if isinstance(backend, ComputesElsewhere):
+            backend.release()
+
+
+__all__ = [
+    "BACKENDS",
+    "Availability",
+    "Backend",
+    "ComputesElsewhere",
+    "availability",
+    "release_all",
+    "shared_with_workers",
+]

@@ -6,10 +6,10 @@ control of pools threadpoolctl does not know (Numba's) and says which clock time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from labench.precision import DEFAULT_MATH
 from labench.timing import LoopTimer, cpu_loop_timer
@@ -47,6 +47,26 @@ class Backend(Protocol):
     def precision(self, dtype: str, math: str) -> AbstractContextManager[dict[str, str]]:
         """Put the library in the case's math mode for the case's duration; yield what the
         library reports it computes in (empty where it reports nothing)."""
+        ...
+
+
+@runtime_checkable
+class ComputesElsewhere(Protocol):
+    """A backend that computes on machines of its own (dask's cluster): the suite checks sizes
+    against their memory, worker processes of a run share the one cluster the run uses, and the
+    run lets it go when it ends."""
+
+    def memory(self) -> tuple[int, str]:
+        """Bytes of memory the backend computes in, and where that is, in words."""
+        ...
+
+    def share_with_workers(self, environment: Mapping[str, str]) -> dict[str, str]:
+        """Environment variables that make a run's worker processes, which will have
+        `environment`, use what this process uses (starting it if need be)."""
+        ...
+
+    def release(self) -> None:
+        """Let go of what the run held (a no-op when nothing was started)."""
         ...
 
 

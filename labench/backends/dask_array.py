@@ -1,18 +1,17 @@
-"""Dask arrays on this machine: the work is split into chunks, and dask's threaded scheduler runs
-one task per chunk product on `threads` workers.
+"""Dask arrays on a dask.distributed cluster (dask_cluster.py): the work is split into chunks,
+and the cluster's workers run one task per chunk product.
 
-Each task calls BLAS, so BLAS is held to one thread inside them: the parallelism under test is
-dask's, and `threads` workers never each start a full BLAS pool (2 x 2 threads on 2 cores).
-Dask is imported only when a dask case runs.
+The case's `threads` picks the workers (on this run's LocalCluster, `threads` single-threaded
+worker processes; on a user's cluster, all of them) and the result records them in
+`thread_pools`. Dask is imported only when a dask case runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from labench.backends.base import Availability, HostBackend
-from labench.threads import limit_threads
 
 
 class DaskBackend(HostBackend):
@@ -22,6 +21,7 @@ class DaskBackend(HostBackend):
         try:
             import dask
             import dask.array
+            import distributed  # noqa: F401
         except ImportError as error:
             return Availability(
                 False, f"dask is not installed ({error}; pip install 'labench[dask]')"
@@ -30,12 +30,25 @@ class DaskBackend(HostBackend):
 
     @contextmanager
     def thread_limit(self, count: int) -> Iterator[dict[str, int]]:
-        import dask
+        from labench.backends import dask_cluster
 
-        with (
-            dask.config.set(scheduler="threads", num_workers=count),
-            limit_threads(1) as inside,
-        ):
-            yield {"dask": count} | {
-                f"{pool} (in each task)": n for pool, n in inside.pools.items()
-            }
+        with dask_cluster.placed(count) as placement:
+            yield {"dask workers": len(placement.workers), "dask threads": placement.threads}
+
+    def memory(self) -> tuple[int, str]:
+        """The memory dask cases compute in, and where (see dask_cluster.memory)."""
+        from labench.backends import dask_cluster
+
+        return dask_cluster.memory()
+
+    def share_with_workers(self, environment: Mapping[str, str]) -> dict[str, str]:
+        """Environment that makes worker processes use this run's cluster."""
+        from labench.backends import dask_cluster
+
+        return dask_cluster.shared_environment(environment)
+
+    def release(self) -> None:
+        """Close this run's cluster connection (and LocalCluster), if one was made."""
+        from labench.backends import dask_cluster
+
+        dask_cluster.release()

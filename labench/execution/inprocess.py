@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from labench.backends import release_all
 from labench.results import CaseResult
 from labench.runner import Observer, run_cases
 from labench.suite import Case
@@ -21,4 +22,5 @@ class InProcess:
         return "in-process"
 
     def close(self) -> None:
-        """Nothing is held."""
+        """A cluster a dask case started is closed with the run."""
+        release_all()

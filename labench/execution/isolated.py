@@ -24,6 +24,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from labench.backends import release_all, shared_with_workers
 from labench.execution.workorder import WorkOrder
 from labench.placement import jitter_heap
 from labench.results import CaseResult
@@ -86,16 +87,24 @@ class Isolated:
 
     def run(self, cases: Sequence[Case], observer: Observer) -> Iterator[CaseResult]:
         if self.together:
-            yield from in_workers(self.context, list(cases), observer, self.order)
+            yield from in_workers(self.context, list(cases), observer, self._order(cases))
             return
         for _, batch in itertools.groupby(cases, lambda case: case.benchmark):
-            yield from in_workers(self.context, list(batch), observer, self.order)
+            batch = list(batch)
+            yield from in_workers(self.context, batch, observer, self._order(batch))
+
+    def _order(self, cases: Sequence[Case]) -> WorkOrder:
+        """The work order, plus what its workers need to share this run's cluster (dask's:
+        a daemonic worker may not start one, and the run should start one, not one each)."""
+        shared = shared_with_workers((case.backend for case in cases), self.order.environment)
+        return replace(self.order, environment=self.order.environment | shared)
 
     def describe(self) -> str:
         return f"isolated ({self.context.get_start_method()})"
 
     def close(self) -> None:
-        """Every worker is joined as its benchmark ends."""
+        """Every worker is joined as its benchmark ends; a cluster shared with them closes."""
+        release_all()
 
 
 def in_workers(

@@ -15,6 +15,7 @@ from labench.workloads.base import (
     SkipCase,
     Workload,
     WrongAnswer,
+    at_scale,
     implementation,
 )
 from labench.workloads.gradients import LeastSquares, Logistic, TwoLayerPerceptron
@@ -27,12 +28,6 @@ from labench.workloads.kernels import (
 )
 from labench.workloads.lowrank import LowRankMatmul, LowRankMatvec
 from labench.workloads.regression import Ridge
-from labench.workloads.scale_out import (
-    ScaleOutLowRankMatmul,
-    ScaleOutLowRankMatvec,
-    ScaleOutMatmul,
-    ScaleOutMatvec,
-)
 
 BUILTIN: dict[str, type[Workload]] = {
     workload.name: workload
@@ -48,10 +43,6 @@ BUILTIN: dict[str, type[Workload]] = {
         LowRankMatvec,
         LowRankMatmul,
         Ridge,
-        ScaleOutMatmul,
-        ScaleOutMatvec,
-        ScaleOutLowRankMatvec,
-        ScaleOutLowRankMatmul,
     )
 }
 
@@ -105,6 +96,7 @@ __all__ = [
     "Workload",
     "WorkloadNotFound",
     "WrongAnswer",
+    "at_scale",
     "implementation",
     "load_workload",
 ]

@@ -11,7 +11,7 @@ A user workload is a subclass; a suite names it as `module:ClassName`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +35,9 @@ class Param:
     choices: tuple[Any, ...] | None = None
     optional: bool = False
     help: str = ""
+    in_key_at_default: bool = True
+    """False for a parameter added after results were kept: left at its default it is not
+    written into the case key, so the keys of earlier runs still match (see `Case.data_key`)."""
 
     def describe(self) -> str:
         """What the suite must give, worded for an error message."""
@@ -95,9 +98,14 @@ class Kernel:
     metrics: dict[str, float] = field(default_factory=dict)
     to_host: Callable[[Any], np.ndarray] = np.asarray
     expected: np.ndarray | None = None
+    error_in_place: Callable[[Any], float] | None = None
+    """For an output too large for this host (see `at_scale`): its relative error, worked out
+    where it was computed against a float64 check, instead of a host reference."""
 
 
 Prepare = Callable[[Any, Inputs, Params], "Kernel | Callable[[], Any]"]
+PrepareAtScale = Callable[[Any, Params, np.dtype, int], Kernel]
+"""(workload, params, dtype, seed) -> Kernel: see `at_scale`."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,11 @@ class Implementation:
     prepare: Prepare
     tolerance: float | None = None
     summary: str = ""
+    opt_in: bool = False
+    """Runs only in a benchmark that lists it: a benchmark without an `implementations` list
+    keeps running what it ran before this implementation existed (dask needs a cluster)."""
+    at_scale: PrepareAtScale | None = None
+    """How it runs a case whose data this host cannot hold, if it can (see `at_scale`)."""
 
 
 def implementation(
@@ -116,6 +129,7 @@ def implementation(
     *,
     name: str | None = None,
     tolerance: float | None = None,
+    opt_in: bool = False,
 ) -> Callable[[Prepare], Prepare]:
     """Mark a workload method as an implementation.
 
@@ -131,7 +145,22 @@ def implementation(
             prepare=prepare,
             tolerance=tolerance,
             summary=summary[0] if summary else "",
+            opt_in=opt_in,
         )
+        return prepare
+
+    return mark
+
+
+def at_scale(name: str) -> Callable[[PrepareAtScale], PrepareAtScale]:
+    """Mark a workload method as the way implementation `name` runs a case whose inputs this
+    host cannot hold, on a backend that computes elsewhere (a dask cluster, backends.base
+    `ComputesElsewhere`): it gets the parameters, the dtype and a seed instead of inputs, builds
+    the inputs where its backend computes, and returns a Kernel whose `error_in_place` checks
+    the output there. The workload's `footprint_at_scale` says what that needs."""
+
+    def mark(prepare: PrepareAtScale) -> PrepareAtScale:
+        prepare.__labench_at_scale__ = name  # type: ignore[attr-defined]
         return prepare
 
     return mark
@@ -159,7 +188,13 @@ class Workload:
                 marked = getattr(attribute, "__labench_implementation__", None)
                 if marked is not None:
                     found[marked.name] = marked
-        cls.implementations = found
+        for klass in reversed(cls.__mro__):
+            for attribute in vars(klass).values():
+                scaled = getattr(attribute, "__labench_at_scale__", None)
+                if scaled in found:
+                    found[scaled] = replace(found[scaled], at_scale=attribute)
+        # opt-in ones last, so a mixin's never comes first (a default baseline, `labench list`)
+        cls.implementations = dict(sorted(found.items(), key=lambda item: item[1].opt_in))
 
     def resolve_params(self, given: Params) -> dict[str, Any]:
         """The given parameters with the declared defaults filled in, in declaration order."""
@@ -193,6 +228,11 @@ class Workload:
 
     def footprint(self, params: Params, itemsize: int) -> int | None:
         """Bytes the case holds at once (inputs, outputs, float64 reference); None if unknown."""
+        return None
+
+    def footprint_at_scale(self, params: Params, itemsize: int) -> int | None:
+        """Bytes an `at_scale` implementation holds where it computes (inputs and output, no
+        host reference); None when the workload has no such implementation."""
         return None
 
     def tolerance(self, params: Params, dtype: np.dtype) -> float:

@@ -19,6 +19,7 @@ import numpy as np
 from labench import precision
 from labench.workloads import array_kernels
 from labench.workloads.base import Inputs, Kernel, Param, Params, SkipCase, Workload, implementation
+from labench.workloads.dask_products import CHUNKS, DaskSquareProduct
 
 TRANSFERS = Param(False, bool, help="GPU only: host-to-device and back inside the timed region")
 
@@ -153,10 +154,15 @@ class KernelWorkload(Workload):
         )
 
 
-class SquareProductWorkload(KernelWorkload):
-    """A @ other for a square n x n A: `other` is n x n (matmul) or a vector (matvec)."""
+class SquareProductWorkload(DaskSquareProduct, KernelWorkload):
+    """A @ other for a square n x n A: `other` is n x n (matmul) or a vector (matvec); with an
+    opt-in `dask` implementation on blocks of `chunks` (dask_products.py)."""
 
-    params = {"n": Param(256, int, positive=True, help="matrix dimension"), "transfers": TRANSFERS}
+    params = {
+        "n": Param(256, int, positive=True, help="matrix dimension"),
+        "transfers": TRANSFERS,
+        "chunks": CHUNKS,
+    }
 
     def other_shape(self, n: int) -> tuple[int, ...]:
         raise NotImplementedError

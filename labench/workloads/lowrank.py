@@ -26,6 +26,7 @@ from labench.workloads.base import (
     WrongAnswer,
     implementation,
 )
+from labench.workloads.dask_products import CHUNKS, DaskLowRank
 
 SPECTRA = ("exp", "poly", "flat", "image")
 SKETCH_SEED = 20111  # fixed, so a randomized factorisation is reproducible run to run
@@ -101,7 +102,7 @@ def factorizable(xp: Any, a: Any) -> Any:
     return a if a.dtype.name in ("float32", "float64") else a.astype(np.float32)
 
 
-class LowRankWorkload(Workload):
+class LowRankWorkload(DaskLowRank, Workload):
     """Shared by the product workloads; subclasses say what the matrix multiplies.
 
     Every implementation is written once against an array module: `numpy` ones on the host,
@@ -118,6 +119,7 @@ class LowRankWorkload(Workload):
         "matrix": Param("exp", str, choices=SPECTRA, help="spectrum of A"),
         "oversample": Param(10, int, minimum=0, help="extra sketch columns (randomized SVD)"),
         "power_iters": Param(2, int, minimum=0, help="power iterations (randomized SVD)"),
+        "chunks": CHUNKS,
     }
 
     def operand(self, params: Params, dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,193 @@
+"""The dask.distributed cluster a run's dask cases compute on: the scheduler named by
+`LABENCH_DASK_SCHEDULER` (a user's cluster, `run --cluster ADDRESS`), else a LocalCluster that
+this process starts once, at the first dask case, and closes at the end of the run.
+
+The LocalCluster has one single-threaded worker process per usable core (distributed's nanny
+also holds BLAS to one thread in each), so a case's `threads` maps onto it directly: a case with
+t threads computes on t of those workers (`Placement.workers`), the others stay idle. On a
+user's cluster every worker takes part, whatever `threads` says: its size is the cluster's, not
+something a suite on this machine can pick.
+
+A worker process of `--isolate` is daemonic and may not start processes of its own, and one
+cluster per worker would not be one per run; so the run's parent starts the LocalCluster
+(`share_with_workers`) and passes its address down with `LABENCH_DASK_SCHEDULER`, marked by
+`LABENCH_DASK_CLUSTER=local` as this run's own (same thread mapping as in-process).
+
+Imported only when a dask case runs or a suite asks for the cluster's memory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from labench.threads import usable_cores
+
+SCHEDULER = "LABENCH_DASK_SCHEDULER"
+"""The scheduler's address (`tcp://host:8786`); unset: this run's own LocalCluster."""
+OWN_CLUSTER = "LABENCH_DASK_CLUSTER"
+"""Set to `local` by a parent that passes its own LocalCluster to its worker processes."""
+CONNECT_TIMEOUT = "30s"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one case computes: the client, the workers it may use, and what to record."""
+
+    client: Any
+    workers: tuple[str, ...]
+    threads: int
+    remote: bool
+    cluster_workers: int
+    memory: int
+    """The memory limits of `workers`, summed: what the case's data must fit in."""
+
+    def persist(self, collection: Any) -> Any:
+        """`collection` computed and held on the case's workers, once it is all there."""
+        from distributed import wait
+
+        with warnings.catch_warnings():
+            # host arrays (the inputs of a case that fits this machine) go into the graph: a
+            # one-off cost before timing, which distributed warns about for large ones
+            warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+            held = self.client.persist(collection, workers=list(self.workers))
+        with self.client.as_current():
+            wait(held)
+        return held
+
+    def gather(self, *collections: Any) -> Any:
+        """The values of `collections`, computed on the case's workers, on this host."""
+        found = self.client.compute(list(collections), workers=list(self.workers), sync=True)
+        return found[0] if len(collections) == 1 else tuple(found)
+
+    def metrics(self) -> dict[str, float]:
+        """What a dask case records about where it ran."""
+        return {
+            "cluster_remote": float(self.remote),
+            "cluster_workers": float(self.cluster_workers),
+            "cluster_memory": float(self.memory),
+        }
+
+
+class Cluster:
+    """A client connected to the run's cluster, and the LocalCluster if this process owns it."""
+
+    def __init__(self) -> None:
+        from distributed import Client, LocalCluster
+
+        address = os.environ.get(SCHEDULER)
+        self.local: Any = None
+        if address:
+            self.remote = os.environ.get(OWN_CLUSTER) != "local"
+            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        else:
+            if multiprocessing.current_process().daemon:
+                raise RuntimeError(
+                    f"a daemonic process cannot start a LocalCluster's workers; set {SCHEDULER} "
+                    "to a scheduler's address (an isolated run's parent does it for its workers)"
+                )
+            self.remote = False
+            self.local = LocalCluster(
+                n_workers=usable_cores(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
+            self.client = Client(self.local, set_as_default=False)
+        self.address = address or self.local.scheduler_address
+
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """The scheduler's view of every worker, by address (sorted, so placements repeat)."""
+        found = self.client.scheduler_info(n_workers=-1)["workers"]
+        return dict(sorted(found.items()))
+
+    def memory(self) -> int:
+        """The sum of the workers' memory limits (a worker without one counts as none)."""
+        return sum(int(worker.get("memory_limit") or 0) for worker in self.workers().values())
+
+    def placement(self, threads: int) -> Placement:
+        """The workers a case with `threads` threads computes on (see the module's docstring)."""
+        workers = self.workers()
+        chosen = list(workers) if self.remote else list(workers)[: max(1, threads)]
+        return Placement(
+            client=self.client,
+            workers=tuple(chosen),
+            threads=sum(int(workers[address]["nthreads"]) for address in chosen),
+            remote=self.remote,
+            cluster_workers=len(workers),
+            memory=sum(int(workers[address].get("memory_limit") or 0) for address in chosen),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+
+_cluster: Cluster | None = None
+_placement: Placement | None = None
+
+
+@contextmanager
+def placed(threads: int) -> Iterator[Placement]:
+    """Hold the placement of a case with `threads` threads for its duration (`current`)."""
+    global _placement
+    _placement = cluster().placement(threads)
+    try:
+        yield _placement
+    finally:
+        _placement = None
+
+
+def current() -> Placement:
+    """The placement of the dask case being measured (set by the backend's thread limit)."""
+    if _placement is None:
+        raise RuntimeError("a dask implementation ran outside the dask backend's thread limit")
+    return _placement
+
+
+def cluster() -> Cluster:
+    """The run's cluster, connected (or started) at the first call and kept until `release`."""
+    global _cluster
+    if _cluster is None:
+        _cluster = Cluster()
+        atexit.register(release)
+    return _cluster
+
+
+def release() -> None:
+    """Close the client and any LocalCluster this process started; the next dask case starts
+    afresh. Called when a run's executor closes, and at exit."""
+    global _cluster
+    if _cluster is not None:
+        held, _cluster = _cluster, None
+        held.close()
+
+
+def shared_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """What this run's worker processes, which will have `environment`, need to use the
+    parent's cluster rather than each starting one (they cannot: they are daemonic); nothing
+    when `environment` names a scheduler already (the user's, or a fleet's)."""
+    if environment.get(SCHEDULER):
+        return {}
+    return {SCHEDULER: cluster().address, OWN_CLUSTER: "local"}
+
+
+def memory() -> tuple[int, str]:
+    """The memory dask cases can use, and where it is, without starting a LocalCluster for it:
+    the workers' sum from the named scheduler, else this machine's memory (which a LocalCluster
+    of this run would share)."""
+    if os.environ.get(SCHEDULER) and os.environ.get(OWN_CLUSTER) != "local":
+        held = cluster()
+        return held.memory(), f"the dask cluster at {held.address}"
+    from labench.environment import total_memory
+
+    return total_memory(), "this machine (a LocalCluster of this run)"
