@@ -68,6 +68,43 @@ def test_dask_products_match_the_reference_and_record_their_blocks(cli, write_su
     assert lowrank.metrics["error_rel"] == pytest.approx(randomized.metrics["error_rel"], rel=0.1)
 
 
+@pytest.mark.parametrize("isolated", [False, True])
+def test_cases_measured_here_never_share_the_machine_with_the_cluster(write_suite, isolated):
+    """A LocalCluster's idle workers took the cores of every all-core case measured after the
+    first dask case (seen on a 16-core host): a pass measures what runs here first, whatever
+    the suite's order, and closes the cluster when it ends."""
+    from labench.execution.inprocess import InProcess
+    from labench.execution.isolated import Isolated
+    from labench.runner import Observer
+    from labench.suite import load_suite
+
+    suite = load_suite(
+        write_suite(
+            """
+labench: 1
+name: order
+defaults: {max_time: 0.01, warmup: 0.0, min_samples: 3}
+benchmarks:
+  - {id: first, workload: kernels.matvec, params: {n: 40}, implementations: [dask]}
+  - {id: then, workload: kernels.matvec, params: {n: 40}, implementations: [numpy]}
+"""
+        )
+    )
+    executor = Isolated(suite, {}) if isolated else InProcess()
+    cluster_at_start = {}
+    observer = Observer(
+        started=lambda case: cluster_at_start.setdefault(case.benchmark, dask_cluster._cluster)
+    )
+    try:
+        measured = [result.key.split("/")[0] for result in executor.run(suite.cases(), observer)]
+        assert dask_cluster._cluster is None  # let go as the pass ended
+    finally:
+        executor.close()
+    assert measured == ["then", "first"]
+    if not isolated:  # in-process, the cluster is this process's: none while `then` ran
+        assert cluster_at_start["then"] is None
+
+
 def test_chunks_larger_than_the_matrix_are_refused_at_their_line(cli, write_suite):
     suite = write_suite(SUITE.replace("chunks: 16", "chunks: 64"))
     outcome = cli("validate", suite)

@@ -39,6 +39,11 @@ def shared_with_workers(names: Iterable[str], environment: Mapping[str, str]) ->
     return shared
 
 
+def computes_elsewhere(name: str) -> bool:
+    """Whether the named backend computes on machines of its own (dask's cluster)."""
+    return isinstance(BACKENDS.get(name), ComputesElsewhere)
+
+
 def release_all() -> None:
     """End of a run: let go of every cluster or connection a backend holds."""
     for backend in BACKENDS.values():
@@ -52,6 +57,7 @@ __all__ = [
     "Backend",
     "ComputesElsewhere",
     "availability",
+    "computes_elsewhere",
     "release_all",
     "shared_with_workers",
 ]

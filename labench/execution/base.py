@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from labench.backends import computes_elsewhere
 from labench.results import CaseResult
 from labench.runner import Observer
 from labench.suite import Case
@@ -34,3 +35,13 @@ class Executor(Protocol):
     def close(self) -> None:
         """Release workers, clusters or connections; the executor is not used again."""
         ...
+
+
+def here_first(cases: Sequence[Case]) -> list[Case]:
+    """`cases` with those computed on other machines (a dask cluster) moved to the end, each
+    group in its given order. A LocalCluster's workers are processes on this machine, idle but
+    awake (event loops, heartbeats); on a 16-core H200 host, every all-core case measured after
+    the first dask case was flagged `contended` while the cluster lived. So a pass measures
+    what runs here first, then starts the cluster, and lets it go when the pass ends (the
+    result keeps the suite's order: resume.in_suite_order)."""
+    return sorted(cases, key=lambda case: computes_elsewhere(case.backend))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from labench.backends import release_all
+from labench.execution.base import here_first
 from labench.results import CaseResult
 from labench.runner import Observer, run_cases
 from labench.suite import Case
@@ -16,7 +17,8 @@ class InProcess:
     stops_hung_cases = False
 
     def run(self, cases: Sequence[Case], observer: Observer) -> Iterator[CaseResult]:
-        yield from run_cases(cases, observer)
+        yield from run_cases(here_first(cases), observer)
+        release_all()  # a cluster started for the pass's last cases must not outlive it
 
     def describe(self) -> str:
         return "in-process"

@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from labench.backends import release_all, shared_with_workers
+from labench.execution.base import here_first
 from labench.execution.workorder import WorkOrder
 from labench.placement import jitter_heap
 from labench.results import CaseResult
@@ -86,12 +87,14 @@ class Isolated:
         self.together = together
 
     def run(self, cases: Sequence[Case], observer: Observer) -> Iterator[CaseResult]:
+        cases = here_first(cases)
         if self.together:
-            yield from in_workers(self.context, list(cases), observer, self._order(cases))
-            return
-        for _, batch in itertools.groupby(cases, lambda case: case.benchmark):
-            batch = list(batch)
-            yield from in_workers(self.context, batch, observer, self._order(batch))
+            yield from in_workers(self.context, cases, observer, self._order(cases))
+        else:
+            for _, batch in itertools.groupby(cases, lambda case: case.benchmark):
+                batch = list(batch)
+                yield from in_workers(self.context, batch, observer, self._order(batch))
+        release_all()  # a cluster started for the pass's last cases must not outlive it
 
     def _order(self, cases: Sequence[Case]) -> WorkOrder:
         """The work order, plus what its workers need to share this run's cluster (dask's:
