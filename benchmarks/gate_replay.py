@@ -8,11 +8,13 @@ baseline's median and the new run's own median from that case's measured process
 every fresh process the confirmation asks for from the same pool, with replacement. Honest tries
 use the draws as they are; slowdown tries scale the baseline by FACTOR. Everything after the
 draws is labench's own code: `confirm.confirm` with its budget and both stages, then
-`compare.judge`. The pools hold the spread between processes (placement, a neighbour) but not
-the drift between runs made minutes apart; `gate_noise.py` measures that, this does not.
+`compare.judge`. Its budget runs on a clock that each fresh process advances by what one cost
+on the 2-core VM (FRESH_SECONDS). The pools hold the spread between processes (placement, a
+neighbour) but not the drift between runs made minutes apart; `gate_noise.py` measures that,
+this does not.
 
 Run: python benchmarks/gate_replay.py RESULT.json [RESULT.json ...] [--suite suites/quick.yaml]
-         [--tries 300] [--factor 0.85] [--threshold 10%]
+         [--tries 300] [--factor 0.85] [--threshold 10%] [--budget 3.5]
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from labench import results
+from labench.backends import BACKENDS
 from labench.compare import parse_threshold
-from labench.confirm import Judging, case_cost, confirm
+from labench.confirm import Judging, confirm
 from labench.interop import run_view
 from labench.results import CaseResult, Result, Timing
 from labench.runner import Observer
@@ -36,6 +39,10 @@ from labench.suite import Case, load_suite
 ROOT = Path(__file__).resolve().parent.parent
 SPREAD = np.array([0.998, 0.999, 1.0, 1.001, 1.002])
 """Samples of one synthetic process around its median (only the median matters to the gate)."""
+FRESH_SECONDS = {False: 0.04, True: 0.4}
+"""What measuring one case in one fresh process cost, measured on the 2-core VM (quick suite,
+jittered forks): a NumPy case (8 in 6 processes: 1.9 s), a case whose backend loads compiled
+code (`Backend.jit`; one Numba matmul in 6 processes: 2.35 s)."""
 
 
 def with_medians(case: CaseResult, medians: Sequence[float], processes: bool) -> CaseResult:
@@ -68,6 +75,8 @@ class Replay:
         }
         self.planned = {key: planned[key] for key in self.template}
         self.shell = loaded[0]
+        self.now = 0.0
+        """The replay's clock, in seconds of fresh processes."""
 
     @staticmethod
     def _medians(result: Result, key: str) -> np.ndarray:
@@ -84,19 +93,22 @@ class Replay:
     def fresh_processes(self, rng: np.random.Generator):
         def measure(cases: Sequence[Case], observer: Observer, count: int) -> Iterator[CaseResult]:
             for case in cases:
+                self.now += count * FRESH_SECONDS[BACKENDS[case.backend].jit]
                 medians = [float(m) for m in rng.choice(self.pools[case.key], size=count)]
                 yield with_medians(self.template[case.key], medians, processes=True)
 
         return measure
 
 
-def gate_fails(replay: Replay, rng: np.random.Generator, factor: float, threshold: float) -> bool:
+def gate_fails(
+    replay: Replay, rng: np.random.Generator, factor: float, threshold: float, budget: float
+) -> bool:
     """One try: does the gate fail a new run against a baseline scaled by `factor`?"""
     base = replay.one_process_run(rng, factor)
     new = replay.one_process_run(rng, 1.0)
     judging = Judging(run_view(base, "base"), threshold, 0.01)
-    budget = sum(case_cost(case) for case in replay.planned.values())
-    confirm(new, judging, replay.planned, replay.fresh_processes(rng), Observer(), budget)
+    measure = replay.fresh_processes(rng)
+    confirm(new, judging, replay.planned, measure, Observer(), budget, clock=lambda: replay.now)
     verdicts = judging.verdicts(new, replay.planned).values()
     return any(verdict.verdict == "slower" for verdict in verdicts)
 
@@ -108,13 +120,25 @@ def main() -> int:
     parser.add_argument("--tries", type=int, default=300)
     parser.add_argument("--factor", type=float, default=0.85)
     parser.add_argument("--threshold", default="10%")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=3.5,
+        help="seconds the plain run measured (the quick "
+        "suite on the quiet 2-core VM: about 3.5 of its 4.6 s, the rest start-up)",
+    )
     options = parser.parse_args()
     planned = {case.key: case for case in load_suite(options.suite).cases()}
     replay = Replay(options.results, planned)
     threshold = parse_threshold(options.threshold)
     rng = np.random.default_rng(0)
-    alarms = sum(gate_fails(replay, rng, 1.0, threshold) for _ in range(options.tries))
-    caught = sum(gate_fails(replay, rng, options.factor, threshold) for _ in range(options.tries))
+
+    def tries(factor: float) -> int:
+        return sum(
+            gate_fails(replay, rng, factor, threshold, options.budget) for _ in range(options.tries)
+        )
+
+    alarms, caught = tries(1.0), tries(options.factor)
     print(
         f"{len(replay.pools)} cases, pools of {min(map(len, replay.pools.values()))}+ process "
         f"medians; {options.tries} tries each: false alarms {alarms}/{options.tries} "

@@ -396,7 +396,7 @@ def _confirm_suspects(
     """Re-measure, in fresh processes, the cases that look slower than the baseline within one
     process, so the gate decides on the spread between processes (confirm.py)."""
     planned = {case.key: case for case in plan.planned}
-    count = len(suspects(gate.judging.verdicts(plan.result, planned).values()))
+    count = len(suspects(gate.judging.verdicts(plan.result, planned).values(), planned))
     if not count:
         return
 

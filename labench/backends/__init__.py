@@ -39,6 +39,13 @@ def shared_with_workers(names: Iterable[str], environment: Mapping[str, str]) ->
     return shared
 
 
+def preload_modules(names: Iterable[str]) -> list[str]:
+    """The modules worth importing once in a fork server for cases of the named backends."""
+    return sorted(
+        {module for name in names if name in BACKENDS for module in BACKENDS[name].preload}
+    )
+
+
 def computes_elsewhere(name: str) -> bool:
     """Whether the named backend computes on machines of its own (dask's cluster)."""
     return isinstance(BACKENDS.get(name), ComputesElsewhere)
@@ -58,6 +65,7 @@ __all__ = [
     "ComputesElsewhere",
     "availability",
     "computes_elsewhere",
+    "preload_modules",
     "release_all",
     "shared_with_workers",
 ]

@@ -28,6 +28,12 @@ class Availability:
 class Backend(Protocol):
     name: str
     loop_timer: LoopTimer
+    preload: tuple[str, ...]
+    """Modules a forked worker process would otherwise import for each case of this backend:
+    imported once in the fork server instead (execution/isolated.py)."""
+    jit: bool
+    """Whether a fresh process must load (or compile) a kernel's code at its first call, which
+    makes re-measuring a case in fresh processes costly (confirm.py orders suspects by it)."""
     synchronized: Callable[[Callable[[], Any]], Callable[[], Any]] | None
     """For asynchronous devices: wraps a call so it returns only when the device is done, for a
     second, host wall-clock measurement next to the device clock's. None on the host."""
@@ -87,6 +93,8 @@ class HostBackend:
     arithmetic in the arrays' own type (no math modes)."""
 
     loop_timer = staticmethod(cpu_loop_timer)
+    preload: tuple[str, ...] = ()
+    jit = False
     synchronized = None
     math_modes = (DEFAULT_MATH,)
     precision = staticmethod(no_precision_control)

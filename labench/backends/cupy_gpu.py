@@ -92,6 +92,9 @@ def gemm_precision(dtype: str, math: str) -> Iterator[dict[str, str]]:
 class CupyBackend:
     name = "cupy"
     loop_timer = staticmethod(cuda_loop_timer)
+    preload: tuple[str, ...] = ()
+    """Nothing: a fork server should not hold a CUDA library that a fork cannot use."""
+    jit = True
     synchronized = staticmethod(synchronized)
     math_modes = MATH_MODES
     precision = staticmethod(gemm_precision)
