@@ -11,6 +11,7 @@ from conftest import measured_case, rescaled, write_result
 
 from labench import results
 from labench.compare import judge, parse_threshold, prediction_log_ratio
+from labench.confirm import CHECK_PROCESSES, CONFIRM_PROCESSES
 from labench.errors import InputError
 from labench.interop import Series, load_run
 
@@ -320,17 +321,18 @@ def test_run_with_baseline_gates_in_one_step(cli, write_suite, tiny_run, tmp_pat
         faster_base,
     )
     new = results.load(tmp_path / "new.json")
-    # both cases looked slower in one process and were re-measured in 4 fresh ones
+    # both cases looked slower in one process and were re-measured in fresh ones
     assert sorted(new.run.confirmed) == sorted(case.key for case in new.cases)
     assert "noise model" in result.output
     if all(case.flags for case in new.cases):
         # a machine busy enough to flag every measurement: the gate says it cannot tell
         assert result.exit_code == 0 and "unsure" in result.output, result.output
     else:
-        # a 3x slowdown stands out of the spread between processes, and the first found
-        # slower was measured in 4 more processes before the gate failed on it
+        # a 3x slowdown stands out of the spread between processes, and what was found
+        # slower was measured in more processes again before the gate failed on it
         assert result.exit_code == 1 and "slower" in result.output, result.output
-        assert max(len(c.timing.process_medians) for c in new.cases) == 9
+        looks = 1 + CONFIRM_PROCESSES + CHECK_PROCESSES
+        assert max(len(c.timing.process_medians) for c in new.cases) == looks
     broken = cli("run", write_suite(TINY, "b.yaml"), "-q", "--baseline", tmp_path / "nope.json")
     assert broken.exit_code == 2
 

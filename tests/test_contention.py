@@ -57,7 +57,10 @@ def test_a_machine_made_busy_on_purpose_is_detected_and_its_cases_marked(
     assert result.exit_code == 0, result.output
     assert "busy machine" in result.output
     [case] = results.load(tmp_path / "r.json").cases
-    assert "contended" in case.flags and case.metrics["others_cores"] > 0.5
+    # an all-core case leaves the hogs only what it does not take itself (0.4-0.9 cores seen
+    # here): beyond the allowance is what the flag means
+    assert "contended" in case.flags
+    assert case.metrics["others_cores"] > contention.SPARE_CORES_SLACK
     saved = results.load(tmp_path / "r.json")
     assert saved.run.load is not None and saved.run.load.others_cores > 0.5
     assert "contended" in result.output and "1 case(s) flagged" in result.output

@@ -97,3 +97,17 @@ def test_the_smallest_inner_loop_count_of_the_processes_is_kept():
         for run, loops in zip(runs, (4, 2, 8), strict=True)
     ]
     assert merge_processes(runs).timing.inner_loops == 2
+
+
+def test_a_merged_case_carries_the_flags_of_most_of_its_processes():
+    """One disturbed process in seven does not flag the case (the noise model discounts it);
+    a neighbour that disturbed most of them does; and the spread between processes, which
+    the statistics see, is no flag of its own."""
+    steady = [measured_case(median=m, seed=i) for i, m in enumerate([1e-3, 1.01e-3, 0.99e-3])]
+    disturbed = measured_case(median=1.9e-3, seed=9).model_copy(update={"flags": ["noisy"]})
+    six = merge_processes([*steady, *steady])
+    assert merge_processes([disturbed, six]).flags == []
+    busy = [case.model_copy(update={"flags": ["contended"]}) for case in steady[:2]]
+    assert merge_processes([*busy, steady[2]]).flags == ["contended"]
+    apart = merge_processes([measured_case(median=1e-3, seed=1), measured_case(median=2e-3)])
+    assert apart.flags == [] and apart.timing.process_medians == pytest.approx([1e-3, 2e-3], 0.05)
