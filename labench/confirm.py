@@ -10,11 +10,11 @@ slow way beyond the threshold, within one process) in a few freshly drawn proces
 them on the spread between processes that it has then measured (compare's `noise model`).
 
 Two stages, because the lottery can be lopsided. A one-process baseline is a single draw; when it
-drew a rare fast placement (a 64x64 Numba matmul at 34 us where most processes give 56 us), six
+drew a rare fast placement (a 64x64 Numba matmul at 34 us where most processes give 56 us), five
 fresh draws can all land in the common slow mode, agree closely, and call the baseline's luck a
 regression. So every case that stage one finds slower is measured again, all of them together,
 in CHECK_PROCESSES more processes before the gate may fail on it: a fast mode that exists shows
-up among thirteen draws with high probability, widens the spread on the baseline's side and
+up among eleven draws with high probability, widens the spread on the baseline's side and
 clears the case; a real regression stays slower in every draw.
 
 Both stages' sizes were chosen on measured data, not guessed: process medians of the quick suite
@@ -41,10 +41,12 @@ from labench.suite import Case
 
 MIN_BUDGET = 2.0
 """Seconds of confirmation a run always gets, however short its own measurement was."""
-CONFIRM_PROCESSES = 6
-"""Fresh processes per suspect; with the run's own, seven process medians. Fewer leave the
-noise model too few draws on each side of their median (compare.side_statistic)."""
-CHECK_PROCESSES = 6
+CONFIRM_PROCESSES = 5
+"""Fresh processes per suspect; with the run's own, six process medians. Fewer leave the
+noise model too few draws on each side of their median (compare.side_statistic); more cost
+more than the gate's budget on a 2-core machine (gate_noise.py measured 6 + 6 at 2.18x a plain
+run, 5 + 5 at 2.11x, before batches were kept to one kind)."""
+CHECK_PROCESSES = 5
 """More fresh processes for a case stage one finds slower, before the gate may fail on it."""
 FIRST_LOOK_SHARE = 0.5
 """Stage one's share of the budget; stage two re-measures only what stage one found slower."""
@@ -77,10 +79,31 @@ def suspects(verdicts: Iterable[Verdict], planned: dict[str, Case]) -> list[Verd
     return sorted(
         found,
         key=lambda verdict: (
-            BACKENDS[planned[verdict.key].backend].jit,
+            jit(planned, verdict.key),
             -(verdict.base.median or 0.0),
         ),
     )
+
+
+def jit(planned: dict[str, Case], key: str) -> bool:
+    """Whether the case's backend loads compiled code in each fresh process (`Backend.jit`)."""
+    return BACKENDS[planned[key].backend].jit
+
+
+def next_batch(pending: Sequence[str], planned: dict[str, Case]) -> list[str]:
+    """The next suspects to measure together: up to BATCH of one kind, and a case whose
+    backend loads compiled code in each fresh process alone. Five fresh processes cost such a
+    case about 2.5 s here, more than stage one's whole share of a quick-suite run, so it is
+    confirmed only when suspects of its kind come first (no cheaper ones), one at a time with
+    the clock looked at before each; after cheaper ones, it stays `unsure`."""
+    if jit(planned, pending[0]):
+        return list(pending[:1])
+    batch = []
+    for key in pending[:BATCH]:
+        if jit(planned, key):
+            break
+        batch.append(key)
+    return batch
 
 
 def remeasure(
@@ -141,9 +164,13 @@ def confirm(
     verdicts = judging.verdicts(result, planned).values()
     pending = [verdict.key for verdict in suspects(verdicts, planned)]
     outcome = Confirmation()
+    kind = jit(planned, pending[0]) if pending else False
     first = True
     while pending and (first or clock() - started < budget * FIRST_LOOK_SHARE):
-        batch, pending = pending[:BATCH], pending[BATCH:]
+        if jit(planned, pending[0]) != kind:
+            break  # no costly kind after a cheap one: see `next_batch`
+        batch = next_batch(pending, planned)
+        pending = pending[len(batch) :]
         outcome.confirmed += remeasure(result, batch, planned, measure, observer, processes)
         first = False
     outcome.left = pending

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 PROC_STAT = "/proc/stat"
@@ -44,8 +45,29 @@ class CpuTimes:
     own: float
 
 
-def snapshot(cpus: set[int] | None = None) -> CpuTimes | None:
-    """Now, or None where the OS does not report per-core times."""
+def process_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process so far, 0 where it cannot be read (gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14, 15)
+
+
+def parent_pid(pid: int) -> int | None:
+    """The parent of a process, None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
+            return int(stream.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def snapshot(cpus: set[int] | None = None, helpers: Sequence[int] = ()) -> CpuTimes | None:
+    """Now, or None where the OS does not report per-core times. `helpers` are processes that
+    work for this one (a LocalCluster's workers computing a dask case): their CPU time is the
+    case's own, not a neighbour's."""
     wanted = {f"cpu{index}" for index in (cpus if cpus is not None else allowed_cpus())}
     busy = steal = 0.0
     try:
@@ -61,7 +83,8 @@ def snapshot(cpus: set[int] | None = None) -> CpuTimes | None:
                 steal += stolen
     except OSError:
         return None
-    return CpuTimes(time.perf_counter(), busy / TICK, steal / TICK, time.process_time())
+    own = time.process_time() + sum(process_seconds(pid) for pid in helpers)
+    return CpuTimes(time.perf_counter(), busy / TICK, steal / TICK, own)
 
 
 @dataclass(frozen=True)

@@ -253,11 +253,12 @@ def measure_case(
             backend.precision(case.dtype, case.math) as computed,
         ):
             pools = threads.pools | own
-            before = contention.snapshot(cpus)
+            helpers = backend.local_processes() if isinstance(backend, ComputesElsewhere) else []
+            before = contention.snapshot(cpus, helpers)
             cold, metrics, measurement, returned = _check_then_time(
                 case, inputs, reference, backend
             )
-            others = contention.between(before, contention.snapshot(cpus), len(cpus))
+            others = contention.between(before, contention.snapshot(cpus, helpers), len(cpus))
             if returned is not None and returned != case.dtype:
                 computed["output_dtype"] = returned
     except CaseFailed as failure:

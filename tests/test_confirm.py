@@ -9,6 +9,7 @@ from labench.confirm import (
     CONFIRM_PROCESSES,
     Judging,
     confirm,
+    next_batch,
     suspects,
 )
 from labench.interop import run_view
@@ -120,7 +121,7 @@ def test_fresh_processes_confirm_a_real_slowdown_and_clear_a_lucky_baseline(writ
         }
     )
     outcome = confirm(new, judging(base), plan, measure, Observer(), budget=100)
-    # stage one: both suspects in 6 processes; stage two: the slower one in 6 more
+    # stage one: both suspects in fresh processes; stage two: the slower one in more
     assert asked == [(keys[:2], CONFIRM_PROCESSES), ([keys[0]], CHECK_PROCESSES)]
     assert outcome.confirmed == keys[:2] and outcome.checked == [keys[0]] and outcome.left == []
     assert len(new.cases[0].timing.process_medians) == 1 + CONFIRM_PROCESSES + CHECK_PROCESSES
@@ -142,6 +143,51 @@ def test_every_case_stage_one_finds_slower_is_checked_in_one_batch(write_suite):
     outcome = confirm(new, judging(base), plan, measure, Observer(), budget=100)
     assert asked == [([keys[1], keys[0]], CONFIRM_PROCESSES), ([keys[1], keys[0]], CHECK_PROCESSES)]
     assert outcome.checked == [keys[1], keys[0]]
+
+
+def test_batches_hold_one_kind_and_a_compiled_kernel_alone(write_suite):
+    cases = load_suite(
+        write_suite(
+            """
+labench: 1
+name: c
+benchmarks:
+  - {id: b, workload: kernels.matmul, params: {n: [4, 5]}, implementations: [numpy, numba]}
+"""
+        )
+    ).cases()
+    plan = {case.key: case for case in cases}
+    kind = {key: plan[key].implementation for key in plan}
+    numpy_first = sorted(plan, key=lambda key: kind[key] == "numba")
+    first = next_batch(numpy_first, plan)
+    assert [kind[key] for key in first] == ["numpy", "numpy"]
+    assert next_batch(numpy_first[len(first) :], plan) == numpy_first[2:3]  # one numba case
+
+
+def test_no_compiled_kernel_is_confirmed_after_cheaper_suspects(write_suite):
+    """Five fresh processes cost a Numba case about 2.5 s on the 2-core VM: after the NumPy
+    suspects it stays `unsure` (left), however much budget remains."""
+    cases = load_suite(
+        write_suite(
+            """
+labench: 1
+name: c
+benchmarks:
+  - {id: b, workload: kernels.matmul, params: {n: 4}, implementations: [numpy, numba]}
+"""
+        )
+    ).cases()
+    plan = {case.key: case for case in cases}
+    numpy_key, numba_key = list(plan)
+    base = keyed(run_of({1: 1e-3, 2: 1e-3}), plan)
+    new = keyed(run_of({1: 1.3e-3, 2: 1.3e-3}), plan)
+    measure, asked = fake_processes({key: [1e-3] * 12 for key in plan})
+    outcome = confirm(new, judging(base), plan, measure, Observer(), budget=100)
+    assert asked == [([numpy_key], CONFIRM_PROCESSES)] and outcome.left == [numba_key]
+    only_numba = keyed(run_of({1: 1e-3, 2: 1.3e-3}), plan)
+    measure, asked = fake_processes({key: [1e-3] * 12 for key in plan})
+    confirm(only_numba, judging(base), plan, measure, Observer(), budget=100)
+    assert asked == [([numba_key], CONFIRM_PROCESSES)]
 
 
 def test_stage_one_takes_batches_while_half_the_budget_lasts_on_the_clock(write_suite):
@@ -168,8 +214,8 @@ def test_stage_one_takes_batches_while_half_the_budget_lasts_on_the_clock(write_
 
 
 def test_a_lopsided_lottery_is_cleared_by_the_second_look(write_suite):
-    """The baseline drew a rare fast placement (34 vs the usual 56): six fresh draws all land
-    in the slow mode and look like a regression; six more find the fast mode again."""
+    """The baseline drew a rare fast placement (34 vs the usual 56): five fresh draws all land
+    in the slow mode and look like a regression; five more find the fast mode again."""
     plan = planned(write_suite)
     keys = list(plan)
     base = keyed(run_of({1: 34e-6, 2: 1e-3, 3: 1e-3}), plan)
@@ -198,8 +244,8 @@ def test_a_lopsided_lottery_is_cleared_by_the_second_look(write_suite):
 
 def test_a_disturbed_process_does_not_hide_a_slowdown(write_suite):
     """A steady case (1% between processes), 15% slower in every fresh process but one that a
-    neighbour slowed to 1.9x. Over all seven draws the standard deviation is 20%, and a t
-    prediction interval would call the case `same` (p = 0.34); a slow process says nothing
+    neighbour slowed to 1.9x. Over all six draws the standard deviation is 20%, and a t
+    prediction interval would call the case `same` (p = 0.36); a slow process says nothing
     about how fast a draw can be, so the noise model judges on the fast side and the case
     stays slower through both stages."""
     plan = planned(write_suite)

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import time
 
 import pytest
 from conftest import measured_case
@@ -150,3 +151,26 @@ def test_too_few_samples_for_a_ci_are_judged_by_their_range():
     wide = measured_case(median=1e-3, spread=0.3, size=12, seed=5)
     assert noise_flags(wide.timing) == ["noisy"]
     assert noise_flags(measured_case(spread=0.01, size=40).timing) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs Linux /proc/stat")
+def test_processes_that_work_for_the_case_are_not_neighbours():
+    """A LocalCluster's workers compute a dask case in processes of their own: named as
+    helpers, their CPU time is the case's, so a busy helper is no contention."""
+    cpus = contention.allowed_cpus()
+    stop = multiprocessing.Event()
+    helper = multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
+    helper.start()
+    try:
+        os.sched_setaffinity(helper.pid, cpus)
+        assert contention.parent_pid(helper.pid) == os.getpid()
+        plain, helped = contention.snapshot(cpus), contention.snapshot(cpus, [helper.pid])
+        time.sleep(0.5)
+        as_neighbour = contention.between(plain, contention.snapshot(cpus), len(cpus))
+        as_helper = contention.between(helped, contention.snapshot(cpus, [helper.pid]), len(cpus))
+    finally:
+        stop.set()
+        helper.join()
+    assert as_neighbour.others_cores > 0.6
+    assert as_helper.others_cores < as_neighbour.others_cores - 0.5
+    assert contention.parent_pid(helper.pid) is None  # gone: nothing to read

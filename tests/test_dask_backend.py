@@ -3,6 +3,7 @@ every implementation, its chunking and workers recorded, impossible chunks refus
 and a machine without dask told why its cases are skipped."""
 
 import logging
+import os
 import sys
 
 import numpy as np
@@ -103,6 +104,20 @@ benchmarks:
     assert measured == ["then", "first"]
     if not isolated:  # in-process, the cluster is this process's: none while `then` ran
         assert cluster_at_start["then"] is None
+
+
+def test_the_local_cluster_s_processes_count_as_the_case_s_own():
+    """Its workers compute the case on this machine's cores: the contention check must count
+    them (and their nannies) as the case's, not as neighbours."""
+    try:
+        held = dask_cluster.cluster()
+        workers = {int(info["pid"]) for info in held.workers().values()}
+        found = DaskBackend().local_processes()
+        assert workers <= set(found) and len(found) > len(workers)  # the nannies too
+        assert os.getpid() not in found
+    finally:
+        dask_cluster.release()
+    assert DaskBackend().local_processes() == []
 
 
 def test_chunks_larger_than_the_matrix_are_refused_at_their_line(cli, write_suite):

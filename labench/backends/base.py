@@ -75,6 +75,11 @@ class ComputesElsewhere(Protocol):
         """Let go of what the run held (a no-op when nothing was started)."""
         ...
 
+    def local_processes(self) -> list[int]:
+        """Processes on this machine computing the current case for this one (a LocalCluster's
+        workers): the contention check counts their CPU time as the case's own."""
+        ...
+
 
 @contextmanager
 def no_extra_thread_control(count: int) -> Iterator[dict[str, int]]:

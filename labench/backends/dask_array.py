@@ -47,6 +47,12 @@ class DaskBackend(HostBackend):
 
         return dask_cluster.shared_environment(environment)
 
+    def local_processes(self) -> list[int]:
+        """This run's LocalCluster's processes, if one is held (dask_cluster.Cluster)."""
+        from labench.backends import dask_cluster
+
+        return dask_cluster.local_processes()
+
     def release(self) -> None:
         """Close this run's cluster connection (and LocalCluster), if one was made."""
         from labench.backends import dask_cluster

@@ -113,6 +113,20 @@ class Cluster:
         """The sum of the workers' memory limits (a worker without one counts as none)."""
         return sum(int(worker.get("memory_limit") or 0) for worker in self.workers().values())
 
+    def local_processes(self) -> list[int]:
+        """The processes on this machine doing this run's dask work: a LocalCluster's workers,
+        their nannies, and the process that started them, which holds the scheduler (this one,
+        or an isolated worker's parent). None for a user's cluster, whose workers' process ids
+        may be another machine's."""
+        from labench.contention import parent_pid
+
+        if self.remote:
+            return []
+        workers = {int(info["pid"]) for info in self.workers().values() if info.get("pid")}
+        nannies = {parent_pid(pid) for pid in workers} - {None}
+        owners = {parent_pid(pid) for pid in nannies} - {None}
+        return sorted((workers | nannies | owners) - {os.getpid()})
+
     def placement(self, threads: int) -> Placement:
         """The workers a case with `threads` threads computes on (see the module's docstring)."""
         workers = self.workers()
@@ -179,6 +193,11 @@ def shared_environment(environment: Mapping[str, str]) -> dict[str, str]:
     if environment.get(SCHEDULER):
         return {}
     return {SCHEDULER: cluster().address, OWN_CLUSTER: "local"}
+
+
+def local_processes() -> list[int]:
+    """This run's cluster's processes on this machine, if a cluster is held (see Cluster)."""
+    return _cluster.local_processes() if _cluster is not None else []
 
 
 def memory() -> tuple[int, str]:

@@ -38,27 +38,35 @@ STARTUP_LIMIT = 300.0
 """Seconds a worker may take to import labench and load the suite before it is given up on."""
 
 
-def worker_context(independent: bool, jitter: bool = False, preload: Sequence[str] = ()) -> Any:
+def preload_for(context: Any, cases: Sequence[Case]) -> None:
+    """Have a fork server that is yet to start import what `cases`' backends need (a running
+    one keeps what it has): Numba only when Numba cases are among the first it serves."""
+    if context.get_start_method() == "forkserver":
+        needed = preload_modules(case.backend for case in cases)
+        context.set_forkserver_preload(["labench.execution.isolated", *needed])
+
+
+def worker_context(independent: bool, jitter: bool = False) -> Any:
     """How workers start.
 
     For isolation alone they fork from a server process that has imported labench and the
-    `preload` modules its backends need (Numba: `Backend.preload`) but run nothing: a clean
-    state without paying an interpreter start and the imports per worker (0.65 s here; a fresh
-    fork measuring a Numba case cost 0.45 s, against 0.05 s for NumPy's, 0.2 s of it Numba's
-    import). But forked workers share the
-    server's address-space layout, so their timings share its placement luck: measured on the
-    quick suite, the medians of 6 forked workers moved by up to 29% from one run to the next, as
-    much as within a run. When the processes are meant as independent samples (`--processes`),
-    each is spawned instead, with its own layout; run medians then agree within 2-8%. Or, with
-    `jitter`, each is forked and then shifts its own heap first (placement.py), which draws a
-    fresh placement at the cost of a fork: measured on a 64 x 64 Numba matmul, ten jittered
-    forks spread over 27-58 us like ten spawned processes (log-sd 0.34 both), plain forks over
-    53-60 us (0.03). Without a fork server (Windows), spawn.
+    modules its first cases' backends need (`preload_for`, `Backend.preload`) but run nothing: a
+    clean state without paying an interpreter start and the imports per worker (0.65 s here; a
+    fresh fork measuring a Numba case cost 0.45 s, against 0.05 s for NumPy's, 0.2 s of it
+    Numba's import). But forked workers share the server's address-space layout, so their
+    timings share its placement luck: measured on the quick suite, the medians of 6 forked
+    workers moved by up to 29% from one run to the next, as much as within a run. When the
+    processes are meant as independent samples (`--processes`), each is spawned instead, with
+    its own layout; run medians then agree within 2-8%. Or, with `jitter`, each is forked and
+    then shifts its own heap first (placement.py), which draws a fresh placement at the cost of
+    a fork: measured on a 64 x 64 Numba matmul, ten jittered forks spread over 27-58 us like ten
+    spawned processes (log-sd 0.34 both), plain forks over 53-60 us (0.03). Without a fork
+    server (Windows), spawn.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods() or (independent and not jitter):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["labench.execution.isolated", *preload])
+    context.set_forkserver_preload(["labench.execution.isolated"])
     return context
 
 
@@ -85,12 +93,12 @@ class Isolated:
         self.order = replace(
             order, jitter=jitter, environment={**order.environment, **(environment or {})}
         )
-        backends = {case.backend for case in suite.cases()}
-        self.context = worker_context(independent, jitter, preload_modules(backends))
+        self.context = worker_context(independent, jitter)
         self.together = together
 
     def run(self, cases: Sequence[Case], observer: Observer) -> Iterator[CaseResult]:
         cases = here_first(cases)
+        preload_for(self.context, cases)
         if self.together:
             yield from in_workers(self.context, cases, observer, self._order(cases))
         else:

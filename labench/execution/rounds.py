@@ -111,8 +111,8 @@ def majority_flags(measured: Sequence[CaseResult]) -> list[Flag]:
     as it holds medians). Each process flags itself (`noisy`, `contended`); one that a neighbour
     disturbed is a slow outlier that the noise model between processes already discounts
     (compare.side_statistic), and flagging the whole case for it made more processes give a
-    less certain verdict: on the quiet 2-core VM, merged over 13 processes, one flagged process
-    left a steady case 20% slower `unsure`. A neighbour present throughout flags most
+    less certain verdict: on the quiet 2-core VM, merged over 11 to 13 processes, one flagged
+    process left a steady case 20% slower `unsure`. A neighbour present throughout flags most
     processes, and the case with them."""
     weight: Counter[Flag] = Counter()
     total = 0
