@@ -75,7 +75,7 @@ def main() -> int:
     common = ["-q", "--no-fail-on-claims", "--processes", str(options.processes)]
     gate = ["--threshold", options.threshold]
     passed = caught = 0
-    plain_times, gated_times = [], []
+    plain_times, gated_times, slowed_times = [], [], []
     with tempfile.TemporaryDirectory() as folder:
         for attempt in range(1, options.tries + 1):
             base = Path(folder) / f"base{attempt}.json"
@@ -95,7 +95,7 @@ def main() -> int:
                 *gate,
             )
             lucky = scaled(base, Path(folder) / f"fast{attempt}.json", options.factor)
-            labench(
+            _, slowed = labench(
                 "run",
                 options.suite,
                 "-o",
@@ -111,21 +111,26 @@ def main() -> int:
             caught += bool(found)
             plain_times.append(plain)
             gated_times.append(gated)
+            slowed_times.append(slowed)
             print(
                 f"try {attempt}: honest pair {'passed' if not alarms else 'FALSE ALARM'} "
                 f"({', '.join(alarms) or 'no case slower'}); x{1 / options.factor:.3f} slowdown "
                 f"{'caught' if found else 'MISSED'} ({len(found)} cases slower); "
-                f"plain run {plain:.1f} s, gated run {gated:.1f} s",
+                f"plain run {plain:.1f} s, gated runs {gated:.1f} s honest, {slowed:.1f} s slowed",
                 flush=True,
             )
     tries = options.tries
-    plain, gated = statistics.median(plain_times), statistics.median(gated_times)
-    ratio = statistics.median(g / p for g, p in zip(gated_times, plain_times, strict=True))
+    plain = statistics.median(plain_times)
+
+    def gated(times: list[float]) -> str:
+        ratio = statistics.median(g / p for g, p in zip(times, plain_times, strict=True))
+        return f"{statistics.median(times):.1f} s ({ratio:.2f}x)"
+
     print(
         f"{options.suite}, --processes {options.processes}, threshold {options.threshold}: "
         f"honest pairs passed {passed}/{tries} (false alarms {tries - passed}/{tries}); "
         f"x{1 / options.factor:.3f} slowdowns caught {caught}/{tries}; median wall time "
-        f"plain {plain:.1f} s, gated {gated:.1f} s ({ratio:.2f}x)"
+        f"plain {plain:.1f} s, gated {gated(gated_times)} honest, {gated(slowed_times)} slowed"
     )
     return 0 if passed >= 0.9 * tries and caught == tries else 1
 

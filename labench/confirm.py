@@ -10,11 +10,11 @@ slow way beyond the threshold, within one process) in a few freshly drawn proces
 them on the spread between processes that it has then measured (compare's `noise model`).
 
 Two stages, because the lottery can be lopsided. A one-process baseline is a single draw; when it
-drew a rare fast placement (a 64x64 Numba matmul at 34 us where most processes give 56 us), five
+drew a rare fast placement (a 64x64 Numba matmul at 34 us where most processes give 56 us), six
 fresh draws can all land in the common slow mode, agree closely, and call the baseline's luck a
 regression. So every case that stage one finds slower is measured again, all of them together,
 in CHECK_PROCESSES more processes before the gate may fail on it: a fast mode that exists shows
-up among eleven draws with high probability, widens the spread on the baseline's side and
+up among thirteen draws with high probability, widens the spread on the baseline's side and
 clears the case; a real regression stays slower in every draw.
 
 Both stages' sizes were chosen on measured data, not guessed: process medians of the quick suite
@@ -41,12 +41,12 @@ from labench.suite import Case
 
 MIN_BUDGET = 2.0
 """Seconds of confirmation a run always gets, however short its own measurement was."""
-CONFIRM_PROCESSES = 5
-"""Fresh processes per suspect; with the run's own, six process medians. Fewer leave the
-noise model too few draws on each side of their median (compare.side_statistic); more cost
-more than the gate's budget on a 2-core machine (gate_noise.py measured 6 + 6 at 2.18x a plain
-run, 5 + 5 at 2.11x, before batches were kept to one kind)."""
-CHECK_PROCESSES = 5
+CONFIRM_PROCESSES = 6
+"""Fresh processes per suspect; with the run's own, seven process medians. Fewer leave the
+noise model too few draws on each side of their median (compare.side_statistic): replayed on
+measured process medians (benchmarks/gate_replay.py), 4 + 4 caught 97-98% of x1.176 slowdowns
+where 6 + 6 caught all; gate_noise.py measured 5 + 5 and 7 + 7 alike (9 of 10 caught each)."""
+CHECK_PROCESSES = 6
 """More fresh processes for a case stage one finds slower, before the gate may fail on it."""
 FIRST_LOOK_SHARE = 0.5
 """Stage one's share of the budget; stage two re-measures only what stage one found slower."""
