@@ -90,19 +90,30 @@ def jit(planned: dict[str, Case], key: str) -> bool:
     return BACKENDS[planned[key].backend].jit
 
 
-def next_batch(pending: Sequence[str], planned: dict[str, Case]) -> list[str]:
-    """The next suspects to measure together: up to BATCH of one kind, and a case whose
+def fresh_cost(result: Result, key: str) -> float:
+    """Seconds measuring the case again in one fresh process should take: what making its
+    inputs and measuring it took in this run (`runner.with_costs`)."""
+    case = next(case for case in result.cases if case.key == key)
+    return case.metrics.get("setup_seconds", 0.0) + case.metrics.get("measure_seconds", 0.0)
+
+
+def next_batch(
+    pending: Sequence[str], planned: dict[str, Case], costs: dict[str, float], left: float
+) -> list[str]:
+    """The next suspects to measure together, in order, skipping any whose planned cost
+    (`costs`) no longer fits in `left` seconds: up to BATCH of one kind, and a case whose
     backend loads compiled code in each fresh process alone. Five fresh processes cost such a
     case about 2.5 s here, more than stage one's whole share of a quick-suite run, so it is
-    confirmed only when suspects of its kind come first (no cheaper ones), one at a time with
-    the clock looked at before each; after cheaper ones, it stays `unsure`."""
-    if jit(planned, pending[0]):
-        return list(pending[:1])
-    batch = []
-    for key in pending[:BATCH]:
-        if jit(planned, key):
+    confirmed only when suspects of its kind come first (no cheaper ones), one at a time; after
+    cheaper ones, it stays `unsure`."""
+    kind = jit(planned, pending[0])
+    batch: list[str] = []
+    for key in pending:
+        if len(batch) == (1 if kind else BATCH) or jit(planned, key) != kind:
             break
-        batch.append(key)
+        if costs[key] <= left:
+            batch.append(key)
+            left -= costs[key]
     return batch
 
 
@@ -158,21 +169,27 @@ def confirm(
     clock: Callable[[], float] = time.perf_counter,
 ) -> Confirmation:
     """Both stages (see the module docstring) on the suspects of `result` against the base.
-    Stage one takes them BATCH at a time while `clock` says its share of `budget` lasts."""
+    Stage one plans each batch by what its cases cost in this run, within what `clock` says is
+    left of its share of `budget`, and scales later plans by how far the real cost of earlier
+    batches exceeded theirs; a suspect that does not fit stays `unsure`."""
     started = clock()
     budget = max(budget, MIN_BUDGET)
     verdicts = judging.verdicts(result, planned).values()
     pending = [verdict.key for verdict in suspects(verdicts, planned)]
     outcome = Confirmation()
+    share, scale = budget * FIRST_LOOK_SHARE, 1.0
     kind = jit(planned, pending[0]) if pending else False
-    first = True
-    while pending and (first or clock() - started < budget * FIRST_LOOK_SHARE):
-        if jit(planned, pending[0]) != kind:
-            break  # no costly kind after a cheap one: see `next_batch`
-        batch = next_batch(pending, planned)
-        pending = pending[len(batch) :]
+    costs = {key: processes * fresh_cost(result, key) for key in pending}
+    while pending and jit(planned, pending[0]) == kind:  # no costly kind after a cheap one
+        left = share - (clock() - started)
+        batch = next_batch(pending, planned, costs, left / scale) if left > 0 else []
+        if not batch:
+            break
+        pending = [key for key in pending if key not in batch]
+        began = clock()
         outcome.confirmed += remeasure(result, batch, planned, measure, observer, processes)
-        first = False
+        # what the batch really took against its plan: later plans are scaled by it
+        scale = max(scale, (clock() - began) / max(sum(costs[key] for key in batch), 1e-9))
     outcome.left = pending
     found = judging.verdicts(result, outcome.confirmed)
     outcome.checked = [key for key in outcome.confirmed if found[key].verdict == "slower"]

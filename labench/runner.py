@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import statistics
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -182,6 +183,7 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
     if not runnable:
         return
     head = runnable[0]
+    started = time.perf_counter()
     try:
         inputs, reference = _prepare_data(head)
     except TooLargeForHost as failure:
@@ -204,9 +206,22 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
         for case in runnable:
             yield record(case, "error", f"making inputs or reference failed: {_describe(error)}")
         return
+    setup = time.perf_counter() - started
     for case in runnable:
         observer.started(case)
-        yield measure_case(case, inputs, reference)
+        started = time.perf_counter()
+        result = measure_case(case, inputs, reference)
+        yield with_costs(result, setup, time.perf_counter() - started)
+
+
+def with_costs(result: CaseResult, setup: float, measuring: float) -> CaseResult:
+    """`result` with what it cost to reproduce in a fresh process: `setup_seconds` (making its
+    inputs and float64 reference, shared with the other implementations of its point) and
+    `measure_seconds` (checking and timing it). The gate's confirmation plans by them: a
+    low-rank case whose inputs take seconds to factor cannot be measured again six times
+    within a budget of a few seconds (confirm.py)."""
+    costs = {"setup_seconds": setup, "measure_seconds": measuring}
+    return result.model_copy(update={"metrics": result.metrics | costs})
 
 
 def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:

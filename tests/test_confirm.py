@@ -167,9 +167,12 @@ benchmarks:
     plan = {case.key: case for case in cases}
     kind = {key: plan[key].implementation for key in plan}
     numpy_first = sorted(plan, key=lambda key: kind[key] == "numba")
-    first = next_batch(numpy_first, plan)
+    costs = dict.fromkeys(plan, 0.1)
+    first = next_batch(numpy_first, plan, costs, left=1.0)
     assert [kind[key] for key in first] == ["numpy", "numpy"]
-    assert next_batch(numpy_first[len(first) :], plan) == numpy_first[2:3]  # one numba case
+    rest = numpy_first[len(first) :]
+    assert next_batch(rest, plan, costs, left=1.0) == rest[:1]  # one numba case at a time
+    assert next_batch(numpy_first, plan, costs, left=0.15) == numpy_first[:1]  # what fits
 
 
 def test_no_compiled_kernel_is_confirmed_after_cheaper_suspects(write_suite):
@@ -196,6 +199,24 @@ benchmarks:
     measure, asked = fake_processes({key: [1e-3] * 12 for key in plan})
     confirm(only_numba, judging(base), plan, measure, Observer(), budget=100)
     assert asked == [([numba_key], CONFIRM_PROCESSES)]
+
+
+def test_a_suspect_too_costly_to_measure_again_stays_unsure(write_suite):
+    """Six fresh processes of a case whose inputs took 2 s to make (a large low-rank
+    factorization) would cost 12 s: beyond a 4 s budget's first half it is left `unsure`, and
+    a cheaper suspect after it is still confirmed."""
+    plan = planned(write_suite)
+    keys = list(plan)
+    base = keyed(run_of({1: 1e-3, 2: 1e-3, 3: 1e-3}), plan)
+    new = keyed(run_of({1: 1.3e-3, 2: 1.3e-3, 3: 1e-3}), plan)
+    costly = {"setup_seconds": 2.0, "measure_seconds": 0.05}
+    new.cases[0] = new.cases[0].model_copy(update={"metrics": new.cases[0].metrics | costly})
+    cheap = {"setup_seconds": 0.001, "measure_seconds": 0.02}
+    new.cases[1] = new.cases[1].model_copy(update={"metrics": new.cases[1].metrics | cheap})
+    measure, asked = fake_processes({key: [1e-3] * BOTH_LOOKS for key in keys})
+    outcome = confirm(new, judging(base), plan, measure, Observer(), budget=4)
+    assert asked == [([keys[1]], CONFIRM_PROCESSES)]
+    assert outcome.confirmed == [keys[1]] and outcome.left == [keys[0]]
 
 
 def test_stage_one_takes_batches_while_half_the_budget_lasts_on_the_clock(write_suite):
