@@ -153,6 +153,29 @@ def test_every_case_stage_one_finds_slower_is_checked_in_one_batch(write_suite):
     assert outcome.checked == [keys[1], keys[0]]
 
 
+def test_suspects_on_every_core_come_after_those_that_leave_one_free(write_suite, monkeypatch):
+    """A state of the machine that slows an all-core case can outlast the whole gated run,
+    fresh processes included; a case that leaves a core free is confirmed first."""
+    monkeypatch.setattr("labench.confirm.usable_cores", lambda: 2)
+    cases = load_suite(
+        write_suite(
+            """
+labench: 1
+name: c
+defaults: {threads: [1, 2]}
+benchmarks:
+  - {id: b, workload: kernels.matmul, params: {n: 4}, implementations: [numpy]}
+"""
+        )
+    ).cases()
+    plan = {case.key: case for case in cases}
+    one, both = list(plan)
+    base = keyed(run_of({1: 1e-5, 2: 1e-3}), plan)  # the all-core case runs longer
+    new = keyed(run_of({1: 1.5e-5, 2: 1.5e-3}), plan)
+    found = [verdict.key for verdict in suspects(judging(base).verdicts(new, plan).values(), plan)]
+    assert plan[both].threads == 2 and found == [one, both]
+
+
 def test_batches_hold_one_kind_and_a_compiled_kernel_alone(write_suite):
     cases = load_suite(
         write_suite(
