@@ -111,7 +111,7 @@ def test_the_local_cluster_s_processes_count_as_the_case_s_own():
     them (and their nannies) as the case's, not as neighbours."""
     try:
         held = dask_cluster.cluster()
-        workers = {int(info["pid"]) for info in held.workers().values()}
+        workers = set(held.client.run(os.getpid).values())
         found = DaskBackend().local_processes()
         assert workers <= set(found) and len(found) > len(workers)  # the nannies too
         assert os.getpid() not in found

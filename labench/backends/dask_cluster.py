@@ -122,7 +122,7 @@ class Cluster:
 
         if self.remote:
             return []
-        workers = {int(info["pid"]) for info in self.workers().values() if info.get("pid")}
+        workers = {int(pid) for pid in self.client.run(os.getpid).values()}
         nannies = {parent_pid(pid) for pid in workers} - {None}
         owners = {parent_pid(pid) for pid in nannies} - {None}
         return sorted((workers | nannies | owners) - {os.getpid()})
