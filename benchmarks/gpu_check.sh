@@ -10,25 +10,9 @@
 # (SIGINT) keeps every case it finished, marked interrupted.
 # Writes 4 files into OUT_DIR: check.log (versions, every step's output, exit status and
 # duration), ceilings.json (labench calibrate), gpu.json (suites/gpu.yaml), seed-claims.json.
-set -u
 out=${1:?usage: gpu_check.sh OUT_DIR}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-python=${PYTHON:-python3}
-log="$out/check.log"
-export XDG_CACHE_HOME
-XDG_CACHE_HOME=$(mktemp -d)  # this run's ceilings only, not a stale file of another version
-cd "$(dirname "$0")/.."
-
-step() {  # step NAME SECONDS COMMAND...: run with a limit, log output, status and duration
-    local name=$1 limit=$2 start status
-    shift 2
-    start=$(date +%s)
-    echo "== $name (limit ${limit}s): $*" >>"$log"
-    timeout -s INT -k 15 "$limit" "$@" >>"$log" 2>&1
-    status=$?
-    echo "== $name: exit $status after $(($(date +%s) - start))s" >>"$log"
-}
+# shellcheck source=benchmarks/device_steps.sh
+source "$(dirname "$0")/device_steps.sh"
 
 {
     date -u

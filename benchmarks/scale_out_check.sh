@@ -8,15 +8,10 @@
 # pydantic and platformdirs importable. Writes OUT_DIR/check.log (versions, every step's output,
 # exit status and duration) and OUT_DIR/scale-out-16core.json; a step stopped at its limit
 # (SIGINT) keeps every case it finished, marked interrupted.
-set -u
 out=${1:?usage: scale_out_check.sh OUT_DIR}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-python=${PYTHON:-python3}
-log="$out/check.log"
-export XDG_CACHE_HOME
-XDG_CACHE_HOME=$(mktemp -d)
-cd "$(dirname "$0")/.."
+# shellcheck source=benchmarks/device_steps.sh
+source "$(dirname "$0")/device_steps.sh"
+
 {
     date -u
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -24,8 +19,5 @@ cd "$(dirname "$0")/.."
         'dask', dask.__version__, 'distributed', distributed.__version__, 'numpy', numpy.__version__)"
     nproc
 } >>"$log" 2>&1
-start=$(date +%s)
-echo "== scale-out-16core (limit 450s)" >>"$log"
-timeout -s INT -k 15 450 "$python" -m labench run benchmarks/scale-out-16core.yaml \
-    -o "$out/scale-out-16core.json" --force --retry-noisy 0 >>"$log" 2>&1
-echo "== scale-out-16core: exit $? after $(($(date +%s) - start))s" >>"$log"
+step scale-out-16core 450 "$python" -m labench run benchmarks/scale-out-16core.yaml \
+    -o "$out/scale-out-16core.json" --force --retry-noisy 0

@@ -68,20 +68,19 @@ def test_suspects_are_the_cases_that_moved_the_slow_way(write_suite):
     assert found == [keys[1], keys[0]]  # longest-running first; faster is no suspect
 
 
+def numpy_and_numba(write_suite, sizes="4"):
+    """The planned cases of a matmul with a NumPy and a Numba implementation, by key."""
+    suite = (
+        "labench: 1\nname: c\nbenchmarks:\n  - {id: b, workload: kernels.matmul, "
+        f"params: {{n: {sizes}}}, implementations: [numpy, numba]}}\n"
+    )
+    return {case.key: case for case in load_suite(write_suite(suite)).cases()}
+
+
 def test_suspects_whose_kernels_load_compiled_code_come_last(write_suite):
     """A fresh fork measuring a Numba case costs about 9 times a NumPy one (loading the
     kernel), so within a budget NumPy suspects go first, however long the Numba ones run."""
-    cases = load_suite(
-        write_suite(
-            """
-labench: 1
-name: c
-benchmarks:
-  - {id: b, workload: kernels.matmul, params: {n: 4}, implementations: [numpy, numba]}
-"""
-        )
-    ).cases()
-    plan = {case.key: case for case in cases}
+    plan = numpy_and_numba(write_suite)
     base = keyed(run_of({1: 1e-5, 2: 1e-3}), plan)
     new = keyed(run_of({1: 1.5e-5, 2: 1.5e-3}), plan)
     numpy_key, numba_key = list(plan)
@@ -177,17 +176,7 @@ benchmarks:
 
 
 def test_batches_hold_one_kind_and_a_compiled_kernel_alone(write_suite):
-    cases = load_suite(
-        write_suite(
-            """
-labench: 1
-name: c
-benchmarks:
-  - {id: b, workload: kernels.matmul, params: {n: [4, 5]}, implementations: [numpy, numba]}
-"""
-        )
-    ).cases()
-    plan = {case.key: case for case in cases}
+    plan = numpy_and_numba(write_suite, "[4, 5]")
     kind = {key: plan[key].implementation for key in plan}
     numpy_first = sorted(plan, key=lambda key: kind[key] == "numba")
     costs = dict.fromkeys(plan, 0.1)
@@ -201,17 +190,7 @@ benchmarks:
 def test_no_compiled_kernel_is_confirmed_after_cheaper_suspects(write_suite):
     """Fresh processes cost a Numba case 0.45 s each on the 2-core VM: after the NumPy
     suspects it stays `unsure` (left), however much budget remains."""
-    cases = load_suite(
-        write_suite(
-            """
-labench: 1
-name: c
-benchmarks:
-  - {id: b, workload: kernels.matmul, params: {n: 4}, implementations: [numpy, numba]}
-"""
-        )
-    ).cases()
-    plan = {case.key: case for case in cases}
+    plan = numpy_and_numba(write_suite)
     numpy_key, numba_key = list(plan)
     base = keyed(run_of({1: 1e-3, 2: 1e-3}), plan)
     new = keyed(run_of({1: 1.3e-3, 2: 1.3e-3}), plan)
