@@ -28,8 +28,27 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labench.suite import Case
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "quick.yaml"
+
+
+def _first_case(pattern: str) -> Case:
+    """The first case of the quick suite whose key matches (labench is imported in the worker)."""
+    from labench.suite import load_suite
+
+    return next(c for c in load_suite(SUITE).cases() if fnmatch.fnmatchcase(c.key, pattern))
+
+
+def _median(case: Case) -> float:
+    """One measurement of `case`, with freshly made inputs."""
+    from labench.runner import Observer, run_cases
+
+    result = next(iter(run_cases([case], Observer())))
+    return result.timing.median if result.timing else float("nan")
 
 
 def _median_in_worker(pattern: str, jitter_seed: int | None, queue: multiprocessing.Queue) -> None:
@@ -38,26 +57,18 @@ def _median_in_worker(pattern: str, jitter_seed: int | None, queue: multiprocess
         from labench.placement import jitter_heap
 
         kept = jitter_heap(jitter_seed)
-    from labench.runner import Observer, run_cases
-    from labench.suite import load_suite
-
-    cases = [c for c in load_suite(SUITE).cases() if fnmatch.fnmatchcase(c.key, pattern)]
-    result = next(iter(run_cases(cases[:1], Observer())))
-    queue.put(result.timing.median if result.timing else float("nan"))
+    queue.put(_median(_first_case(pattern)))
     del kept
 
 
 def _medians_in_one_process(pattern: str, rounds: int, queue: multiprocessing.Queue) -> None:
     from labench.placement import jitter_heap
-    from labench.runner import Observer, run_cases
-    from labench.suite import load_suite
 
-    cases = [c for c in load_suite(SUITE).cases() if fnmatch.fnmatchcase(c.key, pattern)]
+    case = _first_case(pattern)
     kept = []
     for seed in range(1, rounds + 1):
         kept.append(jitter_heap(seed))  # kept alive: later inputs land beyond them
-        result = next(iter(run_cases(cases[:1], Observer())))  # fresh inputs, new addresses
-        queue.put(result.timing.median if result.timing else float("nan"))
+        queue.put(_median(case))  # fresh inputs, at new addresses
 
 
 def draws(method: str, pattern: str, workers: int) -> tuple[list[float], float]:

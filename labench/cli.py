@@ -416,7 +416,8 @@ def _confirm_suspects(
     results.save(plan.result, path)
     if outcome.left:
         errors.print(
-            f"[yellow]not confirmed[/] (time budget of {budget:.1f} s spent): "
+            f"[yellow]not confirmed[/] (beyond the time budget of {budget:.1f} s, or costlier "
+            "than the suspects confirmed): "
             f"{len(outcome.left)} more case(s) that look slower stay `unsure`",
             highlight=False,
         )

@@ -173,24 +173,22 @@ def side_statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
     draw can go; above, only those above."""
     sample = np.moveaxis(np.asarray(sample, dtype=float), axis, -1)
     single, logs = sample[..., 0], sample[..., 1:]
-    centre = np.median(logs, axis=-1)
-    deviation = logs - centre[..., None]
-    difference = centre - single
-    on_side = np.where(difference[..., None] > 0, deviation < 0, deviation > 0)
-    squares = np.where(on_side, deviation**2, 0.0).sum(axis=-1)
-    spread = np.sqrt(squares / np.maximum(on_side.sum(axis=-1), 1))
+    difference = np.median(logs, axis=-1) - single
+    below, above = semideviations(logs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return difference / spread
+        return difference / np.where(difference > 0, below, above)
 
 
-def semideviations(logs: np.ndarray) -> tuple[float, float]:
-    """Root-mean-square distance from the median of the values below it, and above it."""
-    deviation = logs - np.median(logs)
-    below, above = deviation[deviation < 0], deviation[deviation > 0]
-    return (
-        float(np.sqrt(np.mean(below**2))) if below.size else 0.0,
-        float(np.sqrt(np.mean(above**2))) if above.size else 0.0,
-    )
+def semideviations(logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Root-mean-square distance from the median (along the last axis) of the values below it,
+    and of those above it; 0 where there are none."""
+    deviation = logs - np.median(logs, axis=-1, keepdims=True)
+
+    def spread(side: np.ndarray) -> np.ndarray:
+        squares = np.where(side, deviation**2, 0.0).sum(axis=-1)
+        return np.sqrt(squares / np.maximum(side.sum(axis=-1), 1))
+
+    return spread(deviation < 0), spread(deviation > 0)
 
 
 def prediction_log_ratio(single: float, medians: np.ndarray, single_is_new: bool) -> RatioTest:
@@ -204,7 +202,7 @@ def prediction_log_ratio(single: float, medians: np.ndarray, single_is_new: bool
     logs = np.log(medians)
     centre = float(np.median(logs))
     offset = math.log(single) - centre  # the single value's place among the processes
-    below, above = semideviations(logs)
+    below, above = (float(spread) for spread in semideviations(logs))
     sign = 1.0 if single_is_new else -1.0
     if (offset < 0 and below == 0) or (offset > 0 and above == 0) or offset == 0:
         p_value = 1.0 if offset == 0 else 0.0

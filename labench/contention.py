@@ -45,23 +45,26 @@ class CpuTimes:
     own: float
 
 
-def process_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process so far, 0 where it cannot be read (gone)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), None where the
+    process cannot be read (gone, or no /proc)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
-            fields = stream.read().rsplit(")", 1)[1].split()
+            return stream.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14, 15)
+        return None
+
+
+def process_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process so far, 0 where it cannot be read (gone)."""
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / TICK if fields else 0.0  # utime, stime
 
 
 def parent_pid(pid: int) -> int | None:
     """The parent of a process, None where it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
-            return int(stream.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
 
 
 def snapshot(cpus: set[int] | None = None, helpers: Sequence[int] = ()) -> CpuTimes | None:
