@@ -26,6 +26,7 @@ from labench.runner import Observer
 from labench.scaling import fitted_exponents, swept
 from labench.stats import NOISY_REL_CI
 from labench.suite import Case
+from labench.workloads import BUILTIN
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
 CLAIM_STYLE = {"held": "green", "failed": "bold red", "unmeasured": "yellow"}
@@ -198,7 +199,7 @@ class Grid:
 def _coordinates(cases: list[CaseResult]) -> tuple[list[str], str]:
     """The parameters (and dtype, threads) that vary within these cases, and the text of those
     that do not."""
-    names = list(dict.fromkeys(name for case in cases for name in case.params))
+    names = _named_params(cases)
     values = {name: {_value_text(case.params.get(name)) for case in cases} for name in names}
     varying = [name for name in names if len(values[name]) > 1]
     constants = [f"{name}={values[name].pop()}" for name in names if len(values[name]) == 1]
@@ -212,6 +213,25 @@ def _coordinates(cases: list[CaseResult]) -> tuple[list[str], str]:
         elif found != {"warm"}:  # the default cache mode goes without saying
             constants.append(f"{name}={found.pop()}")
     return varying, " ".join(constants)
+
+
+def _named_params(cases: list[CaseResult]) -> list[str]:
+    """The parameters of these cases worth naming, in order: one that a built-in workload added
+    later and keeps out of case keys at its default (dask's `chunks`,
+    `Param.in_key_at_default`) goes without saying, like the default cache mode, while every
+    case leaves it there."""
+
+    def unsaid(case: CaseResult, name: str) -> bool:
+        workload = BUILTIN.get(case.workload)
+        spec = workload.params.get(name) if workload else None
+        return (
+            spec is not None
+            and not spec.in_key_at_default
+            and case.params.get(name) == spec.default
+        )
+
+    names = dict.fromkeys(name for case in cases for name in case.params)
+    return [name for name in names if not all(unsaid(case, name) for case in cases)]
 
 
 def _dtype_text(case: CaseResult) -> str:
@@ -345,8 +365,9 @@ def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Tab
     for column in columns:
         table.add_column(column, justify="right" if column in ("thr", "ok") else "left")
     lines: dict[tuple[Any, ...], list[CaseResult]] = {}
+    named = [name for name in _named_params(cases) if name not in parameters]
     for case in cases:
-        fixed = tuple((name, v) for name, v in case.params.items() if name not in parameters)
+        fixed = tuple((name, case.params.get(name)) for name in named)
         lines.setdefault((case.implementation, case.dtype, case.threads, fixed), []).append(case)
     for (implementation, dtype, threads, fixed), line in lines.items():
         timed = [case for case in line if case.status == "ok" and case.timing]

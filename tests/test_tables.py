@@ -43,3 +43,22 @@ def test_quick_suite_tables_fit_120_columns_without_wrapping(quick_run):
     assert not any("transfers=False" in line for line in narrow if "│" in line)
     for case in result.cases:
         assert sum(case.implementation in line.split() for line in narrow) >= 1
+
+
+def test_a_parameter_kept_out_of_keys_at_its_default_goes_without_saying():
+    """dask's `chunks` on the built-in matmul: not named while every case leaves it at its
+    default (a NumPy-only run), named once a case sets it."""
+
+    def matmul(implementation, chunks):
+        case = measured_case(implementation, n=64)
+        return case.model_copy(
+            update={
+                "workload": "kernels.matmul",
+                "params": {"n": 64, "transfers": False, "chunks": chunks},
+            }
+        )
+
+    (plain,) = result_grids(synthetic_result([matmul("numpy", 0), matmul("numba", 0)]))
+    assert plain.constants == "n=64 transfers=False dtype=float64 threads=1"
+    (chunked,) = result_grids(synthetic_result([matmul("numpy", 0), matmul("dask", 16)]))
+    assert "chunks" in [heading for heading, _ in chunked.columns]
