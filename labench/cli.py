@@ -6,45 +6,19 @@ Exit codes: 0 ok; 1 a case was wrong or errored, a claim failed, or a regression
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labench import ceilings, contention, results, shipped
-from labench.backends import BACKENDS, availability
-from labench.claims import evaluate_all
-from labench.compare import Comparison, compare, parse_threshold
-from labench.compare_report import render_json, render_markdown, render_table
-from labench.confirm import CONFIRM_PROCESSES, Judging, confirm, suspects
-from labench.environment import fingerprint
 from labench.errors import InputError
-from labench.execution import Executor, choose, fresh_placements
-from labench.fleet_run import FleetOptions, Output, refuse_single_file_options, run_on_fleet
-from labench.interop import RunView, load_run, run_view, to_pytest_benchmark
-from labench.plot import FIGURE_FORMATS, write_figures
-from labench.report import ceilings_table, environment_table, progress_observer, render_result
-from labench.results import CaseResult, MachineLoad, Result
-from labench.resume import in_suite_order
-from labench.resume import resume as resumed
-from labench.runner import Observer, new_result, run_suite
-from labench.signals import Terminated, sigterm_interrupts
-from labench.suite import Case, Measurement, Suite, SuiteModel, load_suite
-from labench.suite_size import describe_budget
-from labench.workloads import BUILTIN
-
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
-QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
+from labench.gate_settings import CONFIRM_PROCESSES
+from labench.terminal import EXIT_FAILED, EXIT_USAGE, console, errors
 
 app = typer.Typer(
     help="Benchmark the linear algebra behind deep learning, honestly.",
@@ -52,9 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Logs and pipes get a wide fixed width instead of rich's 80 columns, so tables stay readable.
-console = Console(width=None if Console().is_terminal else 150)
-errors = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 150)
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 FullTable = Annotated[bool, typer.Option(help="Every case of a large benchmark, not its summary.")]
@@ -75,76 +46,6 @@ def reports_input_errors(command: Command) -> Command:
             raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _select(cases: list[Case], patterns: list[str]) -> list[Case]:
-    if not patterns:
-        return cases
-    return [
-        case
-        for case in cases
-        if any(
-            fnmatch.fnmatchcase(case.key, pattern) or fnmatch.fnmatchcase(case.benchmark, pattern)
-            for pattern in patterns
-        )
-    ]
-
-
-def _check_output(output: Path | None, force: bool) -> None:
-    if output is None:
-        return
-    if output.is_dir():
-        raise InputError(f"{output}: is a folder; expected a file name for the result")
-    if output.exists() and not force:
-        raise InputError(
-            f"{output}: already exists; labench never overwrites a result "
-            "(choose another -o, or pass --force to replace it)"
-        )
-
-
-@dataclass
-class Plan:
-    """One suite's run, decided before anything is measured."""
-
-    suite: Suite
-    planned: list[Case]
-    cases: list[Case]
-    output: Path | None
-    """None: a fresh results/<suite>-<timestamp>.json, reserved when the run starts."""
-    result: Result
-    executor: Executor
-
-
-def _describe_load(load: contention.Contention | None, per_core: float | None) -> str | None:
-    if load is None and per_core is None:
-        return None
-    cores = len(contention.allowed_cpus())
-    parts = [load.describe(cores)] if load is not None else []
-    if per_core is not None:
-        parts.append(f"load average {per_core * cores:.1f} on {cores} cores")
-    return ", ".join(parts)
-
-
-def _machine_load(quiet: bool) -> MachineLoad:
-    """Look at the machine before measuring, and say what was found."""
-    load, per_core = contention.probe(), contention.load_per_core()
-    text = _describe_load(load, per_core)
-    busy = (load is not None and load.contended(1, len(contention.allowed_cpus()))) or (
-        per_core is not None and per_core > 1.0
-    )
-    if text and busy:
-        errors.print(
-            f"[bold yellow]busy machine:[/] {text}; cases measured under contention are marked "
-            "`contended`, and verdicts built on them say so",
-            highlight=False,
-        )
-    elif text and not quiet:
-        console.print(f"[dim]machine: {text}[/]", highlight=False)
-    return MachineLoad(
-        others_cores=load.others_cores if load else None,
-        steal=load.steal if load else None,
-        load_per_core=per_core,
-    )
 
 
 @app.command()
@@ -252,187 +153,34 @@ def run(
     ] = None,
 ) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
-    if len(suites) > 1 and (output or baseline or resume):
-        raise InputError(
-            "-o, --baseline and --resume each concern one suite's run, but several suites were "
-            "given; run them one at a time (without -o each gets results/<suite>-<timestamp>.json)"
+    from labench.run_command import RunOptions
+    from labench.run_command import run as run_suites
+
+    run_suites(
+        RunOptions(
+            suites=suites,
+            output=output,
+            filters=filters or [],
+            quick=quick,
+            max_time=max_time,
+            force=force,
+            quiet=quiet,
+            full_table=full_table,
+            baseline=baseline,
+            threshold=threshold,
+            alpha=alpha,
+            confirm_processes=confirm_processes,
+            fail_on_claims=fail_on_claims,
+            isolate=isolate,
+            timeout=timeout,
+            resume=resume,
+            processes=processes,
+            cluster=cluster,
+            retry_noisy=retry_noisy,
+            latency=latency,
+            label=label,
         )
-    _check_output(output, force)
-    base_run = load_run(baseline) if baseline is not None else None
-    limit = parse_threshold(threshold)
-    overrides: dict[str, Any] = dict(QUICK) if quick else {}
-    if max_time is not None:
-        overrides["max_time"] = max_time
-    settings = Measurement(**overrides, **({"timeout": timeout} if timeout else {}))
-    loaded = [load_suite(shipped.resolve(path)) for path in suites]
-    roofs = ceilings.load(fingerprint()["machine_id"])
-    selections = []
-    for suite in loaded:
-        planned = suite.cases(settings)
-        cases = _select(planned, filters or [])
-        if not cases:
-            raise InputError(f"{suite.path}: no case matches --filter {' '.join(filters or [])!r}")
-        selections.append((suite, planned, cases))
-    if cluster is not None:
-        refuse_single_file_options(output, baseline, processes)
-        try:
-            with sigterm_interrupts():
-                lost = run_on_fleet(
-                    FleetOptions(cluster, overrides, resume, force),
-                    selections,
-                    Output(console, errors, lambda runs: _gate(runs, limit, alpha, "table")),
-                )
-        except KeyboardInterrupt as stop:
-            raise typer.Exit(
-                EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-            ) from None
-        if lost:
-            raise typer.Exit(EXIT_FAILED)
-        return
-    plans = []
-    for suite, planned, cases in selections:
-        executor = choose(suite, overrides, isolate=isolate, processes=processes, timeout=timeout)
-        fresh = new_result(suite, overrides, processes, label, execution=executor.describe())
-        if resume is not None:
-            resumption = resumed(resume, suite, cases, fresh.run, force)
-            plans.append(Plan(suite, planned, resumption.todo, resume, resumption.result, executor))
-        else:
-            plans.append(Plan(suite, planned, cases, output, fresh, executor))
-    load = _machine_load(quiet)
-    gate = (
-        Gate(Judging(base_run, limit, alpha), confirm_processes) if base_run is not None else None
     )
-    display = Display(quiet, full_table, latency)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    failed = False
-    with sigterm_interrupts():
-        for plan in plans:
-            plan.result.run.load = load
-            budget = describe_budget(plan.cases, retry_noisy)
-            line = f"{plan.suite.name}: {len(plan.cases)} cases to run; {budget}"
-            console.print(line, highlight=False, soft_wrap=True)
-            path = plan.output
-            try:
-                path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
-                failed |= _run_plan(plan, path, retry_noisy, overrides, gate, roofs, display)
-            except KeyboardInterrupt as stop:
-                signal_name, code = (
-                    ("SIGTERM", EXIT_TERMINATED)
-                    if isinstance(stop, Terminated)
-                    else ("Ctrl-C", EXIT_INTERRUPTED)
-                )
-                kept = (
-                    f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
-                )
-                errors.print(
-                    f"interrupted ({signal_name}): {kept if path else 'nothing measured yet'}",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-                raise typer.Exit(code) from None
-            finally:
-                plan.executor.close()
-            failed |= fail_on_claims and any(c.status == "failed" for c in plan.result.claims)
-    if failed:
-        raise typer.Exit(EXIT_FAILED)
-
-
-@dataclass(frozen=True)
-class Display:
-    """How a run is shown: nothing but the essentials, every row, single-call latencies."""
-
-    quiet: bool
-    full_table: bool
-    latency: bool
-
-
-@dataclass(frozen=True)
-class Gate:
-    """`run --baseline`: the earlier run, how to judge against it, how to confirm suspects."""
-
-    judging: Judging
-    confirm_processes: int
-
-
-def _run_plan(
-    plan: Plan,
-    path: Path,
-    retry_noisy: int,
-    overrides: dict[str, Any],
-    gate: Gate | None,
-    roofs: ceilings.Ceilings | None,
-    display: Display,
-) -> bool:
-    """Measure one suite, confirm suspects, judge claims, save, render and gate; True when a
-    case failed or the gate found a regression."""
-    result = plan.result
-    started = time.perf_counter()
-    with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
-        run_suite(plan.cases, result, path, observer, plan.executor.run, retry_noisy)
-    if gate is not None and gate.confirm_processes > 0:
-        measured = time.perf_counter() - started
-        _confirm_suspects(plan, overrides, gate, measured, path, display.quiet)
-    in_suite_order(result, plan.planned)
-    ceilings.add_roofline(result, roofs)
-    result.claims = evaluate_all(plan.suite.model.claims, result.cases, plan.planned)
-    results.save(result, path)
-    if not display.quiet:
-        render_result(result, console, display.full_table, display.latency)
-    console.print(f"saved {path}", highlight=False)
-    failed = any(case.status in ("wrong", "error") for case in result.cases)
-    if gate is not None:
-        console.print()
-        judging = gate.judging
-        judged = _gate(
-            [judging.base, run_view(result, path.name)], judging.threshold, judging.alpha, "table"
-        )
-        failed |= bool(judged.regressions())
-    return failed
-
-
-def _confirm_suspects(
-    plan: Plan, overrides: dict[str, Any], gate: Gate, budget: float, path: Path, quiet: bool
-) -> None:
-    """Re-measure, in fresh processes, the cases that look slower than the baseline within one
-    process, so the gate decides on the spread between processes (confirm.py)."""
-    planned = {case.key: case for case in plan.planned}
-    count = len(suspects(gate.judging.verdicts(plan.result, planned).values(), planned))
-    if not count:
-        return
-
-    def measure(cases: Sequence[Case], observer: Observer, count: int) -> Iterable[CaseResult]:
-        return fresh_placements(plan.suite, overrides, count).run(cases, observer)
-
-    if not quiet:
-        console.print(
-            f"{count} case(s) look slower than {gate.judging.base.label} within one process; "
-            f"confirming in {gate.confirm_processes} fresh processes",
-            highlight=False,
-        )
-    outcome = confirm(
-        plan.result, gate.judging, planned, measure, Observer(), budget, gate.confirm_processes
-    )
-    plan.result.run.confirmed += outcome.confirmed
-    results.save(plan.result, path)
-    if outcome.left:
-        errors.print(
-            f"[yellow]not confirmed[/] (beyond the time budget of {budget:.1f} s, or costlier "
-            "than the suspects confirmed): "
-            f"{len(outcome.left)} more case(s) that look slower stay `unsure`",
-            highlight=False,
-        )
-
-
-def _gate(runs: list[RunView], threshold: float, alpha: float, output_format: str) -> Comparison:
-    """Compare and render; the caller decides what fails."""
-    comparison = compare(runs, threshold, alpha)
-    if output_format == "markdown":
-        print(render_markdown(comparison), end="")
-    elif output_format == "json":
-        print(render_json(comparison))
-    else:
-        render_table(comparison, console)
-    return comparison
 
 
 @app.command("compare")
@@ -459,12 +207,17 @@ def compare_runs(
     ] = False,
 ) -> None:
     """Compare runs (and machines): ratios with confidence intervals, tests and verdicts."""
+    from labench.compare import compare, parse_threshold
+    from labench.compare_report import render
+    from labench.interop import load_run
+
     if len(files) < 2:
         raise InputError("compare needs at least two result files: BASE NEW [MORE...]")
     if output_format not in ("table", "markdown", "json"):
         raise InputError(f"--format: expected table, markdown or json, got {output_format!r}")
     limit = parse_threshold(threshold)
-    comparison = _gate([load_run(path) for path in files], limit, alpha, output_format)
+    comparison = compare([load_run(path) for path in files], limit, alpha)
+    render(comparison, console, output_format)
     if fail_on_regression and comparison.regressions():
         raise typer.Exit(EXIT_FAILED)
     if fail_on_unsure and any(verdict.looks_slower for verdict in comparison.unsure()):
@@ -499,6 +252,7 @@ def history(
 ) -> None:
     """Each case over the runs of one machine (in commit order when git knows the commits,
     else in time order): medians with CIs, and the steps where the level changed."""
+    from labench.compare import parse_threshold
     from labench.history import build, load_all
     from labench.history_report import render_history
 
@@ -541,6 +295,9 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
     """Write a labench run in another tool's format."""
+    from labench import results
+    from labench.interop import to_pytest_benchmark
+
     if output_format != "pytest-benchmark":
         raise InputError(f"--format: expected pytest-benchmark, got {output_format!r}")
     if output.exists() and not force:
@@ -556,6 +313,10 @@ def validate(
     suites: Annotated[list[Path], typer.Argument(help="Suite YAML files.", show_default=False)],
 ) -> None:
     """Check suites without running them."""
+    from labench import shipped
+    from labench.suite import load_suite
+    from labench.suite_size import describe_budget
+
     problems: list[str] = []
     for path in suites:
         try:
@@ -581,6 +342,9 @@ def list_workloads(
     ] = False,
 ) -> None:
     """Workloads, their implementations, and whether each backend can run here."""
+    from labench.backends import BACKENDS, availability
+    from labench.workloads import BUILTIN
+
     if suites:
         console.print(shipped_suites_table())
         return
@@ -605,6 +369,8 @@ def list_workloads(
 
 
 def shipped_suites_table() -> Table:
+    from labench import shipped
+
     table = Table(show_edge=False, title="shipped suites: labench run NAME", title_justify="left")
     for column in ("name", "description", "file"):
         table.add_column(column, overflow="fold")
@@ -616,6 +382,9 @@ def shipped_suites_table() -> Table:
 @app.command()
 def env(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The environment fingerprint stored with every run."""
+    from labench.environment import fingerprint
+    from labench.report import environment_table
+
     found = fingerprint()
     if as_json:
         console.print_json(json.dumps(found))
@@ -639,6 +408,10 @@ def calibrate(
 ) -> None:
     """Measure this machine's compute and memory ceilings for the roofline (stored per machine;
     later runs add each case's `roofline_frac`)."""
+    from labench import ceilings
+    from labench.environment import fingerprint
+    from labench.report import ceilings_table
+
     if show_only:
         machine = fingerprint()["machine_id"]
         stored = ceilings.load(machine)
@@ -663,6 +436,9 @@ def plot(
 ) -> None:
     """Figures of a run: scaling, gradient error vs step, low-rank error and speedup vs rank,
     speedups, and the roofline under this machine's measured ceilings."""
+    from labench import ceilings, results
+    from labench.plot import FIGURE_FORMATS, write_figures
+
     chosen = formats or ["png"]
     unknown = sorted(set(chosen) - set(FIGURE_FORMATS))
     if unknown:
@@ -689,12 +465,17 @@ def show(
     ] = False,
 ) -> None:
     """Re-render a saved run."""
+    from labench import results
+    from labench.report import render_result
+
     render_result(results.load(result_file), console, full_table, latency)
 
 
 @app.command()
 def schema() -> None:
     """JSON Schema of the suite format, for editor completion and validation."""
+    from labench.suite import SuiteModel
+
     document = SuiteModel.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "labench suite"

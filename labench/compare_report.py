@@ -211,3 +211,14 @@ def render_json(comparison: Comparison) -> str:
         "unsure": [v.key for v in comparison.unsure()],
     }
     return json.dumps(document, indent=1)
+
+
+def render(comparison: Comparison, console: Console, output_format: str) -> None:
+    """A table on the console; Markdown (for a pull request comment) or JSON (for a script) on
+    standard output, unstyled, so that a pipe gets exactly the document."""
+    if output_format == "markdown":
+        print(render_markdown(comparison), end="")
+    elif output_format == "json":
+        print(render_json(comparison))
+    else:
+        render_table(comparison, console)

@@ -17,12 +17,11 @@ in CHECK_PROCESSES more processes before the gate may fail on it: a fast mode th
 up among thirteen draws with high probability, widens the spread on the baseline's side and
 clears the case; a real regression stays slower in every draw.
 
-Both stages' sizes were chosen on measured data, not guessed: process medians of the quick suite
-from two `--processes 9` runs on the 2-core VM, replayed through this pipeline
-(benchmarks/gate_replay.py). Stage one takes suspects (the cheapest to confirm first, see
-`suspects`) in batches for half the run's own measurement time, on the clock, and stage two
-re-measures only what stage one found slower, so the gate costs about twice a plain run even
-when every case looks slower; suspects left over stay `unsure`, and are named as such.
+Both stages' sizes were chosen on measured data (gate_settings.py). Stage one takes suspects
+(the cheapest to confirm first, see `suspects`) in batches for half the run's own measurement
+time, on the clock, and stage two re-measures only what stage one found slower, so the gate
+costs about twice a plain run even when every case looks slower; suspects left over stay
+`unsure`, and are named as such.
 """
 
 from __future__ import annotations
@@ -34,27 +33,18 @@ from dataclasses import dataclass, field
 from labench.backends import BACKENDS
 from labench.compare import Verdict, judge
 from labench.execution.rounds import merge_processes
+from labench.gate_settings import (
+    BATCH,
+    CHECK_PROCESSES,
+    CONFIRM_PROCESSES,
+    FIRST_LOOK_SHARE,
+    MIN_BUDGET,
+)
 from labench.interop import RunView, run_view
 from labench.results import CaseResult, Result
 from labench.runner import Observer
 from labench.suite import Case
 from labench.threads import usable_cores
-
-MIN_BUDGET = 2.0
-"""Seconds of confirmation a run always gets, however short its own measurement was."""
-CONFIRM_PROCESSES = 6
-"""Fresh processes per suspect; with the run's own, seven process medians. Fewer leave the
-noise model too few draws on each side of their median (compare.side_statistic): replayed on
-measured process medians (benchmarks/gate_replay.py), 4 + 4 caught 97-98% of x1.176 slowdowns
-where 6 + 6 caught all; gate_noise.py measured 5 + 5 and 7 + 7 alike (9 of 10 caught each)."""
-CHECK_PROCESSES = 6
-"""More fresh processes for a case stage one finds slower, before the gate may fail on it."""
-FIRST_LOOK_SHARE = 0.5
-"""Stage one's share of the budget; stage two re-measures only what stage one found slower."""
-BATCH = 4
-"""Suspects measured together in one round of fresh processes; the budget is looked at on the
-clock between batches, because what a case costs in a fresh process (loading its kernel,
-making its inputs, stopping when its interval is tight) is known only once it has run."""
 
 Measure = Callable[[Sequence[Case], Observer, int], Iterable[CaseResult]]
 """Runs cases in that many fresh processes and yields each merged result (execution/rounds.py)."""

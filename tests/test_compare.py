@@ -11,8 +11,8 @@ from conftest import measured_case, rescaled, write_result
 
 from labench import results
 from labench.compare import judge, parse_threshold, prediction_log_ratio
-from labench.confirm import CHECK_PROCESSES, CONFIRM_PROCESSES
 from labench.errors import InputError
+from labench.gate_settings import CHECK_PROCESSES, CONFIRM_PROCESSES
 from labench.interop import Series, load_run
 
 RNG = np.random.default_rng(42)

@@ -3,15 +3,8 @@ processes' medians decide, with a fake measurement standing in for spawned proce
 
 from conftest import measured_case
 
-from labench.confirm import (
-    BATCH,
-    CHECK_PROCESSES,
-    CONFIRM_PROCESSES,
-    Judging,
-    confirm,
-    next_batch,
-    suspects,
-)
+from labench.confirm import Judging, confirm, next_batch, suspects
+from labench.gate_settings import BATCH, CHECK_PROCESSES, CONFIRM_PROCESSES
 from labench.interop import run_view
 from labench.results import Environment, Result, RunInfo, SuiteInfo
 from labench.runner import Observer

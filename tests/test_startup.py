@@ -7,19 +7,51 @@ import sys
 import pytest
 
 HEAVY = ("scipy.stats", "scipy.special", "scipy.linalg", "numba", "matplotlib", "cupy")
+MEASURING = ("numpy", "yaml", "labench.results", "labench.suite", "labench.run_command")
+"""What the commands that measure, load or check need, and `labench --help` does not. (Not
+pydantic: typer itself imports it to build some options' types.)"""
 
 
-def modules_after(code: str) -> set[str]:
-    """The heavy modules loaded after running `code` in a fresh interpreter."""
-    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+def modules_after(code: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
+    """The watched modules loaded after running `code` in a fresh interpreter."""
+    loaded = f"' '.join(m for m in {watched!r} if m in sys.modules)"
+    probe = f"{code}\nimport sys\nprint('loaded:', {loaded})"
     output = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
-    return set(output.split())
+    return set(output.rpartition("loaded:")[2].split())
 
 
 def test_importing_the_cli_loads_no_heavy_library():
     assert modules_after("import labench.cli") == set()
+
+
+def modules_after_command(argv: list[str]) -> set[str]:
+    """The measuring modules loaded by `labench ARGV` in a fresh interpreter."""
+    command = f"sys.argv = {['labench', *argv]!r}\ntry:\n    main()\nexcept SystemExit:\n    pass"
+    return modules_after(f"import sys\nfrom labench.cli import main\n{command}", MEASURING)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["compare", "--help"]])
+def test_help_waits_for_nothing_that_measures(argv):
+    """`labench --help` costs typer and rich only: each command imports the measuring side of
+    labench (run_command.py, the suite model, NumPy) when it runs, not when it is listed."""
+    assert modules_after_command(argv) == set()
+
+
+def test_the_public_api_is_there_on_first_use():
+    """User workloads import it from the package, which loads it lazily (PEP 562)."""
+    code = (
+        "import labench\nfrom labench import Workload, implementation\nprint(Workload.__module__)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert output.stdout.strip() == "labench.workloads.base"
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        import labench
+
+        labench.nothing  # noqa: B018
 
 
 @pytest.mark.parametrize("suite", ["suites/quick.yaml", "suites/seed-claims.yaml"])
@@ -34,3 +66,4 @@ def test_loading_and_expanding_a_suite_loads_no_heavy_library(suite):
 def test_the_heavy_libraries_are_really_probed():
     """The probe itself can see an import (so the tests above cannot pass vacuously)."""
     assert "scipy.stats" in modules_after("import scipy.stats")
+    assert modules_after_command(["run", "no-such-suite.yaml"]) == set(MEASURING)
