@@ -7,10 +7,12 @@ gate must catch it). Both gated runs include whatever the gate does (confirming 
 processes). With --processes K, every run is measured in K processes instead.
 
 Prints, per try and in total: false alarms, detections, and the wall time of a plain and of a
-gated run, so the README can quote measured figures.
+gated run, so the README can quote measured figures. For a false alarm or a miss it also prints
+what the gate said of the cases that moved the slow way (verdict, what it rested on, flags), and
+with --keep DIR every try's files stay there to be examined.
 
 Run: python benchmarks/gate_noise.py [--tries 10] [--processes 1] [--factor 0.85]
-         [--suite suites/quick.yaml] [--threshold 10%]
+         [--suite suites/quick.yaml] [--threshold 10%] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -55,13 +57,21 @@ def scaled(source: Path, target: Path, factor: float) -> Path:
     return target
 
 
-def regressions(path: Path, base: Path, threshold: str) -> list[str]:
-    """The cases the gate called slower, recomputed from the saved files."""
+def judged(path: Path, base: Path, threshold: str) -> tuple[list[str], str]:
+    """The cases the gate called slower, recomputed from the saved files, and what it said of
+    every case whose ratio moved the slow way beyond the threshold."""
     from labench.compare import compare, parse_threshold
     from labench.interop import load_run
 
-    comparison = compare([load_run(base), load_run(path)], parse_threshold(threshold))
-    return [verdict.key for verdict in comparison.regressions()]
+    limit = parse_threshold(threshold)
+    comparison = compare([load_run(base), load_run(path)], limit)
+    moved = [
+        f"{verdict.key}: x{verdict.ratio:.2f} {verdict.verdict} ({verdict.basis}"
+        f"{', ' + ', '.join(verdict.new.flags) if verdict.new.flags else ''})"
+        for verdict in comparison.verdicts[0]
+        if verdict.ratio is not None and verdict.ratio > 1 + limit
+    ]
+    return [verdict.key for verdict in comparison.regressions()], "; ".join(moved) or "none"
 
 
 def main() -> int:
@@ -71,12 +81,15 @@ def main() -> int:
     parser.add_argument("--factor", type=float, default=0.85)
     parser.add_argument("--suite", default=str(ROOT / "suites" / "quick.yaml"))
     parser.add_argument("--threshold", default="10%")
+    parser.add_argument("--keep", type=Path, help="Keep every try's files in this folder.")
     options = parser.parse_args()
     common = ["-q", "--no-fail-on-claims", "--processes", str(options.processes)]
     gate = ["--threshold", options.threshold]
     passed = caught = 0
     plain_times, gated_times, slowed_times = [], [], []
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = options.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, options.tries + 1):
             base = Path(folder) / f"base{attempt}.json"
             _, plain = labench("run", options.suite, "-o", str(base), *common)
@@ -105,8 +118,8 @@ def main() -> int:
                 str(lucky),
                 *gate,
             )
-            alarms = regressions(honest_path, base, options.threshold)
-            found = regressions(slowed_path, lucky, options.threshold)
+            alarms, honest_moves = judged(honest_path, base, options.threshold)
+            found, slowed_moves = judged(slowed_path, lucky, options.threshold)
             passed += not alarms
             caught += bool(found)
             plain_times.append(plain)
@@ -119,6 +132,10 @@ def main() -> int:
                 f"plain run {plain:.1f} s, gated runs {gated:.1f} s honest, {slowed:.1f} s slowed",
                 flush=True,
             )
+            if alarms:
+                print(f"  honest pair, moved the slow way: {honest_moves}", flush=True)
+            if not found:
+                print(f"  slowed pair, moved the slow way: {slowed_moves}", flush=True)
     tries = options.tries
     plain = statistics.median(plain_times)
 

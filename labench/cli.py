@@ -1,7 +1,9 @@
-"""The `labench` command. Thin on purpose: parse, call the library, render, choose the exit code.
+"""The `labench` command. Thin on purpose: parse, call the library, render, choose the exit code
+(terminal.py lists them).
 
-Exit codes: 0 ok; 1 a case was wrong or errored, a claim failed, or a regression was found;
-2 unusable input; 130 interrupted.
+Each command imports what it needs when it runs, not here: `labench --help` and `labench run
+--help` then cost typer and rich, not NumPy, pydantic models and the runner (measured in
+benchmarks/startup.py; tests/test_startup.py keeps it so). `run` itself lives in run_command.py.
 """
 
 from __future__ import annotations
@@ -201,8 +203,8 @@ def compare_runs(
     fail_on_unsure: Annotated[
         bool,
         typer.Option(
-            help="Also exit 1 when a case looks slower but one process per run cannot tell it "
-            "from noise (verdict `unsure`)."
+            help="Also exit 1 when a case looks slower but the data cannot tell it from noise "
+            "(verdict `unsure`: one process per run, or processes that spread too widely)."
         ),
     ] = False,
 ) -> None:
@@ -220,7 +222,7 @@ def compare_runs(
     render(comparison, console, output_format)
     if fail_on_regression and comparison.regressions():
         raise typer.Exit(EXIT_FAILED)
-    if fail_on_unsure and any(verdict.looks_slower for verdict in comparison.unsure()):
+    if fail_on_unsure and any(verdict.might_be_slower for verdict in comparison.unsure()):
         raise typer.Exit(EXIT_FAILED)
 
 

@@ -23,7 +23,10 @@ p-value, and a verdict. What the statistics may rest on decides what a verdict c
   (`run --baseline` re-measures these suspects in fresh processes and decides).
 
 A significant move of a case flagged `noisy` or `contended` (on either side) is `unsure` too: a
-neighbour that took the cores, not the code, may have moved it.
+neighbour that took the cores, not the code, may have moved it. So is a move beyond the
+threshold that is not significant: `same` would claim more than processes spread that widely
+allow (a one-process baseline in a rare fast placement against fresh processes that mostly
+landed in the slow one measured x2.07 at p = 0.013 on the 2-core VM).
 
 A case is `slower` only when the ratio exceeds 1 + threshold *and* the difference is
 significant at `alpha`. Reads results only; never runs a kernel.
@@ -67,26 +70,41 @@ class Verdict:
     ci95: tuple[float, float] | None
     p_value: float | None
     verdict: str
-    """faster, slower, same, unsure (moved, but one process per run cannot tell), broken (was
-    ok, now wrong/error), fixed, skipped (in both runs: no backend, say), or not comparable."""
+    """faster, slower, same, unsure (moved beyond the threshold, but the data cannot tell it
+    from noise: see `doubt`), broken (was ok, now wrong/error), fixed, skipped (in both runs: no
+    backend, say), or not comparable."""
     basis: str = "-"
     """What the statistics rest on: processes, noise model, one process, summary, or '-'."""
+    doubt: str = ""
+    """Why an `unsure` case is unsure: 'one process' (one process per run cannot see the spread
+    between processes), 'spread' (processes were measured, but their medians disagree too
+    widely for the move to be significant), or 'unsteady' (flagged noisy or contended)."""
 
     @property
     def looks_slower(self) -> bool:
         """An `unsure` case that moved the slow way in one process per run: a suspect to
         confirm in fresh processes."""
-        return (
-            self.verdict == "unsure"
-            and self.basis in ("one process", "summary")
-            and self.ratio is not None
-            and self.ratio > 1
-        )
+        return self.doubt == "one process" and self.ratio is not None and self.ratio > 1
+
+    @property
+    def might_be_slower(self) -> bool:
+        """An `unsure` case that moved the slow way and lacks evidence either way (one process,
+        or processes spread too widely), not one a flag discredits: what `--fail-on-unsure`
+        fails on."""
+        slow = self.ratio is not None and self.ratio > 1
+        return slow and self.doubt in ("one process", "spread")
 
     @property
     def unsteady(self) -> bool:
         """An `unsure` case whose move rests on a noisy or contended measurement."""
-        return self.verdict == "unsure" and self.basis in ("processes", "noise model")
+        return self.doubt == "unsteady"
+
+    @property
+    def inconclusive(self) -> bool:
+        """An `unsure` case that moved beyond the threshold across processes, not significantly:
+        calling it `same` would claim more than the spread allows (a baseline in a rare fast
+        placement, say, against processes that mostly landed in a slow one)."""
+        return self.doubt == "spread"
 
 
 @dataclass
@@ -285,17 +303,18 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
     assert test is not None
     moved = test.ratio > 1 + threshold or test.ratio < 1 / (1 + threshold)
     significant = test.p_value is not None and test.p_value < alpha
+    doubt = ""
     if not moved:
         verdict = "same"
     elif test.basis in ("one process", "summary"):
-        verdict = "unsure"  # within-process statistics cannot see the spread between processes
+        verdict, doubt = "unsure", "one process"  # cannot see the spread between processes
     elif not significant:
-        verdict = "same"
+        verdict, doubt = "unsure", "spread"  # moved, but within what the processes spread over
     elif base.flags or new.flags:
-        verdict = "unsure"  # measured under contention or too noisily to fail a build on
+        verdict, doubt = "unsure", "unsteady"  # too noisy or contended to fail a build on
     else:
         verdict = "slower" if test.ratio > 1 else "faster"
-    return Verdict(key, base, new, test.ratio, test.ci95, test.p_value, verdict, test.basis)
+    return Verdict(key, base, new, test.ratio, test.ci95, test.p_value, verdict, test.basis, doubt)
 
 
 def compare(runs: list[RunView], threshold: float = 0.10, alpha: float = 0.01) -> Comparison:

@@ -100,6 +100,13 @@ UNSURE_NOTES = (
         "more.",
     ),
     (
+        "inconclusive",
+        "{count} case(s) moved beyond the threshold across processes, but not significantly: "
+        "their process medians spread too widely to tell the move from the lottery of where "
+        "memory lands. More processes can tell (`--processes` for both runs, or a gated run "
+        "with more `--confirm-processes`).",
+    ),
+    (
         "unsteady",
         "{count} case(s) moved, but were measured noisily or while other processes took their "
         "cores (flagged `noisy` or `contended` in the result files), so the move may be the "
@@ -191,6 +198,7 @@ def render_json(comparison: Comparison) -> str:
             "p_value": v.p_value,
             "verdict": v.verdict,
             "basis": v.basis,
+            "doubt": v.doubt or None,
             "base_status": v.base.status,
             "new_status": v.new.status,
         }

@@ -208,10 +208,13 @@ def test_threshold_parsing():
         parse_threshold("ten")
 
 
+# Short warm-up: `run --baseline` confirms suspects within half of at least 2 s, and each case
+# costs 6 fresh processes x what it took in the run, so both cases must fit with room to spare
+# on a slow moment of a shared machine (with the default 0.05 s warm-up they did only barely).
 TINY = """
 labench: 1
 name: tiny
-defaults: {max_time: 0.02}
+defaults: {max_time: 0.02, warmup: 0.005}
 benchmarks:
   - {id: mm, workload: kernels.matmul, params: {n: [16, 32]}, implementations: [numpy]}
 """
@@ -270,6 +273,39 @@ def test_a_baseline_with_processes_judges_a_plain_run_on_its_noise(cli, tmp_path
     slower = synthetic(tmp_path / "slower.json", 1.3, seed=1)
     gated = cli("compare", base, slower, "--fail-on-regression")
     assert gated.exit_code == 1 and "noise model" in gated.output
+
+
+FAST, SLOW = 1.0e-3, 1.6e-3
+"""Two placements of one kernel, as the logistic gradient drew them on the 2-core VM."""
+
+
+def test_a_move_within_the_spread_between_processes_is_unsure_not_same():
+    """Processes landing in two placements: the new run lands in the slow one more often, so
+    its geometric mean is 1.21x the base's, beyond the threshold, but far from significant.
+    Calling that `same` would claim what the spread cannot show."""
+    base = processes([FAST, SLOW, FAST, SLOW, FAST])
+    new = processes([SLOW, FAST, SLOW, SLOW, SLOW], seed=1)
+    verdict = judge("k", base, new, 0.1, 0.01)
+    assert verdict.basis == "processes" and verdict.ratio > 1.1 and verdict.p_value > 0.05
+    assert verdict.verdict == "unsure" and verdict.inconclusive and verdict.might_be_slower
+    assert not verdict.looks_slower  # not a one-process suspect: confirming adds no evidence
+    steady = judge("k", base, processes([FAST, SLOW, FAST, SLOW, FAST], seed=2), 0.1, 0.01)
+    assert steady.verdict == "same" and not steady.inconclusive
+
+
+def test_an_inconclusive_move_passes_the_gate_with_advice_unless_unsure_fails(cli, tmp_path):
+    def run(path, medians):
+        cases = [measured_case(median=float(np.median(medians)), process_medians=medians)]
+        return write_result(path, cases)
+
+    base = run(tmp_path / "base.json", [FAST, SLOW, FAST, SLOW, FAST])
+    new = run(tmp_path / "new.json", [SLOW, FAST, SLOW, SLOW, SLOW])
+    gated = cli("compare", base, new, "--fail-on-regression")
+    assert gated.exit_code == 0 and "1 unsure" in gated.output
+    assert "spread too widely" in " ".join(gated.output.split())
+    document = json.loads(cli("compare", base, new, "--format", "json").output)
+    assert document["runs"][0]["cases"][0]["doubt"] == "spread"
+    assert cli("compare", base, new, "--fail-on-regression", "--fail-on-unsure").exit_code == 1
 
 
 @pytest.fixture
