@@ -18,12 +18,13 @@ up among thirteen draws with high probability, widens the spread on the baseline
 clears the case; a real regression stays slower in every draw.
 
 Stage two also takes, as far as the budget allows, what stage one could not decide: cases that
-moved the slow way beyond the threshold across the seven draws, but not significantly (`unsure`, doubt `spread`). Seven draws
-of a case that lands in two placements leave a real 17% slowdown at p = 0.016-0.056; thirteen
-settle it either way. Measured with gate_noise.py on the 2-core VM while it ran a plain quick
-suite in 4.4 s rather than its quiet 3.2 s: with stage two for slower cases only, 20 of 20
-honest pairs passed and 16 of 20 x1.176 slowdowns were caught (the misses examined ended with
-such cases only); with these too, 19 of 20 and 20 of 20.
+moved the slow way beyond the threshold across the seven draws, but not significantly
+(`unsure`, doubt `spread`). Seven draws of a case whose processes land in two placements left
+real 17% slowdowns at p = 0.016-0.056; thirteen settle it either way. Measured with
+gate_noise.py on the 2-core VM on a day it ran a plain quick suite in 4.0-5.4 s rather than its
+usual 3.5 s: with stage two for slower cases only, 30 of 30 honest pairs passed and 26 of 30
+x1.176 slowdowns were caught (each miss examined ended with such cases); with them, 29 of 30
+and 30 of 30, and budgeted (`second_look`), 20 of 20 and 20 of 20 (README).
 
 Both stages' sizes were chosen on measured data (gate_settings.py). Stage one takes suspects
 (the cheapest to confirm first, see `suspects`) in batches for half the run's own measurement
