@@ -84,7 +84,7 @@ class Verdict:
     def looks_slower(self) -> bool:
         """An `unsure` case that moved the slow way in one process per run: a suspect to
         confirm in fresh processes."""
-        return self.doubt == "one process" and self.ratio is not None and self.ratio > 1
+        return self.might_be_slower and self.doubt == "one process"
 
     @property
     def might_be_slower(self) -> bool:

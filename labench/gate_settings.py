@@ -16,9 +16,11 @@ noise model too few draws on each side of their median (compare.side_statistic):
 measured process medians (benchmarks/gate_replay.py), 4 + 4 caught 97-98% of x1.176 slowdowns
 where 6 + 6 caught all; gate_noise.py measured 5 + 5 and 7 + 7 alike (9 of 10 caught each)."""
 CHECK_PROCESSES = 6
-"""More fresh processes for a case stage one finds slower, before the gate may fail on it."""
+"""More fresh processes for a case stage one finds slower, before the gate may fail on it, and
+for one it could not decide (confirm.second_look)."""
 FIRST_LOOK_SHARE = 0.5
-"""Stage one's share of the budget; stage two re-measures only what stage one found slower."""
+"""Stage one's share of the budget; stage two re-measures what stage one found slower, and
+within the rest of the budget what it could not decide."""
 BATCH = 4
 """Suspects measured together in one round of fresh processes; the budget is looked at on the
 clock between batches, because what a case costs in a fresh process (loading its kernel,

@@ -154,9 +154,9 @@ def run(options: RunOptions) -> None:
             )
         selections.append((suite, planned, cases))
     if options.cluster is not None:
-        _run_on_fleet(options, selections, limit)
+        _run_on_fleet(options, overrides, selections, limit)
         return
-    plans = [_plan(options, *selection) for selection in selections]
+    plans = [_plan(options, overrides, *selection) for selection in selections]
     load = _machine_load(options.quiet)
     gate = (
         Gate(Judging(base_run, limit, options.alpha), options.confirm_processes)
@@ -184,12 +184,11 @@ def run(options: RunOptions) -> None:
                     if path
                     else "nothing measured yet"
                 )
+                signal_name, code = _interruption(stop)
                 errors.print(
-                    f"interrupted ({_signal_name(stop)}): {kept}",
-                    highlight=False,
-                    soft_wrap=True,
+                    f"interrupted ({signal_name}): {kept}", highlight=False, soft_wrap=True
                 )
-                raise typer.Exit(_exit_code(stop)) from None
+                raise typer.Exit(code) from None
             finally:
                 plan.executor.close()
             claims_failed = any(claim.status == "failed" for claim in plan.result.claims)
@@ -198,17 +197,21 @@ def run(options: RunOptions) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _signal_name(stop: KeyboardInterrupt) -> str:
-    return "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
+def _interruption(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped the run, in words, and the exit code that says so."""
+    if isinstance(stop, Terminated):
+        return "SIGTERM", EXIT_TERMINATED
+    return "Ctrl-C", EXIT_INTERRUPTED
 
 
-def _exit_code(stop: KeyboardInterrupt) -> int:
-    return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-
-
-def _plan(options: RunOptions, suite: Suite, planned: list[Case], cases: list[Case]) -> Plan:
+def _plan(
+    options: RunOptions,
+    overrides: dict[str, Any],
+    suite: Suite,
+    planned: list[Case],
+    cases: list[Case],
+) -> Plan:
     """How one suite runs here: its executor, and a fresh result or the one being resumed."""
-    overrides = options.overrides()
     executor = choose(
         suite,
         overrides,
@@ -226,21 +229,22 @@ def _plan(options: RunOptions, suite: Suite, planned: list[Case], cases: list[Ca
 
 
 def _run_on_fleet(
-    options: RunOptions, selections: list[tuple[Suite, list[Case], list[Case]]], limit: float
+    options: RunOptions,
+    overrides: dict[str, Any],
+    selections: list[tuple[Suite, list[Case], list[Case]]],
+    limit: float,
 ) -> None:
     """`run --cluster`: every host of the cluster runs the suites (fleet_run.py)."""
     refuse_single_file_options(options.output, options.baseline, options.processes)
     try:
         with sigterm_interrupts():
             lost = run_on_fleet(
-                FleetOptions(
-                    options.cluster or "", options.overrides(), options.resume, options.force
-                ),
+                FleetOptions(options.cluster or "", overrides, options.resume, options.force),
                 selections,
                 Output(console, errors, lambda runs: gate_and_render(runs, limit, options.alpha)),
             )
     except KeyboardInterrupt as stop:
-        raise typer.Exit(_exit_code(stop)) from None
+        raise typer.Exit(_interruption(stop)[1]) from None
     if lost:
         raise typer.Exit(EXIT_FAILED)
 
