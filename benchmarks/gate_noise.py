@@ -60,8 +60,8 @@ def scaled(source: Path, target: Path, factor: float) -> Path:
 def judged(path: Path, base: Path, threshold: str) -> tuple[list[str], str]:
     """The cases the gate called slower, recomputed from the saved files, and what it said of
     every case whose ratio moved the slow way beyond the threshold."""
-    from labench.compare import compare, parse_threshold
-    from labench.interop import load_run
+    from labench.judge.compare import compare, parse_threshold
+    from labench.results.views import load_run
 
     limit = parse_threshold(threshold)
     comparison = compare([load_run(base), load_run(path)], limit)

@@ -26,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from labench import results
 from labench.backends import BACKENDS
-from labench.compare import parse_threshold
-from labench.confirm import Judging, confirm
-from labench.interop import run_view
-from labench.results import CaseResult, Result, Timing
-from labench.runner import Observer
-from labench.stats import summarize
-from labench.suite import Case, load_suite
+from labench.core.stats import summarize
+from labench.execution.confirm import Judging, confirm
+from labench.judge.compare import parse_threshold
+from labench.measure.runner import Observer
+from labench.results import model as results
+from labench.results.model import CaseResult, Result, Timing
+from labench.results.views import run_view
+from labench.suite.load import Case, load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SPREAD = np.array([0.998, 0.999, 1.0, 1.001, 1.002])

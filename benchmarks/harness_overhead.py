@@ -58,16 +58,16 @@ CATEGORIES = ("start-up", "inputs", "checks", "measurement", "statistics", "savi
 # (module, attribute, category): the functions whose time is attributed to a category. A name
 # missing from the measured checkout (an older version) is skipped.
 WRAPPED = (
-    ("labench.runner", "_prepare_data", "inputs"),
-    ("labench.runner", "first_call", "checks"),
-    ("labench.runner", "_check", "checks"),
-    ("labench.runner", "sample", "measurement"),
-    ("labench.timing", "median_ci", "statistics"),
-    ("labench.stats", "median_ci", "statistics"),
-    ("labench.runner", "summarize", "statistics"),
-    ("labench.results", "save", "saving"),
-    ("labench.journal.Journal", "append", "saving"),
-    ("labench.journal.Journal", "start", "saving"),
+    ("labench.measure.runner", "_prepare_data", "inputs"),
+    ("labench.measure.runner", "first_call", "checks"),
+    ("labench.measure.runner", "_check", "checks"),
+    ("labench.measure.runner", "sample", "measurement"),
+    ("labench.measure.timing", "median_ci", "statistics"),
+    ("labench.core.stats", "median_ci", "statistics"),
+    ("labench.measure.runner", "summarize", "statistics"),
+    ("labench.results.model", "save", "saving"),
+    ("labench.results.journal.Journal", "append", "saving"),
+    ("labench.results.journal.Journal", "start", "saving"),
 )
 
 
@@ -111,7 +111,8 @@ def _resolve(owner: str) -> Any | None:
 def child(suite: str, output: str) -> None:
     """Runs in the fresh interpreter: wrap the parts, run the CLI, print the breakdown."""
     entered = time.perf_counter()
-    from labench import cli, runner
+    from labench.commands import app as cli
+    from labench.measure import runner
 
     clock = Clock()
     for owner, name, category in WRAPPED:
@@ -184,8 +185,8 @@ def storage_alternatives(output: Path, folder: Path) -> None:
     """Per finished case, what each way of keeping it on disk costs: rewriting the whole result
     (what labench did; its cost per case grows with the cases before it) against appending it to
     the journal, with and without fsync."""
-    from labench import results
-    from labench.journal import Journal
+    from labench.results import model as results
+    from labench.results.journal import Journal
 
     run = results.load(output)
     print("\nkeeping a finished case on disk, ms per case (median):")
@@ -231,7 +232,8 @@ def main(sizes: list[int], issue_sweep: bool) -> None:
         for row in rows[1:]:
             ratio = (row["wall"] / row["cases"]) / (first["wall"] / first["cases"])
             print(f"per-case cost at {row['cases']} / at {first['cases']}: {ratio:.2f}x")
-        if _resolve("labench.journal") is not None:  # not in checkouts older than the journal
+        # Checkouts older than the journal lack it.
+        if _resolve("labench.results.journal") is not None:
             storage_alternatives(rows[-1]["output"], Path(folder))
 
 

@@ -31,21 +31,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from labench.suite import Case
+    from labench.suite.load import Case
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "quick.yaml"
 
 
 def _first_case(pattern: str) -> Case:
     """The first case of the quick suite whose key matches (labench is imported in the worker)."""
-    from labench.suite import load_suite
+    from labench.suite.load import load_suite
 
     return next(c for c in load_suite(SUITE).cases() if fnmatch.fnmatchcase(c.key, pattern))
 
 
 def _median(case: Case) -> float:
     """One measurement of `case`, with freshly made inputs."""
-    from labench.runner import Observer, run_cases
+    from labench.measure.runner import Observer, run_cases
 
     result = next(iter(run_cases([case], Observer())))
     return result.timing.median if result.timing else float("nan")
@@ -54,7 +54,7 @@ def _median(case: Case) -> float:
 def _median_in_worker(pattern: str, jitter_seed: int | None, queue: multiprocessing.Queue) -> None:
     kept = []
     if jitter_seed is not None:
-        from labench.placement import jitter_heap
+        from labench.execution.placement import jitter_heap
 
         kept = jitter_heap(jitter_seed)
     queue.put(_median(_first_case(pattern)))
@@ -62,7 +62,7 @@ def _median_in_worker(pattern: str, jitter_seed: int | None, queue: multiprocess
 
 
 def _medians_in_one_process(pattern: str, rounds: int, queue: multiprocessing.Queue) -> None:
-    from labench.placement import jitter_heap
+    from labench.execution.placement import jitter_heap
 
     case = _first_case(pattern)
     kept = []
@@ -83,7 +83,9 @@ def draws(method: str, pattern: str, workers: int) -> tuple[list[float], float]:
         return medians, (time.perf_counter() - started) / workers
     context = multiprocessing.get_context("spawn" if method == "spawn" else "forkserver")
     if method != "spawn":
-        context.set_forkserver_preload(["labench.runner", "labench.suite", "labench.placement"])
+        context.set_forkserver_preload(
+            ["labench.measure.runner", "labench.suite.load", "labench.execution.placement"]
+        )
     queue = context.Queue()
     medians, started = [], time.perf_counter()
     for index in range(workers):

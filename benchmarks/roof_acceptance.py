@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from labench import results
+from labench.results import model as results
 
 LIMIT = 1.10
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import labench
 from labench.execution.isolated import Isolated
-from labench.runner import Observer
-from labench.suite import Case, load_suite
+from labench.measure.runner import Observer
+from labench.suite.load import Case, load_suite
 
 ROOT = Path(labench.__file__).resolve().parents[1]
 QUICK = ROOT / "suites" / "quick.yaml"

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from labench.steps import detect_steps
+from labench.judge.steps import detect_steps
 
 NOISE = 0.05
 MIN_CHANGE = 0.05

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labench.stats import summarize
-from labench.timing import Policy, sample
+from labench.core.stats import summarize
+from labench.measure.timing import Policy, sample
 
 SIZE = 512 * 2**20
 

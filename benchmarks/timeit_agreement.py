@@ -17,8 +17,8 @@ import timeit
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from labench.stats import summarize
-from labench.timing import Policy, sample
+from labench.core.stats import summarize
+from labench.measure.timing import Policy, sample
 
 POLICY = Policy(max_time=2.0, target_rel_ci=0.01, min_samples=10, warmup=0.1)
 

@@ -1,4 +1,4 @@
-from labench.cli import main
+from labench.commands.app import main
 
 if __name__ == "__main__":
     main()

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from labench.cli import app
-from labench.results import CaseResult, Environment, Result, RunInfo, SuiteInfo, Timing
-from labench.stats import summarize
+from labench.commands.app import app
+from labench.core.stats import summarize
+from labench.results.model import CaseResult, Environment, Result, RunInfo, SuiteInfo, Timing
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ import types
 import numpy as np
 import pytest
 
-from labench import cache, results
-from labench.cache import (
+from labench.measure import cache
+from labench.measure.cache import (
     CpuEvictor,
     GpuL2Flusher,
     TooShortForColdTiming,
@@ -16,7 +16,8 @@ from labench.cache import (
     cold_sample,
     llc_from_sysfs,
 )
-from labench.timing import Policy, sample
+from labench.measure.timing import Policy, sample
+from labench.results import model as results
 
 POLICY = Policy(max_time=0.05, target_rel_ci=0.5, min_samples=5, warmup=0.0)
 
@@ -157,8 +158,8 @@ def test_an_unknown_cache_mode_is_refused_with_its_line(cli, write_suite):
 
 
 def test_a_claim_can_select_cold_points(write_suite):
-    from labench.claims import pair_up
-    from labench.suite import load_suite
+    from labench.judge.claims import pair_up
+    from labench.suite.load import load_suite
 
     suite = load_suite(
         write_suite(

@@ -5,8 +5,8 @@ benchmark without an implementation list does not start running the opt-in `dask
 import json
 from pathlib import Path
 
-from labench.shipped import folder
-from labench.suite import load_suite
+from labench.suite.load import load_suite
+from labench.suite.shipped import folder
 from labench.workloads import BUILTIN
 
 KEPT = Path(__file__).resolve().parent.parent / "results" / "example-seed-claims-epyc-2core.json"

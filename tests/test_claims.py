@@ -3,9 +3,9 @@ import json
 import pytest
 from conftest import ROOT, measured_case
 
-from labench import results
-from labench.claims import evaluate, evaluate_all
-from labench.suite_model import Claim
+from labench.judge.claims import evaluate, evaluate_all
+from labench.results import model as results
+from labench.suite.model import Claim
 
 
 def case(implementation, median, *, n=100, threads=1, status="ok", metrics=None, spec=None):
@@ -89,7 +89,7 @@ def test_points_filtered_out_of_the_run_make_it_unmeasured():
 
 
 def test_sides_at_their_own_thread_counts(monkeypatch):
-    monkeypatch.setattr("labench.threads.usable_cores", lambda: 2)
+    monkeypatch.setattr("labench.measure.threads.usable_cores", lambda: 2)
     cases = [case("blas", 2.0, threads=1), case("blas", 1.0, threads=2, spec="max")]
     across = claim(
         speedup={
@@ -106,9 +106,9 @@ def test_sides_at_their_own_thread_counts(monkeypatch):
 def test_on_one_core_max_is_the_single_thread_run(monkeypatch):
     """`threads: [1, max]` runs once on one core; a claim about 'max' must still be judged, and
     honestly fails: more cores than there are cannot help."""
-    from labench.suite import load_suite
+    from labench.suite.load import load_suite
 
-    monkeypatch.setattr("labench.threads.usable_cores", lambda: 1)
+    monkeypatch.setattr("labench.measure.threads.usable_cores", lambda: 1)
     suite = load_suite(ROOT / "suites" / "seed-claims.yaml")
     claim = next(c for c in suite.model.claims if c.id == "cores-speed-up-matmul")
     blas = [c for c in suite.cases() if c.benchmark == "blas_threads"]
@@ -193,7 +193,7 @@ def test_every_shipped_suite_and_its_claims_are_valid(cli, suite):
 
 
 def test_the_seed_claims_cover_every_family_and_a_gpu():
-    from labench.suite import load_suite
+    from labench.suite.load import load_suite
 
     suite = load_suite(ROOT / "suites" / "seed-claims.yaml")
     assert len(suite.model.claims) >= 6

@@ -4,8 +4,8 @@ import sys
 
 from conftest import ROOT
 
-from labench import results
-from labench.threads import usable_cores
+from labench.measure.threads import usable_cores
+from labench.results import model as results
 
 TINY = """
 labench: 1

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -9,11 +10,11 @@ import numpy as np
 import pytest
 from conftest import measured_case, rescaled, write_result
 
-from labench import results
-from labench.compare import judge, parse_threshold, prediction_log_ratio
-from labench.errors import InputError
-from labench.gate_settings import CHECK_PROCESSES, CONFIRM_PROCESSES
-from labench.interop import Series, load_run
+from labench.core.errors import InputError
+from labench.judge.compare import judge, parse_threshold, prediction_log_ratio
+from labench.judge.gate_settings import CHECK_PROCESSES, CONFIRM_PROCESSES
+from labench.results import model as results
+from labench.results.views import Series, load_run
 
 RNG = np.random.default_rng(42)
 
@@ -391,6 +392,11 @@ def test_reads_real_pytest_benchmark_files(tmp_path, cli, save_data):
     (tmp_path / "test_bench.py").write_text(
         "def test_sum(benchmark):\n    benchmark(sum, range(2000))\n"
     )
+    # Under pytest-xdist the inner pytest would inherit the worker's variables, and
+    # pytest-benchmark disables itself inside an xdist worker: it would write no file.
+    outside_xdist = {
+        name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")
+    }
     files = []
     for name in ("a.json", "b.json"):
         command = [
@@ -409,6 +415,7 @@ def test_reads_real_pytest_benchmark_files(tmp_path, cli, save_data):
             cwd=tmp_path,
             check=True,
             capture_output=True,
+            env=outside_xdist,
         )
         document = json.loads((tmp_path / name).read_text())
         if not save_data:

@@ -3,12 +3,12 @@ processes' medians decide, with a fake measurement standing in for spawned proce
 
 from conftest import measured_case
 
-from labench.confirm import Judging, confirm, next_batch, suspects
-from labench.gate_settings import BATCH, CHECK_PROCESSES, CONFIRM_PROCESSES
-from labench.interop import run_view
-from labench.results import Environment, Result, RunInfo, SuiteInfo
-from labench.runner import Observer
-from labench.suite import load_suite
+from labench.execution.confirm import Judging, confirm, next_batch, suspects
+from labench.judge.gate_settings import BATCH, CHECK_PROCESSES, CONFIRM_PROCESSES
+from labench.measure.runner import Observer
+from labench.results.model import Environment, Result, RunInfo, SuiteInfo
+from labench.results.views import run_view
+from labench.suite.load import load_suite
 
 SUITE = """
 labench: 1
@@ -148,7 +148,7 @@ def test_every_case_stage_one_finds_slower_is_checked_in_one_batch(write_suite):
 def test_suspects_on_every_core_come_after_those_that_leave_one_free(write_suite, monkeypatch):
     """A state of the machine that slows an all-core case can outlast the whole gated run,
     fresh processes included; a case that leaves a core free is confirmed first."""
-    monkeypatch.setattr("labench.confirm.usable_cores", lambda: 2)
+    monkeypatch.setattr("labench.execution.confirm.usable_cores", lambda: 2)
     cases = load_suite(
         write_suite(
             """

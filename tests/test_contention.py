@@ -7,12 +7,13 @@ import time
 import pytest
 from conftest import measured_case
 
-from labench import contention, results
-from labench.claims import evaluate
-from labench.contention import CpuTimes, between
-from labench.results import Environment, Result, RunInfo, SuiteInfo
-from labench.runner import Observer, run_suite, steadier
-from labench.suite_model import Claim
+from labench.judge.claims import evaluate
+from labench.measure import contention
+from labench.measure.contention import CpuTimes, between
+from labench.measure.runner import Observer, run_suite, steadier
+from labench.results import model as results
+from labench.results.model import Environment, Result, RunInfo, SuiteInfo
+from labench.suite.model import Claim
 
 
 def test_other_processes_cpu_time_is_what_this_process_did_not_use():
@@ -105,7 +106,7 @@ def test_the_steadier_of_two_measurements_is_kept():
 
 
 def test_noisy_cases_are_measured_again_at_the_end(tmp_path, write_suite, monkeypatch):
-    from labench.suite import load_suite
+    from labench.suite.load import load_suite
 
     suite = load_suite(
         write_suite(
@@ -142,7 +143,7 @@ def test_noisy_cases_are_measured_again_at_the_end(tmp_path, write_suite, monkey
 def test_too_few_samples_for_a_ci_are_judged_by_their_range():
     """A slow case can end with 5 samples (no 95% interval of the median yet): their range,
     a 94% interval, decides, so steady slow cases are not called noisy."""
-    from labench.runner import noise_flags
+    from labench.measure.runner import noise_flags
 
     steady = measured_case(median=0.5, spread=0.004, size=5)
     assert steady.timing.ci95 is None and noise_flags(steady.timing) == []

@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from labench import results
 from labench.backends import dask_cluster
 from labench.backends.dask_array import DaskBackend
-from labench.threads import usable_cores
+from labench.measure.threads import usable_cores
+from labench.results import model as results
 
 pytest.importorskip("dask.array")
 
@@ -76,8 +76,8 @@ def test_cases_measured_here_never_share_the_machine_with_the_cluster(write_suit
     the suite's order, and closes the cluster when it ends."""
     from labench.execution.inprocess import InProcess
     from labench.execution.isolated import Isolated
-    from labench.runner import Observer
-    from labench.suite import load_suite
+    from labench.measure.runner import Observer
+    from labench.suite.load import load_suite
 
     suite = load_suite(
         write_suite(
@@ -195,8 +195,8 @@ benchmarks:
 @pytest.fixture
 def tiny_machine(monkeypatch):
     """This machine pretends to hold 1 MiB; the cluster's memory is left as it reports it."""
-    monkeypatch.setattr("labench.suite_check.total_memory", lambda: TINY)
-    monkeypatch.setattr("labench.runner.available_memory", lambda: TINY)
+    monkeypatch.setattr("labench.suite.check.total_memory", lambda: TINY)
+    monkeypatch.setattr("labench.measure.runner.available_memory", lambda: TINY)
 
 
 def test_sizes_beyond_this_machine_run_on_the_cluster_and_are_checked_there(
@@ -274,8 +274,8 @@ def test_isolated_workers_given_a_scheduler_use_it_and_the_parent_starts_none(
 ):
     """A fleet run hands its dask cases to isolated workers with the cluster's address."""
     from labench.execution.isolated import Isolated
-    from labench.runner import Observer
-    from labench.suite import load_suite
+    from labench.measure.runner import Observer
+    from labench.suite.load import load_suite
 
     suite = load_suite(write_suite(SUITE.split("  - id: mm")[0] + REMOTE_TAIL))
     executor = Isolated(suite, {}, environment={dask_cluster.SCHEDULER: scheduler})

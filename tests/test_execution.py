@@ -3,13 +3,13 @@ the choice of strategy from the command line's options."""
 
 import pytest
 
-from labench.errors import InputError
+from labench.core.errors import InputError
 from labench.execution import choose
 from labench.execution.inprocess import InProcess
 from labench.execution.isolated import Isolated
 from labench.execution.rounds import Rounds
 from labench.execution.workorder import WorkOrder
-from labench.suite import load_suite
+from labench.suite.load import load_suite
 
 SUITE = """
 labench: 1

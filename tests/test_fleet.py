@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from labench import results
+from labench.results import model as results
 
 pytest.importorskip("distributed")
 
@@ -86,7 +86,7 @@ def test_ctrl_c_keeps_every_finished_host_and_resume_completes_them(
 ):
     import _thread
 
-    from labench import fleet_run
+    from labench.commands import fleet as fleet_run
 
     judged = fleet_run.evaluate_all
 
@@ -227,8 +227,8 @@ def test_resume_refuses_a_file_of_another_machine_starts_new_hosts_and_leaves_go
 def test_a_fleet_runs_files_are_found_by_suite_host_and_stamp_whatever_their_dashes(tmp_path):
     from conftest import synthetic_result
 
-    from labench.errors import InputError
-    from labench.fleet_resume import fleet_files
+    from labench.core.errors import InputError
+    from labench.execution.fleet_resume import fleet_files
 
     def save(suite, host, name):
         result = synthetic_result([])

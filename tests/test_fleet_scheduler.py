@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_fleet import FLEET, SHIPPED
 
-from labench import results
+from labench.results import model as results
 
 pytest.importorskip("distributed")
 

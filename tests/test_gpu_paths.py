@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 from test_parallel import fake_cupy
 
-from labench import backends, gpu_ceilings, precision, results, timing
+from labench import backends
 from labench.backends.cupy_gpu import gemm_precision
+from labench.core import dtypes as precision
+from labench.machine import gpu_ceilings
+from labench.measure import timing
+from labench.results import model as results
 from labench.workloads import BUILTIN
 
 
@@ -16,7 +20,7 @@ from labench.workloads import BUILTIN
 def gpu(monkeypatch):
     """A fake CuPy, and a runner that believes the GPU is there."""
     fake = fake_cupy(monkeypatch)
-    monkeypatch.setattr("labench.runner.availability", lambda name: backends.Availability(True))
+    monkeypatch.setattr("labench.measure.runner.availability", lambda name: backends.Availability(True))
     return fake
 
 

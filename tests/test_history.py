@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import git, measured_case, rescaled, synthetic_result
 
-from labench import results
-from labench.history import build, load_all
+from labench.judge.history import build, load_all
+from labench.results import model as results
 
 
 def base_run(machine="m1"):

@@ -23,7 +23,7 @@ def good_document():
 
 
 def write_result_text(cases):
-    from labench.results import Environment, Result, RunInfo, SuiteInfo
+    from labench.results.model import Environment, Result, RunInfo, SuiteInfo
 
     return Result(
         suite=SuiteInfo(name="tiny", path="tiny.yaml", sha256="0" * 64, baselines={}),

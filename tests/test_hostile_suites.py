@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from labench.yamllimits import MAX_BYTES, MAX_DEPTH
+from labench.suite.yamllimits import MAX_BYTES, MAX_DEPTH
 
 CORPUS = ROOT / "tests" / "hostile"
 

@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from conftest import rescaled
 
-from labench import results
-from labench.results import ClaimResult
+from labench.results import model as results
+from labench.results.model import ClaimResult
 
 
 class Page(HTMLParser):
@@ -93,7 +93,7 @@ def runs(quick_run, tmp_path_factory):
 def page(runs, tmp_path_factory):
     from typer.testing import CliRunner
 
-    from labench.cli import app
+    from labench.commands.app import app
 
     out = tmp_path_factory.mktemp("page") / "report.html"
     shown = CliRunner().invoke(app, ["report", *map(str, runs), "-o", str(out)])

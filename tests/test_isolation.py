@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from labench import results
+from labench.results import model as results
 
 MISBEHAVING = """
 labench: 1
@@ -170,7 +170,7 @@ def test_resume_refuses_another_suite_or_settings(cli, write_suite, tmp_path, mo
 
 
 def test_resume_refuses_another_machine_unless_forced(cli, write_suite, tmp_path, monkeypatch):
-    from labench import resume
+    from labench.execution import resume
 
     monkeypatch.setenv("LABENCH_MEASURE_LOG", str(tmp_path / "measured.log"))
     suite = write_suite(COUNTED)

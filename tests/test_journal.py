@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import measured_case
 
-from labench import results
-from labench.errors import InputError
-from labench.journal import Journal, TornRecordWarning, journal_path, recover
-from labench.runner import Observer, new_result, run_suite
-from labench.suite import load_suite
+from labench.core.errors import InputError
+from labench.measure.runner import Observer, new_result, run_suite
+from labench.results import model as results
+from labench.results.journal import Journal, TornRecordWarning, journal_path, recover
+from labench.suite.load import load_suite
 
 TESTS = Path(__file__).resolve().parent
 

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from labench import results
+from labench.results import model as results
 from labench.workloads import BUILTIN
 from labench.workloads.lowrank import optimal_error, spectrum_matrix
 

@@ -5,8 +5,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from labench import results
-from labench.memory import PoolPeak, resident_bytes, traced_peak
+from labench.measure.memory import PoolPeak, resident_bytes, traced_peak
+from labench.results import model as results
 
 N, ARRAYS = 200_000, 3
 ALLOCATING = f"""

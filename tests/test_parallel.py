@@ -97,7 +97,7 @@ def test_numba_thread_limit_is_applied_read_back_and_restored():
 
 
 def test_thread_pools_are_recorded_per_case(cli, write_suite, tmp_path):
-    from labench import results
+    from labench.results import model as results
 
     path = write_suite(
         "labench: 1\nname: p\ndefaults: {max_time: 0.01, threads: [1, max]}\nbenchmarks:\n"
@@ -182,10 +182,11 @@ def test_cuda_timer_reads_events_in_seconds(monkeypatch):
 
 
 def test_gpu_cases_record_device_time_and_latency(monkeypatch, cli, write_suite, tmp_path):
-    from labench import backends, results
+    from labench import backends
+    from labench.results import model as results
 
     fake_cupy(monkeypatch)
-    monkeypatch.setattr("labench.runner.availability", lambda name: backends.Availability(True))
+    monkeypatch.setattr("labench.measure.runner.availability", lambda name: backends.Availability(True))
     path = write_suite(
         "labench: 1\nname: g\ndefaults: {max_time: 0.02}\nbenchmarks:\n"
         "  - {id: m, workload: kernels.matvec, params: {n: 64, transfers: [false, true]}, "
@@ -199,16 +200,17 @@ def test_gpu_cases_record_device_time_and_latency(monkeypatch, cli, write_suite,
 
 def test_a_gpu_first_call_waits_for_the_device(monkeypatch, cli, write_suite, tmp_path):
     """Kernel launches return at once; a cold call timed without a synchronize is a launch."""
-    from labench import backends, runner
+    from labench import backends
+    from labench.measure import runner
 
     fake = fake_cupy(monkeypatch)
     synchronized = []
     fake.cuda.Device = lambda: types.SimpleNamespace(synchronize=lambda: synchronized.append(1))
-    monkeypatch.setattr("labench.runner.availability", lambda name: backends.Availability(True))
+    monkeypatch.setattr("labench.measure.runner.availability", lambda name: backends.Availability(True))
     timed = []
     real_first_call = runner.first_call
     monkeypatch.setattr(
-        "labench.runner.first_call",
+        "labench.measure.runner.first_call",
         lambda function: real_first_call(timed.append(function) or function),
     )
     path = write_suite(

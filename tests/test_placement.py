@@ -9,10 +9,10 @@ import pytest
 from labench.execution import fresh_placements
 from labench.execution import isolated as isolation
 from labench.execution.isolated import Isolated
+from labench.execution.placement import jitter_heap
 from labench.execution.rounds import Rounds
-from labench.placement import jitter_heap
-from labench.runner import Observer
-from labench.suite import load_suite
+from labench.measure.runner import Observer
+from labench.suite.load import load_suite
 
 
 def _address_after(seed, queue):

@@ -2,9 +2,10 @@ import sys
 
 import pytest
 
-from labench import ceilings, results
-from labench.ceilings import Ceiling
-from labench.results import CaseResult
+from labench.machine import ceilings
+from labench.machine.ceilings import Ceiling
+from labench.results import model as results
+from labench.results.model import CaseResult
 
 FIGURE_SUITE = """
 labench: 1
@@ -33,7 +34,7 @@ def figure_run(tmp_path_factory):
     """A real run holding every kind of sweep the figures are chosen from."""
     from typer.testing import CliRunner
 
-    from labench.cli import app
+    from labench.commands.app import app
 
     folder = tmp_path_factory.mktemp("figures")
     (folder / "suite.yaml").write_text(FIGURE_SUITE.lstrip())
@@ -137,7 +138,7 @@ def test_calibrate_then_run_adds_roofline_fractions(cli, cache, write_suite, tmp
 
 
 def test_a_damaged_ceilings_file_is_exit_2(cli, cache, write_suite, tmp_path):
-    from labench.environment import fingerprint
+    from labench.measure.environment import fingerprint
 
     path = ceilings.cache_path(fingerprint()["machine_id"])
     path.parent.mkdir(parents=True)
@@ -154,11 +155,12 @@ def test_a_damaged_ceilings_file_is_exit_2(cli, cache, write_suite, tmp_path):
 def test_gpu_ceilings_code_path_with_numpy_standing_in(monkeypatch, cache):
     from test_parallel import fake_cupy
 
-    from labench import backends, gpu_ceilings
+    from labench import backends
+    from labench.machine import gpu_ceilings
 
     fake_cupy(monkeypatch)
     monkeypatch.setattr(
-        "labench.gpu_ceilings.availability", lambda name: backends.Availability(True)
+        "labench.machine.gpu_ceilings.availability", lambda name: backends.Availability(True)
     )
     gpu = gpu_ceilings.measure(sizes=(32, 64), copy_bytes=2**16)
     # the fake's CUDA events tick 5 ms per record, so the rates are the fake clock's, but every
@@ -185,7 +187,7 @@ def test_show_before_any_calibration_says_what_to_run(cli, cache):
 
 
 def test_the_roofline_shows_warm_and_cold_points_apart(figure_run):
-    from labench.plot import figures
+    from labench.present.plot import figures
 
     result = results.load(figure_run)
     warm = [case for case in result.cases if case.benchmark == "mm" and case.status == "ok"]

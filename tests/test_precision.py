@@ -7,7 +7,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from labench import precision, results
+from labench.core import dtypes as precision
+from labench.results import model as results
 from labench.workloads import BUILTIN
 
 NARROW_SIZES = {

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from conftest import measured_case
 
-from labench import results
-from labench.compare import judge
 from labench.execution.rounds import merge_processes
-from labench.interop import Series
+from labench.judge.compare import judge
+from labench.results import model as results
+from labench.results.views import Series
 
 
 def measured(median, status="ok", seed=0):

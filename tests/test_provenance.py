@@ -5,8 +5,8 @@ import shutil
 import pytest
 from conftest import git
 
-from labench import results
-from labench.provenance import GitState, commit_positions, git_state
+from labench.measure.provenance import GitState, commit_positions, git_state
+from labench.results import model as results
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 

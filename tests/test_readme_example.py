@@ -5,7 +5,7 @@ import re
 import numpy as np
 from conftest import ROOT
 
-from labench import results
+from labench.results import model as results
 
 
 def test_readme_shows_the_example_module_verbatim():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labench import results
+from labench.results import model as results
 from labench.workloads import BUILTIN, WrongAnswer
 from labench.workloads.regression import lambdas, system_condition
 

@@ -11,8 +11,8 @@ import math
 import pytest
 from conftest import measured_case
 
-from labench.ceilings import Ceiling, roofline_fraction
-from labench.roofs import attainable, bandwidth_for, gemm_plateau
+from labench.machine.ceilings import Ceiling, roofline_fraction
+from labench.machine.roofs import attainable, bandwidth_for, gemm_plateau
 from labench.workloads.kernels import MatmulWorkload, MatvecWorkload
 
 COPY_ROOF = 105.4

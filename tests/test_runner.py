@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from labench import results
 from labench.backends.base import Availability
-from labench.runner import Observer, new_result, run_suite
-from labench.suite import load_suite
+from labench.measure.runner import Observer, new_result, run_suite
+from labench.results import model as results
+from labench.suite.load import load_suite
 
 SUITE = """
 labench: 1
@@ -58,7 +58,7 @@ def test_all_zero_inputs_are_refused(write_suite, tmp_path):
 def test_cases_beyond_available_memory_are_skipped_before_allocating(
     write_suite, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("labench.runner.available_memory", lambda: 1000)
+    monkeypatch.setattr("labench.measure.runner.available_memory", lambda: 1000)
     cases, _ = run(write_suite(SUITE), tmp_path)
     assert {case.status for case in cases.values()} == {"skipped"}
     assert "needs 0.00 GiB of memory, only 0.00 GiB available" in cases["honest"].reason
@@ -66,7 +66,7 @@ def test_cases_beyond_available_memory_are_skipped_before_allocating(
 
 def test_unavailable_backend_skips_with_its_reason(write_suite, tmp_path, monkeypatch):
     monkeypatch.setattr(
-        "labench.runner.availability", lambda name: Availability(False, "no device")
+        "labench.measure.runner.availability", lambda name: Availability(False, "no device")
     )
     cases, _ = run(write_suite(SUITE), tmp_path)
     assert cases["honest"].status == "skipped"

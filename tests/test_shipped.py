@@ -1,7 +1,7 @@
 """Shipped suites: `labench run quick` works from any folder, `list --suites` describes them."""
 
-from labench import results
-from labench.shipped import shipped_suites
+from labench.results import model as results
+from labench.suite.shipped import shipped_suites
 
 
 def test_every_shipped_suite_is_listed_with_its_description(cli):

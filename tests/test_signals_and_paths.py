@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from labench import results
-from labench.journal import journal_path
+from labench.results import model as results
+from labench.results.journal import journal_path
 
 SLOW = """
 labench: 1

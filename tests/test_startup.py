@@ -7,7 +7,7 @@ import sys
 import pytest
 
 HEAVY = ("scipy.stats", "scipy.special", "scipy.linalg", "numba", "matplotlib", "cupy")
-MEASURING = ("numpy", "yaml", "labench.results", "labench.suite", "labench.run_command")
+MEASURING = ("numpy", "yaml", "labench.results.model", "labench.suite.load", "labench.commands.run")
 """What the commands that measure, load or check need, and `labench --help` does not. (Not
 pydantic: typer itself imports it to build some options' types.)"""
 
@@ -23,13 +23,13 @@ def modules_after(code: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
 
 
 def test_importing_the_cli_loads_no_heavy_library():
-    assert modules_after("import labench.cli") == set()
+    assert modules_after("import labench.commands.app") == set()
 
 
 def modules_after_command(argv: list[str]) -> set[str]:
     """The measuring modules loaded by `labench ARGV` in a fresh interpreter."""
     command = f"sys.argv = {['labench', *argv]!r}\ntry:\n    main()\nexcept SystemExit:\n    pass"
-    return modules_after(f"import sys\nfrom labench.cli import main\n{command}", MEASURING)
+    return modules_after(f"import sys\nfrom labench.commands.app import main\n{command}", MEASURING)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["compare", "--help"]])
@@ -57,7 +57,7 @@ def test_the_public_api_is_there_on_first_use():
 @pytest.mark.parametrize("suite", ["suites/quick.yaml", "suites/seed-claims.yaml"])
 def test_loading_and_expanding_a_suite_loads_no_heavy_library(suite):
     code = (
-        "from pathlib import Path\nfrom labench.suite import load_suite\n"
+        "from pathlib import Path\nfrom labench.suite.load import load_suite\n"
         f"load_suite(Path({suite!r})).cases()"
     )
     assert modules_after(code) == set()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labench.stats import median_ci, summarize
+from labench.core.stats import median_ci, summarize
 
 
 def test_median_ci_covers_the_true_median_about_95_percent_of_the_time():

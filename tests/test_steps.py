@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from labench.steps import detect_steps, run_spread
+from labench.judge.steps import detect_steps, run_spread
 
 NOISE = 0.05
 

@@ -4,9 +4,9 @@ budget printed by validate and run is the sum it claims to be."""
 import pytest
 from conftest import ROOT
 
-from labench.suite import load_suite
-from labench.suite_size import count_cases, human_duration, worst_case_seconds
-from labench.threads import usable_cores
+from labench.measure.threads import usable_cores
+from labench.suite.load import load_suite
+from labench.suite.size import count_cases, human_duration, worst_case_seconds
 
 SHIPPED = [*sorted((ROOT / "suites").glob("*.yaml")), ROOT / "examples" / "axpy.yaml"]
 

@@ -6,10 +6,10 @@ import pytest
 from conftest import measured_case
 from rich.console import Console
 
-from labench import results
-from labench.report import SUMMARY_ABOVE, render_result
-from labench.results import Result, RunInfo, SuiteInfo
-from labench.scaling import fitted_exponents
+from labench.judge.scaling import fitted_exponents
+from labench.present.report import SUMMARY_ABOVE, render_result
+from labench.results import model as results
+from labench.results.model import Result, RunInfo, SuiteInfo
 
 
 def swept_case(implementation, median, **params):

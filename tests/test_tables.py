@@ -5,9 +5,9 @@ from io import StringIO
 from conftest import measured_case, synthetic_result
 from rich.console import Console
 
-from labench import results
-from labench.report import result_grids, results_tables
-from labench.results import Result
+from labench.present.report import result_grids, results_tables
+from labench.results import model as results
+from labench.results.model import Result
 
 
 def test_varying_parameters_go_in_the_rows_and_constants_in_the_title():

@@ -3,8 +3,8 @@ import types
 
 from threadpoolctl import threadpool_info
 
-from labench import threads
-from labench.threads import limit_threads, resolve_threads, usable_cores
+from labench.measure import threads
+from labench.measure.threads import limit_threads, resolve_threads, usable_cores
 
 
 def blas_threads() -> set[int]:

@@ -3,7 +3,14 @@ import time
 
 import pytest
 
-from labench.timing import MIN_SAMPLE_TIME, Policy, calibrate, cpu_loop_timer, first_call, sample
+from labench.measure.timing import (
+    MIN_SAMPLE_TIME,
+    Policy,
+    calibrate,
+    cpu_loop_timer,
+    first_call,
+    sample,
+)
 
 
 def busy(seconds: float):

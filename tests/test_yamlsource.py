@@ -1,7 +1,7 @@
 import pytest
 
-from labench.errors import InputError
-from labench.yamlsource import Location, parse_yaml
+from labench.core.errors import InputError
+from labench.suite.yamlsource import Location, parse_yaml
 
 
 def test_values_and_keys_keep_their_line_and_column():

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from labench.backends.base import Availability, no_extra_thread_control
-from labench.precision import MATH_MODES
+from labench.core.dtypes import MATH_MODES
 
 
 def cuda_loop_timer(function: Callable[[], Any], loops: int) -> float:
@@ -71,7 +71,7 @@ def gemm_precision(dtype: str, math: str) -> Iterator[dict[str, str]]:
     import cupy
     from cupy._core import _routines_linalg as linalg
 
-    from labench.precision import resolve
+    from labench.core.dtypes import resolve
 
     numpy_dtype = resolve(dtype)
     before = cupy._core.get_compute_type(numpy_dtype)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from labench.errors import InputError
+from labench.core.errors import InputError
 from labench.execution.base import Executor
 from labench.execution.inprocess import InProcess
 from labench.execution.isolated import Isolated
 from labench.execution.rounds import Rounds
-from labench.suite import Suite
+from labench.suite.load import Suite
 
 
 def choose(

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from labench.backends import computes_elsewhere
-from labench.results import CaseResult
-from labench.runner import Observer
-from labench.suite import Case
+from labench.measure.runner import Observer
+from labench.results.model import CaseResult
+from labench.suite.load import Case
 
 
 class Executor(Protocol):

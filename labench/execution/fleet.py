@@ -36,14 +36,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from labench import results
-from labench.environment import fingerprint
-from labench.errors import InputError
+from labench.core.errors import InputError
 from labench.execution.isolated import STARTUP_LIMIT, in_workers, worker_context
 from labench.execution.workorder import WorkOrder
-from labench.results import CaseResult, Environment, Result
-from labench.runner import Observer, now, record
-from labench.suite import Case, Settings
+from labench.measure.environment import fingerprint
+from labench.measure.runner import Observer, now, record
+from labench.results import model as results
+from labench.results.model import CaseResult, Environment, Result
+from labench.suite.load import Case, Settings
 
 LOCAL_WORKERS = 2
 """Stand-in hosts of `--cluster local`."""

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Sequence
 
 from labench.backends import release_all
 from labench.execution.base import here_first
-from labench.results import CaseResult
-from labench.runner import Observer, run_cases
-from labench.suite import Case
+from labench.measure.runner import Observer, run_cases
+from labench.results.model import CaseResult
+from labench.suite.load import Case
 
 
 class InProcess:

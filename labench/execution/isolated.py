@@ -26,11 +26,11 @@ from typing import Any
 
 from labench.backends import preload_modules, release_all, shared_with_workers
 from labench.execution.base import here_first
+from labench.execution.placement import jitter_heap
 from labench.execution.workorder import WorkOrder
-from labench.placement import jitter_heap
-from labench.results import CaseResult
-from labench.runner import Observer, record, run_cases
-from labench.suite import Case, Settings, Suite
+from labench.measure.runner import Observer, record, run_cases
+from labench.results.model import CaseResult
+from labench.suite.load import Case, Settings, Suite
 
 EXIT_GRACE = 10.0
 """Seconds a worker that has reported everything gets to exit on its own."""

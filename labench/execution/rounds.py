@@ -18,11 +18,11 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from labench.core.stats import summarize
 from labench.execution.base import Executor
-from labench.results import CaseResult, Flag, Timing
-from labench.runner import Observer, rates
-from labench.stats import summarize
-from labench.suite import Case
+from labench.measure.runner import Observer, rates
+from labench.results.model import CaseResult, Flag, Timing
+from labench.suite.load import Case
 
 
 class Rounds:

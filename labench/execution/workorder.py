@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from labench.errors import InputError
-from labench.suite import Case, Measurement, Settings, Suite, suite_from_text
+from labench.core.errors import InputError
+from labench.suite.load import Case, Measurement, Settings, Suite, suite_from_text
 
 STEERING_PREFIXES = (
     "OMP_",

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from labench import precision
+from labench.core import dtypes as precision
 from labench.workloads import array_kernels
 from labench.workloads.base import Inputs, Kernel, Param, Params, SkipCase, Workload, implementation
 from labench.workloads.dask_products import CHUNKS, DaskSquareProduct

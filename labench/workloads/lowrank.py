@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from labench import precision
-from labench.memory import resident_bytes
+from labench.core import dtypes as precision
+from labench.measure.memory import resident_bytes
 from labench.workloads import array_kernels
 from labench.workloads.base import (
     Inputs,

@@ -1,0 +1,282 @@
+"""Claims: statements in a suite checked against the run that measured them.
+
+A claim selects cases of one benchmark (`where`), pairs the sides it compares point by point
+(same parameters and dtype, and same thread count unless a side names its own), and bounds a
+value at every point. It holds only if it holds at every selected point, so the reported value
+is the point nearest to breaking the bound (or the one breaking it most). A point whose case
+was skipped, failed or not run leaves the claim `unmeasured`, never quietly `held`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from labench.judge.compare import ratio_test
+from labench.measure.threads import resolve_threads
+from labench.results.model import CaseResult, ClaimResult
+from labench.results.views import series
+from labench.suite.model import Claim, Pick, ThreadSpec, as_list
+
+
+class Row(Protocol):
+    """What a claim needs of a case, planned (suite.Case) or measured (CaseResult)."""
+
+    benchmark: str
+    implementation: str
+    params: dict[str, Any]
+    dtype: str
+    math: str
+    cache: str
+    threads_spec: ThreadSpec
+
+    @property
+    def threads(self) -> int: ...
+
+
+class ClaimSelectionError(ValueError):
+    """The claim's selection is empty or ambiguous for the cases the suite plans."""
+
+
+def bound_text(claim: Claim) -> str:
+    parts = []
+    if claim.at_least is not None:
+        parts.append(f">= {claim.at_least:g}")
+    if claim.at_most is not None:
+        parts.append(f"<= {claim.at_most:g}")
+    return " and ".join(parts)
+
+
+def _matches(row: Row, name: str, wanted: Any) -> bool:
+    values = as_list(wanted)
+    if name == "threads":
+        return any(_threads_match(row, value) for value in values)
+    if name in ("dtype", "math", "cache"):
+        return getattr(row, name) in values
+    return row.params.get(name) in values
+
+
+def _threads_match(row: Row, threads: ThreadSpec | None) -> bool:
+    """'max' means this machine's cores, whatever spec the suite used for that count: on one
+    core, `threads: [1, max]` runs once, and a claim about 'max' is about that run."""
+    return threads is None or row.threads == resolve_threads(threads)
+
+
+def sides(claim: Claim) -> dict[str, Pick]:
+    comparison = claim.comparison
+    return {
+        role: getattr(comparison, role)
+        for role in ("of", "over")
+        if getattr(comparison, role, None) is not None
+    }
+
+
+def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
+    """The points a claim compares: for each, the row playing each side.
+
+    Raises ClaimSelectionError when nothing is selected or a side is ambiguous at a point, so a
+    suite can be refused at load time rather than reporting nonsense after an hour of running.
+    """
+    picks = sides(claim)
+    by_side = {
+        name: any(getattr(side, name) is not None for side in picks.values())
+        for name in ("threads", "dtype", "math")
+    }
+    selected = [
+        row
+        for row in rows
+        if row.benchmark == claim.benchmark
+        and all(_matches(row, name, wanted) for name, wanted in claim.where.items())
+    ]
+    points: dict[tuple[Any, ...], dict[str, list[Row]]] = {}
+    for row in selected:
+        key: tuple[Any, ...] = (tuple(sorted(row.params.items(), key=str)), row.cache)
+        key += tuple(getattr(row, name) for name, named in by_side.items() if not named)
+        for role, side in picks.items():
+            if _plays(row, side):
+                points.setdefault(key, {}).setdefault(role, []).append(row)
+    paired = []
+    for found in points.values():
+        if set(found) != set(picks):
+            continue
+        for role, candidates in found.items():
+            if len(candidates) > 1:
+                threads = sorted({row.threads for row in candidates})
+                raise ClaimSelectionError(
+                    f"'{role}' ({picks[role].implementation}) matches runs at {threads} threads "
+                    "at the same point; give it a 'threads' or add 'threads' to 'where'"
+                )
+        paired.append({role: candidates[0] for role, candidates in found.items()})
+    if not paired:
+        raise ClaimSelectionError(
+            "selects no case: no point of benchmark "
+            f"{claim.benchmark!r} has {' and '.join(_describe(p) for p in picks.values())}"
+            + (f" with {claim.where}" if claim.where else "")
+        )
+    return paired
+
+
+def _plays(row: Row, side: Pick) -> bool:
+    """Whether a row is the case a side names: its implementation, at the side's thread
+    count, dtype and math mode where the side gives them (a claim across precisions)."""
+    return (
+        row.implementation == side.implementation
+        and _threads_match(row, side.threads)
+        and side.dtype in (None, row.dtype)
+        and side.math in (None, row.math)
+    )
+
+
+def _describe(side: Pick) -> str:
+    return (
+        side.implementation
+        + (f" at {side.threads} threads" if side.threads else "")
+        + (f" in {side.dtype}" if side.dtype else "")
+        + (f" with {side.math} math" if side.math else "")
+    )
+
+
+def _metric(case: CaseResult, name: str) -> float | None:
+    if name == "time":
+        return case.timing.median if case.timing else None
+    if name == "first_call":
+        return case.timing.first_call if case.timing else None
+    value = case.metrics.get(name)
+    return None if value is None else float(value)
+
+
+def _value(claim: Claim, point: dict[str, CaseResult]) -> tuple[float | None, str | None]:
+    """The compared value at one point, or why there is none."""
+    if claim.speedup is not None:
+        over, of = point["over"].timing, point["of"].timing
+        if over is None or of is None or of.median <= 0:
+            return None, "no timing"
+        return over.median / of.median, None
+    if claim.metric is not None:
+        value = _metric(point["of"], claim.metric.name)
+        return value, None if value is not None else f"no metric {claim.metric.name!r}"
+    assert claim.ratio is not None
+    top, bottom = (_metric(point[role], claim.ratio.metric) for role in ("of", "over"))
+    if top is None or bottom is None:
+        return None, f"no metric {claim.ratio.metric!r}"
+    if bottom == 0:
+        return None, f"{claim.ratio.metric} of {point['over'].key} is 0"
+    return top / bottom, None
+
+
+def _margin(claim: Claim, value: float) -> float:
+    """How far inside the bounds a value is, relative to the bound; negative when outside."""
+    margins = []
+    if claim.at_least is not None:
+        margins.append((value - claim.at_least) / (abs(claim.at_least) or 1.0))
+    if claim.at_most is not None:
+        margins.append((claim.at_most - value) / (abs(claim.at_most) or 1.0))
+    return min(margins)
+
+
+TIMED_METRICS = frozenset(
+    {"time", "first_call", "gflops", "gbps", "roofline_frac", "host_time", "latency"}
+)
+"""Metrics that are timings or rates, and so as unsteady as the measurement behind them."""
+
+
+def _timed(claim: Claim) -> bool:
+    if claim.speedup is not None:
+        return True
+    name = claim.metric.name if claim.metric is not None else claim.ratio.metric  # type: ignore[union-attr]
+    return name in TIMED_METRICS
+
+
+def _not_measured(claim: Claim, point: dict[str, CaseResult]) -> str | None:
+    """Why a point cannot be judged: a side not ok, or (for a timing) measured too unsteadily
+    to quote, since a verdict must not sound surer than its data."""
+    for case in point.values():
+        if case.status != "ok":
+            return f"{case.implementation} {case.status}" + (
+                f" ({case.reason})" if case.reason else ""
+            )
+    for case in point.values() if _timed(claim) else ():
+        if case.flags:
+            return f"{case.implementation} {' and '.join(case.flags)} (measure on a quiet machine)"
+    return None
+
+
+def evaluate(claim: Claim, cases: Sequence[CaseResult], planned: int | None = None) -> ClaimResult:
+    """Judge one claim on a run's cases. `planned` is how many points the suite defines, so a
+    run filtered down to some of them is not mistaken for a complete one."""
+    verdict = ClaimResult(
+        id=claim.id,
+        text=claim.text,
+        benchmark=claim.benchmark,
+        status="unmeasured",
+        bound=bound_text(claim),
+    )
+    try:
+        points = pair_up(claim, cases)
+    except ClaimSelectionError as error:
+        verdict.reason = f"no measurement: {error}"
+        return verdict
+    measured: list[tuple[float, float, dict[str, CaseResult]]] = []
+    gaps = []
+    for point in points:
+        gap = _not_measured(claim, point)
+        value, problem = (None, gap) if gap else _value(claim, point)
+        if value is None or not math.isfinite(value):
+            gaps.append(problem or "no finite value")
+        else:
+            measured.append((_margin(claim, value), value, point))
+    if planned is not None and len(points) < planned:
+        gaps.append(f"{planned - len(points)} of {planned} points not in this run")
+    verdict.points = len(measured)
+    if measured:
+        margin, value, point = min(measured, key=lambda item: item[0])
+        verdict.value, verdict.cases = value, [case.key for case in point.values()]
+        verdict.at = _varying(point["of"], [item[2]["of"] for item in measured])
+        if claim.speedup is not None:
+            verdict.ci = _speedup_ci(point)
+        if margin < 0:
+            verdict.status = "failed"
+            return verdict
+    if gaps:
+        verdict.reason = "; ".join(
+            gap + (f" at {count} points" if count > 1 else "")
+            for gap, count in Counter(gaps).items()
+        )
+        return verdict
+    verdict.status = "held"
+    return verdict
+
+
+def _coordinates(case: CaseResult) -> dict[str, Any]:
+    return case.params | {"dtype": case.dtype, "math": case.math, "threads": case.threads}
+
+
+def _varying(chosen: CaseResult, cases: Sequence[CaseResult]) -> str | None:
+    """Name the point that decided the value by what differs between the points."""
+    coordinates = [_coordinates(case) for case in cases]
+    mine = _coordinates(chosen)
+    varying = [name for name in mine if len({str(c.get(name)) for c in coordinates}) > 1]
+    return " ".join(f"{name}={mine[name]}" for name in varying) or None
+
+
+def _speedup_ci(point: dict[str, CaseResult]) -> tuple[float, float] | None:
+    """95% CI of time(over) / time(of), from the same statistical units as `compare`: the
+    per-process medians when the run has them, else the raw samples."""
+    test = ratio_test(series(point["of"]), series(point["over"]))
+    return None if test is None else test.ci95
+
+
+def evaluate_all(
+    claims: Sequence[Claim], cases: Sequence[CaseResult], planned: Sequence[Row]
+) -> list[ClaimResult]:
+    """Judge every claim of a suite on a run; `planned` are the suite's cases before --filter."""
+    verdicts = []
+    for claim in claims:
+        try:
+            expected = len(pair_up(claim, planned))
+        except ClaimSelectionError:
+            expected = None
+        verdicts.append(evaluate(claim, cases, expected))
+    return verdicts

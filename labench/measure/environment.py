@@ -1,0 +1,134 @@
+"""The machine fingerprint stored with every run.
+
+Results are compared across machines, so a result must say what produced it: CPU, cores, memory,
+OS, library versions and — the usual suspect behind surprising numbers — which BLAS was loaded
+and with how many threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import socket
+from importlib import metadata
+from typing import Any
+
+import numpy  # noqa: F401  (loads BLAS, so threadpoolctl can report it)
+from threadpoolctl import threadpool_info
+
+from labench.measure.threads import usable_cores
+
+_PACKAGES = ("labench", "numpy", "scipy", "numba", "cupy-cuda12x", "cupy", "threadpoolctl")
+
+
+def _meminfo(field: str) -> int | None:
+    """A field of /proc/meminfo in bytes (Linux), or None elsewhere."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                name, _, rest = line.partition(":")
+                if name == field:
+                    return int(rest.split()[0]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def total_memory() -> int:
+    """Physical memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def available_memory() -> int:
+    """Memory that can be allocated now without swapping (MemAvailable counts reclaimable
+    page cache, which the free-page count from sysconf does not)."""
+    available = _meminfo("MemAvailable")
+    if available is not None:
+        return available
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def blas_pools() -> list[dict[str, Any]]:
+    """The native thread pools loaded right now (BLAS, OpenMP), as threadpoolctl sees them."""
+    keep = ("user_api", "internal_api", "version", "num_threads", "threading_layer", "architecture")
+    return [
+        {key: pool[key] for key in keep if key in pool}
+        | {"library": os.path.basename(pool.get("filepath", ""))}
+        for pool in threadpool_info()
+    ]
+
+
+def gpu_info() -> list[dict[str, Any]]:
+    """Name, memory and driver of each CUDA device CuPy can see; empty without CuPy or a GPU."""
+    try:
+        import cupy  # type: ignore[import-not-found]
+
+        runtime = cupy.cuda.runtime
+        count = runtime.getDeviceCount()
+        driver = runtime.driverGetVersion()
+    except Exception:  # any failure (no CuPy, no driver, no device) means "no GPU here"
+        return []
+    devices = []
+    for index in range(count):
+        properties = runtime.getDeviceProperties(index)
+        name = properties["name"]
+        devices.append(
+            {
+                "name": name.decode() if isinstance(name, bytes) else str(name),
+                "memory_bytes": int(properties["totalGlobalMem"]),
+                "compute_capability": f"{properties['major']}.{properties['minor']}",
+                "driver": f"{driver // 1000}.{driver % 1000 // 10}",
+            }
+        )
+    return devices
+
+
+def machine_id(cpu: str, cores: int, memory: int) -> str:
+    """Short id that stays the same across runs on one machine and differs between machines:
+    enough to refuse resuming a run elsewhere and to label columns in comparisons."""
+    identity = "|".join((socket.gethostname(), cpu, str(cores), str(memory), platform.machine()))
+    return hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def fingerprint() -> dict[str, Any]:
+    """Everything about this machine and software stack that can change a timing."""
+    cpu = cpu_model()
+    memory = total_memory()
+    logical = os.cpu_count() or 1
+    return {
+        "machine_id": machine_id(cpu, logical, memory),
+        "hostname": socket.gethostname(),
+        "cpu": cpu,
+        "architecture": platform.machine(),
+        "cores_logical": logical,
+        "cores_usable": usable_cores(),
+        "memory_bytes": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "packages": package_versions(),
+        "thread_pools": blas_pools(),
+        "gpus": gpu_info(),
+    }

@@ -1,0 +1,482 @@
+"""Runs cases: setup -> check against the reference -> time -> record.
+
+Inputs and the float64 reference are made once per data group (benchmark x parameters x dtype)
+and shared by every implementation and thread count, so all contenders see identical data and
+the reference is not recomputed per case. Each finished case is journaled at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labench.backends import BACKENDS, Backend, ComputesElsewhere, availability
+from labench.core import dtypes as precision
+from labench.core.stats import NOISY_REL_CI, summarize
+from labench.measure import contention
+from labench.measure.cache import TooShortForColdTiming, cache_resident, cold_sample
+from labench.measure.environment import available_memory, fingerprint
+from labench.measure.memory import peak_memory, resident_bytes
+from labench.measure.provenance import git_state
+from labench.measure.threads import limit_threads, usable_cores
+from labench.measure.timing import (
+    CLOCK_RESOLUTION,
+    Measurement,
+    Policy,
+    first_call,
+    sample,
+    single_calls,
+)
+from labench.results import model as results
+from labench.results.journal import Journal
+from labench.results.model import CaseResult, Flag, Result, RunInfo, SuiteInfo, Timing
+from labench.suite.load import Case, Suite
+from labench.workloads import Kernel, SkipCase, WrongAnswer
+
+PEAK_SOURCE = "peak_bytes_source"
+"""Travels with the metrics to `record`, which stores it in its own (text) field."""
+
+
+class CaseFailed(Exception):
+    """A case cannot produce a trustworthy timing; carries the status and reason to record."""
+
+    def __init__(
+        self, status: results.Status, reason: str, metrics: Mapping[str, Any] | None = None
+    ):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.metrics = dict(metrics or {})
+
+
+class TooLargeForHost(CaseFailed):
+    """The case's data cannot be made on this host: only an implementation that builds its
+    inputs where its backend computes (`at_scale`) can run it."""
+
+
+@dataclass
+class Observer:
+    """Hooks for progress display; the runner itself prints nothing."""
+
+    started: Callable[[Case], None] = lambda case: None
+    finished: Callable[[CaseResult], None] = lambda result: None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_result(
+    suite: Suite,
+    overrides: Mapping[str, Any],
+    processes: int = 1,
+    label: str | None = None,
+    execution: str | None = None,
+) -> Result:
+    source = git_state(Path.cwd())
+    return Result(
+        suite=SuiteInfo(
+            name=suite.name,
+            path=str(suite.path),
+            sha256=suite.sha256,
+            baselines={b.id: suite.baseline(b.id) for b in suite.model.benchmarks},
+        ),
+        run=RunInfo(
+            id=uuid.uuid4().hex[:12],
+            started=now(),
+            labench_version=metadata.version("labench"),
+            command=list(sys.argv),
+            overrides=dict(overrides),
+            processes=processes,
+            execution=execution,
+            git_commit=source.commit,
+            git_branch=source.branch,
+            git_dirty=source.dirty,
+            label=label,
+        ),
+        environment=fingerprint(),
+    )
+
+
+Execute = Callable[[Sequence[Case], Observer], Iterable[CaseResult]]
+
+
+def run_suite(
+    cases: Sequence[Case],
+    result: Result,
+    path: Path,
+    observer: Observer,
+    execute: Execute | None = None,
+    retry_noisy: int = 0,
+) -> Result:
+    """Run every case (in this process, or as `execute` says), appending to `result`; each
+    finished case is journaled beside `path` at once, and `path` is written at the start and
+    the end (see labench.results.journal: rewriting it per case made runs quadratic). Cases measured
+    `noisy` or `contended` are measured again at the end, up to `retry_noisy` times, and the
+    steadier measurement is kept: a neighbour's burst of activity rarely lasts the whole run.
+
+    On Ctrl-C (or SIGTERM, see signals.py) the file is saved marked as interrupted, holding
+    every finished case, and the KeyboardInterrupt propagates so the caller can exit 130/143.
+    """
+    run = execute or run_cases
+    results.save(result, path)
+    journal = Journal.start(result, path)
+    try:
+        for case_result in run(cases, observer):
+            result.cases.append(case_result)
+            journal.append(case_result)
+            observer.finished(case_result)
+        by_key = {case.key: case for case in cases}
+        for _ in range(retry_noisy):
+            position = {case.key: index for index, case in enumerate(result.cases)}
+            again = [by_key[case.key] for case in result.cases if case.flags and case.key in by_key]
+            if not again:
+                break
+            # not journaled: the first measurement of each case already is, so a kill here loses
+            # only the second look, and rewriting the file per case would make runs quadratic
+            for case_result in run(again, observer):
+                index = position[case_result.key]
+                result.cases[index] = steadier(result.cases[index], case_result)
+                observer.finished(case_result)
+    except KeyboardInterrupt:
+        result.run.interrupted = True
+        raise
+    finally:
+        result.run.finished = now()
+        results.save(result, path)
+        journal.discard()
+    return result
+
+
+def steadier(first: CaseResult, second: CaseResult) -> CaseResult:
+    """Of two measurements of one case, the one with fewer flags, then the tighter CI."""
+    if second.status != "ok" or second.timing is None or first.timing is None:
+        return first
+
+    def unsteadiness(case: CaseResult) -> tuple[int, float]:
+        assert case.timing is not None
+        return len(case.flags), case.timing.rel_ci if case.timing.rel_ci is not None else 1e9
+
+    return second if unsteadiness(second) < unsteadiness(first) else first
+
+
+def run_cases(cases: Iterable[Case], observer: Observer) -> Iterable[CaseResult]:
+    for _, group in itertools.groupby(cases, key=lambda case: case.data_key):
+        yield from _run_data_group(list(group), observer)
+
+
+def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResult]:
+    runnable = []
+    for case in group:
+        backend = availability(case.backend)
+        unsupported = precision.unsupported(
+            case.workload, BACKENDS[case.backend], case.dtype, case.math
+        )
+        if not backend.available:
+            yield record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
+        elif unsupported:
+            yield record(case, "skipped", unsupported)
+        else:
+            runnable.append(case)
+    if not runnable:
+        return
+    head = runnable[0]
+    started = time.perf_counter()
+    try:
+        inputs, reference = _prepare_data(head)
+    except TooLargeForHost as failure:
+        for case in runnable:
+            if _at_scale(case):
+                observer.started(case)
+                yield measure_case(case, None, None)
+            else:
+                yield record(case, failure.status, failure.reason)
+        return
+    except CaseFailed as failure:
+        for case in runnable:
+            yield record(case, failure.status, failure.reason)
+        return
+    except SkipCase as skip:
+        for case in runnable:
+            yield record(case, "skipped", str(skip))
+        return
+    except Exception as error:
+        for case in runnable:
+            yield record(case, "error", f"making inputs or reference failed: {_describe(error)}")
+        return
+    setup = time.perf_counter() - started
+    for case in runnable:
+        observer.started(case)
+        started = time.perf_counter()
+        result = measure_case(case, inputs, reference)
+        yield with_costs(result, setup, time.perf_counter() - started)
+
+
+def with_costs(result: CaseResult, setup: float, measuring: float) -> CaseResult:
+    """`result` with what it cost to reproduce in a fresh process: `setup_seconds` (making its
+    inputs and float64 reference, shared with the other implementations of its point) and
+    `measure_seconds` (checking and timing it). The gate's confirmation plans by them: a
+    low-rank case whose inputs take seconds to factor cannot be measured again six times
+    within a budget of a few seconds (confirm.py)."""
+    costs = {"setup_seconds": setup, "measure_seconds": measuring}
+    return result.model_copy(update={"metrics": result.metrics | costs})
+
+
+def _prepare_data(case: Case) -> tuple[Mapping[str, Any], np.ndarray]:
+    dtype = precision.resolve(case.dtype)
+    need = case.workload.footprint(case.params, dtype.itemsize)
+    free = available_memory()
+    if need is not None and need > free:
+        raise TooLargeForHost(
+            "skipped",
+            f"needs {need / 2**30:.2f} GiB of memory, only {free / 2**30:.2f} GiB available",
+        )
+    inputs = case.workload.make_inputs(case.params, dtype, case.rng())
+    zero = [
+        name for name, value in inputs.items() if isinstance(value, np.ndarray) and not value.any()
+    ]
+    if zero:
+        raise CaseFailed(
+            "error", f"input {', '.join(zero)} is all zeros; timing on zeros is not honest"
+        )
+    reference = np.asarray(case.workload.reference(inputs, case.params), dtype=np.float64)
+    return inputs, reference
+
+
+def _at_scale(case: Case) -> bool:
+    """Whether the case can build its inputs where its backend computes (a cluster)."""
+    implementation = case.workload.implementations[case.implementation]
+    return implementation.at_scale is not None and isinstance(
+        BACKENDS[case.backend], ComputesElsewhere
+    )
+
+
+def measure_case(
+    case: Case, inputs: Mapping[str, Any] | None, reference: np.ndarray | None
+) -> CaseResult:
+    """Check one implementation's answer, then time it, under the case's thread limit; without
+    inputs, the implementation makes them where it computes (`at_scale`) and checks there."""
+    backend = BACKENDS[case.backend]
+    pools: dict[str, int] = {}
+    cpus = contention.allowed_cpus()
+    try:
+        with (
+            limit_threads(case.threads) as threads,
+            backend.thread_limit(case.threads) as own,
+            backend.precision(case.dtype, case.math) as computed,
+        ):
+            pools = threads.pools | own
+            helpers = backend.local_processes() if isinstance(backend, ComputesElsewhere) else []
+            before = contention.snapshot(cpus, helpers)
+            cold, metrics, measurement, returned = _check_then_time(
+                case, inputs, reference, backend
+            )
+            others = contention.between(before, contention.snapshot(cpus, helpers), len(cpus))
+            if returned is not None and returned != case.dtype:
+                computed["output_dtype"] = returned
+    except CaseFailed as failure:
+        return record(case, failure.status, failure.reason, metrics=failure.metrics, pools=pools)
+    except SkipCase as skip:
+        return record(case, "skipped", str(skip), pools=pools)
+    except WrongAnswer as wrong:
+        return record(case, "wrong", str(wrong), pools=pools)
+    except Exception as error:
+        return record(case, "error", _describe(error), pools=pools)
+    summary = summarize(measurement.samples)
+    timing = Timing(
+        **summary.model_dump(),
+        first_call=cold,
+        inner_loops=measurement.inner_loops,
+        stopped_by=measurement.stopped_by,
+        samples=measurement.samples,
+    )
+    metrics |= _rates(case, summary.median, metrics)
+    metrics["cache_resident"] = cache_resident(metrics["bytes"], case.cache, case.backend)
+    flags = noise_flags(timing)
+    if others is not None:
+        metrics |= {"others_cores": others.others_cores, "steal": others.steal}
+        # a device case keeps one host thread busy, however many it was given
+        host_threads = 1 if backend.synchronized is not None else case.threads
+        if others.contended(host_threads, usable_cores()):
+            flags.append("contended")
+    return record(
+        case,
+        "ok",
+        None,
+        timing=timing,
+        metrics=metrics,
+        pools=pools,
+        flags=flags,
+        computed=computed,
+    )
+
+
+def noise_flags(timing: Timing) -> list[Flag]:
+    """`noisy` when the case's confidence interval is wider than NOISY_REL_CI around its median:
+    a figure that must not be quoted bare. A slow case may end with fewer samples than a 95%
+    interval needs (6); then the range of its samples stands in, itself an interval of the
+    median with coverage 1 - 2**(1 - n) (94% for 5 samples, 75% for 3)."""
+    relative = timing.rel_ci
+    if relative is None:
+        relative = (timing.max - timing.min) / 2 / timing.median
+    return ["noisy"] if relative > NOISY_REL_CI else []
+
+
+def _check_then_time(
+    case: Case, inputs: Mapping[str, Any] | None, reference: np.ndarray | None, backend: Backend
+) -> tuple[float, dict[str, Any], Measurement, str | None]:
+    """Check the first call's answer, then time; also return the dtype the output came in
+    (a library may silently widen: ml_dtypes' bfloat16 matmul returns float32)."""
+    implementation = case.workload.implementations[case.implementation]
+    if inputs is None:
+        assert implementation.at_scale is not None
+        seed = int(case.rng().integers(2**63))
+        kernel = implementation.at_scale(
+            case.workload, case.params, precision.resolve(case.dtype), seed
+        )
+    else:
+        prepared = implementation.prepare(case.workload, inputs, case.params)
+        kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
+    # On an asynchronous device the first call must include its completion, not just its launch.
+    whole_call = backend.synchronized(kernel.run) if backend.synchronized else kernel.run
+    cold, output = first_call(whole_call)
+    if kernel.error_in_place is not None:
+        checked = _judge(case, kernel.error_in_place(output))
+    else:
+        target = reference if kernel.expected is None else kernel.expected
+        assert target is not None
+        checked = _check(case, kernel.to_host(output), target)
+    metrics: dict[str, Any] = checked | kernel.metrics
+    policy = Policy(
+        max_time=case.settings.max_time,
+        target_rel_ci=case.settings.target_rel_ci,
+        min_samples=case.settings.min_samples,
+        warmup=case.settings.warmup,
+    )
+    if case.cache == "cold":
+        try:
+            measurement = cold_sample(kernel.run, policy, backend.loop_timer, case.backend)
+        except TooShortForColdTiming as short:
+            raise CaseFailed("skipped", str(short), metrics) from None
+        metrics["clock_resolution"] = CLOCK_RESOLUTION
+    else:
+        measurement = sample(kernel.run, policy, backend.loop_timer)
+    # Memory is measured on a call of its own, after the samples, so it never slows them.
+    peak = peak_memory(whole_call, case.backend)
+    metrics |= {"peak_bytes": float(peak.bytes), PEAK_SOURCE: peak.source}
+    if inputs is not None:  # else the kernel reports what it holds where it computes
+        metrics["input_bytes"] = float(resident_bytes(inputs.values()))
+    if "bytes_resident" in metrics:  # what the implementation keeps, plus what a call adds
+        metrics["memory_bytes"] = metrics["bytes_resident"] + peak.bytes
+    if backend.synchronized is not None:
+        calls = single_calls(
+            backend.synchronized(kernel.run), replace(policy, max_time=policy.max_time / 4)
+        )
+        metrics["latency"] = statistics.median(calls)
+    return cold, metrics, measurement, precision.dtype_of(output)
+
+
+def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Correctness before timing: a fast wrong kernel must never be ranked."""
+    if np.shape(output) != reference.shape:
+        raise CaseFailed(
+            "wrong",
+            f"output shape {np.shape(output)} differs from the reference's {reference.shape}",
+        )
+    return _judge(case, case.workload.error(output, reference))
+
+
+def _judge(case: Case, error: float) -> dict[str, float]:
+    """The relative error against the tolerance of the case's precision and implementation."""
+    dtype = precision.resolve(case.dtype)
+    implementation = case.workload.implementations[case.implementation]
+    tolerance = (
+        case.settings.tolerance
+        or implementation.tolerance
+        or case.workload.tolerance(case.params, dtype) + precision.math_allowance(case.math)
+    )
+    metrics = {"error_rel": error, "tolerance": tolerance}
+    if not np.isfinite(error) or error > tolerance:
+        raise CaseFailed(
+            "wrong", f"relative error {error:.3g} exceeds the tolerance {tolerance:.3g}", metrics
+        )
+    return metrics
+
+
+def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """GFLOP/s and GB/s; an implementation that does other work than the workload's definition
+    (a factored product) reports its own `flops`/`bytes`, so rates count work really done."""
+    flops = metrics.get("flops") or case.workload.flops(case.params)
+    itemsize = precision.ITEMSIZE[case.dtype]
+    moved = metrics.get("bytes") or case.workload.bytes_moved(case.params, itemsize)
+    written = None if "bytes" in metrics else case.workload.bytes_written(case.params, itemsize)
+    return rates(flops, moved, median) | {"bytes_written": written}
+
+
+def rates(flops: float | None, moved: float | None, median: float) -> dict[str, float | None]:
+    return {
+        "flops": flops,
+        "bytes": moved,
+        "gflops": flops / median / 1e9 if flops and median > 0 else None,
+        "gbps": moved / median / 1e9 if moved and median > 0 else None,
+    }
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def record(
+    case: Case,
+    status: results.Status,
+    reason: str | None,
+    *,
+    timing: Timing | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    pools: Mapping[str, int] | None = None,
+    flags: Sequence[Flag] = (),
+    computed: Mapping[str, str] | None = None,
+) -> CaseResult:
+    numbers = dict(metrics or {})
+    source = numbers.pop(PEAK_SOURCE, None)
+    return CaseResult(
+        key=case.key,
+        group=case.group_key,
+        benchmark=case.benchmark,
+        workload=case.workload.name,
+        implementation=case.implementation,
+        backend=case.backend,
+        params=case.params,
+        threads=case.threads,
+        threads_spec=case.threads_spec,
+        dtype=case.dtype,
+        math=case.math,
+        cache=case.cache,  # type: ignore[arg-type]
+        status=status,
+        reason=reason,
+        timing=timing,
+        metrics={name: _finite(value) for name, value in numbers.items()},
+        peak_bytes_source=source,
+        thread_pools=dict(pools or {}),
+        flags=list(flags),
+        precision=dict(computed or {}),
+    )
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: a non-finite metric (the error of a diverged answer) is
+    stored as null, and the case's reason says what happened."""
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value

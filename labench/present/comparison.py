@@ -1,0 +1,232 @@
+"""Rendering a comparison: a rich table for the terminal, Markdown for a pull request or
+$GITHUB_STEP_SUMMARY, JSON for tools. Reads the comparison only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from labench.judge.compare import Comparison, Verdict, environment_differences
+from labench.present.report import format_seconds
+
+STYLE = {
+    "slower": "bold red",
+    "broken": "bold red",
+    "faster": "green",
+    "fixed": "green",
+    "same": "dim",
+    "unsure": "yellow",
+    "not comparable": "yellow",
+}
+
+
+def _ratio_text(verdict: Verdict) -> str:
+    if verdict.ratio is None:
+        return "-"
+    text = f"{verdict.ratio:.3f}"
+    if verdict.ci95 is not None:
+        text += f" [{verdict.ci95[0]:.3f}, {verdict.ci95[1]:.3f}]"
+    return text
+
+
+def _p_text(verdict: Verdict) -> str:
+    return "-" if verdict.p_value is None else f"{verdict.p_value:.2g}"
+
+
+def comparison_rows(comparison: Comparison) -> list[list[str]]:
+    """Two runs: one row per case with every statistic. More: one ratio column per run."""
+    if len(comparison.verdicts) == 1:
+        return [
+            [
+                v.key,
+                format_seconds(v.base.median),
+                format_seconds(v.new.median),
+                _ratio_text(v),
+                _p_text(v),
+                v.basis,
+                v.verdict,
+            ]
+            for v in comparison.verdicts[0]
+            if v.verdict != "skipped"  # counted in the summary line, not a row each
+        ]
+    by_key: dict[str, dict[int, Verdict]] = {}
+    for column, verdicts in enumerate(comparison.verdicts):
+        for verdict in verdicts:
+            if verdict.verdict != "skipped":
+                by_key.setdefault(verdict.key, {})[column] = verdict
+    rows = []
+    for key, columns in by_key.items():
+        first = next(iter(columns.values()))
+        cells = [key, format_seconds(first.base.median)]
+        for column in range(len(comparison.verdicts)):
+            verdict = columns.get(column)
+            cells.append(
+                "-"
+                if verdict is None
+                else f"{_ratio_text(verdict) if verdict.ratio else '-'} {verdict.verdict}"
+            )
+        rows.append(cells)
+    return rows
+
+
+def comparison_headers(comparison: Comparison) -> list[str]:
+    if len(comparison.verdicts) == 1:
+        return [
+            "case",
+            comparison.base.label,
+            comparison.others[0].label,
+            "ratio [95% CI]",
+            "p",
+            "based on",
+            "verdict",
+        ]
+    return [
+        "case",
+        f"{comparison.base.label} (median)",
+        *[f"{run.label} / {comparison.base.label}" for run in comparison.others],
+    ]
+
+
+UNSURE_NOTES = (
+    (
+        "looks_slower",
+        "{count} case(s) look slower, but each side was measured in one process, and a median "
+        "moves by tens of percent between processes (memory placement), so these files cannot "
+        "tell a regression from noise. To decide: `labench run SUITE --baseline BASE.json` "
+        "re-measures suspects in fresh processes, or compare runs made with `--processes 3` or "
+        "more.",
+    ),
+    (
+        "inconclusive",
+        "{count} case(s) moved beyond the threshold across processes, but not significantly: "
+        "their process medians spread too widely to tell the move from the lottery of where "
+        "memory lands. More processes can tell (`--processes` for both runs, or a gated run "
+        "with more `--confirm-processes`).",
+    ),
+    (
+        "unsteady",
+        "{count} case(s) moved, but were measured noisily or while other processes took their "
+        "cores (flagged `noisy` or `contended` in the result files), so the move may be the "
+        "neighbour's, not the code's: measure again on a quiet machine.",
+    ),
+)
+"""Why `unsure` cases are unsure, and what to do: one line per reason that applies."""
+
+
+def comparison_summary(comparison: Comparison) -> str:
+    counts: dict[str, int] = {}
+    for verdicts in comparison.verdicts:
+        for verdict in verdicts:
+            counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
+    text = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+    text += (
+        f" (slower/faster: ratio beyond {comparison.threshold:.0%} and p < {comparison.alpha:g} "
+        "across processes)"
+    )
+    for attribute, note in UNSURE_NOTES:
+        count = sum(getattr(verdict, attribute) for verdict in comparison.unsure())
+        if count:
+            text += "\n" + note.format(count=count)
+    return text
+
+
+def render_table(comparison: Comparison, console: Console) -> None:
+    runs = [comparison.base, *comparison.others]
+    differences = environment_differences(runs)
+    if differences:
+        environment = Table(title="environment differences", title_justify="left", show_edge=False)
+        environment.add_column("")
+        for run in runs:
+            environment.add_column(run.label)
+        for name, values in differences:
+            environment.add_row(name, *values)
+        console.print(environment)
+        console.print()
+    table = Table(show_edge=False)
+    for header in comparison_headers(comparison):
+        table.add_column(header)
+    for row in comparison_rows(comparison):
+        style = next((STYLE[name] for name in STYLE if row[-1].endswith(name)), "")
+        table.add_row(*row[:-1], f"[{style}]{row[-1]}[/]" if style else row[-1])
+    console.print(table)
+    for label, keys in comparison.only_in.items():
+        if keys:
+            console.print(f"only in {label}: {', '.join(keys)}", highlight=False)
+    console.print(comparison_summary(comparison), highlight=False)
+
+
+def render_markdown(comparison: Comparison) -> str:
+    runs = [comparison.base, *comparison.others]
+    lines = ["## labench comparison", ""]
+    differences = environment_differences(runs)
+    if differences:
+        lines += [
+            "| environment | " + " | ".join(run.label for run in runs) + " |",
+            "|---" * (len(runs) + 1) + "|",
+        ]
+        lines += [f"| {name} | " + " | ".join(values) + " |" for name, values in differences]
+        lines.append("")
+    headers = comparison_headers(comparison)
+    lines += ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
+    for row in comparison_rows(comparison):
+        if row[-1].endswith(("slower", "broken", "unsure")):
+            row[-1] = f"**{row[-1]}**"
+        lines.append(
+            "| "
+            + " | ".join(f"`{row[0]}`" if i == 0 else cell for i, cell in enumerate(row))
+            + " |"
+        )
+    lines.append("")
+    for label, keys in comparison.only_in.items():
+        if keys:
+            lines.append(f"Only in {label}: {', '.join(f'`{key}`' for key in keys)}")
+    lines.append(comparison_summary(comparison))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(comparison: Comparison) -> str:
+    def verdict(v: Verdict) -> dict[str, Any]:
+        return {
+            "key": v.key,
+            "base_median": v.base.median,
+            "new_median": v.new.median,
+            "ratio": v.ratio,
+            "ci95": v.ci95,
+            "p_value": v.p_value,
+            "verdict": v.verdict,
+            "basis": v.basis,
+            "doubt": v.doubt or None,
+            "base_status": v.base.status,
+            "new_status": v.new.status,
+        }
+
+    document = {
+        "base": comparison.base.label,
+        "threshold": comparison.threshold,
+        "alpha": comparison.alpha,
+        "environment_differences": dict(
+            environment_differences([comparison.base, *comparison.others])
+        ),
+        "runs": [
+            {"label": run.label, "cases": [verdict(v) for v in verdicts]}
+            for run, verdicts in zip(comparison.others, comparison.verdicts, strict=True)
+        ],
+        "only_in": comparison.only_in,
+        "regressions": [v.key for v in comparison.regressions()],
+        "unsure": [v.key for v in comparison.unsure()],
+    }
+    return json.dumps(document, indent=1)
+
+
+def render(comparison: Comparison, console: Console, output_format: str) -> None:
+    """A table on the console; Markdown (for a pull request comment) or JSON (for a script) on
+    standard output, unstyled, so that a pipe gets exactly the document."""
+    if output_format == "markdown":
+        print(render_markdown(comparison), end="")
+    elif output_format == "json":
+        print(render_json(comparison))
+    else:
+        render_table(comparison, console)

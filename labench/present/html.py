@@ -1,0 +1,202 @@
+"""`labench report`: one self-contained static HTML page to share a set of runs.
+
+No server, no network: styles and the little script that sorts tables are inline, figures are
+inline SVG. Everything is readable with JavaScript off (sorting is the only thing it adds).
+The page is rendered by a Jinja2 template (`templates/report.html.j2`) from plain rows built
+here out of the same pieces the terminal uses (`report.result_grids`, `compare`, the history),
+so the page and the terminal say the same thing. Reads results only; never runs a kernel.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from labench.core.errors import InputError
+from labench.judge.compare import compare, environment_differences
+from labench.judge.history import History, build, result_files
+from labench.machine import ceilings
+from labench.present.comparison import comparison_headers, comparison_rows, comparison_summary
+from labench.present.history import step_rows
+from labench.present.report import claim_value_text, environment_rows, result_grids
+from labench.results import model as results
+from labench.results.model import Result
+from labench.results.views import RunView, run_view
+
+HISTORY_MIN_RUNS = 3
+"""Runs of one machine from which the page holds a history section."""
+
+
+@dataclass
+class RunSection:
+    path: Path
+    result: Result
+    grids: list[Any]
+    claims: list[dict[str, str]]
+    figures: list[tuple[str, str]] = field(default_factory=list)
+    """(name, inline SVG) pairs."""
+
+
+def _svg(figure: Any) -> str:
+    """A matplotlib figure as an inline <svg> element (text kept as text: smaller, selectable)."""
+    import matplotlib
+
+    stream = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(stream, format="svg")
+    text = stream.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _plotting() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _roofs(machine: str) -> ceilings.Ceilings | None:
+    """This machine's stored ceilings for the roofline; a page is still worth writing without
+    them (the roofline then says to run `labench calibrate`), so a damaged store is skipped."""
+    try:
+        return ceilings.load(machine)
+    except InputError:
+        return None
+
+
+def _claim_rows(result: Result) -> list[dict[str, str]]:
+    return [
+        {
+            "id": claim.id,
+            "text": claim.text,
+            "measured": claim_value_text(claim),
+            "bound": claim.bound,
+            "status": claim.status,
+            "reason": claim.reason or "",
+        }
+        for claim in result.claims
+    ]
+
+
+def _run_section(path: Path, result: Result, figures: bool) -> RunSection:
+    from labench.present.plot import figures as run_figures
+    from labench.present.plot import title
+
+    section = RunSection(path, result, list(result_grids(result)), _claim_rows(result))
+    if figures:
+        for made in run_figures(result, _roofs(result.environment.machine_id)):
+            made.figure.suptitle(title(result), fontsize=9)
+            section.figures.append((made.name, _svg(made.figure)))
+    return section
+
+
+def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]]:
+    """Runs of the same suite compared with the first of them given, as `labench compare`."""
+    by_suite: dict[str, list[RunView]] = {}
+    for path, result in zip(paths, loaded, strict=True):
+        by_suite.setdefault(result.suite.name, []).append(run_view(result, path.name))
+    found = []
+    for suite, runs in by_suite.items():
+        if len(runs) < 2:
+            continue
+        try:
+            comparison = compare(runs)
+        except InputError as error:  # e.g. runs of one suite with disjoint --filter
+            found.append({"suite": suite, "problem": " ".join(error.problems)})
+            continue
+        found.append(
+            {
+                "suite": suite,
+                "differences": environment_differences(runs),
+                "labels": [run.label for run in runs],
+                "headers": comparison_headers(comparison),
+                "rows": comparison_rows(comparison),
+                "summary": comparison_summary(comparison),
+                "problem": "",
+            }
+        )
+    return found
+
+
+def _histories(loaded: list[Result], figures: bool) -> list[dict[str, Any]]:
+    """A history per machine with enough runs: the steps table and the charts."""
+    from labench.present.plot import history_figures
+
+    machines: dict[str, list[Result]] = {}
+    for result in loaded:
+        machines.setdefault(result.environment.machine_id, []).append(result)
+    found = []
+    for machine, runs in machines.items():
+        if len(runs) < HISTORY_MIN_RUNS:
+            continue
+        history: History = build(runs, machine)
+        found.append(
+            {
+                "machine": machine,
+                "runs": [
+                    (history.run_name(index), result) for index, result in enumerate(history.runs)
+                ],
+                "ordered_by": history.ordered_by,
+                "steps": step_rows(history),
+                "figures": [(made.name, _svg(made.figure)) for made in history_figures(history)]
+                if figures
+                else [],
+            }
+        )
+    return found
+
+
+def _newest_of_each(loaded: list[Result]) -> set[int]:
+    """The newest run of each suite on each machine: the runs whose figures the page shows
+    (older runs of the same suite and machine live on in the history charts)."""
+    newest: dict[tuple[str, str], int] = {}
+    for index, result in enumerate(loaded):
+        where = (result.environment.machine_id, result.suite.name)
+        if where not in newest or result.run.started >= loaded[newest[where]].run.started:
+            newest[where] = index
+    return set(newest.values())
+
+
+def render(paths: Iterable[Path]) -> str:
+    """The page for these result files (and folders of them)."""
+    try:
+        import jinja2
+    except ImportError:
+        raise InputError("labench report needs Jinja2: pip install 'labench[report]'") from None
+    files = result_files(list(paths))
+    loaded = [results.load(path) for path in files]
+    figures = _plotting()
+    newest = _newest_of_each(loaded)
+    machines: dict[str, dict[str, Any]] = {}
+    for result in loaded:
+        machines.setdefault(result.environment.machine_id, result.environment.model_dump())
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("labench.present", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template("report.html.j2").render(
+        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        files=files,
+        machines={name: environment_rows(found) for name, found in machines.items()},
+        runs=[
+            _run_section(path, result, figures and index in newest)
+            for index, (path, result) in enumerate(zip(files, loaded, strict=True))
+        ],
+        comparisons=_comparisons(files, loaded),
+        histories=_histories(loaded, figures),
+        figures=figures,
+    )
+
+
+def write(paths: Iterable[Path], output: Path) -> None:
+    """Write the page atomically, readable by all: it is made to be published."""
+    results.write_atomically(output, render(paths))
+    output.chmod(0o644)

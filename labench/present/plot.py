@@ -1,0 +1,389 @@
+"""Figures from a result file, chosen from what the run holds.
+
+Reads results only. Uses matplotlib's object API (no pyplot, no global state, no display), so it
+works headless and inside tests. Every figure carries the suite and the machine in its title, so
+it can be shared on its own, and error bars come from the stored 95% confidence intervals.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labench.core.errors import InputError
+from labench.judge.history import CaseHistory, History
+from labench.judge.scaling import fitted_exponents, swept
+from labench.machine.ceilings import Ceilings
+from labench.present.report import speedups
+from labench.results.model import CaseResult, Result
+
+FD_METHODS = ("fd_forward", "fd_central", "complex_step")
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass
+class Figure:
+    name: str
+    figure: Any  # matplotlib.figure.Figure
+
+
+def write_figures(
+    result: Result, folder: Path, formats: Iterable[str], ceilings: Ceilings | None
+) -> list[Path]:
+    """Render every figure this result supports into `folder`; the paths written."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError("labench plot needs matplotlib: pip install 'labench[plot]'") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for made in figures(result, ceilings):
+        made.figure.suptitle(title(result), fontsize=9)
+        for extension in formats:
+            path = folder / f"{made.name}.{extension}"
+            made.figure.savefig(path, dpi=120, bbox_inches="tight")
+            written.append(path)
+    return written
+
+
+def title(result: Result) -> str:
+    environment = result.environment
+    return (
+        f"{result.suite.name} on {environment.cpu or '?'} "
+        f"({environment.cores_usable or '?'} cores, machine "
+        f"{environment.machine_id}), run {result.run.id}"
+    )
+
+
+def figures(result: Result, ceilings: Ceilings | None) -> Iterator[Figure]:
+    measured = [case for case in result.cases if case.status == "ok" and case.timing]
+    gains = speedups(result)
+    for benchmark, group in itertools.groupby(measured, key=lambda case: case.benchmark):
+        cases = list(group)
+        for parameter in swept(cases):
+            if parameter == "h":
+                yield _error_vs_step(benchmark, cases)
+            elif parameter == "rank" and cases[0].workload.startswith("lowrank."):
+                yield _lowrank_error(benchmark, cases)
+                yield _lowrank_speedup(benchmark, cases)
+            else:
+                yield _scaling(benchmark, cases, parameter)
+            if parameter == "n" and cases[0].workload.startswith("gradients."):
+                yield _fd_cost(benchmark, cases)
+        if any(case.key in gains for case in cases):
+            yield _speedup_bars(benchmark, cases, gains)
+    rated = [case for case in measured if case.metrics.get("flops") and case.metrics.get("bytes")]
+    if rated:
+        yield _roofline(rated, ceilings)
+
+
+def _new(name: str) -> tuple[Figure, Any]:
+    from matplotlib.figure import Figure as MatplotlibFigure
+
+    figure = MatplotlibFigure(figsize=(7, 4.5), layout="constrained")
+    return Figure(name, figure), figure.add_subplot()
+
+
+def _series(
+    cases: list[CaseResult], parameter: str, label: Callable[[CaseResult], str]
+) -> dict[str, list[CaseResult]]:
+    """Cases in lines: one per label (which names everything else that varies), by `parameter`."""
+    lines: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        lines.setdefault(label(case), []).append(case)
+    return {
+        name: sorted(line, key=lambda case: case.params[parameter]) for name, line in lines.items()
+    }
+
+
+def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], str]:
+    """A label naming the implementation and whatever else varies besides `parameter`."""
+    varying = [name for name in swept(cases) if name != parameter]
+    threads = len({case.threads for case in cases}) > 1
+    dtypes = len({case.dtype for case in cases}) > 1
+    caches = len({case.cache for case in cases}) > 1
+
+    def label(case: CaseResult) -> str:
+        parts = [case.implementation]
+        parts += [f"{name}={case.params[name]}" for name in varying]
+        parts += [f"t{case.threads}"] if threads else []
+        parts += [case.dtype] if dtypes else []
+        parts += [case.cache] if caches else []
+        return " ".join(parts)
+
+    return label
+
+
+def _finish(made: Figure, axes: Any, heading: str, xlabel: str, ylabel: str) -> Figure:
+    axes.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
+    axes.set_title(heading, fontsize=10)
+    axes.legend(fontsize=7)
+    return made
+
+
+def _error_bars(line: list[CaseResult]) -> np.ndarray:
+    medians = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
+    low = np.array([(case.timing.ci95 or (m, m))[0] for case, m in zip(line, medians, strict=True)])  # type: ignore[union-attr]
+    high = np.array(
+        [(case.timing.ci95 or (m, m))[1] for case, m in zip(line, medians, strict=True)]
+    )  # type: ignore[union-attr]
+    return np.vstack([medians - low, high - medians])
+
+
+def _scaling(benchmark: str, cases: list[CaseResult], parameter: str) -> Figure:
+    """Median time vs size, log-log, with the fitted power of each line in its label."""
+    made, axes = _new(f"scaling-{benchmark}-{parameter}")
+    for name, line in _series(cases, parameter, _others(cases, parameter)).items():
+        x = np.array([case.params[parameter] for case in line], dtype=float)
+        y = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
+        exponent = fitted_exponents(line, [parameter])
+        if exponent is not None:
+            name += f" (~{parameter}^{exponent[parameter]:.2f})"
+        axes.errorbar(x, y, yerr=_error_bars(line), marker="o", capsize=3, label=name)
+    return _finish(
+        made, axes, f"{benchmark}: time vs {parameter}", parameter, "median time per call (s)"
+    )
+
+
+def _error_vs_step(benchmark: str, cases: list[CaseResult]) -> Figure:
+    """The V curve: truncation error falls with h, rounding error grows as h shrinks."""
+    made, axes = _new(f"gradient-error-vs-step-{benchmark}")
+    chosen = [c for c in cases if c.implementation in FD_METHODS and c.params["h"] is not None]
+    for name, line in _series(chosen, "h", _others(chosen, "h")).items():
+        h = [case.params["h"] for case in line]
+        axes.plot(
+            h, [max(case.metrics.get("error_rel") or 0, 1e-18) for case in line], "o-", label=name
+        )
+    return _finish(
+        made,
+        axes,
+        f"{benchmark}: finite-difference error vs step",
+        "step h",
+        "relative error of the gradient",
+    )
+
+
+def _fd_cost(benchmark: str, cases: list[CaseResult]) -> Figure:
+    """How many analytic gradients one finite-difference gradient costs, as n grows."""
+    made, axes = _new(f"gradient-cost-ratio-{benchmark}")
+    for name, (x, ratios) in _relative_times(cases, "analytic", "n").items():
+        axes.plot(x, ratios, "o-", label=name)
+    heading = f"{benchmark}: cost of finite differences over the analytic gradient"
+    return _finish(made, axes, heading, "n (parameters)", "time / analytic time")
+
+
+def _relative_times(
+    cases: list[CaseResult], reference: str, parameter: str
+) -> dict[str, tuple[list[Any], list[float]]]:
+    """Each line's median time over the `reference` implementation's at the same point."""
+    times = {
+        _point(case, "implementation"): case.timing.median  # type: ignore[union-attr]
+        for case in cases
+        if case.implementation == reference
+    }
+    others = [
+        case
+        for case in cases
+        if case.implementation != reference and _point(case, "implementation") in times
+    ]
+    return {
+        name: (
+            [case.params[parameter] for case in line],
+            [case.timing.median / times[_point(case, "implementation")] for case in line],  # type: ignore[union-attr]
+        )
+        for name, line in _series(others, parameter, _others(others, parameter)).items()
+    }
+
+
+def _point(case: CaseResult, *ignored: str) -> tuple[Any, ...]:
+    """Where a case sits, ignoring some coordinates: lines cases up across implementations."""
+    coordinates = {
+        "implementation": case.implementation,
+        "threads": case.threads,
+        "dtype": case.dtype,
+    }
+    coordinates |= case.params
+    return tuple(sorted((k, str(v)) for k, v in coordinates.items() if k not in ignored))
+
+
+def _lowrank_error(benchmark: str, cases: list[CaseResult]) -> Figure:
+    """Reconstruction error vs rank, against the Eckart-Young optimum no rank-k matrix beats."""
+    made, axes = _new(f"lowrank-error-vs-rank-{benchmark}")
+    factored = [case for case in cases if case.implementation != "dense"]
+    lines = _series(factored, "rank", _others(factored, "rank"))
+    for name, line in lines.items():
+        ranks = [case.params["rank"] for case in line]
+        axes.plot(ranks, [case.metrics.get("error_rel") for case in line], "o-", label=name)
+    optimum = {}
+    for case in factored:
+        optimum[case.params["rank"]] = case.metrics.get("error_optimal")
+    if optimum:
+        ranks = sorted(optimum)
+        axes.plot(ranks, [optimum[r] for r in ranks], "k--", label="Eckart-Young optimum")
+    return _finish(
+        made,
+        axes,
+        f"{benchmark}: reconstruction error vs rank",
+        "rank k",
+        "||A - A_k||_F / ||A||_F",
+    )
+
+
+def _lowrank_speedup(benchmark: str, cases: list[CaseResult]) -> Figure:
+    """Dense time / factored time vs rank; below 1 the factorization no longer pays."""
+    made, axes = _new(f"lowrank-speedup-vs-rank-{benchmark}")
+    for name, (ranks, ratios) in _relative_times(cases, "dense", "rank").items():
+        axes.plot(ranks, [1 / ratio for ratio in ratios], "o-", label=name)
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    return _finish(
+        made, axes, f"{benchmark}: factored product speedup vs rank", "rank k", "speedup over dense"
+    )
+
+
+def _speedup_bars(benchmark: str, cases: list[CaseResult], gains: dict[str, float]) -> Figure:
+    """Each group's implementations against its baseline; the error bars carry the case's own
+    95% CI (the baseline's median is taken as exact)."""
+    made, axes = _new(f"speedup-{benchmark}")
+    groups = list(dict.fromkeys(_group_label(case) for case in cases))
+    implementations = list(dict.fromkeys(case.implementation for case in cases))
+    width = 0.8 / len(implementations)
+    for index, implementation in enumerate(implementations):
+        found = {
+            _group_label(case): case
+            for case in cases
+            if case.implementation == implementation and case.key in gains
+        }
+        heights, errors = np.zeros(len(groups)), np.zeros((2, len(groups)))
+        for column, group in enumerate(groups):
+            case = found.get(group)
+            if case is None or case.timing is None:
+                continue
+            gain = gains[case.key]
+            heights[column] = gain
+            low, high = case.timing.ci95 or (case.timing.median, case.timing.median)
+            baseline = gain * case.timing.median
+            errors[:, column] = (gain - baseline / high, baseline / low - gain)
+        axes.bar(
+            np.arange(len(groups)) + index * width,
+            heights,
+            width,
+            yerr=errors,
+            capsize=2,
+            label=implementation,
+        )
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    axes.set_xticks(
+        np.arange(len(groups)) + 0.4 - width / 2, groups, rotation=30, ha="right", fontsize=6
+    )
+    axes.set_ylabel("speedup over the baseline")
+    axes.set_title(f"{benchmark}: speedup within each group", fontsize=10)
+    axes.legend(fontsize=7)
+    return made
+
+
+def _group_label(case: CaseResult) -> str:
+    return case.group.split("/", 1)[1]
+
+
+def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
+    """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine;
+    cold-cache points (triangles) beside warm ones (circles), so the cache's share shows."""
+    made, axes = _new("roofline")
+    intensity = np.array([case.metrics["flops"] / case.metrics["bytes"] for case in cases])  # type: ignore[operator]
+    for (label, cache), group in itertools.groupby(
+        sorted(
+            zip(intensity, cases, strict=True),
+            key=lambda item: (item[1].benchmark, item[1].implementation, item[1].cache),
+        ),
+        key=lambda item: (f"{item[1].benchmark} {item[1].implementation}", item[1].cache),
+    ):
+        points = list(group)
+        axes.scatter(
+            [point[0] for point in points],
+            [point[1].metrics.get("gflops") for point in points],
+            label=f"{label} ({cache})",
+            marker="v" if cache == "cold" else "o",
+            s=18,
+        )
+    if ceilings is not None:
+        span = np.logspace(np.log10(intensity.min() / 2), np.log10(intensity.max() * 2), 200)
+        roofs = [(f"CPU {c.threads} thr", c) for c in ceilings.cpu]
+        roofs += [("GPU", ceilings.gpu)] if ceilings.gpu else []
+        for name, ceiling in roofs:
+            for dtype, peak, style in (
+                ("float64", ceiling.gflops_float64, "-"),
+                ("float32", ceiling.gflops_float32, ":"),
+            ):
+                axes.plot(
+                    span,
+                    np.minimum(peak, span * ceiling.gbps),
+                    style,
+                    linewidth=1,
+                    label=f"roof {name} {dtype}",
+                )
+            if ceiling.gbps_read is not None:
+                peak = max(ceiling.gflops_float64, ceiling.gflops_float32)
+                axes.plot(
+                    span,
+                    np.minimum(peak, span * ceiling.gbps_read),
+                    "--",
+                    linewidth=1,
+                    label=f"read roof {name}",
+                )
+    axes.set(
+        xscale="log", yscale="log", xlabel="arithmetic intensity (flop/byte)", ylabel="GFLOP/s"
+    )
+    axes.set_title(
+        "roofline" + ("" if ceilings else " (run `labench calibrate` for the roofs)"), fontsize=10
+    )
+    axes.legend(fontsize=6, ncol=2)
+    return made
+
+
+def history_figures(history: History) -> Iterator[Figure]:
+    """One figure per benchmark: each case's medians over the runs, relative to its first
+    level, the fitted levels dashed, and a triangle where a step starts (up: slower)."""
+    by_benchmark: dict[tuple[str, str], list[CaseHistory]] = {}
+    for case in history.cases:
+        by_benchmark.setdefault((case.suite, case.benchmark), []).append(case)
+    for (suite, benchmark), cases in by_benchmark.items():
+        made, axes = _new(f"history-{suite}-{benchmark}")
+        for case in cases:
+            first = case.fit.levels[0][2]
+            runs = [point.run + 1 for point in case.points]
+            (line,) = axes.plot(
+                runs,
+                [point.median / first for point in case.points],
+                "o-",
+                markersize=3,
+                linewidth=1,
+                label=case.key.split("/", 1)[1],
+            )
+            for start, stop, level in case.fit.levels:
+                axes.plot(
+                    [runs[start], runs[stop - 1]],
+                    [level / first] * 2,
+                    "--",
+                    color=line.get_color(),
+                    linewidth=1.5,
+                )
+            for step, point in case.step_points():
+                axes.plot(
+                    point.run + 1,
+                    step.after / first,
+                    "^" if step.ratio > 1 else "v",
+                    color="red" if step.ratio > 1 else "green",
+                    markersize=9,
+                )
+        axes.axhline(1.0, color="grey", linewidth=0.8)
+        axes.set(xlabel=f"run (in {history.ordered_by} order)", ylabel="time / first level")
+        axes.set_title(
+            f"{suite} {benchmark} on machine {history.machine}: steps marked", fontsize=10
+        )
+        axes.legend(fontsize=6)
+        yield made

@@ -1,0 +1,345 @@
+"""The suite format as pydantic models: the structure a suite file must have.
+
+pydantic checks keys, types and ranges and gives the JSON Schema `labench schema` prints; the
+sweep fields use validators of their own so their messages read "expected ..., got ...".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+from labench.core.dtypes import DEFAULT_MATH, DTYPES, MATH_MODES
+
+if TYPE_CHECKING:
+    from labench.workloads import Workload
+
+FORMAT_VERSION = 1
+CACHE_MODES = ("warm", "cold")
+ThreadSpec = int | Literal["max"]
+
+
+def as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _threads(value: Any) -> tuple[ThreadSpec, ...]:
+    items = as_list(value)
+    if not items or not all(
+        item == "max" or (isinstance(item, int) and not isinstance(item, bool) and item > 0)
+        for item in items
+    ):
+        raise PydanticCustomError(
+            "labench",
+            "expected a positive integer, 'max', or a list of them, got {got}",
+            {"got": repr(value)},
+        )
+    return tuple(dict.fromkeys(items))
+
+
+def _choices(known: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    """A validator for a field that takes one of `known` or a list of them (a swept axis)."""
+
+    def validate(value: Any) -> tuple[str, ...]:
+        items = as_list(value)
+        if not items or not all(isinstance(item, str) and item in known for item in items):
+            raise PydanticCustomError(
+                "labench",
+                "expected one of {known} or a list of them, got {got}",
+                {"known": ", ".join(known), "got": repr(value)},
+            )
+        return tuple(dict.fromkeys(items))
+
+    return validate
+
+
+Threads = Annotated[
+    tuple[ThreadSpec, ...],
+    BeforeValidator(_threads),
+    WithJsonSchema(
+        {
+            "description": "thread counts to sweep; 'max' means every usable core",
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"const": "max"},
+                {
+                    "type": "array",
+                    "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "max"}]},
+                },
+            ],
+        }
+    ),
+]
+Dtypes = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_choices(DTYPES)),
+    WithJsonSchema(
+        {
+            "description": "floating-point types to sweep",
+            "anyOf": [{"enum": list(DTYPES)}, {"type": "array", "items": {"enum": list(DTYPES)}}],
+        }
+    ),
+]
+MathModes = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_choices(MATH_MODES)),
+    WithJsonSchema(
+        {
+            "description": "float32 products on the GPU: ieee, or tf32 tensor cores; to sweep",
+            "anyOf": [
+                {"enum": list(MATH_MODES)},
+                {"type": "array", "items": {"enum": list(MATH_MODES)}},
+            ],
+        }
+    ),
+]
+Caches = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_choices(CACHE_MODES)),
+    WithJsonSchema(
+        {
+            "description": "warm: calls back to back (data stays in cache); cold: the "
+            "last-level cache (GPU L2) is evicted before every timed call; a list sweeps both",
+            "anyOf": [
+                {"enum": list(CACHE_MODES)},
+                {"type": "array", "items": {"enum": list(CACHE_MODES)}},
+            ],
+        }
+    ),
+]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=80)]
+ParamValue = Any
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class Measurement(_Strict):
+    """How each case is measured; suite `defaults` and each benchmark may set any of these."""
+
+    threads: Threads | None = None
+    dtype: Dtypes | None = None
+    math: MathModes | None = None
+    cache: Caches | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+    max_time: Annotated[float, Field(gt=0, description="seconds of sampling per case")] | None = (
+        None
+    )
+    target_rel_ci: (
+        Annotated[
+            float, Field(gt=0, lt=1, description="stop once the 95% CI of the median is this tight")
+        ]
+        | None
+    ) = None
+    min_samples: Annotated[int, Field(ge=3, le=100_000)] | None = None
+    warmup: Annotated[float, Field(ge=0, description="seconds of warm-up calls")] | None = None
+    tolerance: (
+        Annotated[
+            float,
+            Field(
+                gt=0,
+                description="relative error beyond which an answer is wrong; "
+                "default: each implementation's own",
+            ),
+        ]
+        | None
+    ) = None
+    timeout: (
+        Annotated[
+            float,
+            Field(gt=0, description="seconds a case may take before it is killed (--isolate)"),
+        ]
+        | None
+    ) = None
+
+
+MEASUREMENT_DEFAULTS = Measurement(
+    threads=(1,),
+    dtype=("float64",),
+    math=(DEFAULT_MATH,),
+    cache=("warm",),
+    seed=0,
+    max_time=1.0,
+    target_rel_ci=0.02,
+    min_samples=5,
+    warmup=0.05,
+)
+
+
+class Benchmark(Measurement):
+    id: Identifier
+    workload: str
+    description: str | None = None
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    implementations: list[str] | None = Field(default=None, min_length=1)
+    baseline: str | None = None
+
+    def implementation_names(self, workload: Workload) -> list[str]:
+        """The implementations this benchmark runs: those listed, else all of the workload's
+        that are not opt-in."""
+        return self.implementations or [
+            name for name, found in workload.implementations.items() if not found.opt_in
+        ]
+
+
+def _one_thread_spec(value: Any) -> ThreadSpec:
+    if value != "max" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise PydanticCustomError(
+            "labench", "expected a positive integer or 'max', got {got}", {"got": repr(value)}
+        )
+    return value  # type: ignore[no-any-return]
+
+
+class Pick(_Strict):
+    """One side of a claim: an implementation, optionally at a given thread count, dtype or
+    math mode, so a claim can compare one implementation with itself across threads (all cores
+    over one core) or precisions (bfloat16 over float32 on the GPU)."""
+
+    implementation: str
+    threads: Annotated[ThreadSpec, BeforeValidator(_one_thread_spec)] | None = None
+    dtype: Literal["float64", "float32", "float16", "bfloat16"] | None = None
+    math: Literal["ieee", "tf32"] | None = None
+
+
+def _side(value: Any) -> Any:
+    """A bare name is shorthand for {implementation: name}."""
+    if isinstance(value, str):
+        return {"implementation": value}
+    if not isinstance(value, dict):
+        raise PydanticCustomError(
+            "labench",
+            "expected an implementation name or a mapping with 'implementation' and "
+            "optionally 'threads', 'dtype' and 'math', got {got}",
+            {"got": repr(value)},
+        )
+    return value
+
+
+Side = Annotated[
+    Pick,
+    BeforeValidator(_side),
+    WithJsonSchema(
+        {
+            "description": "an implementation name, or {implementation, threads}",
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "implementation": {"type": "string"},
+                        "threads": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "max"}]},
+                        "dtype": {"enum": list(DTYPES)},
+                        "math": {"enum": list(MATH_MODES)},
+                    },
+                    "required": ["implementation"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+    ),
+]
+
+
+class Speedup(_Strict):
+    """time(over) / time(of): above 1 when `of` is faster."""
+
+    of: Side
+    over: Side
+
+
+class MetricOf(_Strict):
+    """A metric of one implementation; 'time' is the median time, 'first_call' the cold call."""
+
+    name: str
+    of: Side
+
+
+class MetricRatio(_Strict):
+    """metric(of) / metric(over)."""
+
+    metric: str
+    of: Side
+    over: Side
+
+
+class Claim(_Strict):
+    """A statement checked against the run: a speedup, a metric, or a ratio of metrics, bounded
+    by `at_least` and/or `at_most`. A small closed structure on purpose: no user expressions."""
+
+    id: Identifier
+    text: str
+    benchmark: str
+    where: dict[str, ParamValue] = Field(default_factory=dict)
+    speedup: Speedup | None = None
+    metric: MetricOf | None = None
+    ratio: MetricRatio | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @property
+    def comparison(self) -> Speedup | MetricOf | MetricRatio:
+        return self.speedup or self.metric or self.ratio  # type: ignore[return-value]
+
+    @property
+    def comparison_key(self) -> str:
+        return "speedup" if self.speedup else "metric" if self.metric else "ratio"
+
+    @model_validator(mode="after")
+    def _one_comparison_and_a_bound(self) -> Claim:
+        given = [name for name in ("speedup", "metric", "ratio") if getattr(self, name)]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "labench",
+                "expected exactly one of 'speedup', 'metric' or 'ratio', got {got}",
+                {"got": ", ".join(given) or "none"},
+            )
+        if self.at_least is None and self.at_most is None:
+            raise PydanticCustomError("labench", "expected a bound: 'at_least' and/or 'at_most'")
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise PydanticCustomError(
+                "labench",
+                "expected at_least <= at_most, got {low} > {high}: no value could hold",
+                {"low": self.at_least, "high": self.at_most},
+            )
+        return self
+
+
+class SuiteModel(_Strict):
+    labench: Literal[1] = Field(description="suite format version")
+    name: Identifier
+    description: str | None = None
+    max_cases: (
+        Annotated[
+            int,
+            Field(ge=1, description="cases the suite may hold; default 10,000 (a guard on sweeps)"),
+        ]
+        | None
+    ) = None
+    defaults: Measurement = Field(default_factory=Measurement)
+    benchmarks: list[Benchmark] = Field(min_length=1)
+    claims: list[Claim] = Field(default_factory=list)
+
+
+def merge(*layers: Measurement | None) -> Measurement:
+    values: dict[str, Any] = {}
+    for layer in layers:
+        if layer is not None:
+            values.update(
+                {
+                    name: getattr(layer, name)
+                    for name in Measurement.model_fields
+                    if getattr(layer, name) is not None
+                }
+            )
+    return Measurement.model_construct(**values)
+
+
+def sweep(params: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    names = list(params)
+    for values in itertools.product(*(as_list(params[name]) for name in names)):
+        yield dict(zip(names, values, strict=True))
