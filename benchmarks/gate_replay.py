@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from labench.backends import BACKENDS
+from labench.core.progress import Observer
 from labench.core.stats import summarize
 from labench.execution.confirm import Judging, confirm
 from labench.judge.compare import parse_threshold
-from labench.measure.runner import Observer
 from labench.results import model as results
 from labench.results.model import CaseResult, Result, Timing
 from labench.results.views import run_view

@@ -58,13 +58,13 @@ CATEGORIES = ("start-up", "inputs", "checks", "measurement", "statistics", "savi
 # (module, attribute, category): the functions whose time is attributed to a category. A name
 # missing from the measured checkout (an older version) is skipped.
 WRAPPED = (
-    ("labench.measure.runner", "_prepare_data", "inputs"),
-    ("labench.measure.runner", "first_call", "checks"),
-    ("labench.measure.runner", "_check", "checks"),
-    ("labench.measure.runner", "sample", "measurement"),
+    ("labench.measure.case", "_prepare_data", "inputs"),
+    ("labench.measure.case", "first_call", "checks"),
+    ("labench.measure.case", "_check", "checks"),
+    ("labench.measure.case", "sample", "measurement"),
     ("labench.measure.timing", "median_ci", "statistics"),
     ("labench.core.stats", "median_ci", "statistics"),
-    ("labench.measure.runner", "summarize", "statistics"),
+    ("labench.measure.case", "summarize", "statistics"),
     ("labench.results.model", "save", "saving"),
     ("labench.results.journal.Journal", "append", "saving"),
     ("labench.results.journal.Journal", "start", "saving"),
@@ -112,7 +112,7 @@ def child(suite: str, output: str) -> None:
     """Runs in the fresh interpreter: wrap the parts, run the CLI, print the breakdown."""
     entered = time.perf_counter()
     from labench.commands import app as cli
-    from labench.measure import runner
+    from labench.measure import case as runner
 
     clock = Clock()
     for owner, name, category in WRAPPED:

@@ -45,7 +45,8 @@ def _first_case(pattern: str) -> Case:
 
 def _median(case: Case) -> float:
     """One measurement of `case`, with freshly made inputs."""
-    from labench.measure.runner import Observer, run_cases
+    from labench.core.progress import Observer
+    from labench.measure.case import run_cases
 
     result = next(iter(run_cases([case], Observer())))
     return result.timing.median if result.timing else float("nan")
@@ -84,7 +85,7 @@ def draws(method: str, pattern: str, workers: int) -> tuple[list[float], float]:
     context = multiprocessing.get_context("spawn" if method == "spawn" else "forkserver")
     if method != "spawn":
         context.set_forkserver_preload(
-            ["labench.measure.runner", "labench.suite.load", "labench.execution.placement"]
+            ["labench.measure.case", "labench.suite.load", "labench.execution.placement"]
         )
     queue = context.Queue()
     medians, started = [], time.perf_counter()

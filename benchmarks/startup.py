@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import labench
+from labench.core.progress import Observer
 from labench.execution.isolated import Isolated
-from labench.measure.runner import Observer
 from labench.suite.load import Case, load_suite
 
 ROOT = Path(labench.__file__).resolve().parents[1]

@@ -11,11 +11,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from labench.core.errors import SkipCase
     from labench.workloads.base import (
         Implementation,
         Kernel,
         Param,
-        SkipCase,
         Workload,
         WrongAnswer,
         implementation,

@@ -89,7 +89,7 @@ def test_points_filtered_out_of_the_run_make_it_unmeasured():
 
 
 def test_sides_at_their_own_thread_counts(monkeypatch):
-    monkeypatch.setattr("labench.measure.threads.usable_cores", lambda: 2)
+    monkeypatch.setattr("labench.core.host.usable_cores", lambda: 2)
     cases = [case("blas", 2.0, threads=1), case("blas", 1.0, threads=2, spec="max")]
     across = claim(
         speedup={
@@ -108,7 +108,7 @@ def test_on_one_core_max_is_the_single_thread_run(monkeypatch):
     honestly fails: more cores than there are cannot help."""
     from labench.suite.load import load_suite
 
-    monkeypatch.setattr("labench.measure.threads.usable_cores", lambda: 1)
+    monkeypatch.setattr("labench.core.host.usable_cores", lambda: 1)
     suite = load_suite(ROOT / "suites" / "seed-claims.yaml")
     claim = next(c for c in suite.model.claims if c.id == "cores-speed-up-matmul")
     blas = [c for c in suite.cases() if c.benchmark == "blas_threads"]

@@ -4,7 +4,7 @@ import sys
 
 from conftest import ROOT
 
-from labench.measure.threads import usable_cores
+from labench.core.host import usable_cores
 from labench.results import model as results
 
 TINY = """

@@ -3,9 +3,9 @@ processes' medians decide, with a fake measurement standing in for spawned proce
 
 from conftest import measured_case
 
+from labench.core.progress import Observer
 from labench.execution.confirm import Judging, confirm, next_batch, suspects
 from labench.judge.gate_settings import BATCH, CHECK_PROCESSES, CONFIRM_PROCESSES
-from labench.measure.runner import Observer
 from labench.results.model import Environment, Result, RunInfo, SuiteInfo
 from labench.results.views import run_view
 from labench.suite.load import load_suite

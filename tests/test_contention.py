@@ -7,10 +7,12 @@ import time
 import pytest
 from conftest import measured_case
 
+from labench.core import host
+from labench.core.progress import Observer
+from labench.execution.session import run_suite, steadier
 from labench.judge.claims import evaluate
 from labench.measure import contention
 from labench.measure.contention import CpuTimes, between
-from labench.measure.runner import Observer, run_suite, steadier
 from labench.results import model as results
 from labench.results.model import Environment, Result, RunInfo, SuiteInfo
 from labench.suite.model import Claim
@@ -39,7 +41,7 @@ def _spin(stop):
 def test_a_machine_made_busy_on_purpose_is_detected_and_its_cases_marked(
     cli, write_suite, tmp_path
 ):
-    cpus = contention.allowed_cpus()
+    cpus = host.allowed_cpus()
     stop = multiprocessing.Event()
     hogs = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in cpus]
     for hog in hogs:
@@ -143,7 +145,7 @@ def test_noisy_cases_are_measured_again_at_the_end(tmp_path, write_suite, monkey
 def test_too_few_samples_for_a_ci_are_judged_by_their_range():
     """A slow case can end with 5 samples (no 95% interval of the median yet): their range,
     a 94% interval, decides, so steady slow cases are not called noisy."""
-    from labench.measure.runner import noise_flags
+    from labench.measure.case import noise_flags
 
     steady = measured_case(median=0.5, spread=0.004, size=5)
     assert steady.timing.ci95 is None and noise_flags(steady.timing) == []
@@ -158,13 +160,13 @@ def test_too_few_samples_for_a_ci_are_judged_by_their_range():
 def test_processes_that_work_for_the_case_are_not_neighbours():
     """A LocalCluster's workers compute a dask case in processes of their own: named as
     helpers, their CPU time is the case's, so a busy helper is no contention."""
-    cpus = contention.allowed_cpus()
+    cpus = host.allowed_cpus()
     stop = multiprocessing.Event()
     helper = multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
     helper.start()
     try:
         os.sched_setaffinity(helper.pid, cpus)
-        assert contention.parent_pid(helper.pid) == os.getpid()
+        assert host.parent_pid(helper.pid) == os.getpid()
         plain, helped = contention.snapshot(cpus), contention.snapshot(cpus, [helper.pid])
         time.sleep(0.5)
         as_neighbour = contention.between(plain, contention.snapshot(cpus), len(cpus))
@@ -174,4 +176,4 @@ def test_processes_that_work_for_the_case_are_not_neighbours():
         helper.join()
     assert as_neighbour.others_cores > 0.6
     assert as_helper.others_cores < as_neighbour.others_cores - 0.5
-    assert contention.parent_pid(helper.pid) is None  # gone: nothing to read
+    assert host.parent_pid(helper.pid) is None  # gone: nothing to read

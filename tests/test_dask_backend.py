@@ -11,7 +11,7 @@ import pytest
 
 from labench.backends import dask_cluster
 from labench.backends.dask_array import DaskBackend
-from labench.measure.threads import usable_cores
+from labench.core.host import usable_cores
 from labench.results import model as results
 
 pytest.importorskip("dask.array")
@@ -74,9 +74,9 @@ def test_cases_measured_here_never_share_the_machine_with_the_cluster(write_suit
     """A LocalCluster's idle workers took the cores of every all-core case measured after the
     first dask case (seen on a 16-core host): a pass measures what runs here first, whatever
     the suite's order, and closes the cluster when it ends."""
+    from labench.core.progress import Observer
     from labench.execution.inprocess import InProcess
     from labench.execution.isolated import Isolated
-    from labench.measure.runner import Observer
     from labench.suite.load import load_suite
 
     suite = load_suite(
@@ -196,7 +196,7 @@ benchmarks:
 def tiny_machine(monkeypatch):
     """This machine pretends to hold 1 MiB; the cluster's memory is left as it reports it."""
     monkeypatch.setattr("labench.suite.check.total_memory", lambda: TINY)
-    monkeypatch.setattr("labench.measure.runner.available_memory", lambda: TINY)
+    monkeypatch.setattr("labench.measure.case.available_memory", lambda: TINY)
 
 
 def test_sizes_beyond_this_machine_run_on_the_cluster_and_are_checked_there(
@@ -273,8 +273,8 @@ def test_isolated_workers_given_a_scheduler_use_it_and_the_parent_starts_none(
     write_suite, scheduler
 ):
     """A fleet run hands its dask cases to isolated workers with the cluster's address."""
+    from labench.core.progress import Observer
     from labench.execution.isolated import Isolated
-    from labench.measure.runner import Observer
     from labench.suite.load import load_suite
 
     suite = load_suite(write_suite(SUITE.split("  - id: mm")[0] + REMOTE_TAIL))

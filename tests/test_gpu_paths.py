@@ -20,7 +20,7 @@ from labench.workloads import BUILTIN
 def gpu(monkeypatch):
     """A fake CuPy, and a runner that believes the GPU is there."""
     fake = fake_cupy(monkeypatch)
-    monkeypatch.setattr("labench.measure.runner.availability", lambda name: backends.Availability(True))
+    monkeypatch.setattr("labench.measure.case.availability", lambda name: backends.Availability(True))
     return fake
 
 

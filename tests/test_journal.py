@@ -15,7 +15,8 @@ import pytest
 from conftest import measured_case
 
 from labench.core.errors import InputError
-from labench.measure.runner import Observer, new_result, run_suite
+from labench.core.progress import Observer
+from labench.execution.session import new_result, run_suite
 from labench.results import model as results
 from labench.results.journal import Journal, TornRecordWarning, journal_path, recover
 from labench.suite.load import load_suite

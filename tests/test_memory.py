@@ -5,7 +5,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from labench.measure.memory import PoolPeak, resident_bytes, traced_peak
+from labench.core.arrays import resident_bytes
+from labench.measure.memory import PoolPeak, traced_peak
 from labench.results import model as results
 
 N, ARRAYS = 200_000, 3

@@ -186,7 +186,7 @@ def test_gpu_cases_record_device_time_and_latency(monkeypatch, cli, write_suite,
     from labench.results import model as results
 
     fake_cupy(monkeypatch)
-    monkeypatch.setattr("labench.measure.runner.availability", lambda name: backends.Availability(True))
+    monkeypatch.setattr("labench.measure.case.availability", lambda name: backends.Availability(True))
     path = write_suite(
         "labench: 1\nname: g\ndefaults: {max_time: 0.02}\nbenchmarks:\n"
         "  - {id: m, workload: kernels.matvec, params: {n: 64, transfers: [false, true]}, "
@@ -201,16 +201,16 @@ def test_gpu_cases_record_device_time_and_latency(monkeypatch, cli, write_suite,
 def test_a_gpu_first_call_waits_for_the_device(monkeypatch, cli, write_suite, tmp_path):
     """Kernel launches return at once; a cold call timed without a synchronize is a launch."""
     from labench import backends
-    from labench.measure import runner
+    from labench.measure import case as runner
 
     fake = fake_cupy(monkeypatch)
     synchronized = []
     fake.cuda.Device = lambda: types.SimpleNamespace(synchronize=lambda: synchronized.append(1))
-    monkeypatch.setattr("labench.measure.runner.availability", lambda name: backends.Availability(True))
+    monkeypatch.setattr("labench.measure.case.availability", lambda name: backends.Availability(True))
     timed = []
     real_first_call = runner.first_call
     monkeypatch.setattr(
-        "labench.measure.runner.first_call",
+        "labench.measure.case.first_call",
         lambda function: real_first_call(timed.append(function) or function),
     )
     path = write_suite(

@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
+from labench.core.progress import Observer
 from labench.execution import fresh_placements
 from labench.execution import isolated as isolation
 from labench.execution.isolated import Isolated
 from labench.execution.placement import jitter_heap
 from labench.execution.rounds import Rounds
-from labench.measure.runner import Observer
 from labench.suite.load import load_suite
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import measured_case
 
-from labench.execution.rounds import merge_processes
 from labench.judge.compare import judge
 from labench.results import model as results
+from labench.results.merge import merge_processes
 from labench.results.views import Series
 
 

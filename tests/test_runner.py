@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from labench.backends.base import Availability
-from labench.measure.runner import Observer, new_result, run_suite
+from labench.core.progress import Observer
+from labench.execution.session import new_result, run_suite
 from labench.results import model as results
 from labench.suite.load import load_suite
 
@@ -58,7 +59,7 @@ def test_all_zero_inputs_are_refused(write_suite, tmp_path):
 def test_cases_beyond_available_memory_are_skipped_before_allocating(
     write_suite, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("labench.measure.runner.available_memory", lambda: 1000)
+    monkeypatch.setattr("labench.measure.case.available_memory", lambda: 1000)
     cases, _ = run(write_suite(SUITE), tmp_path)
     assert {case.status for case in cases.values()} == {"skipped"}
     assert "needs 0.00 GiB of memory, only 0.00 GiB available" in cases["honest"].reason
@@ -66,7 +67,7 @@ def test_cases_beyond_available_memory_are_skipped_before_allocating(
 
 def test_unavailable_backend_skips_with_its_reason(write_suite, tmp_path, monkeypatch):
     monkeypatch.setattr(
-        "labench.measure.runner.availability", lambda name: Availability(False, "no device")
+        "labench.measure.case.availability", lambda name: Availability(False, "no device")
     )
     cases, _ = run(write_suite(SUITE), tmp_path)
     assert cases["honest"].status == "skipped"

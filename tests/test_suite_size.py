@@ -4,7 +4,7 @@ budget printed by validate and run is the sum it claims to be."""
 import pytest
 from conftest import ROOT
 
-from labench.measure.threads import usable_cores
+from labench.core.host import usable_cores
 from labench.suite.load import load_suite
 from labench.suite.size import count_cases, human_duration, worst_case_seconds
 

@@ -3,8 +3,9 @@ import types
 
 from threadpoolctl import threadpool_info
 
+from labench.core.host import resolve_threads, usable_cores
 from labench.measure import threads
-from labench.measure.threads import limit_threads, resolve_threads, usable_cores
+from labench.measure.threads import limit_threads
 
 
 def blas_threads() -> set[int]:

@@ -3,14 +3,8 @@ import time
 
 import pytest
 
-from labench.measure.timing import (
-    MIN_SAMPLE_TIME,
-    Policy,
-    calibrate,
-    cpu_loop_timer,
-    first_call,
-    sample,
-)
+from labench.core.clock import cpu_loop_timer
+from labench.measure.timing import MIN_SAMPLE_TIME, Policy, calibrate, first_call, sample
 
 
 def busy(seconds: float):

@@ -11,8 +11,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from labench.core.clock import LoopTimer, cpu_loop_timer
 from labench.core.dtypes import DEFAULT_MATH
-from labench.measure.timing import LoopTimer, cpu_loop_timer
 
 
 @dataclass(frozen=True)

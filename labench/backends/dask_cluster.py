@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from labench.measure.threads import usable_cores
+from labench.core.host import usable_cores
 
 SCHEDULER = "LABENCH_DASK_SCHEDULER"
 """The scheduler's address (`tcp://host:8786`); unset: this run's own LocalCluster."""
@@ -118,7 +118,7 @@ class Cluster:
         their nannies, and the process that started them, which holds the scheduler (this one,
         or an isolated worker's parent). None for a user's cluster, whose workers' process ids
         may be another machine's."""
-        from labench.measure.contention import parent_pid
+        from labench.core.host import parent_pid
 
         if self.remote:
             return []
@@ -207,6 +207,6 @@ def memory() -> tuple[int, str]:
     if os.environ.get(SCHEDULER) and os.environ.get(OWN_CLUSTER) != "local":
         held = cluster()
         return held.memory(), f"the dask cluster at {held.address}"
-    from labench.measure.environment import total_memory
+    from labench.core.host import total_memory
 
     return total_memory(), "this machine (a LocalCluster of this run)"

@@ -16,10 +16,11 @@ from typing import Any
 from rich.console import Console
 
 from labench.core.errors import InputError
+from labench.core.progress import Observer
 from labench.execution.fleet_resume import FleetFiles, Member, Part, fleet_files, resume_parts
 from labench.execution.resume import in_suite_order
+from labench.execution.session import new_result, run_suite
 from labench.judge.claims import evaluate_all
-from labench.measure.runner import Observer, new_result, run_suite
 from labench.present.report import render_result
 from labench.results import model as results
 from labench.results.model import Environment, Result

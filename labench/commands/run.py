@@ -25,18 +25,20 @@ from labench.commands.terminal import (
     console,
     errors,
 )
+from labench.core import host
 from labench.core.errors import InputError
+from labench.core.progress import Observer
 from labench.core.signals import Terminated, sigterm_interrupts
 from labench.execution import Executor, choose, fresh_placements
 from labench.execution.confirm import Judging, confirm, suspects
 from labench.execution.resume import in_suite_order
 from labench.execution.resume import resume as resumed
+from labench.execution.session import new_result, run_suite
 from labench.judge.claims import evaluate_all
 from labench.judge.compare import Comparison, compare, parse_threshold
 from labench.machine import ceilings
 from labench.measure import contention
 from labench.measure.environment import fingerprint
-from labench.measure.runner import Observer, new_result, run_suite
 from labench.present.comparison import render
 from labench.present.report import progress_observer, render_result
 from labench.results import model as results
@@ -261,7 +263,7 @@ def _run_on_fleet(
 def _describe_load(load: contention.Contention | None, per_core: float | None) -> str | None:
     if load is None and per_core is None:
         return None
-    cores = len(contention.allowed_cpus())
+    cores = len(host.allowed_cpus())
     parts = [load.describe(cores)] if load is not None else []
     if per_core is not None:
         parts.append(f"load average {per_core * cores:.1f} on {cores} cores")
@@ -272,7 +274,7 @@ def _machine_load(quiet: bool) -> MachineLoad:
     """Look at the machine before measuring, and say what was found."""
     load, per_core = contention.probe(), contention.load_per_core()
     text = _describe_load(load, per_core)
-    busy = (load is not None and load.contended(1, len(contention.allowed_cpus()))) or (
+    busy = (load is not None and load.contended(1, len(host.allowed_cpus()))) or (
         per_core is not None and per_core > 1.0
     )
     if text and busy:

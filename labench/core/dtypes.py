@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from labench.core.errors import SkipCase
+
 if TYPE_CHECKING:
-    from labench.backends import Backend
-    from labench.workloads import Workload
+    pass
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
@@ -50,8 +51,6 @@ def resolve(name: str) -> np.dtype:
         try:
             import ml_dtypes
         except ImportError:
-            from labench.workloads.base import SkipCase
-
             raise SkipCase("bfloat16 needs ml_dtypes: pip install 'labench[bfloat16]'") from None
         return np.dtype(ml_dtypes.bfloat16)
     return np.dtype(name)
@@ -81,21 +80,6 @@ def tolerance(name: str, reduction_length: int) -> float:
     """The default largest relative error of a correct answer (the module docstring's rule)."""
     accumulated = epsilon("float32" if name in NARROW else name)
     return 16 * accumulated * math.sqrt(max(reduction_length, 16)) + 8 * epsilon(name)
-
-
-def unsupported(workload: Workload, backend: Backend, dtype: str, math: str) -> str | None:
-    """Why a case cannot run in this dtype and math mode on this backend, so it is skipped
-    with the reason instead of silently computing in another precision; None if it can."""
-    if dtype not in workload.dtypes:
-        return f"{workload.name} computes in {', '.join(workload.dtypes)} only" + (
-            f": {workload.dtypes_reason}" if workload.dtypes_reason else ""
-        )
-    if math != DEFAULT_MATH:
-        if math not in backend.math_modes:
-            return f"math {math} exists only on a GPU; the {backend.name} backend has none"
-        if dtype != "float32":
-            return f"math {math} changes float32 products only, not {dtype}"
-    return None
 
 
 def dtype_of(output: Any) -> str | None:

@@ -17,3 +17,8 @@ class InputError(Exception):
     def __init__(self, problems: str | list[str]) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class SkipCase(Exception):
+    """Raised by `make_inputs` or an implementation when this machine cannot run the case
+    (an optional package or data set missing): the case is `skipped` with the message."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from labench.backends import computes_elsewhere
-from labench.measure.runner import Observer
+from labench.core.progress import Observer
 from labench.results.model import CaseResult
 from labench.suite.load import Case
 

@@ -40,7 +40,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from labench.backends import BACKENDS
-from labench.execution.rounds import merge_processes
+from labench.core.host import usable_cores
+from labench.core.progress import Observer
 from labench.judge.compare import Verdict, judge
 from labench.judge.gate_settings import (
     BATCH,
@@ -49,8 +50,7 @@ from labench.judge.gate_settings import (
     FIRST_LOOK_SHARE,
     MIN_BUDGET,
 )
-from labench.measure.runner import Observer
-from labench.measure.threads import usable_cores
+from labench.results.merge import merge_processes
 from labench.results.model import CaseResult, Result
 from labench.results.views import RunView, run_view
 from labench.suite.load import Case

@@ -36,11 +36,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from labench.core.clock import now
 from labench.core.errors import InputError
+from labench.core.progress import Observer
 from labench.execution.isolated import STARTUP_LIMIT, in_workers, worker_context
 from labench.execution.workorder import WorkOrder
+from labench.measure.case import record
 from labench.measure.environment import fingerprint
-from labench.measure.runner import Observer, now, record
 from labench.results import model as results
 from labench.results.model import CaseResult, Environment, Result
 from labench.suite.load import Case, Settings

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from labench.backends import release_all
+from labench.core.progress import Observer
 from labench.execution.base import here_first
-from labench.measure.runner import Observer, run_cases
+from labench.measure.case import run_cases
 from labench.results.model import CaseResult
 from labench.suite.load import Case
 

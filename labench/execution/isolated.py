@@ -25,10 +25,11 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from labench.backends import preload_modules, release_all, shared_with_workers
+from labench.core.progress import Observer
 from labench.execution.base import here_first
 from labench.execution.placement import jitter_heap
 from labench.execution.workorder import WorkOrder
-from labench.measure.runner import Observer, record, run_cases
+from labench.measure.case import record, run_cases
 from labench.results.model import CaseResult
 from labench.suite.load import Case, Settings, Suite
 

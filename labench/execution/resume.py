@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from labench.core.clock import now
 from labench.core.errors import InputError
 from labench.measure.environment import fingerprint
-from labench.measure.runner import now
 from labench.results import model as results
 from labench.results.model import Result, RunInfo
 from labench.suite.load import Case, Suite

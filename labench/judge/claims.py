@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from labench.core.host import resolve_threads
 from labench.judge.compare import ratio_test
-from labench.measure.threads import resolve_threads
 from labench.results.model import CaseResult, ClaimResult
 from labench.results.views import series
 from labench.suite.model import Claim, Pick, ThreadSpec, as_list

@@ -23,15 +23,17 @@ from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labench.backends import BACKENDS
+from labench.core.clock import LoopTimer, cpu_loop_timer
 from labench.core.errors import InputError
 from labench.core.files import read_json
+from labench.core.host import available_memory, usable_cores
 from labench.machine.gpu_ceilings import GpuCeiling
 from labench.machine.gpu_ceilings import measure as measure_gpu
 from labench.machine.roofs import Plateau, attainable, gemm_plateau
 from labench.measure.cache import last_level_cache
-from labench.measure.environment import available_memory, fingerprint
-from labench.measure.threads import limit_threads, usable_cores
-from labench.measure.timing import LoopTimer, Policy, cpu_loop_timer, sample
+from labench.measure.environment import fingerprint
+from labench.measure.threads import limit_threads
+from labench.measure.timing import Policy, sample
 from labench.results.model import CaseResult, Result, write_atomically
 
 SCHEMA = "labench.ceilings/1"

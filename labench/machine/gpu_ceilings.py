@@ -19,8 +19,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from labench.backends import BACKENDS, availability
+from labench.core.clock import LoopTimer
 from labench.core.dtypes import DEFAULT_MATH, resolve
-from labench.measure.timing import LoopTimer, Policy, sample
+from labench.measure.timing import Policy, sample
 
 GEMM_SIZES = (1024, 2048, 4096, 8192, 16384)
 PLATEAU = 0.03

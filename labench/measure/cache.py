@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from labench.measure.threads import usable_cores
-from labench.measure.timing import CLOCK_RESOLUTION, LoopTimer, Measurement, Policy, sample
+from labench.core.clock import LoopTimer
+from labench.core.host import allowed_cpus, usable_cores
+from labench.measure.timing import CLOCK_RESOLUTION, Measurement, Policy, sample
 
 RESOLUTION_FACTOR = 1000
 """A cold call must last at least this many clock ticks, or its time is mostly rounding."""
@@ -74,8 +75,8 @@ def llc_from_sysfs(root: Path, cpus: set[int]) -> int | None:
 @functools.cache
 def last_level_cache() -> LastLevelCache:
     """The LLC size as the OS reports it (Linux sysfs, glibc sysconf, macOS sysctl)."""
-    if hasattr(os, "sched_getaffinity") and SYSFS_CPUS.exists():
-        found = llc_from_sysfs(SYSFS_CPUS, set(os.sched_getaffinity(0)))
+    if SYSFS_CPUS.exists():
+        found = llc_from_sysfs(SYSFS_CPUS, allowed_cpus())
         if found:
             return LastLevelCache(found, "sysfs")
     for name in ("SC_LEVEL3_CACHE_SIZE", "SC_LEVEL2_CACHE_SIZE"):

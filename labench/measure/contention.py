@@ -15,8 +15,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from labench.core.host import TICK, allowed_cpus, process_seconds
+
 PROC_STAT = "/proc/stat"
-TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 SPARE_CORES_SLACK = 0.25
 """Others may use this much of a core, beyond their share of the cores a case leaves idle,
 before it counts (daemons, the terminal)."""
@@ -28,13 +29,6 @@ STEAL_LIMIT = 0.05
 """Fraction of the cores' time stolen by the hypervisor beyond which a case counts as contended."""
 
 
-def allowed_cpus() -> set[int]:
-    """The cores this process may run on (its affinity), all of them where that is unknown."""
-    if hasattr(os, "sched_getaffinity"):
-        return set(os.sched_getaffinity(0))
-    return set(range(os.cpu_count() or 1))
-
-
 @dataclass(frozen=True)
 class CpuTimes:
     """Seconds of CPU time on the allowed cores, and this process's own, at one moment."""
@@ -43,28 +37,6 @@ class CpuTimes:
     busy: float
     steal: float
     own: float
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name (state first), None where the
-    process cannot be read (gone, or no /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
-            return stream.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def process_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process so far, 0 where it cannot be read (gone)."""
-    fields = _stat_fields(pid)
-    return (int(fields[11]) + int(fields[12])) / TICK if fields else 0.0  # utime, stime
-
-
-def parent_pid(pid: int) -> int | None:
-    """The parent of a process, None where it cannot be read."""
-    fields = _stat_fields(pid)
-    return int(fields[1]) if fields else None
 
 
 def snapshot(cpus: set[int] | None = None, helpers: Sequence[int] = ()) -> CpuTimes | None:

@@ -17,36 +17,9 @@ from typing import Any
 import numpy  # noqa: F401  (loads BLAS, so threadpoolctl can report it)
 from threadpoolctl import threadpool_info
 
-from labench.measure.threads import usable_cores
+from labench.core.host import total_memory, usable_cores
 
 _PACKAGES = ("labench", "numpy", "scipy", "numba", "cupy-cuda12x", "cupy", "threadpoolctl")
-
-
-def _meminfo(field: str) -> int | None:
-    """A field of /proc/meminfo in bytes (Linux), or None elsewhere."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                name, _, rest = line.partition(":")
-                if name == field:
-                    return int(rest.split()[0]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def total_memory() -> int:
-    """Physical memory in bytes."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def available_memory() -> int:
-    """Memory that can be allocated now without swapping (MemAvailable counts reclaimable
-    page cache, which the free-page count from sysconf does not)."""
-    available = _meminfo("MemAvailable")
-    if available is not None:
-        return available
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 def cpu_model() -> str:

@@ -15,11 +15,9 @@ slows the call it watches (tracemalloc hooks each allocation). Sources, by backe
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 
 @dataclass(frozen=True)
@@ -90,18 +88,3 @@ def peak_memory(function: Callable[[], Any], backend: str) -> PeakMemory:
     return PeakMemory(traced_peak(function), "tracemalloc")
 
 
-def resident_bytes(values: Iterable[Any]) -> int:
-    """Bytes of the buffers that hold these arrays, each buffer once.
-
-    A view keeps its whole base buffer alive, so it is counted through its base: a sliced
-    factor that pins the full matrix it was cut from shows the full matrix's size.
-    """
-    owners: dict[int, int] = {}
-    for value in values:
-        if not isinstance(value, np.ndarray):
-            continue
-        owner = value
-        while isinstance(owner.base, np.ndarray):
-            owner = owner.base
-        owners[id(owner)] = owner.nbytes
-    return sum(owners.values())

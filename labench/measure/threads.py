@@ -7,36 +7,12 @@ library that ignored the request shows up in the result instead of silently skew
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 
 from threadpoolctl import ThreadpoolController
-
-Spec = TypeVar("Spec", int, str)
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (respects affinity masks and container CPU sets)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def resolve_threads(spec: int | str) -> int:
-    """Turn a suite's thread spec (a count or 'max') into a count for this machine."""
-    return usable_cores() if spec == "max" else int(spec)
-
-
-def distinct_threads(specs: Sequence[Spec]) -> list[Spec]:
-    """Drop specs that resolve to a count already listed ('max' on a 2-core machine is 2)."""
-    seen: dict[int, Spec] = {}
-    for spec in specs:
-        seen.setdefault(resolve_threads(spec), spec)
-    return list(seen.values())
 
 
 @dataclass(frozen=True)

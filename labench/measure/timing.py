@@ -15,7 +15,6 @@ while reusing the same policy.
 from __future__ import annotations
 
 import gc
-import itertools
 import math
 import statistics
 import time
@@ -23,22 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labench.core.clock import LoopTimer, cpu_loop_timer
 from labench.core.stats import median_ci
-
-LoopTimer = Callable[[Callable[[], Any], int], float]
 
 CLOCK_RESOLUTION = time.get_clock_info("perf_counter").resolution
 MIN_SAMPLE_TIME = max(1000 * CLOCK_RESOLUTION, 1e-3)
 MAX_SAMPLES = 100_000
-
-
-def cpu_loop_timer(function: Callable[[], Any], loops: int) -> float:
-    """Seconds for `loops` back-to-back calls, timed as timeit does (no per-call clock reads)."""
-    iterator = itertools.repeat(None, loops)
-    start = time.perf_counter()
-    for _ in iterator:
-        function()
-    return time.perf_counter() - start
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from labench.core.dtypes import DEFAULT_MATH
+from labench.core.progress import Observer
 from labench.core.stats import NOISY_REL_CI
 from labench.judge.scaling import fitted_exponents, swept
 from labench.machine.ceilings import Ceiling, Ceilings
 from labench.machine.gpu_ceilings import GpuCeiling
-from labench.measure.runner import Observer
 from labench.results.model import CaseResult, ClaimResult, Result
 from labench.suite.load import Case
 from labench.workloads import BUILTIN

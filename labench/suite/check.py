@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from labench.backends import BACKENDS, ComputesElsewhere, availability
 from labench.core.dtypes import ITEMSIZE
-from labench.measure.environment import total_memory
+from labench.core.host import total_memory
 from labench.suite.model import (
     MEASUREMENT_DEFAULTS,
     Benchmark,

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from labench.core.dtypes import DEFAULT_MATH
 from labench.core.errors import InputError
+from labench.core.host import distinct_threads, resolve_threads
 from labench.judge.claims import ClaimSelectionError, pair_up
-from labench.measure.threads import distinct_threads, resolve_threads
 from labench.suite.check import check_meaning, structure_problem
 from labench.suite.model import (
     FORMAT_VERSION,

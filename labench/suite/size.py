@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from labench.backends import BACKENDS
-from labench.measure.threads import distinct_threads
+from labench.core.host import distinct_threads
 from labench.suite.model import MEASUREMENT_DEFAULTS, Benchmark, SuiteModel, as_list, merge
 from labench.suite.yamlsource import SourceMap
 

@@ -6,13 +6,13 @@ import importlib
 import sys
 from pathlib import Path
 
+from labench.core.errors import SkipCase
 from labench.workloads.base import (
     Implementation,
     Inputs,
     Kernel,
     Param,
     Params,
-    SkipCase,
     Workload,
     WrongAnswer,
     at_scale,

@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+# Part of the workload API (`from labench import SkipCase`); defined with the other errors.
+from labench.core.errors import SkipCase as SkipCase
+
 Params = Mapping[str, Any]
 Inputs = Mapping[str, Any]
 
@@ -69,11 +72,6 @@ class Param:
         if valid and self.minimum is not None:
             valid = value >= self.minimum
         return valid
-
-
-class SkipCase(Exception):
-    """Raised by `make_inputs` or an implementation when this machine cannot run the case
-    (an optional package or data set missing): the case is `skipped` with the message."""
 
 
 class WrongAnswer(Exception):

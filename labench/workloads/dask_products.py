@@ -19,15 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from labench.workloads.base import (
-    Inputs,
-    Kernel,
-    Param,
-    Params,
-    SkipCase,
-    at_scale,
-    implementation,
-)
+from labench.core.errors import SkipCase
+from labench.workloads.base import Inputs, Kernel, Param, Params, at_scale, implementation
 
 CHUNKS = Param(
     0,

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from labench.core import dtypes as precision
+from labench.core.errors import SkipCase
 from labench.workloads import array_kernels
-from labench.workloads.base import Inputs, Kernel, Param, Params, SkipCase, Workload, implementation
+from labench.workloads.base import Inputs, Kernel, Param, Params, Workload, implementation
 from labench.workloads.dask_products import CHUNKS, DaskSquareProduct
 
 TRANSFERS = Param(False, bool, help="GPU only: host-to-device and back inside the timed region")

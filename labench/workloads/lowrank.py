@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 
 from labench.core import dtypes as precision
-from labench.measure.memory import resident_bytes
+from labench.core.arrays import resident_bytes
+from labench.core.errors import SkipCase
 from labench.workloads import array_kernels
 from labench.workloads.base import (
     Inputs,
     Kernel,
     Param,
     Params,
-    SkipCase,
     Workload,
     WrongAnswer,
     implementation,

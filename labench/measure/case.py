@@ -9,27 +9,26 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from importlib import metadata
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from labench.backends import BACKENDS, Backend, ComputesElsewhere, availability
 from labench.core import dtypes as precision
+from labench.core import host
+from labench.core.arrays import resident_bytes
+from labench.core.host import available_memory, usable_cores
+from labench.core.progress import Observer
 from labench.core.stats import NOISY_REL_CI, summarize
 from labench.measure import contention
 from labench.measure.cache import TooShortForColdTiming, cache_resident, cold_sample
-from labench.measure.environment import available_memory, fingerprint
-from labench.measure.memory import peak_memory, resident_bytes
-from labench.measure.provenance import git_state
-from labench.measure.threads import limit_threads, usable_cores
+from labench.measure.correctness import check_output, unsupported, within_tolerance
+from labench.measure.failures import CaseFailed, TooLargeForHost
+from labench.measure.memory import peak_memory
+from labench.measure.threads import limit_threads
 from labench.measure.timing import (
     CLOCK_RESOLUTION,
     Measurement,
@@ -39,136 +38,13 @@ from labench.measure.timing import (
     single_calls,
 )
 from labench.results import model as results
-from labench.results.journal import Journal
-from labench.results.model import CaseResult, Flag, Result, RunInfo, SuiteInfo, Timing
-from labench.suite.load import Case, Suite
+from labench.results.merge import rates
+from labench.results.model import CaseResult, Flag, Timing
+from labench.suite.load import Case
 from labench.workloads import Kernel, SkipCase, WrongAnswer
 
 PEAK_SOURCE = "peak_bytes_source"
 """Travels with the metrics to `record`, which stores it in its own (text) field."""
-
-
-class CaseFailed(Exception):
-    """A case cannot produce a trustworthy timing; carries the status and reason to record."""
-
-    def __init__(
-        self, status: results.Status, reason: str, metrics: Mapping[str, Any] | None = None
-    ):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.metrics = dict(metrics or {})
-
-
-class TooLargeForHost(CaseFailed):
-    """The case's data cannot be made on this host: only an implementation that builds its
-    inputs where its backend computes (`at_scale`) can run it."""
-
-
-@dataclass
-class Observer:
-    """Hooks for progress display; the runner itself prints nothing."""
-
-    started: Callable[[Case], None] = lambda case: None
-    finished: Callable[[CaseResult], None] = lambda result: None
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def new_result(
-    suite: Suite,
-    overrides: Mapping[str, Any],
-    processes: int = 1,
-    label: str | None = None,
-    execution: str | None = None,
-) -> Result:
-    source = git_state(Path.cwd())
-    return Result(
-        suite=SuiteInfo(
-            name=suite.name,
-            path=str(suite.path),
-            sha256=suite.sha256,
-            baselines={b.id: suite.baseline(b.id) for b in suite.model.benchmarks},
-        ),
-        run=RunInfo(
-            id=uuid.uuid4().hex[:12],
-            started=now(),
-            labench_version=metadata.version("labench"),
-            command=list(sys.argv),
-            overrides=dict(overrides),
-            processes=processes,
-            execution=execution,
-            git_commit=source.commit,
-            git_branch=source.branch,
-            git_dirty=source.dirty,
-            label=label,
-        ),
-        environment=fingerprint(),
-    )
-
-
-Execute = Callable[[Sequence[Case], Observer], Iterable[CaseResult]]
-
-
-def run_suite(
-    cases: Sequence[Case],
-    result: Result,
-    path: Path,
-    observer: Observer,
-    execute: Execute | None = None,
-    retry_noisy: int = 0,
-) -> Result:
-    """Run every case (in this process, or as `execute` says), appending to `result`; each
-    finished case is journaled beside `path` at once, and `path` is written at the start and
-    the end (see labench.results.journal: rewriting it per case made runs quadratic). Cases measured
-    `noisy` or `contended` are measured again at the end, up to `retry_noisy` times, and the
-    steadier measurement is kept: a neighbour's burst of activity rarely lasts the whole run.
-
-    On Ctrl-C (or SIGTERM, see signals.py) the file is saved marked as interrupted, holding
-    every finished case, and the KeyboardInterrupt propagates so the caller can exit 130/143.
-    """
-    run = execute or run_cases
-    results.save(result, path)
-    journal = Journal.start(result, path)
-    try:
-        for case_result in run(cases, observer):
-            result.cases.append(case_result)
-            journal.append(case_result)
-            observer.finished(case_result)
-        by_key = {case.key: case for case in cases}
-        for _ in range(retry_noisy):
-            position = {case.key: index for index, case in enumerate(result.cases)}
-            again = [by_key[case.key] for case in result.cases if case.flags and case.key in by_key]
-            if not again:
-                break
-            # not journaled: the first measurement of each case already is, so a kill here loses
-            # only the second look, and rewriting the file per case would make runs quadratic
-            for case_result in run(again, observer):
-                index = position[case_result.key]
-                result.cases[index] = steadier(result.cases[index], case_result)
-                observer.finished(case_result)
-    except KeyboardInterrupt:
-        result.run.interrupted = True
-        raise
-    finally:
-        result.run.finished = now()
-        results.save(result, path)
-        journal.discard()
-    return result
-
-
-def steadier(first: CaseResult, second: CaseResult) -> CaseResult:
-    """Of two measurements of one case, the one with fewer flags, then the tighter CI."""
-    if second.status != "ok" or second.timing is None or first.timing is None:
-        return first
-
-    def unsteadiness(case: CaseResult) -> tuple[int, float]:
-        assert case.timing is not None
-        return len(case.flags), case.timing.rel_ci if case.timing.rel_ci is not None else 1e9
-
-    return second if unsteadiness(second) < unsteadiness(first) else first
 
 
 def run_cases(cases: Iterable[Case], observer: Observer) -> Iterable[CaseResult]:
@@ -180,13 +56,11 @@ def _run_data_group(group: list[Case], observer: Observer) -> Iterable[CaseResul
     runnable = []
     for case in group:
         backend = availability(case.backend)
-        unsupported = precision.unsupported(
-            case.workload, BACKENDS[case.backend], case.dtype, case.math
-        )
+        cannot = unsupported(case.workload, BACKENDS[case.backend], case.dtype, case.math)
         if not backend.available:
             yield record(case, "skipped", f"backend {case.backend} unavailable: {backend.reason}")
-        elif unsupported:
-            yield record(case, "skipped", unsupported)
+        elif cannot:
+            yield record(case, "skipped", cannot)
         else:
             runnable.append(case)
     if not runnable:
@@ -269,7 +143,7 @@ def measure_case(
     inputs, the implementation makes them where it computes (`at_scale`) and checks there."""
     backend = BACKENDS[case.backend]
     pools: dict[str, int] = {}
-    cpus = contention.allowed_cpus()
+    cpus = host.allowed_cpus()
     try:
         with (
             limit_threads(case.threads) as threads,
@@ -352,11 +226,11 @@ def _check_then_time(
     whole_call = backend.synchronized(kernel.run) if backend.synchronized else kernel.run
     cold, output = first_call(whole_call)
     if kernel.error_in_place is not None:
-        checked = _judge(case, kernel.error_in_place(output))
+        checked = within_tolerance(case, kernel.error_in_place(output))
     else:
         target = reference if kernel.expected is None else kernel.expected
         assert target is not None
-        checked = _check(case, kernel.to_host(output), target)
+        checked = check_output(case, kernel.to_host(output), target)
     metrics: dict[str, Any] = checked | kernel.metrics
     policy = Policy(
         max_time=case.settings.max_time,
@@ -387,33 +261,6 @@ def _check_then_time(
     return cold, metrics, measurement, precision.dtype_of(output)
 
 
-def _check(case: Case, output: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """Correctness before timing: a fast wrong kernel must never be ranked."""
-    if np.shape(output) != reference.shape:
-        raise CaseFailed(
-            "wrong",
-            f"output shape {np.shape(output)} differs from the reference's {reference.shape}",
-        )
-    return _judge(case, case.workload.error(output, reference))
-
-
-def _judge(case: Case, error: float) -> dict[str, float]:
-    """The relative error against the tolerance of the case's precision and implementation."""
-    dtype = precision.resolve(case.dtype)
-    implementation = case.workload.implementations[case.implementation]
-    tolerance = (
-        case.settings.tolerance
-        or implementation.tolerance
-        or case.workload.tolerance(case.params, dtype) + precision.math_allowance(case.math)
-    )
-    metrics = {"error_rel": error, "tolerance": tolerance}
-    if not np.isfinite(error) or error > tolerance:
-        raise CaseFailed(
-            "wrong", f"relative error {error:.3g} exceeds the tolerance {tolerance:.3g}", metrics
-        )
-    return metrics
-
-
 def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, float | None]:
     """GFLOP/s and GB/s; an implementation that does other work than the workload's definition
     (a factored product) reports its own `flops`/`bytes`, so rates count work really done."""
@@ -422,15 +269,6 @@ def _rates(case: Case, median: float, metrics: Mapping[str, Any]) -> dict[str, f
     moved = metrics.get("bytes") or case.workload.bytes_moved(case.params, itemsize)
     written = None if "bytes" in metrics else case.workload.bytes_written(case.params, itemsize)
     return rates(flops, moved, median) | {"bytes_written": written}
-
-
-def rates(flops: float | None, moved: float | None, median: float) -> dict[str, float | None]:
-    return {
-        "flops": flops,
-        "bytes": moved,
-        "gflops": flops / median / 1e9 if flops and median > 0 else None,
-        "gbps": moved / median / 1e9 if moved and median > 0 else None,
-    }
 
 
 def _describe(error: BaseException) -> str:
