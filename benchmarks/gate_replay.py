@@ -34,7 +34,8 @@ from labench.judge.compare import parse_threshold
 from labench.results import model as results
 from labench.results.model import CaseResult, Result, Timing
 from labench.results.views import run_view
-from labench.suite.load import Case, load_suite
+from labench.suite.case import Case
+from labench.suite.load import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SPREAD = np.array([0.998, 0.999, 1.0, 1.001, 1.002])

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from labench.suite.load import Case
+    from labench.suite.case import Case
 
 SUITE = Path(__file__).resolve().parent.parent / "suites" / "quick.yaml"
 

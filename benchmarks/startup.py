@@ -26,7 +26,8 @@ from pathlib import Path
 import labench
 from labench.core.progress import Observer
 from labench.execution.isolated import Isolated
-from labench.suite.load import Case, load_suite
+from labench.suite.case import Case
+from labench.suite.load import load_suite
 
 ROOT = Path(labench.__file__).resolve().parents[1]
 QUICK = ROOT / "suites" / "quick.yaml"

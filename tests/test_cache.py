@@ -158,8 +158,8 @@ def test_an_unknown_cache_mode_is_refused_with_its_line(cli, write_suite):
 
 
 def test_a_claim_can_select_cold_points(write_suite):
-    from labench.judge.claims import pair_up
     from labench.suite.load import load_suite
+    from labench.suite.selection import pair_up
 
     suite = load_suite(
         write_suite(

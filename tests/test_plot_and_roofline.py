@@ -2,9 +2,11 @@ import sys
 
 import pytest
 
+from labench.judge.roofline import roofline_fraction
 from labench.machine import ceilings
-from labench.machine.ceilings import Ceiling
+from labench.results import ceilings as stored_ceilings
 from labench.results import model as results
+from labench.results.ceilings import Ceiling
 from labench.results.model import CaseResult
 
 FIGURE_SUITE = """
@@ -97,20 +99,20 @@ def test_roofline_fraction_is_achieved_over_attainable():
     case = CaseResult.model_construct(
         dtype="float64", metrics={"flops": 2e9, "bytes": 1e9, "gflops": 10.0}
     )
-    assert ceilings.roofline_fraction(case, ceiling) == pytest.approx(10.0 / 20.0)  # memory-bound
+    assert roofline_fraction(case, ceiling) == pytest.approx(10.0 / 20.0)  # memory-bound
     case.metrics = {"flops": 1e11, "bytes": 1e9, "gflops": 50.0}
-    assert ceilings.roofline_fraction(case, ceiling) == pytest.approx(0.5)  # compute-bound
+    assert roofline_fraction(case, ceiling) == pytest.approx(0.5)  # compute-bound
     case.dtype = "float32"
-    assert ceilings.roofline_fraction(case, ceiling) == pytest.approx(0.25)
+    assert roofline_fraction(case, ceiling) == pytest.approx(0.25)
     case.metrics = {"flops": None, "bytes": 1e9, "gflops": None}
-    assert ceilings.roofline_fraction(case, ceiling) is None
+    assert roofline_fraction(case, ceiling) is None
 
 
 def test_calibrate_then_run_adds_roofline_fractions(cli, cache, write_suite, tmp_path):
     result = cli("calibrate", "-t", "1", "--no-gpu")
     assert result.exit_code == 0, result.output
     [stored] = (cache / "labench").glob("ceilings-*.json")
-    measured = ceilings.Ceilings.model_validate_json(stored.read_text())
+    measured = stored_ceilings.Ceilings.model_validate_json(stored.read_text())
     [one] = measured.cpu
     assert one.threads == 1 and one.gbps > 0 and one.gbps_read > 0
     assert one.gemm_sizes == {"float64": 384, "float32": 384}  # the sweep's cap came first
@@ -140,7 +142,7 @@ def test_calibrate_then_run_adds_roofline_fractions(cli, cache, write_suite, tmp
 def test_a_damaged_ceilings_file_is_exit_2(cli, cache, write_suite, tmp_path):
     from labench.measure.environment import fingerprint
 
-    path = ceilings.cache_path(fingerprint()["machine_id"])
+    path = stored_ceilings.cache_path(fingerprint()["machine_id"])
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     result = cli("calibrate", "--show")
@@ -173,7 +175,7 @@ def test_gpu_ceilings_code_path_with_numpy_standing_in(monkeypatch, cache):
     case = CaseResult.model_construct(
         backend="cupy", threads=1, dtype="float32", math="tf32", metrics={}
     )
-    stored = ceilings.Ceilings(machine_id="m", measured="now", environment={}, cpu=[], gpu=gpu)
+    stored = stored_ceilings.Ceilings(machine_id="m", measured="now", environment={}, cpu=[], gpu=gpu)
     assert stored.for_case(case) is gpu
     assert gpu.peak("float32", "tf32") == tf32.gflops and gpu.peak("float16", "tf32") is None
 

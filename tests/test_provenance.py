@@ -5,7 +5,7 @@ import shutil
 import pytest
 from conftest import git
 
-from labench.measure.provenance import GitState, commit_positions, git_state
+from labench.core.provenance import GitState, commit_positions, git_state
 from labench.results import model as results
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

@@ -11,8 +11,9 @@ import math
 import pytest
 from conftest import measured_case
 
-from labench.machine.ceilings import Ceiling, roofline_fraction
-from labench.machine.roofs import attainable, bandwidth_for, gemm_plateau
+from labench.judge.roofline import attainable, bandwidth_for, roofline_fraction
+from labench.machine.roofs import gemm_plateau
+from labench.results.ceilings import Ceiling
 from labench.workloads.kernels import MatmulWorkload, MatvecWorkload
 
 COPY_ROOF = 105.4

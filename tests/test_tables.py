@@ -16,10 +16,13 @@ def test_varying_parameters_go_in_the_rows_and_constants_in_the_title():
         for threads in (1, 2):
             for implementation in ("numpy", "numba"):
                 case = measured_case(implementation, n=n, threads=threads)
-                case.params = {"n": n, "transfers": False, "m": None}
+                case.params = {"n": n, "transfers": False, "m": None, "chunks": 0}
+                # `chunks` stays out of the key, as a parameter kept out at its default does
+                case.key = f"b/n={n},transfers=False,m=None/float64/t{threads}/{implementation}"
                 cases.append(case)
     (grid,) = result_grids(synthetic_result(cases))
     assert grid.constants == "transfers=False m=default dtype=float64"
+    assert all(heading != "chunks" for heading, _ in grid.columns)
     headings = [heading for heading, _ in grid.columns]
     assert headings[:3] == ["n", "threads", "implementation"]
     assert "dtype" not in headings and "transfers" not in headings
@@ -51,10 +54,12 @@ def test_a_parameter_kept_out_of_keys_at_its_default_goes_without_saying():
 
     def matmul(implementation, chunks):
         case = measured_case(implementation, n=64)
+        keyed = "n=64,transfers=False" + (f",chunks={chunks}" if chunks else "")
         return case.model_copy(
             update={
                 "workload": "kernels.matmul",
                 "params": {"n": 64, "transfers": False, "chunks": chunks},
+                "key": f"matmul/{keyed}/float64/t1/{implementation}",
             }
         )
 

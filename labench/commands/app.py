@@ -410,9 +410,10 @@ def calibrate(
 ) -> None:
     """Measure this machine's compute and memory ceilings for the roofline (stored per machine;
     later runs add each case's `roofline_frac`)."""
-    from labench.machine import ceilings
+    from labench.machine.ceilings import default_thread_counts, measure
     from labench.measure.environment import fingerprint
     from labench.present.report import ceilings_table
+    from labench.results import ceilings
 
     if show_only:
         machine = fingerprint()["machine_id"]
@@ -421,7 +422,7 @@ def calibrate(
             raise InputError(f"no ceilings stored for machine {machine}: run `labench calibrate`")
         console.print(ceilings_table(stored))
         return
-    measured = ceilings.measure(threads or ceilings.default_thread_counts(), gpu)
+    measured = measure(threads or default_thread_counts(), gpu)
     path = ceilings.save(measured)
     console.print(ceilings_table(measured))
     console.print(f"saved {path}", highlight=False)
@@ -438,8 +439,8 @@ def plot(
 ) -> None:
     """Figures of a run: scaling, gradient error vs step, low-rank error and speedup vs rank,
     speedups, and the roofline under this machine's measured ceilings."""
-    from labench.machine import ceilings
     from labench.present.plot import FIGURE_FORMATS, write_figures
+    from labench.results import ceilings
     from labench.results import model as results
 
     chosen = formats or ["png"]
@@ -477,7 +478,7 @@ def show(
 @app.command()
 def schema() -> None:
     """JSON Schema of the suite format, for editor completion and validation."""
-    from labench.suite.load import SuiteModel
+    from labench.suite.model import SuiteModel
 
     document = SuiteModel.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -25,7 +25,7 @@ from labench.present.report import render_result
 from labench.results import model as results
 from labench.results.model import Environment, Result
 from labench.results.views import RunView, run_view
-from labench.suite.load import Case, Suite
+from labench.suite.case import Case, Suite
 
 FOLDER = Path("results")
 

@@ -36,16 +36,19 @@ from labench.execution.resume import resume as resumed
 from labench.execution.session import new_result, run_suite
 from labench.judge.claims import evaluate_all
 from labench.judge.compare import Comparison, compare, parse_threshold
-from labench.machine import ceilings
+from labench.judge.roofline import add_roofline
 from labench.measure import contention
 from labench.measure.environment import fingerprint
 from labench.present.comparison import render
 from labench.present.report import progress_observer, render_result
+from labench.results import ceilings
 from labench.results import model as results
 from labench.results.model import CaseResult, MachineLoad, Result
 from labench.results.views import RunView, load_run, run_view
 from labench.suite import shipped
-from labench.suite.load import Case, Measurement, Suite, load_suite
+from labench.suite.case import Case, Suite
+from labench.suite.load import load_suite
+from labench.suite.model import Measurement
 from labench.suite.size import describe_budget
 
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
@@ -311,7 +314,7 @@ def _run_plan(
         measured = time.perf_counter() - started
         _confirm_suspects(plan, overrides, gate, measured, path, display.quiet)
     in_suite_order(result, plan.planned)
-    ceilings.add_roofline(result, roofs)
+    add_roofline(result, roofs)
     result.claims = evaluate_all(plan.suite.model.claims, result.cases, plan.planned)
     results.save(result, path)
     if not display.quiet:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from labench.results.model import CaseResult
-    from labench.suite.load import Case
+    from labench.suite.case import Case
 
 
 @dataclass

@@ -11,7 +11,7 @@ from labench.execution.base import Executor
 from labench.execution.inprocess import InProcess
 from labench.execution.isolated import Isolated
 from labench.execution.rounds import Rounds
-from labench.suite.load import Suite
+from labench.suite.case import Suite
 
 
 def choose(

@@ -15,7 +15,7 @@ from typing import Protocol
 from labench.backends import computes_elsewhere
 from labench.core.progress import Observer
 from labench.results.model import CaseResult
-from labench.suite.load import Case
+from labench.suite.case import Case
 
 
 class Executor(Protocol):

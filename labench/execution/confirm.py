@@ -53,7 +53,7 @@ from labench.judge.gate_settings import (
 from labench.results.merge import merge_processes
 from labench.results.model import CaseResult, Result
 from labench.results.views import RunView, run_view
-from labench.suite.load import Case
+from labench.suite.case import Case
 
 Measure = Callable[[Sequence[Case], Observer, int], Iterable[CaseResult]]
 """Runs cases in that many fresh processes and yields each merged result (execution/rounds.py)."""

@@ -45,7 +45,7 @@ from labench.measure.case import record
 from labench.measure.environment import fingerprint
 from labench.results import model as results
 from labench.results.model import CaseResult, Environment, Result
-from labench.suite.load import Case, Settings
+from labench.suite.case import Case, Settings
 
 LOCAL_WORKERS = 2
 """Stand-in hosts of `--cluster local`."""

@@ -22,7 +22,7 @@ from labench.core.errors import InputError
 from labench.execution.resume import continue_result
 from labench.results import model as results
 from labench.results.model import Environment, Result, RunInfo
-from labench.suite.load import Case, Suite
+from labench.suite.case import Case, Suite
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from labench.core.progress import Observer
 from labench.execution.base import here_first
 from labench.measure.case import run_cases
 from labench.results.model import CaseResult
-from labench.suite.load import Case
+from labench.suite.case import Case
 
 
 class InProcess:

@@ -31,7 +31,7 @@ from labench.execution.placement import jitter_heap
 from labench.execution.workorder import WorkOrder
 from labench.measure.case import record, run_cases
 from labench.results.model import CaseResult
-from labench.suite.load import Case, Settings, Suite
+from labench.suite.case import Case, Settings, Suite
 
 EXIT_GRACE = 10.0
 """Seconds a worker that has reported everything gets to exit on its own."""

@@ -16,7 +16,7 @@ from labench.core.errors import InputError
 from labench.measure.environment import fingerprint
 from labench.results import model as results
 from labench.results.model import Result, RunInfo
-from labench.suite.load import Case, Suite
+from labench.suite.case import Case, Suite
 
 
 @dataclass

@@ -20,7 +20,7 @@ from labench.core.progress import Observer
 from labench.execution.base import Executor
 from labench.results.merge import merge_processes
 from labench.results.model import CaseResult
-from labench.suite.load import Case
+from labench.suite.case import Case
 
 
 class Rounds:

@@ -15,13 +15,13 @@ from typing import Any
 
 from labench.core.clock import now
 from labench.core.progress import Observer
+from labench.core.provenance import git_state
 from labench.measure.case import run_cases
 from labench.measure.environment import fingerprint
-from labench.measure.provenance import git_state
 from labench.results import model as results
 from labench.results.journal import Journal
 from labench.results.model import CaseResult, Result, RunInfo, SuiteInfo
-from labench.suite.load import Case, Suite
+from labench.suite.case import Case, Suite
 
 
 def new_result(

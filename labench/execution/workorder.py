@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from labench.core.errors import InputError
-from labench.suite.load import Case, Measurement, Settings, Suite, suite_from_text
+from labench.suite.case import Case, Settings, Suite
+from labench.suite.load import suite_from_text
+from labench.suite.model import Measurement
 
 STEERING_PREFIXES = (
     "OMP_",

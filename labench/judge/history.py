@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labench.core.errors import InputError
+from labench.core.provenance import commit_positions
 from labench.judge.steps import Fit, Step, detect_steps, run_spread
-from labench.measure.provenance import commit_positions
 from labench.results import model as results
 from labench.results.model import Result
 

@@ -15,28 +15,21 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from platformdirs import user_cache_dir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labench.backends import BACKENDS
 from labench.core.clock import LoopTimer, cpu_loop_timer
-from labench.core.errors import InputError
-from labench.core.files import read_json
 from labench.core.host import available_memory, usable_cores
-from labench.machine.gpu_ceilings import GpuCeiling
 from labench.machine.gpu_ceilings import measure as measure_gpu
-from labench.machine.roofs import Plateau, attainable, gemm_plateau
+from labench.machine.roofs import Plateau, gemm_plateau
 from labench.measure.cache import last_level_cache
 from labench.measure.environment import fingerprint
 from labench.measure.threads import limit_threads
 from labench.measure.timing import Policy, sample
-from labench.results.model import CaseResult, Result, write_atomically
+from labench.results.ceilings import Ceiling, Ceilings
 
-SCHEMA = "labench.ceilings/1"
 POLICY = Policy(max_time=1.5, target_rel_ci=0.01, min_samples=5, warmup=0.2)
 CPU_GEMM_SIZE = 1024
 GEMM_DTYPES = ("float64", "float32")
@@ -45,45 +38,6 @@ COPY_BYTES = 256 * 2**20
 GEMM_SWEEP_SECONDS = 30.0
 """Time cap of one CPU GEMM size sweep (one thread count, one dtype)."""
 LARGEST_CPU_GEMM = 32768
-
-
-class Ceiling(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    threads: int = Field(description="host threads; 0 for a GPU")
-    gflops_float64: float
-    gflops_float32: float
-    gbps: float = Field(description="copy bandwidth, bytes read + written per second / 1e9")
-    gbps_read: float | None = Field(
-        None, description="read bandwidth (a reduction over 4x the last-level cache), GB/s"
-    )
-    gemm_sizes: dict[str, int] = Field(
-        default_factory=dict, description="per dtype: the GEMM size where the rate plateaus"
-    )
-    gemm_capped: list[str] = Field(
-        default_factory=list,
-        description="dtypes whose size sweep hit its time or memory cap before the plateau",
-    )
-
-    def peak(self, dtype: str, math: str) -> float | None:
-        """The host's GEMM roof for a case's dtype; none measured for the 16-bit types."""
-        return {"float64": self.gflops_float64, "float32": self.gflops_float32}.get(dtype)
-
-
-class Ceilings(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    schema_: Literal["labench.ceilings/1"] = Field(SCHEMA, alias="schema")
-    machine_id: str
-    measured: str
-    environment: dict[str, Any]
-    cpu: list[Ceiling]
-    gpu: GpuCeiling | None = None
-
-    def for_case(self, case: CaseResult) -> Ceiling | GpuCeiling | None:
-        if case.backend == "cupy":
-            return self.gpu
-        return next((c for c in self.cpu if c.threads == case.threads), None)
 
 
 Statistic = Callable[[list[float]], float]
@@ -104,10 +58,6 @@ def _fastest(samples: list[float]) -> float:
     processes only ever slow a sample: under a load of 6 on 2 cores the median of a 2-thread
     read fell to a third of its fastest sample, which put the roof below the cases it bounds."""
     return min(samples)
-
-
-def _gemm_rates(xp: Any, size: int, timer: LoopTimer) -> dict[str, float]:
-    return {f"gflops_{dtype}": _gemm_rate(xp, size, dtype, timer) for dtype in GEMM_DTYPES}
 
 
 def _gemm_rate(
@@ -189,54 +139,3 @@ def measure(thread_counts: Sequence[int], gpu: bool = True) -> Ceilings:
     )
 
 
-def cache_path(machine_id: str) -> Path:
-    return Path(user_cache_dir("labench")) / f"ceilings-{machine_id}.json"
-
-
-def save(ceilings: Ceilings) -> Path:
-    path = cache_path(ceilings.machine_id)
-    write_atomically(path, ceilings.model_dump_json(by_alias=True, indent=1) + "\n")
-    return path
-
-
-def load(machine_id: str) -> Ceilings | None:
-    """This machine's stored ceilings, None if it was never calibrated; a damaged file is an
-    InputError naming it and the command that rewrites it."""
-    path = cache_path(machine_id)
-    if not path.exists():
-        return None
-    try:
-        return Ceilings.model_validate(read_json(path, "a labench ceilings file"))
-    except (ValidationError, InputError):
-        raise InputError(
-            f"{path}: damaged ceilings file; run `labench calibrate` to measure them again"
-        ) from None
-
-
-def roofline_fraction(case: CaseResult, ceiling: Ceiling | GpuCeiling) -> float | None:
-    """Achieved / attainable GFLOP/s, attainable = min(peak, intensity x bandwidth), with the
-    bandwidth roof matching the case's reads and writes (`labench.machine.roofs.attainable`)."""
-    flops, moved, achieved = (case.metrics.get(name) for name in ("flops", "bytes", "gflops"))
-    peak = ceiling.peak(case.dtype, case.math)
-    if not (flops and moved and achieved and peak):
-        return None
-    return achieved / attainable(
-        flops=flops,
-        moved=moved,
-        written=case.metrics.get("bytes_written"),
-        peak=peak,
-        read_roof=getattr(ceiling, "gbps_read", None),
-        copy_roof=ceiling.gbps,
-    )
-
-
-def add_roofline(result: Result, ceilings: Ceilings | None) -> None:
-    """Give every measured case with flops and bytes its `roofline_frac`."""
-    if ceilings is None:
-        return
-    for case in result.cases:
-        ceiling = ceilings.for_case(case)
-        if case.status == "ok" and ceiling is not None:
-            fraction = roofline_fraction(case, ceiling)
-            if fraction is not None:
-                case.metrics["roofline_frac"] = fraction

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from labench.backends import BACKENDS, availability
 from labench.core.clock import LoopTimer
 from labench.core.dtypes import DEFAULT_MATH, resolve
 from labench.measure.timing import Policy, sample
+from labench.results.ceilings import GemmRoof, GpuCeiling
 
 GEMM_SIZES = (1024, 2048, 4096, 8192, 16384)
 PLATEAU = 0.03
@@ -36,38 +36,6 @@ PRECISIONS = (
 COPY_BYTES = 2**30
 """Bytes per copied array: far beyond any GPU's L2 (50 MB on an H100)."""
 POLICY = Policy(max_time=0.3, target_rel_ci=0.02, min_samples=5, warmup=0.05)
-
-
-class GemmRoof(BaseModel):
-    """The compute roof of one dtype and math mode, with the sweep that found it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dtype: str
-    math: str
-    gflops: float = Field(description="best GFLOP/s of the sweep")
-    size: int = Field(description="the n of the n x n x n GEMM that reached it")
-    sweep: dict[int, float] = Field(description="GFLOP/s at each size tried")
-    precision: dict[str, str] = Field(
-        default_factory=dict, description="compute type as the library reports it"
-    )
-    reason: str | None = Field(None, description="why the sweep stopped before its end")
-
-
-class GpuCeiling(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    gemm: list[GemmRoof]
-    missing: dict[str, str] = Field(
-        default_factory=dict, description="dtype/math whose every GEMM failed, with the reason"
-    )
-    gbps: float = Field(description="copy bandwidth, bytes read + written per second / 1e9")
-
-    def peak(self, dtype: str, math: str) -> float | None:
-        """The compute roof a case of this dtype and math mode runs under, if measured."""
-        return next(
-            (roof.gflops for roof in self.gemm if roof.dtype == dtype and roof.math == math), None
-        )
 
 
 def _seconds_per_call(function: Callable[[], Any], timer: LoopTimer) -> float:

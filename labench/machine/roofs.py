@@ -60,34 +60,3 @@ def gemm_plateau(
         size, best = bigger, rate
 
 
-def bandwidth_for(read: float, written: float, read_roof: float, copy_roof: float) -> float:
-    """The bandwidth roof (bytes/s) of a kernel reading `read` and writing `written` bytes.
-
-    A copy of R bytes reads R and writes R in 2R / copy_roof seconds; reading alone takes
-    R / read_roof of that, so each written byte costs 2 / copy_roof - 1 / read_roof more (its
-    write-allocate read and its write-back). A kernel's least time is then
-    read / read_roof + written x that cost, and its roof the bytes over that time: the read
-    roof for a pure read, the copy roof for a copy, in between for a mix.
-    """
-    write_cost = max(2 / copy_roof - 1 / read_roof, 0.0)
-    seconds = read / read_roof + written * write_cost
-    return (read + written) / seconds if seconds > 0 else read_roof
-
-
-def attainable(
-    *,
-    flops: float,
-    moved: float,
-    written: float | None,
-    peak: float,
-    read_roof: float | None,
-    copy_roof: float,
-) -> float:
-    """min(compute roof, intensity x bandwidth roof), in the units of `peak` per second and
-    roofs in the same scale (GFLOP/s and GB/s). Without a read roof (ceilings measured before
-    it existed) or a write count (a workload that does not say), the copy roof is used."""
-    if read_roof is None or written is None:
-        bandwidth = copy_roof
-    else:
-        bandwidth = bandwidth_for(moved - written, written, read_roof, copy_roof)
-    return min(peak, flops / moved * bandwidth)

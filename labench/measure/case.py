@@ -40,7 +40,7 @@ from labench.measure.timing import (
 from labench.results import model as results
 from labench.results.merge import rates
 from labench.results.model import CaseResult, Flag, Timing
-from labench.suite.load import Case
+from labench.suite.case import Case
 from labench.workloads import Kernel, SkipCase, WrongAnswer
 
 PEAK_SOURCE = "peak_bytes_source"

@@ -16,7 +16,7 @@ from labench.measure.failures import CaseFailed
 
 if TYPE_CHECKING:
     from labench.backends import Backend
-    from labench.suite.load import Case
+    from labench.suite.case import Case
     from labench.workloads import Workload
 
 

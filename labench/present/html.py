@@ -19,10 +19,10 @@ from typing import Any
 from labench.core.errors import InputError
 from labench.judge.compare import compare, environment_differences
 from labench.judge.history import History, build, result_files
-from labench.machine import ceilings
 from labench.present.comparison import comparison_headers, comparison_rows, comparison_summary
 from labench.present.history import step_rows
 from labench.present.report import claim_value_text, environment_rows, result_grids
+from labench.results import ceilings
 from labench.results import model as results
 from labench.results.model import Result
 from labench.results.views import RunView, run_view

@@ -18,8 +18,8 @@ import numpy as np
 from labench.core.errors import InputError
 from labench.judge.history import CaseHistory, History
 from labench.judge.scaling import fitted_exponents, swept
-from labench.machine.ceilings import Ceilings
 from labench.present.report import speedups
+from labench.results.ceilings import Ceilings
 from labench.results.model import CaseResult, Result
 
 FD_METHODS = ("fd_forward", "fd_central", "complex_step")

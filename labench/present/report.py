@@ -22,11 +22,9 @@ from labench.core.dtypes import DEFAULT_MATH
 from labench.core.progress import Observer
 from labench.core.stats import NOISY_REL_CI
 from labench.judge.scaling import fitted_exponents, swept
-from labench.machine.ceilings import Ceiling, Ceilings
-from labench.machine.gpu_ceilings import GpuCeiling
+from labench.results.ceilings import Ceiling, Ceilings, GpuCeiling
 from labench.results.model import CaseResult, ClaimResult, Result
-from labench.suite.load import Case
-from labench.workloads import BUILTIN
+from labench.suite.case import Case
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
 CLAIM_STYLE = {"held": "green", "failed": "bold red", "unmeasured": "yellow"}
@@ -216,22 +214,19 @@ def _coordinates(cases: list[CaseResult]) -> tuple[list[str], str]:
 
 
 def _named_params(cases: list[CaseResult]) -> list[str]:
-    """The parameters of these cases worth naming, in order: one that a built-in workload added
-    later and keeps out of case keys at its default (dask's `chunks`,
-    `Param.in_key_at_default`) goes without saying, like the default cache mode, while every
-    case leaves it there."""
-
-    def unsaid(case: CaseResult, name: str) -> bool:
-        workload = BUILTIN.get(case.workload)
-        spec = workload.params.get(name) if workload else None
-        return (
-            spec is not None
-            and not spec.in_key_at_default
-            and case.params.get(name) == spec.default
-        )
-
+    """The parameters of these cases worth naming, in order: one that a workload keeps out of
+    case keys at its default (dask's `chunks`, `Param.in_key_at_default`) goes without saying,
+    like the default cache mode, while every case leaves it there. The case key itself says
+    which parameters it names, so no workload needs importing to know."""
     names = dict.fromkeys(name for case in cases for name in case.params)
-    return [name for name in names if not all(unsaid(case, name) for case in cases)]
+    return [name for name in names if any(name in _keyed_params(case) for case in cases)]
+
+
+def _keyed_params(case: CaseResult) -> set[str]:
+    """The parameter names in a case's key (`benchmark/n=64,transfers=False/float64/...`)."""
+    parts = case.key.split("/")
+    listed = parts[1] if len(parts) > 1 else ""
+    return {item.split("=", 1)[0] for item in listed.split(",") if "=" in item}
 
 
 def _dtype_text(case: CaseResult) -> str:

@@ -20,7 +20,7 @@ from labench.suite.model import MEASUREMENT_DEFAULTS, Benchmark, SuiteModel, as_
 from labench.suite.yamlsource import SourceMap
 
 if TYPE_CHECKING:
-    from labench.suite.load import Case
+    from labench.suite.case import Case
     from labench.workloads import Workload
 
 DEFAULT_MAX_CASES = 10_000

@@ -1,0 +1,121 @@
+"""Which cases a claim selects, and how its sides pair up point by point.
+
+Part of the suite: a claim whose selection is empty or ambiguous is refused when the suite is
+loaded, and the same pairing is used when the claim is judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from labench.core.host import resolve_threads
+from labench.suite.model import Claim, Pick, ThreadSpec, as_list
+
+
+class Row(Protocol):
+    """What a claim needs of a case, planned (suite.Case) or measured (CaseResult)."""
+
+    benchmark: str
+    implementation: str
+    params: dict[str, Any]
+    dtype: str
+    math: str
+    cache: str
+    threads_spec: ThreadSpec
+
+    @property
+    def threads(self) -> int: ...
+
+
+class ClaimSelectionError(ValueError):
+    """The claim's selection is empty or ambiguous for the cases the suite plans."""
+
+
+def _matches(row: Row, name: str, wanted: Any) -> bool:
+    values = as_list(wanted)
+    if name == "threads":
+        return any(_threads_match(row, value) for value in values)
+    if name in ("dtype", "math", "cache"):
+        return getattr(row, name) in values
+    return row.params.get(name) in values
+
+
+def _threads_match(row: Row, threads: ThreadSpec | None) -> bool:
+    """'max' means this machine's cores, whatever spec the suite used for that count: on one
+    core, `threads: [1, max]` runs once, and a claim about 'max' is about that run."""
+    return threads is None or row.threads == resolve_threads(threads)
+
+
+def sides(claim: Claim) -> dict[str, Pick]:
+    comparison = claim.comparison
+    return {
+        role: getattr(comparison, role)
+        for role in ("of", "over")
+        if getattr(comparison, role, None) is not None
+    }
+
+
+def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
+    """The points a claim compares: for each, the row playing each side.
+
+    Raises ClaimSelectionError when nothing is selected or a side is ambiguous at a point, so a
+    suite can be refused at load time rather than reporting nonsense after an hour of running.
+    """
+    picks = sides(claim)
+    by_side = {
+        name: any(getattr(side, name) is not None for side in picks.values())
+        for name in ("threads", "dtype", "math")
+    }
+    selected = [
+        row
+        for row in rows
+        if row.benchmark == claim.benchmark
+        and all(_matches(row, name, wanted) for name, wanted in claim.where.items())
+    ]
+    points: dict[tuple[Any, ...], dict[str, list[Row]]] = {}
+    for row in selected:
+        key: tuple[Any, ...] = (tuple(sorted(row.params.items(), key=str)), row.cache)
+        key += tuple(getattr(row, name) for name, named in by_side.items() if not named)
+        for role, side in picks.items():
+            if _plays(row, side):
+                points.setdefault(key, {}).setdefault(role, []).append(row)
+    paired = []
+    for found in points.values():
+        if set(found) != set(picks):
+            continue
+        for role, candidates in found.items():
+            if len(candidates) > 1:
+                threads = sorted({row.threads for row in candidates})
+                raise ClaimSelectionError(
+                    f"'{role}' ({picks[role].implementation}) matches runs at {threads} threads "
+                    "at the same point; give it a 'threads' or add 'threads' to 'where'"
+                )
+        paired.append({role: candidates[0] for role, candidates in found.items()})
+    if not paired:
+        raise ClaimSelectionError(
+            "selects no case: no point of benchmark "
+            f"{claim.benchmark!r} has {' and '.join(_describe(p) for p in picks.values())}"
+            + (f" with {claim.where}" if claim.where else "")
+        )
+    return paired
+
+
+def _plays(row: Row, side: Pick) -> bool:
+    """Whether a row is the case a side names: its implementation, at the side's thread
+    count, dtype and math mode where the side gives them (a claim across precisions)."""
+    return (
+        row.implementation == side.implementation
+        and _threads_match(row, side.threads)
+        and side.dtype in (None, row.dtype)
+        and side.math in (None, row.math)
+    )
+
+
+def _describe(side: Pick) -> str:
+    return (
+        side.implementation
+        + (f" at {side.threads} threads" if side.threads else "")
+        + (f" in {side.dtype}" if side.dtype else "")
+        + (f" with {side.math} math" if side.math else "")
+    )
