@@ -67,3 +67,44 @@ def test_the_heavy_libraries_are_really_probed():
     """The probe itself can see an import (so the tests above cannot pass vacuously)."""
     assert "scipy.stats" in modules_after("import scipy.stats")
     assert modules_after_command(["run", "no-such-suite.yaml"]) == set(MEASURING)
+
+
+RUNNERS = ("labench.measure", "labench.execution", "labench.backends", "labench.workloads")
+"""What only measuring needs: a command that reads results imports none of it."""
+
+
+def runner_modules_after_command(argv: list[str]) -> set[str]:
+    """The labench modules of RUNNERS that `labench ARGV` loads in a fresh interpreter."""
+    command = f"sys.argv = {['labench', *argv]!r}\ntry:\n    main()\nexcept SystemExit:\n    pass"
+    code = (
+        f"import sys\nfrom labench.commands.app import main\n{command}\n"
+        f"print('loaded:', ' '.join(m for m in sys.modules if m.startswith({RUNNERS!r})))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return set(output.rpartition("loaded:")[2].split())
+
+
+def test_readers_load_no_runner_backend_or_workload(quick_run, tmp_path):
+    """compare, show, history, report and export read files: they import none of the
+    measuring side, so they start fast and cannot run a kernel by accident."""
+    history = tmp_path / "history"
+    history.mkdir()
+    (history / "a.json").write_bytes(quick_run.read_bytes())
+    for argv in (
+        ["compare", quick_run, quick_run],
+        ["show", quick_run],
+        ["history", history],
+        ["report", quick_run, "-o", tmp_path / "report.html"],
+        ["export", quick_run, "-o", tmp_path / "exported.json"],
+    ):
+        assert runner_modules_after_command([str(arg) for arg in argv]) == set(), argv
+    assert (tmp_path / "report.html").exists() and (tmp_path / "exported.json").exists()
+
+
+def test_the_runner_probe_sees_a_measuring_command(tmp_path):
+    """The probe above can see the measuring side load, so it cannot pass vacuously."""
+    out = tmp_path / "q.json"
+    argv = ["run", "quick", "--max-time", "0.001", "-q", "-o", str(out), "-k", "matvec"]
+    assert "labench.measure.case" in runner_modules_after_command(argv)
