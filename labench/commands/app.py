@@ -18,9 +18,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from labench.commands.run_options import FullTable, RunOptions, as_typer_parameters
 from labench.commands.terminal import EXIT_FAILED, EXIT_USAGE, console, errors
 from labench.core.errors import InputError
-from labench.judge.gate_settings import CONFIRM_PROCESSES
 
 app = typer.Typer(
     help="Benchmark the linear algebra behind deep learning, honestly.",
@@ -30,7 +30,6 @@ app = typer.Typer(
 )
 
 Command = TypeVar("Command", bound=Callable[..., Any])
-FullTable = Annotated[bool, typer.Option(help="Every case of a large benchmark, not its summary.")]
 
 
 def reports_input_errors(command: Command) -> Command:
@@ -52,137 +51,12 @@ def reports_input_errors(command: Command) -> Command:
 
 @app.command()
 @reports_input_errors
-def run(
-    suites: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Suite YAML files, or names of shipped suites (labench list --suites).",
-            show_default=False,
-        ),
-    ],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o",
-            "--output",
-            help="Result file (one suite only). Default: results/<suite>-<timestamp>.json",
-        ),
-    ] = None,
-    filters: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--filter",
-            "-k",
-            help="Run only cases whose benchmark id or key matches this glob; repeatable.",
-        ),
-    ] = None,
-    quick: Annotated[
-        bool, typer.Option(help="Smoke-test timings: 0.1 s per case, fewer samples.")
-    ] = False,
-    max_time: Annotated[
-        float | None,
-        typer.Option(help="Seconds of sampling per case (overrides the suite).", min=0.001),
-    ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing -o file.")] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
-    ] = False,
-    full_table: FullTable = False,
-    baseline: Annotated[
-        Path | None,
-        typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
-    ] = None,
-    threshold: Annotated[str, typer.Option(help="With --baseline: slowdown that counts.")] = "10%",
-    alpha: Annotated[
-        float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
-    ] = 0.01,
-    confirm_processes: Annotated[
-        int,
-        typer.Option(
-            help="With --baseline: fresh processes that re-measure each case that looks slower "
-            "before it is judged (0: judge without confirming).",
-            min=0,
-        ),
-    ] = CONFIRM_PROCESSES,
-    fail_on_claims: Annotated[
-        bool, typer.Option(help="Exit 1 when a claim of the suite fails on this machine.")
-    ] = True,
-    isolate: Annotated[
-        bool,
-        typer.Option(help="Run each benchmark in a fresh worker process; crashes are recorded."),
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help="Kill a case after this many seconds (needs --isolate).", min=0.001),
-    ] = None,
-    resume: Annotated[
-        Path | None,
-        typer.Option(
-            help="Continue this interrupted result: run only cases not ok in it (with --cluster: "
-            "any host's file of the fleet run; every host continues its own)."
-        ),
-    ] = None,
-    processes: Annotated[
-        int,
-        typer.Option(
-            help="Measure each benchmark in this many fresh processes (implies --isolate), "
-            "so comparisons see the variance between processes.",
-            min=1,
-        ),
-    ] = 1,
-    cluster: Annotated[
-        str | None,
-        typer.Option(
-            help="Run the suite on every host of this Dask cluster (tcp://host:8786), or on "
-            "'local' / 'local:N' stand-in hosts: one result per host, then their comparison.",
-        ),
-    ] = None,
-    retry_noisy: Annotated[
-        int,
-        typer.Option(
-            help="Measure cases marked noisy or contended again at the end of the run, up to "
-            "this many times, keeping the steadier measurement.",
-            min=0,
-        ),
-    ] = 1,
-    latency: Annotated[
-        bool,
-        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
-    ] = False,
-    label: Annotated[
-        str | None,
-        typer.Option(help="Name this run (a version, a setting); history and reports show it."),
-    ] = None,
-) -> None:
+@as_typer_parameters(RunOptions)
+def run(options: RunOptions) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
-    from labench.commands.run import RunOptions
     from labench.commands.run import run as run_suites
 
-    run_suites(
-        RunOptions(
-            suites=suites,
-            output=output,
-            filters=filters or [],
-            quick=quick,
-            max_time=max_time,
-            force=force,
-            quiet=quiet,
-            full_table=full_table,
-            baseline=baseline,
-            threshold=threshold,
-            alpha=alpha,
-            confirm_processes=confirm_processes,
-            fail_on_claims=fail_on_claims,
-            isolate=isolate,
-            timeout=timeout,
-            resume=resume,
-            processes=processes,
-            cluster=cluster,
-            retry_noisy=retry_noisy,
-            latency=latency,
-            label=label,
-        )
-    )
+    run_suites(options)
 
 
 @app.command("compare")

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from labench.commands.fleet import FleetOptions, Output, refuse_single_file_options, run_on_fleet
+from labench.commands.run_options import RunOptions
 from labench.commands.terminal import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -50,42 +51,6 @@ from labench.suite.case import Case, Suite
 from labench.suite.load import load_suite
 from labench.suite.model import Measurement
 from labench.suite.size import describe_budget
-
-QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The options of `labench run`, as parsed (cli.py documents each)."""
-
-    suites: list[Path]
-    output: Path | None
-    filters: list[str]
-    quick: bool
-    max_time: float | None
-    force: bool
-    quiet: bool
-    full_table: bool
-    baseline: Path | None
-    threshold: str
-    alpha: float
-    confirm_processes: int
-    fail_on_claims: bool
-    isolate: bool
-    timeout: float | None
-    resume: Path | None
-    processes: int
-    cluster: str | None
-    retry_noisy: int
-    latency: bool
-    label: str | None
-
-    def overrides(self) -> dict[str, Any]:
-        """The suite's measurement settings that the command line replaces."""
-        chosen: dict[str, Any] = dict(QUICK) if self.quick else {}
-        if self.max_time is not None:
-            chosen["max_time"] = self.max_time
-        return chosen
 
 
 def _select(cases: list[Case], patterns: list[str]) -> list[Case]:
@@ -161,10 +126,10 @@ def run(options: RunOptions) -> None:
     selections = []
     for suite in loaded:
         planned = suite.cases(settings)
-        cases = _select(planned, options.filters)
+        cases = _select(planned, options.filters or [])
         if not cases:
             raise InputError(
-                f"{suite.path}: no case matches --filter {' '.join(options.filters)!r}"
+                f"{suite.path}: no case matches --filter {' '.join(options.filters or [])!r}"
             )
         selections.append((suite, planned, cases))
     if options.cluster is not None:
