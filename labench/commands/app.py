@@ -152,10 +152,10 @@ def report(
 ) -> None:
     """One self-contained HTML page: machines, result tables, claims, comparisons, figures and,
     with several runs of a machine, its history with the steps marked."""
+    from labench.core.files import refuse_to_overwrite
     from labench.present.html import write
 
-    if output.exists() and not force:
-        raise InputError(f"{output}: already exists (pass --force to replace it)")
+    refuse_to_overwrite(output, force, "a report")
     write(sources, output)
     console.print(f"wrote {output}", highlight=False)
 
@@ -171,13 +171,13 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
     """Write a labench run in another tool's format."""
+    from labench.core.files import refuse_to_overwrite
     from labench.results import model as results
     from labench.results.views import to_pytest_benchmark
 
     if output_format != "pytest-benchmark":
         raise InputError(f"--format: expected pytest-benchmark, got {output_format!r}")
-    if output.exists() and not force:
-        raise InputError(f"{output}: already exists (pass --force to replace it)")
+    refuse_to_overwrite(output, force, "a file")
     document = to_pytest_benchmark(results.load(result_file))
     output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     console.print(f"wrote {len(document['benchmarks'])} benchmarks to {output}", highlight=False)

@@ -200,7 +200,7 @@ def _run_suite(
         )
         raise
     failed = any(run.lost for run in runs)
-    failed |= any(case.status in ("wrong", "error") for run in saved.values() for case in run.cases)
+    failed |= any(case.failed for run in saved.values() for case in run.cases)
     _show(saved, list(members), output)
     return failed
 

@@ -28,6 +28,7 @@ from labench.commands.terminal import (
 )
 from labench.core import host
 from labench.core.errors import InputError
+from labench.core.files import refuse_to_overwrite
 from labench.core.progress import Observer
 from labench.core.signals import Terminated, sigterm_interrupts
 from labench.execution import Executor, choose, fresh_placements
@@ -64,18 +65,6 @@ def _select(cases: list[Case], patterns: list[str]) -> list[Case]:
             for pattern in patterns
         )
     ]
-
-
-def _check_output(output: Path | None, force: bool) -> None:
-    if output is None:
-        return
-    if output.is_dir():
-        raise InputError(f"{output}: is a folder; expected a file name for the result")
-    if output.exists() and not force:
-        raise InputError(
-            f"{output}: already exists; labench never overwrites a result "
-            "(choose another -o, or pass --force to replace it)"
-        )
 
 
 @dataclass
@@ -115,7 +104,8 @@ def run(options: RunOptions) -> None:
             "-o, --baseline and --resume each concern one suite's run, but several suites were "
             "given; run them one at a time (without -o each gets results/<suite>-<timestamp>.json)"
         )
-    _check_output(options.output, options.force)
+    if options.output is not None:
+        refuse_to_overwrite(options.output, options.force)
     base_run = load_run(options.baseline) if options.baseline is not None else None
     limit = parse_threshold(options.threshold)
     overrides = options.overrides()
@@ -285,7 +275,7 @@ def _run_plan(
     if not display.quiet:
         render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
-    failed = any(case.status in ("wrong", "error") for case in result.cases)
+    failed = any(case.failed for case in result.cases)
     if gate is not None:
         console.print()
         judging = gate.judging

@@ -20,6 +20,18 @@ DEFAULT_MAX_JSON_BYTES = 1 << 30
 """1 GiB: a 100,000-case run with every raw sample is about 0.4 GiB."""
 
 
+def refuse_to_overwrite(path: Path, force: bool, what: str = "a result") -> None:
+    """Refuse, before any work, an output path that would lose an existing file or that names
+    a folder: labench replaces a file only when told to (`--force`)."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected a file name for {what}")
+    if path.exists() and not force:
+        raise InputError(
+            f"{path}: already exists; labench never overwrites {what} "
+            "(choose another -o, or pass --force to replace it)"
+        )
+
+
 def read_input(path: Path, what: str) -> str:
     """The text of a file the user named, or an InputError saying why it cannot be read."""
     try:

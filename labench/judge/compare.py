@@ -36,11 +36,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from labench.core.errors import InputError
+from labench.results.model import FAILED_STATUSES
 from labench.results.views import RunView, Series
 
 ENVIRONMENT_KEYS = (
@@ -54,11 +55,16 @@ ENVIRONMENT_KEYS = (
     "thread_pools",
     "gpus",
 )
-FAILED = ("wrong", "error")
 BOOTSTRAP_RESAMPLES = 2000
 MIN_PROCESSES = 3
 """Fewest process medians for a side's spread between processes to count as measured."""
 CONFIDENCE = 0.95
+
+
+Outcome = Literal[
+    "faster", "slower", "same", "unsure", "broken", "fixed", "skipped", "not comparable"
+]
+Doubt = Literal["", "one process", "spread", "unsteady"]
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,13 @@ class Verdict:
     ratio: float | None
     ci95: tuple[float, float] | None
     p_value: float | None
-    verdict: str
+    verdict: Outcome
     """faster, slower, same, unsure (moved beyond the threshold, but the data cannot tell it
     from noise: see `doubt`), broken (was ok, now wrong/error), fixed, skipped (in both runs: no
     backend, say), or not comparable."""
     basis: str = "-"
     """What the statistics rest on: processes, noise model, one process, summary, or '-'."""
-    doubt: str = ""
+    doubt: Doubt = ""
     """Why an `unsure` case is unsure: 'one process' (one process per run cannot see the spread
     between processes), 'spread' (processes were measured, but their medians disagree too
     widely for the move to be significant), or 'unsteady' (flagged noisy or contended)."""
@@ -291,9 +297,9 @@ def ratio_test(base: Series, new: Series) -> RatioTest | None:
 
 
 def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -> Verdict:
-    if base.status == "ok" and new.status in FAILED:
+    if base.status == "ok" and new.status in FAILED_STATUSES:
         return Verdict(key, base, new, None, None, None, "broken")
-    if base.status in FAILED and new.status == "ok":
+    if base.status in FAILED_STATUSES and new.status == "ok":
         return Verdict(key, base, new, None, None, None, "fixed")
     if base.status == new.status == "skipped":
         return Verdict(key, base, new, None, None, None, "skipped")
@@ -303,7 +309,8 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
     assert test is not None
     moved = test.ratio > 1 + threshold or test.ratio < 1 / (1 + threshold)
     significant = test.p_value is not None and test.p_value < alpha
-    doubt = ""
+    doubt: Doubt = ""
+    verdict: Outcome
     if not moved:
         verdict = "same"
     elif test.basis in ("one process", "summary"):

@@ -31,6 +31,7 @@ from labench.core.stats import Summary
 
 SCHEMA = "labench.result/2"
 Status = Literal["ok", "skipped", "error", "wrong"]
+FAILED_STATUSES: frozenset[Status] = frozenset({"wrong", "error"})
 Flag = Literal["noisy", "contended"]
 """Marks on an ok case: `noisy`, its CI is wider than stats.NOISY_REL_CI; `contended`, other
 processes or the hypervisor took cores it needed while it was measured (contention.py)."""
@@ -113,6 +114,11 @@ class CaseResult(_Model):
         "library says: compute_type (read back from CuPy), cublas_compute, output_dtype",
     )
     flags: list[Flag] = Field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Wrong or errored: the statuses that fail a run, unlike `skipped`."""
+        return self.status in FAILED_STATUSES
 
     @model_validator(mode="after")
     def _timed_when_ok(self) -> CaseResult:
