@@ -86,15 +86,15 @@ def test_ctrl_c_keeps_every_finished_host_and_resume_completes_them(
 ):
     import _thread
 
-    from labench.commands import fleet as fleet_run
+    from labench.execution import session
 
-    judged = fleet_run.evaluate_all
+    judged = session.evaluate_all
 
     def interrupt_after_first_host(*args):
         _thread.interrupt_main()  # as Ctrl-C would, while the first host is being saved
         return judged(*args)
 
-    monkeypatch.setattr(fleet_run, "evaluate_all", interrupt_after_first_host)
+    monkeypatch.setattr(session, "evaluate_all", interrupt_after_first_host)
     monkeypatch.chdir(tmp_path)
     suite = write_suite(FLEET.split("  - id: shipped")[0] + TWO_MORE)
     outcome = cli("run", suite, "--cluster", "local")
@@ -107,7 +107,7 @@ def test_ctrl_c_keeps_every_finished_host_and_resume_completes_them(
         assert path.name.startswith("fleet-local-1-") and results.load(path).run.interrupted
     assert "finished cases are kept" in outcome.output and "--resume" in outcome.output
 
-    monkeypatch.setattr(fleet_run, "evaluate_all", judged)
+    monkeypatch.setattr(session, "evaluate_all", judged)
     before = first.read_bytes()
     resumed = cli("run", suite, "--cluster", "local", "--resume", first, "-q")
     assert resumed.exit_code == 0, resumed.output

@@ -18,9 +18,7 @@ from rich.console import Console
 from labench.core.errors import InputError
 from labench.core.progress import Observer
 from labench.execution.fleet_resume import FleetFiles, Member, Part, fleet_files, resume_parts
-from labench.execution.resume import in_suite_order
-from labench.execution.session import new_result, run_suite
-from labench.judge.claims import evaluate_all
+from labench.execution.session import finish, new_result, run_suite
 from labench.present.report import render_result
 from labench.results import model as results
 from labench.results.model import Environment, Result
@@ -170,11 +168,11 @@ def _run_suite(
         todo = ", ".join(f"{name} {len(part.cases)}" for name, part in parts.items())
         output.say(f"resuming the run of {earlier.stamp}: cases to run: {todo}")
     saved: dict[str, Result] = {}
+    case_failed = False
 
     def finished(name: str, result: Result, path: Path, lost: str | None) -> None:
-        in_suite_order(result, planned)
-        result.claims = evaluate_all(suite.model.claims, result.cases, planned)
-        results.save(result, path)
+        nonlocal case_failed
+        case_failed |= finish(result, planned, suite.model.claims, path)
         if lost:
             output.warn(f"{name}: lost, {lost}")
         output.say(f"{name}: saved {path}")
@@ -199,8 +197,7 @@ def _run_suite(
             "--resume <any of those files>"
         )
         raise
-    failed = any(run.lost for run in runs)
-    failed |= any(case.failed for run in saved.values() for case in run.cases)
+    failed = case_failed or any(run.lost for run in runs)
     _show(saved, list(members), output)
     return failed
 

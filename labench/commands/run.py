@@ -33,10 +33,8 @@ from labench.core.progress import Observer
 from labench.core.signals import Terminated, sigterm_interrupts
 from labench.execution import Executor, choose, fresh_placements
 from labench.execution.confirm import Judging, confirm, suspects
-from labench.execution.resume import in_suite_order
 from labench.execution.resume import resume as resumed
-from labench.execution.session import new_result, run_suite
-from labench.judge.claims import evaluate_all
+from labench.execution.session import finish, new_result, run_suite
 from labench.judge.compare import Comparison, compare, parse_threshold
 from labench.judge.roofline import add_roofline
 from labench.measure import contention
@@ -268,14 +266,11 @@ def _run_plan(
     if gate is not None and gate.confirm_processes > 0:
         measured = time.perf_counter() - started
         _confirm_suspects(plan, overrides, gate, measured, path, display.quiet)
-    in_suite_order(result, plan.planned)
     add_roofline(result, roofs)
-    result.claims = evaluate_all(plan.suite.model.claims, result.cases, plan.planned)
-    results.save(result, path)
+    failed = finish(result, plan.planned, plan.suite.model.claims, path)
     if not display.quiet:
         render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
-    failed = any(case.failed for case in result.cases)
     if gate is not None:
         console.print()
         judging = gate.judging
