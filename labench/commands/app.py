@@ -259,7 +259,7 @@ def shipped_suites_table() -> Table:
 def env(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The environment fingerprint stored with every run."""
     from labench.measure.environment import fingerprint
-    from labench.present.report import environment_table
+    from labench.present.machine import environment_table
 
     found = fingerprint()
     if as_json:
@@ -286,7 +286,7 @@ def calibrate(
     later runs add each case's `roofline_frac`)."""
     from labench.machine.ceilings import default_thread_counts, measure
     from labench.measure.environment import fingerprint
-    from labench.present.report import ceilings_table
+    from labench.present.machine import ceilings_table
     from labench.results import ceilings
 
     if show_only:

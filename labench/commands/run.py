@@ -40,7 +40,8 @@ from labench.judge.roofline import add_roofline
 from labench.measure import contention
 from labench.measure.environment import fingerprint
 from labench.present.comparison import render
-from labench.present.report import progress_observer, render_result
+from labench.present.progress import progress_observer
+from labench.present.report import render_result
 from labench.results import ceilings
 from labench.results import model as results
 from labench.results.model import CaseResult, MachineLoad, Result

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from labench.judge.compare import Comparison, Verdict, environment_differences
-from labench.present.report import format_seconds
+from labench.present.format import format_seconds
 
 STYLE = {
     "slower": "bold red",

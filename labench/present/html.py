@@ -21,7 +21,8 @@ from labench.judge.compare import compare, environment_differences
 from labench.judge.history import History, build, result_files
 from labench.present.comparison import comparison_headers, comparison_rows, comparison_summary
 from labench.present.history import step_rows
-from labench.present.report import claim_value_text, environment_rows, result_grids
+from labench.present.machine import environment_rows
+from labench.present.report import claim_value_text, result_grids
 from labench.results import ceilings
 from labench.results import model as results
 from labench.results.model import Result

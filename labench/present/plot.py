@@ -18,7 +18,7 @@ import numpy as np
 from labench.core.errors import InputError
 from labench.judge.history import CaseHistory, History
 from labench.judge.scaling import fitted_exponents, swept
-from labench.present.report import speedups
+from labench.judge.speedups import speedups
 from labench.results.ceilings import Ceilings
 from labench.results.model import CaseResult, Result
 

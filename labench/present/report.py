@@ -8,76 +8,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from labench.core.dtypes import DEFAULT_MATH
-from labench.core.progress import Observer
 from labench.core.stats import NOISY_REL_CI
 from labench.judge.scaling import fitted_exponents, swept
-from labench.results.ceilings import Ceiling, Ceilings, GpuCeiling
+from labench.judge.speedups import speedups, unsteady
+from labench.present.format import format_bytes, format_number, format_seconds
 from labench.results.model import CaseResult, ClaimResult, Result
-from labench.suite.case import Case
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
 CLAIM_STYLE = {"held": "green", "failed": "bold red", "unmeasured": "yellow"}
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
-def format_number(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
-
-
-def format_bytes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.0f} B"
-
-
-def speedups(result: Result) -> dict[str, float]:
-    """Baseline median / case median for every ok case whose group has an ok baseline."""
-    medians = {
-        (case.group, case.implementation): case.timing.median
-        for case in result.cases
-        if case.status == "ok" and case.timing
-    }
-    found = {}
-    for case in result.cases:
-        baseline = medians.get((case.group, result.suite.baselines.get(case.benchmark, "")))
-        mine = medians.get((case.group, case.implementation))
-        if baseline and mine:
-            found[case.key] = baseline / mine
-    return found
-
-
-def unsteady(result: Result) -> set[str]:
-    """Keys whose speedup rests on a flagged (noisy or contended) case or baseline: such a
-    speedup is shown with a `?`, never bare."""
-    flagged = {(case.group, case.implementation) for case in result.cases if case.flags}
-    return {
-        case.key
-        for case in result.cases
-        if (case.group, case.implementation) in flagged
-        or (case.group, result.suite.baselines.get(case.benchmark, "")) in flagged
-    }
 
 
 FLAG_LABELS = {"noisy": "noisy", "contended": "busy"}
@@ -111,63 +58,6 @@ def _roof_text(case: CaseResult) -> str:
     """The roofline share, marked when the data can come from cache rather than memory."""
     text = _percent(case.metrics.get("roofline_frac"))
     return text + CACHE_MARK if case.metrics.get("cache_resident") and text != "-" else text
-
-
-def ceilings_table(ceilings: Ceilings) -> Group:
-    table = Table(
-        title=f"ceilings of machine {ceilings.machine_id}, measured {ceilings.measured}",
-        title_justify="left",
-    )
-    columns = ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "read GB/s", "copy GB/s")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "device" else "right")
-    for ceiling in ceilings.cpu:
-        table.add_row(
-            "CPU",
-            str(ceiling.threads),
-            _gemm_roof_text(ceiling, "float64"),
-            _gemm_roof_text(ceiling, "float32"),
-            "-" if ceiling.gbps_read is None else f"{ceiling.gbps_read:.1f}",
-            f"{ceiling.gbps:.1f}",
-        )
-    table.caption = (
-        "GEMM: the rate where a size sweep stops rising, at size n (capped: the sweep's time "
-        "or memory cap came first). read: a reduction over 4x the last-level cache."
-    )
-    if ceilings.gpu is None:
-        return Group(table)
-    return Group(table, gpu_roofs_table(ceilings.gpu))
-
-
-def gpu_roofs_table(gpu: GpuCeiling) -> Table:
-    """One row per precision: the plateau of its GEMM sweep and what the library computed in."""
-    table = Table(
-        title=f"GPU roofs (copy {gpu.gbps:.1f} GB/s)", title_justify="left", show_edge=False
-    )
-    for column in ("dtype", "math", "GFLOP/s", "at n", "sweep (n: GFLOP/s)", "compute type"):
-        table.add_column(column, overflow="fold")
-    for roof in gpu.gemm:
-        table.add_row(
-            roof.dtype,
-            roof.math,
-            f"{roof.gflops:.1f}",
-            str(roof.size),
-            ", ".join(f"{n}: {rate:.0f}" for n, rate in roof.sweep.items())
-            + (f"\n[dim]{escape(roof.reason)}[/]" if roof.reason else ""),
-            escape(roof.precision.get("cublas_compute", "-")),
-        )
-    for name, reason in gpu.missing.items():
-        dtype, math = name.split("/")
-        table.add_row(dtype, math, "-", "-", f"[red]{escape(reason)}[/]", "-")
-    return table
-
-
-def _gemm_roof_text(ceiling: Ceiling, dtype: str) -> str:
-    rate = f"{getattr(ceiling, f'gflops_{dtype}'):.1f}"
-    size = ceiling.gemm_sizes.get(dtype)
-    if size is None:
-        return rate
-    return f"{rate} (n={size}{', capped' if dtype in ceiling.gemm_capped else ''})"
 
 
 def _value_text(value: Any) -> str:
@@ -467,60 +357,3 @@ def claims_table(claims: Sequence[ClaimResult]) -> Table:
     return table
 
 
-def environment_rows(environment: dict[str, Any]) -> list[tuple[str, str]]:
-    """The fingerprint as (field, text) pairs: pools, packages, GPUs and memory made readable."""
-    rows = []
-    for name, value in environment.items():
-        if name == "thread_pools":
-            value = (
-                "\n".join(
-                    f"{pool.get('internal_api')} {pool.get('version', '')} "
-                    f"({pool.get('user_api')}, {pool.get('num_threads')} threads, "
-                    f"{pool.get('library')})"
-                    for pool in value
-                )
-                or "none loaded"
-            )
-        elif name == "packages":
-            value = ", ".join(f"{package} {version}" for package, version in value.items())
-        elif name == "gpus":
-            value = (
-                "\n".join(
-                    f"{gpu['name']} ({gpu['memory_bytes'] / 2**30:.0f} GiB, driver {gpu['driver']})"
-                    for gpu in value
-                )
-                or "none"
-            )
-        elif name == "memory_bytes":
-            value = f"{value / 2**30:.1f} GiB"
-        rows.append((name, str(value)))
-    return rows
-
-
-def environment_table(environment: dict[str, Any]) -> Table:
-    table = Table(show_header=False, show_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for name, text in environment_rows(environment):
-        table.add_row(name, text)
-    return table
-
-
-@contextmanager
-def progress_observer(console: Console, cases: Sequence[Case], enabled: bool) -> Iterator[Observer]:
-    """A progress bar with ETA on a terminal; silent otherwise (CI logs, pipes, --quiet)."""
-    if not enabled or not console.is_terminal:
-        yield Observer()
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=len(cases))
-        yield Observer(
-            started=lambda case: progress.update(task, description=case.key),
-            finished=lambda result: progress.advance(task),
-        )
