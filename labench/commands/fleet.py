@@ -153,17 +153,7 @@ def _run_suite(
 
     members = _members(fleet, cases)
     stamp, parts = _parts(fleet, options, earlier, suite, members, output)
-    names = ", ".join(host.name for host in fleet.hosts)
-    on_hosts = [member for name, member in members.items() if name != CLUSTER]
-    output.say(
-        f"{suite.name}: {len(on_hosts[0].cases) if on_hosts else 0} cases on each of "
-        f"{len(fleet.hosts)} hosts ({names})"
-        + (
-            f", then {len(members[CLUSTER].cases)} dask cases on the cluster"
-            if CLUSTER in members
-            else ""
-        )
-    )
+    _announce(fleet, suite, members, output)
     if earlier is not None:
         todo = ", ".join(f"{name} {len(part.cases)}" for name, part in parts.items())
         output.say(f"resuming the run of {earlier.stamp}: cases to run: {todo}")
@@ -200,6 +190,23 @@ def _run_suite(
     failed = case_failed or any(run.lost for run in runs)
     _show(saved, list(members), output)
     return failed
+
+
+def _announce(fleet: Any, suite: Suite, members: dict[str, Member], output: Output) -> None:
+    """What the fleet run will measure: the cases on each host, then those on the cluster."""
+    from labench.execution.fleet import CLUSTER
+
+    names = ", ".join(host.name for host in fleet.hosts)
+    on_hosts = [member for name, member in members.items() if name != CLUSTER]
+    output.say(
+        f"{suite.name}: {len(on_hosts[0].cases) if on_hosts else 0} cases on each of "
+        f"{len(fleet.hosts)} hosts ({names})"
+        + (
+            f", then {len(members[CLUSTER].cases)} dask cases on the cluster"
+            if CLUSTER in members
+            else ""
+        )
+    )
 
 
 def _show(saved: dict[str, Result], members: list[str], output: Output) -> None:

@@ -109,18 +109,7 @@ def run(options: RunOptions) -> None:
     limit = parse_threshold(options.threshold)
     overrides = options.overrides()
     timeout = {"timeout": options.timeout} if options.timeout else {}
-    settings = Measurement(**overrides, **timeout)
-    loaded = [load_suite(shipped.resolve(path)) for path in options.suites]
-    roofs = ceilings.load(fingerprint()["machine_id"])
-    selections = []
-    for suite in loaded:
-        planned = suite.cases(settings)
-        cases = _select(planned, options.filters or [])
-        if not cases:
-            raise InputError(
-                f"{suite.path}: no case matches --filter {' '.join(options.filters or [])!r}"
-            )
-        selections.append((suite, planned, cases))
+    selections = _selections(options, Measurement(**overrides, **timeout))
     if options.cluster is not None:
         _run_on_fleet(options, overrides, selections, limit)
         return
@@ -131,38 +120,67 @@ def run(options: RunOptions) -> None:
         if base_run is not None
         else None
     )
+    roofs = ceilings.load(fingerprint()["machine_id"])
     display = Display(options.quiet, options.full_table, options.latency)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     failed = False
     with sigterm_interrupts():
         for plan in plans:
             plan.result.run.load = load
-            budget = describe_budget(plan.cases, options.retry_noisy)
-            line = f"{plan.suite.name}: {len(plan.cases)} cases to run; {budget}"
-            console.print(line, highlight=False, soft_wrap=True)
-            path = plan.output
-            try:
-                path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
-                failed |= _run_plan(
-                    plan, path, options.retry_noisy, overrides, gate, roofs, display
-                )
-            except KeyboardInterrupt as stop:
-                kept = (
-                    f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
-                    if path
-                    else "nothing measured yet"
-                )
-                signal_name, code = _interruption(stop)
-                errors.print(
-                    f"interrupted ({signal_name}): {kept}", highlight=False, soft_wrap=True
-                )
-                raise typer.Exit(code) from None
-            finally:
-                plan.executor.close()
-            claims_failed = any(claim.status == "failed" for claim in plan.result.claims)
-            failed |= options.fail_on_claims and claims_failed
+            failed |= _run_saved(plan, stamp, options, overrides, gate, roofs, display)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _selections(
+    options: RunOptions, settings: Measurement
+) -> list[tuple[Suite, list[Case], list[Case]]]:
+    """Each suite with the cases it plans and those `--filter` keeps; none kept is an error."""
+    selections = []
+    for path in options.suites:
+        suite = load_suite(shipped.resolve(path))
+        planned = suite.cases(settings)
+        cases = _select(planned, options.filters or [])
+        if not cases:
+            raise InputError(
+                f"{suite.path}: no case matches --filter {' '.join(options.filters or [])!r}"
+            )
+        selections.append((suite, planned, cases))
+    return selections
+
+
+def _run_saved(
+    plan: Plan,
+    stamp: str,
+    options: RunOptions,
+    overrides: dict[str, Any],
+    gate: Gate | None,
+    roofs: ceilings.Ceilings | None,
+    display: Display,
+) -> bool:
+    """One suite's run into its file; an interruption says what was kept and exits with the
+    signal's code. True when a case failed, a claim failed (unless not asked to fail on it)
+    or the gate found a regression."""
+    budget = describe_budget(plan.cases, options.retry_noisy)
+    line = f"{plan.suite.name}: {len(plan.cases)} cases to run; {budget}"
+    console.print(line, highlight=False, soft_wrap=True)
+    path = plan.output
+    try:
+        path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
+        failed = _run_plan(plan, path, options.retry_noisy, overrides, gate, roofs, display)
+    except KeyboardInterrupt as stop:
+        kept = (
+            f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
+            if path
+            else "nothing measured yet"
+        )
+        signal_name, code = _interruption(stop)
+        errors.print(f"interrupted ({signal_name}): {kept}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code) from None
+    finally:
+        plan.executor.close()
+    claims_failed = any(claim.status == "failed" for claim in plan.result.claims)
+    return failed or (options.fail_on_claims and claims_failed)
 
 
 def _interruption(stop: KeyboardInterrupt) -> tuple[str, int]:
