@@ -186,9 +186,10 @@ def storage_alternatives(output: Path, folder: Path) -> None:
     (what labench did; its cost per case grows with the cases before it) against appending it to
     the journal, with and without fsync."""
     from labench.results import model as results
+    from labench.results import reader
     from labench.results.journal import Journal
 
-    run = results.load(output)
+    run = reader.load(output)
     print("\nkeeping a finished case on disk, ms per case (median):")
     for count in (250, 1000, 4000):
         cases = [

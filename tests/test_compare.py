@@ -14,6 +14,7 @@ from labench.core.errors import InputError
 from labench.judge.compare import judge, parse_threshold, prediction_log_ratio
 from labench.judge.gate_settings import CHECK_PROCESSES, CONFIRM_PROCESSES
 from labench.results import model as results
+from labench.results import reader
 from labench.results.views import Series, load_run
 
 RNG = np.random.default_rng(42)
@@ -222,7 +223,7 @@ benchmarks:
 
 
 def scaled_copy(source, target, factor):
-    results.save(rescaled(results.load(source), factor), target)
+    results.save(rescaled(reader.load(source), factor), target)
     return target
 
 
@@ -320,7 +321,7 @@ def test_markdown_and_json_formats(cli, processes_run, tmp_path):
     assert "| case | p3.json | slower.json | ratio [95% CI] | p | based on | verdict |" in markdown
     assert "**slower**" in markdown and "`b/n=16/float64/t1/numpy`" in markdown
     document = json.loads(cli("compare", processes_run, slower, "--format", "json").output)
-    assert document["regressions"] == [case.key for case in results.load(processes_run).cases]
+    assert document["regressions"] == [case.key for case in reader.load(processes_run).cases]
     assert document["runs"][0]["cases"][0]["ratio"] == pytest.approx(2.0)
     assert document["runs"][0]["cases"][0]["basis"] == "processes"
 
@@ -357,7 +358,7 @@ def test_run_with_baseline_gates_in_one_step(cli, write_suite, tiny_run, tmp_pat
         "--baseline",
         faster_base,
     )
-    new = results.load(tmp_path / "new.json")
+    new = reader.load(tmp_path / "new.json")
     # both cases looked slower in one process and were re-measured in fresh ones
     assert sorted(new.run.confirmed) == sorted(case.key for case in new.cases)
     assert "noise model" in result.output

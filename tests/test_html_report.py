@@ -9,6 +9,7 @@ import pytest
 from conftest import rescaled
 
 from labench.results import model as results
+from labench.results import reader
 from labench.results.model import ClaimResult
 
 
@@ -45,7 +46,7 @@ class Page(HTMLParser):
 def runs(quick_run, tmp_path_factory):
     """Three runs of one machine (the newest 40% slower, claims added) and one of another."""
     folder = tmp_path_factory.mktemp("report")
-    base = results.load(quick_run)
+    base = reader.load(quick_run)
     # Two benchmarks are enough to check every section, and keep the figures few (fast).
     base.cases = [case for case in base.cases if case.benchmark in ("matvec", "lowrank")]
     for case in base.cases:  # a known noise model: each run's median known to +-1%
@@ -103,7 +104,7 @@ def page(runs, tmp_path_factory):
 
 def test_every_case_claim_and_machine_of_the_inputs_appears(runs, page):
     parsed = Page(page.read_text(encoding="utf-8"))
-    loaded = [results.load(path) for path in runs]
+    loaded = [reader.load(path) for path in runs]
     for result in loaded:
         assert result.environment.machine_id in parsed.text
         assert result.run.id in parsed.text
@@ -132,7 +133,7 @@ def test_comparison_and_history_sections_hold_the_slowdown(runs, page):
     parsed = Page(page.read_text(encoding="utf-8"))
     assert "Comparisons" in parsed.text and "History" in parsed.text
     step_rows = [cells for _, cells in parsed.rows if "slower" in cells and "ratio" not in cells]
-    ok = [case for case in results.load(runs[0]).cases if case.status == "ok"]
+    ok = [case for case in reader.load(runs[0]).cases if case.status == "ok"]
     assert len(step_rows) == len(ok)
     assert all(any(cell.endswith("later2") for cell in cells) for cells in step_rows)
     assert "Machine other-machine" in parsed.text and "6 runs in" in parsed.text
@@ -179,7 +180,7 @@ def test_a_headless_browser_opens_the_page_without_console_errors(page, tmp_path
 
 
 def test_runs_of_one_suite_without_a_common_case_are_noted_not_fatal(cli, runs, tmp_path):
-    first, second = results.load(runs[0]), results.load(runs[1])
+    first, second = reader.load(runs[0]), reader.load(runs[1])
     first.cases = [case for case in first.cases if case.benchmark == "matvec"]
     second.cases = [case for case in second.cases if case.benchmark == "lowrank"]
     results.save(first, tmp_path / "a.json")

@@ -5,7 +5,7 @@ import pytest
 from labench.judge.roofline import roofline_fraction
 from labench.machine import ceilings
 from labench.results import ceilings as stored_ceilings
-from labench.results import model as results
+from labench.results import reader
 from labench.results.ceilings import Ceiling
 from labench.results.model import CaseResult
 
@@ -129,7 +129,7 @@ def test_calibrate_then_run_adds_roofline_fractions(cli, cache, write_suite, tmp
     )
     run = cli("run", suite, "-o", tmp_path / "r.json")
     assert run.exit_code == 0 and "roof" in run.output
-    cases = {case.benchmark: case for case in results.load(tmp_path / "r.json").cases}
+    cases = {case.benchmark: case for case in reader.load(tmp_path / "r.json").cases}
     fractions = {name: case.metrics["roofline_frac"] for name, case in cases.items()}
     # the same GEMM as the calibration: its fastest sample near the roof (the roof is the
     # calibration's fastest sample; medians on a loaded machine can be several times slower);
@@ -194,7 +194,7 @@ def test_show_before_any_calibration_says_what_to_run(cli, cache):
 def test_the_roofline_shows_warm_and_cold_points_apart(figure_run):
     from labench.present.plot import figures
 
-    result = results.load(figure_run)
+    result = reader.load(figure_run)
     warm = [case for case in result.cases if case.benchmark == "mm" and case.status == "ok"]
     result.cases = warm + [case.model_copy(update={"cache": "cold"}) for case in warm]
     roofline = next(made for made in figures(result, None) if made.name == "roofline")

@@ -6,7 +6,7 @@ from conftest import measured_case, synthetic_result
 from rich.console import Console
 
 from labench.present.report import result_grids, results_tables
-from labench.results import model as results
+from labench.results import reader
 from labench.results.model import Result
 
 
@@ -39,7 +39,7 @@ def render(result: Result, width: int) -> list[str]:
 
 
 def test_quick_suite_tables_fit_120_columns_without_wrapping(quick_run):
-    result = results.load(quick_run)
+    result = reader.load(quick_run)
     narrow, wide = render(result, 120), render(result, 400)
     assert len(narrow) == len(wide), "a row or title wrapped at 120 columns"
     assert max(len(line.rstrip()) for line in narrow) <= 120

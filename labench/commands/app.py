@@ -172,13 +172,13 @@ def export(
 ) -> None:
     """Write a labench run in another tool's format."""
     from labench.core.files import refuse_to_overwrite
-    from labench.results import model as results
+    from labench.results import reader
     from labench.results.views import to_pytest_benchmark
 
     if output_format != "pytest-benchmark":
         raise InputError(f"--format: expected pytest-benchmark, got {output_format!r}")
     refuse_to_overwrite(output, force, "a file")
-    document = to_pytest_benchmark(results.load(result_file))
+    document = to_pytest_benchmark(reader.load(result_file))
     output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     console.print(f"wrote {len(document['benchmarks'])} benchmarks to {output}", highlight=False)
 
@@ -314,8 +314,7 @@ def plot(
     """Figures of a run: scaling, gradient error vs step, low-rank error and speedup vs rank,
     speedups, and the roofline under this machine's measured ceilings."""
     from labench.present.plot import FIGURE_FORMATS, write_figures
-    from labench.results import ceilings
-    from labench.results import model as results
+    from labench.results import ceilings, reader
 
     chosen = formats or ["png"]
     unknown = sorted(set(chosen) - set(FIGURE_FORMATS))
@@ -323,7 +322,7 @@ def plot(
         raise InputError(
             f"--format {', '.join(unknown)}: expected one of {', '.join(FIGURE_FORMATS)}"
         )
-    result = results.load(result_file)
+    result = reader.load(result_file)
     roofs = ceilings.load(result.environment.machine_id)
     written = write_figures(result, output, chosen, roofs)
     for path in written:
@@ -344,9 +343,9 @@ def show(
 ) -> None:
     """Re-render a saved run."""
     from labench.present.report import render_result
-    from labench.results import model as results
+    from labench.results import reader
 
-    render_result(results.load(result_file), console, full_table, latency)
+    render_result(reader.load(result_file), console, full_table, latency)
 
 
 @app.command()

@@ -16,7 +16,7 @@ from pathlib import Path
 from labench.core.errors import InputError
 from labench.core.provenance import commit_positions
 from labench.judge.steps import Fit, Step, detect_steps, run_spread
-from labench.results import model as results
+from labench.results import reader
 from labench.results.model import Result
 
 
@@ -127,7 +127,7 @@ def _wanted(key: str, benchmark: str, patterns: list[str]) -> bool:
 
 def load_all(arguments: list[Path]) -> list[Result]:
     """Every result file named, or found in a named folder, read and validated."""
-    return [results.load(path) for path in result_files(arguments)]
+    return [reader.load(path) for path in result_files(arguments)]
 
 
 def build(

@@ -23,7 +23,7 @@ from labench.present.comparison import comparison_headers, comparison_rows, comp
 from labench.present.history import step_rows
 from labench.present.machine import environment_rows
 from labench.present.report import claim_value_text, result_grids
-from labench.results import ceilings
+from labench.results import ceilings, reader
 from labench.results import model as results
 from labench.results.model import Result
 from labench.results.views import RunView, run_view
@@ -170,7 +170,7 @@ def render(paths: Iterable[Path]) -> str:
     except ImportError:
         raise InputError("labench report needs Jinja2: pip install 'labench[report]'") from None
     files = result_files(list(paths))
-    loaded = [results.load(path) for path in files]
+    loaded = [reader.load(path) for path in files]
     figures = _plotting()
     newest = _newest_of_each(loaded)
     machines: dict[str, dict[str, Any]] = {}

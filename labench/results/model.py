@@ -26,7 +26,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labench.core.errors import InputError
-from labench.core.files import read_json
 from labench.core.stats import Summary
 
 SCHEMA = "labench.result/2"
@@ -270,21 +269,6 @@ def reserve_path(folder: Path, name: str, stamp: str) -> Path:
             counter += 1
             continue
         return path
-
-
-def load(path: Path) -> Result:
-    """Read, migrate and validate a result file (and the journal of a run that never
-    finished); anything unusable or untrustworthy is an InputError naming the file and field."""
-    return with_journal(path, from_document(path, read_json(path, "a labench result file")))
-
-
-def with_journal(path: Path, result: Result) -> Result:
-    """A run that never finished (it was killed) as its journal holds it, with its cases."""
-    if result.run.finished is not None:
-        return result
-    from labench.results.journal import recover  # the journal builds on this module
-
-    return recover(path, result.run.id) or result
 
 
 def from_document(path: Path, document: Any) -> Result:
