@@ -107,9 +107,9 @@ def _value_kind(param: Any) -> str:
             kind = None
     if not isinstance(kind, str):
         kind = getattr(getattr(param, "type", None), "name", None) or "value"
-    kind = kind.removeprefix("list[").removesuffix("]").lower()
-    words = {"path": "path", "str": "text", "text": "text", "int": "integer", "float": "number"}
-    kind = words.get(kind, kind.replace(" range", ""))
+    kind = kind.removeprefix("list[").removesuffix("]").lower().removesuffix(" range")
+    words = {"str": "text", "int": "integer", "float": "number"}
+    kind = words.get(kind, kind)
     low = getattr(param, "min", getattr(getattr(param, "type", None), "min", None))
     high = getattr(param, "max", getattr(getattr(param, "type", None), "max", None))
     if low is not None and high is not None:
