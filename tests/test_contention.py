@@ -168,13 +168,17 @@ def test_processes_that_work_for_the_case_are_not_neighbours():
     try:
         os.sched_setaffinity(helper.pid, cpus)
         assert host.parent_pid(helper.pid) == os.getpid()
+        spun, started = host.process_seconds(helper.pid), time.perf_counter()
         plain, helped = contention.snapshot(cpus), contention.snapshot(cpus, [helper.pid])
         time.sleep(0.5)
         as_neighbour = contention.between(plain, contention.snapshot(cpus), len(cpus))
         as_helper = contention.between(helped, contention.snapshot(cpus, [helper.pid]), len(cpus))
+        helper_cores = (host.process_seconds(helper.pid) - spun) / (time.perf_counter() - started)
     finally:
         stop.set()
         helper.join()
-    assert as_neighbour.others_cores > 0.6
-    assert as_helper.others_cores < as_neighbour.others_cores - 0.5
+    # What the helper used (all of a core on a quiet machine, less beside other busy processes)
+    # counts as a neighbour's in one reading and as the case's own in the other.
+    assert helper_cores > 0.2
+    assert as_neighbour.others_cores - as_helper.others_cores > 0.5 * helper_cores
     assert host.parent_pid(helper.pid) is None  # gone: nothing to read
