@@ -146,8 +146,14 @@ def test_every_tutorial_command_runs_as_shown(tmp_path):
             check=False,
             timeout=180,
         )
-        # Every step exits 0, the gated run of unchanged code included, as the tutorial says.
-        assert ran.returncode == 0, f"$ {command}\n{ran.stdout}\n{ran.stderr}"
+        # Every step exits 0, but the gated run of unchanged code, which ends PASS (0) or, where
+        # the machine is too noisy to tell some case from a slowdown, UNDECIDED (3), as the
+        # tutorial says; its last line says which.
+        gated = "--baseline" in command
+        assert ran.returncode in ((0, 3) if gated else (0,)), f"$ {command}\n{ran.stdout}"
+        if gated:
+            ending = "PASS: " if ran.returncode == 0 else "UNDECIDED: "
+            assert ending in ran.stdout, ran.stdout
     assert {"a.json", "b.json", "c.json"} <= {path.name for path in tmp_path.iterdir()}
 
 

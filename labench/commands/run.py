@@ -8,7 +8,7 @@ runner, the executors), which `labench --help`, `validate` and `compare` should 
 from __future__ import annotations
 
 import fnmatch
-import time
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +23,7 @@ from labench.commands.terminal import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
+    EXIT_UNDECIDED,
     console,
     errors,
 )
@@ -36,10 +37,11 @@ from labench.execution.confirm import Judging, confirm, suspects
 from labench.execution.resume import resume as resumed
 from labench.execution.session import finish, new_result, run_suite
 from labench.judge.compare import Comparison, compare, parse_threshold
+from labench.judge.gate_settings import CONFIRM_PROCESSES
 from labench.judge.roofline import add_roofline
 from labench.measure import contention
 from labench.measure.environment import fingerprint
-from labench.present.comparison import render
+from labench.present.comparison import gate_verdict, render
 from labench.present.progress import progress_observer
 from labench.present.report import render_result
 from labench.results import ceilings
@@ -93,7 +95,18 @@ class Gate:
     """`run --baseline`: the earlier run, how to judge against it, how to confirm suspects."""
 
     judging: Judging
+    baseline: Path
     confirm_processes: int
+    budget: float | None
+    """A user's cap on confirming, in seconds; None examines every suspect."""
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How one suite's run ends: failed (exit 1) wins over undecided (exit 3)."""
+
+    failed: bool
+    undecided: bool = False
 
 
 def run(options: RunOptions) -> None:
@@ -116,20 +129,27 @@ def run(options: RunOptions) -> None:
     plans = [_plan(options, overrides, *selection) for selection in selections]
     load = _machine_load(options.quiet)
     gate = (
-        Gate(Judging(base_run, limit, options.alpha), options.confirm_processes)
-        if base_run is not None
+        Gate(
+            Judging(base_run, limit, options.alpha),
+            options.baseline,
+            options.confirm_processes,
+            options.confirm_budget,
+        )
+        if base_run is not None and options.baseline is not None
         else None
     )
     roofs = ceilings.load(fingerprint()["machine_id"])
     display = Display(options.quiet, options.full_table, options.latency)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    failed = False
     with sigterm_interrupts():
+        endings = []
         for plan in plans:
             plan.result.run.load = load
-            failed |= _run_saved(plan, stamp, options, overrides, gate, roofs, display)
-    if failed:
+            endings.append(_run_saved(plan, stamp, options, overrides, gate, roofs, display))
+    if any(ending.failed for ending in endings):
         raise typer.Exit(EXIT_FAILED)
+    if any(ending.undecided for ending in endings) and not options.allow_undecided:
+        raise typer.Exit(EXIT_UNDECIDED)
 
 
 def _selections(
@@ -157,17 +177,17 @@ def _run_saved(
     gate: Gate | None,
     roofs: ceilings.Ceilings | None,
     display: Display,
-) -> bool:
+) -> Ending:
     """One suite's run into its file; an interruption says what was kept and exits with the
-    signal's code. True when a case failed, a claim failed (unless not asked to fail on it)
-    or the gate found a regression."""
+    signal's code. Failed when a case failed, a claim failed (unless not asked to fail on it)
+    or the gate found a regression; undecided when the gate could not decide a suspect."""
     budget = describe_budget(plan.cases, options.retry_noisy)
     line = f"{plan.suite.name}: {len(plan.cases)} cases to run; {budget}"
     console.print(line, highlight=False, soft_wrap=True)
     path = plan.output
     try:
         path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
-        failed = _run_plan(plan, path, options.retry_noisy, overrides, gate, roofs, display)
+        ending = _run_plan(plan, path, options.retry_noisy, overrides, gate, roofs, display)
     except KeyboardInterrupt as stop:
         kept = (
             f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
@@ -180,7 +200,7 @@ def _run_saved(
     finally:
         plan.executor.close()
     claims_failed = any(claim.status == "failed" for claim in plan.result.claims)
-    return failed or (options.fail_on_claims and claims_failed)
+    return Ending(ending.failed or (options.fail_on_claims and claims_failed), ending.undecided)
 
 
 def _interruption(stop: KeyboardInterrupt) -> tuple[str, int]:
@@ -275,31 +295,41 @@ def _run_plan(
     gate: Gate | None,
     roofs: ceilings.Ceilings | None,
     display: Display,
-) -> bool:
-    """Measure one suite, confirm suspects, judge claims, save, render and gate; True when a
-    case failed or the gate found a regression."""
+) -> Ending:
+    """Measure one suite, confirm suspects, judge claims, save, render and gate."""
     result = plan.result
-    started = time.perf_counter()
     with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
         run_suite(plan.cases, result, path, observer, plan.executor.run, retry_noisy)
     if gate is not None and gate.confirm_processes > 0:
-        measured = time.perf_counter() - started
-        _confirm_suspects(plan, overrides, gate, measured, path, display.quiet)
+        _confirm_suspects(plan, overrides, gate, path, display.quiet)
     add_roofline(result, roofs)
     failed = finish(result, plan.planned, plan.suite.model.claims, path)
     if not display.quiet:
         render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
-    if gate is not None:
-        console.print()
-        judging = gate.judging
-        runs = [judging.base, run_view(result, path.name)]
-        failed |= bool(gate_and_render(runs, judging.threshold, judging.alpha).regressions())
-    return failed
+    if gate is None:
+        return Ending(failed)
+    console.print()
+    judging = gate.judging
+    runs = [judging.base, run_view(result, path.name)]
+    comparison = gate_and_render(runs, judging.threshold, judging.alpha)
+    undecided = [verdict.key for verdict in comparison.unsure() if verdict.moved_slower]
+    decide = _decide_command(plan.suite, gate, undecided)
+    console.print(gate_verdict(comparison, undecided, decide), highlight=False, soft_wrap=True)
+    return Ending(failed or bool(comparison.regressions()), bool(undecided))
+
+
+def _decide_command(suite: Suite, gate: Gate, undecided: Sequence[str]) -> str:
+    """The command that measures only the undecided cases again, with twice the processes."""
+    words = ["labench", "run", str(suite.path), "--baseline", str(gate.baseline)]
+    for key in undecided:
+        words += ["-k", key]
+    words += ["--confirm-processes", str(2 * max(gate.confirm_processes, CONFIRM_PROCESSES))]
+    return shlex.join(words)
 
 
 def _confirm_suspects(
-    plan: Plan, overrides: dict[str, Any], gate: Gate, budget: float, path: Path, quiet: bool
+    plan: Plan, overrides: dict[str, Any], gate: Gate, path: Path, quiet: bool
 ) -> None:
     """Re-measure, in fresh processes, the cases that look slower than the baseline within one
     process, so the gate decides on the spread between processes (confirm.py)."""
@@ -318,15 +348,14 @@ def _confirm_suspects(
             highlight=False,
         )
     outcome = confirm(
-        plan.result, gate.judging, planned, measure, Observer(), budget, gate.confirm_processes
+        plan.result, gate.judging, planned, measure, Observer(), gate.budget, gate.confirm_processes
     )
     plan.result.run.confirmed += outcome.confirmed
     results.save(plan.result, path)
     if outcome.left:
         errors.print(
-            f"[yellow]not confirmed[/] (beyond the time budget of {budget:.1f} s, or costlier "
-            "than the suspects confirmed): "
-            f"{len(outcome.left)} more case(s) that look slower stay `unsure`",
+            f"[yellow]not confirmed[/] (beyond --confirm-budget {gate.budget} s): "
+            f"{len(outcome.left)} more case(s) that look slower stay `unsure`, undecided",
             highlight=False,
         )
 

@@ -79,6 +79,21 @@ class RunOptions:
             min=0,
         ),
     ] = CONFIRM_PROCESSES
+    confirm_budget: Annotated[
+        float | None,
+        typer.Option(
+            help="With --baseline: cap, in seconds, on re-measuring suspects (default: none, "
+            "every suspect is examined); suspects beyond it end the run UNDECIDED (exit 3).",
+            min=0.0,
+        ),
+    ] = None
+    allow_undecided: Annotated[
+        bool,
+        typer.Option(
+            help="With --baseline: exit 0 rather than 3 when a case that moved the slow way "
+            "could not be decided (it is still named)."
+        ),
+    ] = False
     fail_on_claims: Annotated[
         bool, typer.Option(help="Exit 1 when a claim of the suite fails on this machine.")
     ] = True

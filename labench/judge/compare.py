@@ -101,6 +101,11 @@ class Verdict:
         return slow and self.doubt in ("one process", "spread")
 
     @property
+    def moved_slower(self) -> bool:
+        """Moved the slow way beyond the threshold: the cases a gate must decide."""
+        return self.ratio is not None and self.ratio > 1
+
+    @property
     def unsteady(self) -> bool:
         """An `unsure` case whose move rests on a noisy or contended measurement."""
         return self.doubt == "unsteady"

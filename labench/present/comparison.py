@@ -4,6 +4,7 @@ $GITHUB_STEP_SUMMARY, JSON for tools. Reads the comparison only."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -230,3 +231,33 @@ def render(comparison: Comparison, console: Console, output_format: str) -> None
         print(render_json(comparison))
     else:
         render_table(comparison, console)
+
+
+def gate_verdict(comparison: Comparison, undecided: Sequence[str], decide: str) -> str:
+    """A gated run's last word: PASS, REGRESSION or UNDECIDED, with the counts, the cases
+    concerned and, where cases are undecided, the command that decides them."""
+    compared = sum(verdict.verdict != "skipped" for run in comparison.verdicts for verdict in run)
+    beyond = f"beyond {comparison.threshold:.0%}"
+    regressions = comparison.regressions()
+    if regressions:
+        text = (
+            f"REGRESSION: {len(regressions)} of {compared} cases slower than "
+            f"{comparison.base.label} {beyond}, or newly broken: "
+            + _named(verdict.key for verdict in regressions)
+        )
+        if undecided:
+            text += f"; {len(undecided)} more undecided: {_named(undecided)}"
+        return text
+    if undecided:
+        return (
+            f"UNDECIDED: {len(undecided)} of {compared} cases moved the slow way {beyond} and "
+            f"the measurements cannot tell it from noise: {_named(undecided)}. "
+            f"To decide them: {decide}"
+        )
+    return f"PASS: none of {compared} cases is slower than {comparison.base.label} {beyond}"
+
+
+def _named(keys: Iterable[str], most: int = 5) -> str:
+    listed = list(keys)
+    more = f" and {len(listed) - most} more" if len(listed) > most else ""
+    return ", ".join(listed[:most]) + more
