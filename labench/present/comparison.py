@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from labench.judge.compare import Comparison, Verdict, environment_differences
+from labench.judge.drift import run_drift
 from labench.present.format import format_seconds
 
 STYLE = {
@@ -117,12 +118,33 @@ UNSURE_NOTES = (
 """Why `unsure` cases are unsure, and what to do: one line per reason that applies."""
 
 
+def drift_lines(comparison: Comparison) -> list[str]:
+    """Per compared run, its run-wide factor against the base, and where that factor is
+    significant, which moves beyond the threshold it would bring back within it."""
+    lines = []
+    for run, verdicts in zip(comparison.others, comparison.verdicts, strict=True):
+        drift = run_drift(verdicts)
+        if drift is None:
+            continue
+        line = drift.describe(comparison.base.label, run.label)
+        moved = [v for v in verdicts if v.verdict in ("slower", "unsure") and v.moved_slower]
+        explained = [v.key for v in moved if drift.explains(v, comparison.threshold)]
+        if explained:
+            line += (
+                f"; it would explain {len(explained)} of the {len(moved)} slow moves beyond "
+                f"{comparison.threshold:.0%}: " + ", ".join(explained)
+            )
+        lines.append(line)
+    return lines
+
+
 def comparison_summary(comparison: Comparison) -> str:
     counts: dict[str, int] = {}
     for verdicts in comparison.verdicts:
         for verdict in verdicts:
             counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
-    text = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+    text = "".join(line + "\n" for line in drift_lines(comparison))
+    text += ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
     text += (
         f" (slower/faster: ratio beyond {comparison.threshold:.0%} and p < {comparison.alpha:g} "
         "across processes)"
@@ -204,6 +226,18 @@ def render_json(comparison: Comparison) -> str:
             "new_status": v.new.status,
         }
 
+    def drift(verdicts: list[Verdict]) -> dict[str, Any] | None:
+        found = run_drift(verdicts)
+        if found is None:
+            return None
+        return {
+            "factor": found.factor,
+            "ci95": found.ci95,
+            "cases": found.cases,
+            "significant": found.significant,
+            "explains": [v.key for v in verdicts if found.explains(v, comparison.threshold)],
+        }
+
     document = {
         "base": comparison.base.label,
         "threshold": comparison.threshold,
@@ -212,7 +246,7 @@ def render_json(comparison: Comparison) -> str:
             environment_differences([comparison.base, *comparison.others])
         ),
         "runs": [
-            {"label": run.label, "cases": [verdict(v) for v in verdicts]}
+            {"label": run.label, "drift": drift(verdicts), "cases": [verdict(v) for v in verdicts]}
             for run, verdicts in zip(comparison.others, comparison.verdicts, strict=True)
         ],
         "only_in": comparison.only_in,
