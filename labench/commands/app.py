@@ -9,6 +9,7 @@ benchmarks/startup.py; tests/test_startup.py keeps it so). `run` itself lives in
 from __future__ import annotations
 
 import json
+import platform
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -27,7 +28,37 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    invoke_without_command=True,
 )
+
+VERSIONED = ("numpy", "numba", "scipy", "cupy-cuda12x", "cupy-cuda13x", "cupy")
+"""The packages `--version --verbose` names beside labench and Python, where installed."""
+
+
+@app.callback()
+def versions(
+    context: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="With --version: also Python, NumPy, Numba, CuPy.")
+    ] = False,
+) -> None:
+    """Benchmark the linear algebra behind deep learning, honestly."""
+    from importlib import metadata
+
+    if version:
+        console.print(f"labench {metadata.version('labench')}", highlight=False)
+        if verbose:
+            console.print(f"Python {platform.python_version()}", highlight=False)
+            for package in VERSIONED:
+                try:
+                    console.print(f"{package} {metadata.version(package)}", highlight=False)
+                except metadata.PackageNotFoundError:
+                    continue
+        raise typer.Exit()
+    if context.invoked_subcommand is None:
+        console.print(context.get_help())
+        raise typer.Exit()
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -92,7 +123,16 @@ def compare_runs(
     if output_format not in ("table", "markdown", "json"):
         raise InputError(f"--format: expected table, markdown or json, got {output_format!r}")
     limit = parse_threshold(threshold)
-    comparison = compare([load_run(path) for path in files], limit, alpha)
+    runs = [load_run(path) for path in files]
+    seen: dict[Path, Path] = {}
+    for path in files:
+        twin = seen.setdefault(path.resolve(), path)
+        if twin is not path:
+            raise InputError(
+                f"{path}: given twice (as {twin} too); a run compared with itself is the same "
+                "in every case and says nothing: compare runs measured separately"
+            )
+    comparison = compare(runs, limit, alpha)
     render(comparison, console, output_format)
     if fail_on_regression and comparison.regressions():
         raise typer.Exit(EXIT_FAILED)
@@ -218,26 +258,29 @@ def list_workloads(
     ] = False,
 ) -> None:
     """Workloads, their implementations, and whether each backend can run here."""
-    from labench.backends import BACKENDS, availability
-    from labench.workloads import BUILTIN
-
     if suites:
         console.print(shipped_suites_table())
         return
+    from labench.backends import BACKENDS, availability
+    from labench.workloads import BUILTIN
+
     table = Table(show_edge=False)
     for column in ("workload", "implementation", "backend", "available", "summary"):
         table.add_column(column)
+    unavailable: dict[str, str] = {}
     for name, workload in sorted(BUILTIN.items()):
         table.add_section()
         for implementation in workload.implementations.values():
             state = availability(implementation.backend)
-            available = (
-                "[green]yes[/]" if state.available else f"[yellow]no[/]: {escape(state.reason)}"
-            )
+            if not state.available:
+                unavailable[implementation.backend] = state.reason
+            available = "[green]yes[/]" if state.available else "[yellow]no[/]"
             table.add_row(
                 name, implementation.name, implementation.backend, available, implementation.summary
             )
     console.print(table)
+    for backend, reason in sorted(unavailable.items()):
+        console.print(f"[yellow]{backend}[/]: not available here: {escape(reason)}")
     console.print(
         f"backends: {', '.join(sorted(BACKENDS))}; a suite may also name a user "
         "workload as 'module:ClassName'"

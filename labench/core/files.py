@@ -79,6 +79,11 @@ def read_json(path: Path, expected: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
+        if _looks_like_a_suite(path, text):
+            raise InputError(
+                f"{path}: this is a suite (YAML), not a result; expected {expected}: run the "
+                f"suite first (`labench run {path} -o result.json`) and give the result file"
+            ) from None
         raise InputError(
             f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); "
             f"expected {expected} (is it truncated or damaged?)"
@@ -88,3 +93,10 @@ def read_json(path: Path, expected: str) -> Any:
             f"{path}: nested too deeply to be {expected} (a result file is at most a few levels "
             "deep); refusing it"
         ) from None
+
+
+def _looks_like_a_suite(path: Path, text: str) -> bool:
+    """A YAML suite given where a result belongs: by its name, or by its `labench: 1` line."""
+    if path.suffix in (".yaml", ".yml"):
+        return True
+    return any(line.strip().startswith("labench:") for line in text.splitlines()[:20])

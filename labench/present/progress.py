@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from labench.core.progress import Observer
+from labench.results.model import CaseResult
 from labench.suite.case import Case
 
 
@@ -26,7 +27,21 @@ def progress_observer(console: Console, cases: Sequence[Case], enabled: bool) ->
     )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(cases))
-        yield Observer(
-            started=lambda case: progress.update(task, description=case.key),
-            finished=lambda result: progress.advance(task),
-        )
+        measured: set[str] = set()
+        compiled: set[str] = set()
+
+        def started(case: Case) -> None:
+            description = case.key
+            if case.key in measured:  # a noisy case measured again: one more step, not past the end
+                progress.update(task, total=(progress.tasks[task].total or 0) + 1)
+                description = f"again: {case.key}"
+            elif case.backend == "numba" and "numba" not in compiled:
+                compiled.add("numba")
+                description = f"{case.key} (Numba compiles its kernels on first use)"
+            progress.update(task, description=description)
+
+        def finished(result: CaseResult) -> None:
+            measured.add(result.key)
+            progress.advance(task)
+
+        yield Observer(started=started, finished=finished)
