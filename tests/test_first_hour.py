@@ -152,3 +152,20 @@ def test_the_progress_counter_never_runs_past_its_total(write_suite):
             cell.cell_contents for cell in progress if hasattr(cell.cell_contents, "tasks")
         ).tasks[0]
         assert (task.completed, task.total) == (3, 3)
+
+
+def test_help_shows_no_type_tag_beside_an_on_off_flag():
+    import os
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "labench", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"COLUMNS": "120"},
+    ).stdout
+    quick = next(line for line in shown.splitlines() if "--quick" in line)
+    assert "<bool>" not in quick and "--no-quick" in quick
+    assert "<float" in next(line for line in shown.splitlines() if "--max-time" in line)

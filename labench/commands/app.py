@@ -403,4 +403,16 @@ def schema() -> None:
 
 
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    plain_flags(command)
+    command()
+
+
+def plain_flags(command: Any) -> None:
+    """No `<bool>` type beside an on/off flag in `--help`: `--quick / --no-quick` says it all.
+    (typer carries its own copy of click, so options are recognised by what they are.)"""
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        plain_flags(sub)
