@@ -1,4 +1,4 @@
-"""Issue 17's acceptance, read from result files: where each case lands against its roof.
+"""Where each case lands against its roof, read from result files.
 
 Prints every case with a roofline share, and flags (exit 1) any case above 110% of its roof that
 is not marked cache-resident. Reads results only; run `labench calibrate` before the runs.
