@@ -251,3 +251,24 @@ def test_a_fleet_runs_files_are_found_by_suite_host_and_stamp_whatever_their_das
     }
     with pytest.raises(InputError, match="not a host's file of a fleet run"):
         fleet_files(tmp_path / f"s-node-9-{stamp}.json")
+
+
+@pytest.mark.parametrize(
+    "address, warned",
+    [
+        ("tcp://10.0.0.5:8786", True),
+        ("gpu-host:8786", True),
+        ("tcp://127.0.0.1:8786", False),
+        ("tcp://localhost:8786", False),
+        ("tcp://[::1]:8786", False),
+        ("tls://10.0.0.5:8786", False),
+        ("local:2", False),
+    ],
+)
+def test_a_plain_tcp_scheduler_on_another_machine_is_warned_about(address, warned):
+    from labench.execution.fleet import exposure
+
+    said = exposure(address)
+    assert (said is not None) == warned
+    if warned:
+        assert "can run code on every worker" in said and "tls://" in said

@@ -87,9 +87,12 @@ def run_on_fleet(
 ) -> bool:
     """Run each (suite, planned, cases) on every host of the cluster; True when a host was lost
     or a case failed."""
-    from labench.execution.fleet import connect
+    from labench.execution.fleet import connect, exposure
 
     earlier = fleet_files(options.resume) if options.resume is not None else None
+    warning = exposure(options.cluster)
+    if warning:
+        output.warn(warning)
     fleet = connect(options.cluster)
     failed = False
     try:

@@ -24,6 +24,7 @@ from labench.commands.terminal import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     EXIT_UNDECIDED,
+    EXIT_USAGE,
     console,
     errors,
 )
@@ -197,6 +198,16 @@ def _run_saved(
         signal_name, code = _interruption(stop)
         errors.print(f"interrupted ({signal_name}): {kept}", highlight=False, soft_wrap=True)
         raise typer.Exit(code) from None
+    except OSError as error:  # the disk filled up or failed mid-run
+        where = error.filename or path
+        errors.print(
+            f"[bold red]error:[/] {where}: cannot write: {error.strerror or error}; the run "
+            f"stopped. Cases measured so far are kept in its journal beside {path}: "
+            f"free the space, then continue with --resume {path}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_USAGE) from None
     finally:
         plan.executor.close()
     claims_failed = any(claim.status == "failed" for claim in plan.result.claims)

@@ -30,6 +30,13 @@ def refuse_to_overwrite(path: Path, force: bool, what: str = "a result") -> None
             f"{path}: already exists; labench never overwrites {what} "
             "(choose another -o, or pass --force to replace it)"
         )
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{path}: cannot be written: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: cannot be written: no permission to write in {folder}")
 
 
 def read_input(path: Path, what: str) -> str:

@@ -99,7 +99,7 @@ def run_suite(
                 index = position[case_result.key]
                 result.cases[index] = steadier(result.cases[index], case_result)
                 observer.finished(case_result)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OSError):  # a signal, or a disk that fails or fills up
         result.run.interrupted = True
         raise
     finally:
