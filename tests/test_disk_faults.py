@@ -90,3 +90,37 @@ def test_an_output_that_cannot_be_written_is_refused_before_measuring(
     assert f"{out}: cannot be written: {blocker} is a file, not a folder" in " ".join(
         refused.output.split()
     )
+
+
+CLAIMED = SUITE + """claims:
+  - id: bigger-is-slower
+    text: "a 32-long matvec is not faster than an 8-long one by more than 100x"
+    benchmark: mv
+    where: {n: 32}
+    speedup: {of: numpy, over: numpy}
+    at_least: 0.5
+"""
+
+
+def test_a_signal_while_claims_are_judged_leaves_a_file_that_says_so_and_resume_ends_it(
+    cli, write_suite, tmp_path, monkeypatch
+):
+    from labench.execution import session
+
+    judge = session.evaluate_all
+
+    def interrupted(*args):
+        raise KeyboardInterrupt  # as Ctrl-C would, after every case was measured and saved
+
+    monkeypatch.setattr(session, "evaluate_all", interrupted)
+    suite, out = write_suite(CLAIMED), tmp_path / "r.json"
+    stopped = cli("run", suite, "-q", "-o", out)
+    assert stopped.exit_code == 130
+    kept = reader.load(out)
+    assert kept.run.interrupted and len(kept.cases) == 3 and kept.claims == []
+    monkeypatch.setattr(session, "evaluate_all", judge)
+    resumed = cli("run", suite, "-q", "--resume", out)
+    assert resumed.exit_code == 0, resumed.output
+    ended = reader.load(out)
+    assert [claim.id for claim in ended.claims] == ["bigger-is-slower"]
+    assert not ended.run.interrupted

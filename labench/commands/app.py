@@ -9,7 +9,9 @@ benchmarks/startup.py; tests/test_startup.py keeps it so). `run` itself lives in
 from __future__ import annotations
 
 import json
+import os
 import platform
+import signal
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -20,7 +22,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from labench.commands.run_options import FullTable, RunOptions, as_typer_parameters
-from labench.commands.terminal import EXIT_FAILED, EXIT_USAGE, console, errors
+from labench.commands.terminal import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    console,
+    errors,
+)
 from labench.core.errors import InputError
 
 app = typer.Typer(
@@ -405,7 +414,14 @@ def schema() -> None:
 def main() -> None:
     command = typer.main.get_command(app)
     plain_flags(command)
-    command()
+    try:
+        command()
+    finally:
+        # Past this point only the interpreter's shutdown runs (worker pools, atexit hooks): a
+        # signal there ends the process with the code that signal means, never with a
+        # traceback or a death by SIGINT.
+        signal.signal(signal.SIGINT, lambda *_: os._exit(EXIT_INTERRUPTED))
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(EXIT_TERMINATED))
 
 
 def plain_flags(command: Any) -> None:

@@ -80,6 +80,8 @@ class Plan:
     """None: a fresh results/<suite>-<timestamp>.json, reserved when the run starts."""
     result: Result
     executor: Executor
+    complete: bool = False
+    """Claims judged and the file saved: a signal after this point loses nothing."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ def _run_saved(
         path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
         ending = _run_plan(plan, path, options.retry_noisy, overrides, gate, roofs, display)
     except KeyboardInterrupt as stop:
+        _mark_unfinished(plan, path)
         kept = (
             f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
             if path
@@ -212,6 +215,15 @@ def _run_saved(
         plan.executor.close()
     claims_failed = any(claim.status == "failed" for claim in plan.result.claims)
     return Ending(ending.failed or (options.fail_on_claims and claims_failed), ending.undecided)
+
+
+def _mark_unfinished(plan: Plan, path: Path | None) -> None:
+    """A signal after the cases were saved but before the run's end (confirming suspects,
+    judging claims, saving): the file says it is not complete, so `--resume` finishes it."""
+    if plan.complete or path is None or not path.exists() or plan.result.run.interrupted:
+        return
+    plan.result.run.interrupted = True
+    results.save(plan.result, path)
 
 
 def _interruption(stop: KeyboardInterrupt) -> tuple[str, int]:
@@ -315,6 +327,7 @@ def _run_plan(
         _confirm_suspects(plan, overrides, gate, path, display.quiet)
     add_roofline(result, roofs)
     failed = finish(result, plan.planned, plan.suite.model.claims, path)
+    plan.complete = True
     if not display.quiet:
         render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
