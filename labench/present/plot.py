@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from labench.core.dtypes import DEFAULT_MATH
 from labench.core.errors import InputError
 from labench.judge.history import CaseHistory, History
 from labench.judge.scaling import fitted_exponents, swept
 from labench.present.report import speedups
-from labench.results.ceilings import Ceilings
+from labench.results.ceilings import Ceilings, GpuCeiling
 from labench.results.model import CaseResult, Result
 
 FD_METHODS = ("fd_forward", "fd_central", "complex_step")
@@ -312,9 +313,8 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
         )
     if ceilings is not None:
         span = np.logspace(np.log10(intensity.min() / 2), np.log10(intensity.max() * 2), 200)
-        roofs = [(f"CPU {c.threads} thr", c) for c in ceilings.cpu]
-        roofs += [("GPU", ceilings.gpu)] if ceilings.gpu else []
-        for name, ceiling in roofs:
+        for ceiling in ceilings.cpu:
+            name = f"CPU {ceiling.threads} thr"
             for dtype, peak, style in (
                 ("float64", ceiling.gflops_float64, "-"),
                 ("float32", ceiling.gflops_float32, ":"),
@@ -335,6 +335,8 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
                     linewidth=1,
                     label=f"read roof {name}",
                 )
+        if ceilings.gpu is not None:
+            _gpu_roofs(axes, span, ceilings.gpu)
     axes.set(
         xscale="log", yscale="log", xlabel="arithmetic intensity (flop/byte)", ylabel="GFLOP/s"
     )
@@ -343,6 +345,19 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
     )
     axes.legend(fontsize=6, ncol=2)
     return made
+
+
+def _gpu_roofs(axes: Any, span: np.ndarray, gpu: GpuCeiling) -> None:
+    """One roof per precision the GPU's GEMM sweep measured, under its copy bandwidth."""
+    for roof in gpu.gemm:
+        math = "" if roof.math == DEFAULT_MATH else f"+{roof.math}"
+        axes.plot(
+            span,
+            np.minimum(roof.gflops, span * gpu.gbps),
+            "-" if roof.dtype == "float64" else ":",
+            linewidth=1,
+            label=f"roof GPU {roof.dtype}{math}",
+        )
 
 
 def history_figures(history: History) -> Iterator[Figure]:
