@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.markup import escape
@@ -29,15 +29,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-Command = TypeVar("Command", bound=Callable[..., Any])
+Arguments = ParamSpec("Arguments")
+Returned = TypeVar("Returned")
 FullTable = Annotated[bool, typer.Option(help="Every case of a large benchmark, not its summary.")]
 
 
-def reports_input_errors(command: Command) -> Command:
+def reports_input_errors(command: Callable[Arguments, Returned]) -> Callable[Arguments, Returned]:
     """Unusable input is a message and exit code 2, never a traceback."""
 
     @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Returned:
         try:
             return command(*args, **kwargs)
         except InputError as error:
@@ -47,7 +48,7 @@ def reports_input_errors(command: Command) -> Command:
                 )
             raise typer.Exit(EXIT_USAGE) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @app.command()

@@ -154,7 +154,7 @@ def run(options: RunOptions) -> None:
     base_run = load_run(options.baseline) if options.baseline is not None else None
     limit = parse_threshold(options.threshold)
     overrides = options.overrides()
-    timeout = {"timeout": options.timeout} if options.timeout else {}
+    timeout: dict[str, Any] = {"timeout": options.timeout} if options.timeout else {}
     settings = Measurement(**overrides, **timeout)
     loaded = [load_suite(shipped.resolve(path)) for path in options.suites]
     roofs = ceilings.load(fingerprint()["machine_id"])

@@ -21,7 +21,7 @@ import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -29,7 +29,7 @@ from labench.core.errors import InputError
 from labench.core.files import read_json
 from labench.core.stats import Summary
 
-SCHEMA = "labench.result/2"
+SCHEMA: Final = "labench.result/2"
 Status = Literal["ok", "skipped", "error", "wrong"]
 Flag = Literal["noisy", "contended"]
 """Marks on an ok case: `noisy`, its CI is wider than stats.NOISY_REL_CI; `contended`, other
