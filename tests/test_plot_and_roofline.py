@@ -203,3 +203,27 @@ def test_the_roofline_shows_warm_and_cold_points_apart(figure_run):
     assert "mm numpy (warm)" in labels and "mm numpy (cold)" in labels
     markers = {collection.get_label(): collection.get_paths()[0] for collection in axes.collections}
     assert markers["mm numpy (warm)"] != markers["mm numpy (cold)"]
+
+
+def test_the_roofline_draws_gpu_roofs_per_precision(figure_run):
+    """Stored GPU ceilings hold one GEMM roof per dtype and math mode (not a host Ceiling's
+    gflops_float64/32): the roofline draws each under the copy bandwidth."""
+    from labench.present.plot import figures
+    from labench.results.ceilings import GemmRoof, GpuCeiling
+
+    result = reader.load(figure_run)
+    gpu = GpuCeiling(
+        gemm=[
+            GemmRoof(dtype=dtype, math=math, gflops=rate, size=64, sweep={64: rate})
+            for dtype, math, rate in (("float32", "ieee", 900.0), ("float32", "tf32", 3000.0))
+        ],
+        gbps=400.0,
+    )
+    cpu = Ceiling(threads=1, gflops_float64=10.0, gflops_float32=20.0, gbps=8.0)
+    stored = stored_ceilings.Ceilings(
+        machine_id="m", measured="now", environment={}, cpu=[cpu], gpu=gpu
+    )
+    roofline = next(made for made in figures(result, stored) if made.name == "roofline")
+    labels = [text.get_text() for text in roofline.figure.axes[0].get_legend().get_texts()]
+    assert "roof GPU float32" in labels and "roof GPU float32+tf32" in labels
+    assert "roof CPU 1 thr float64" in labels

@@ -15,11 +15,12 @@ import signal
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from typer._click.core import Command
 
 from labench.commands.run_options import FullTable, RunOptions, as_typer_parameters
 from labench.commands.terminal import (
@@ -31,6 +32,9 @@ from labench.commands.terminal import (
     errors,
 )
 from labench.core.errors import InputError
+
+if TYPE_CHECKING:  # typer's own copy of click: its Command, for the hint only
+    from typer._click.core import Command
 
 app = typer.Typer(
     help="Benchmark the linear algebra behind deep learning, honestly.",
@@ -69,14 +73,15 @@ def versions(
         console.print(context.get_help())
         raise typer.Exit()
 
-Command = TypeVar("Command", bound=Callable[..., Any])
+Arguments = ParamSpec("Arguments")
+Returned = TypeVar("Returned")
 
 
-def reports_input_errors(command: Command) -> Command:
+def reports_input_errors(command: Callable[Arguments, Returned]) -> Callable[Arguments, Returned]:
     """Unusable input is a message and exit code 2, never a traceback."""
 
     @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Returned:
         try:
             return command(*args, **kwargs)
         except InputError as error:
@@ -86,7 +91,7 @@ def reports_input_errors(command: Command) -> Command:
                 )
             raise typer.Exit(EXIT_USAGE) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @app.command()
@@ -424,7 +429,7 @@ def main() -> None:
         signal.signal(signal.SIGTERM, lambda *_: os._exit(EXIT_TERMINATED))
 
 
-def plain_flags(command: Any) -> None:
+def plain_flags(command: Command) -> None:
     """No `<bool>` type beside an on/off flag in `--help`: `--quick / --no-quick` says it all.
     (typer carries its own copy of click, so options are recognised by what they are.)"""
     for param in command.params:

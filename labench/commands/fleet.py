@@ -182,6 +182,7 @@ def _run_suite(
         run_fleet(fleet, order, runs, FOLDER, suite.name, stamp, report)
         if CLUSTER in parts:
             whole = _measure_on_cluster(fleet, suite, options.overrides, parts[CLUSTER], stamp)
+            assert whole.path is not None, "_measure_on_cluster reserves the file it saves"
             finished(CLUSTER, whole.result, whole.path, None)
     except KeyboardInterrupt:
         output.warn(

@@ -124,7 +124,7 @@ def run(options: RunOptions) -> None:
     base_run = load_run(options.baseline) if options.baseline is not None else None
     limit = parse_threshold(options.threshold)
     overrides = options.overrides()
-    timeout = {"timeout": options.timeout} if options.timeout else {}
+    timeout: dict[str, Any] = {"timeout": options.timeout} if options.timeout else {}
     selections = _selections(options, Measurement(**overrides, **timeout))
     if options.cluster is not None:
         _run_on_fleet(options, overrides, selections, limit)

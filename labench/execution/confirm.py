@@ -105,7 +105,7 @@ def fresh_cost(result: Result, key: str) -> float:
     """Seconds measuring the case again in one fresh process should take: what making its
     inputs and measuring it took in this run (`runner.with_costs`)."""
     case = next(case for case in result.cases if case.key == key)
-    return case.metrics.get("setup_seconds", 0.0) + case.metrics.get("measure_seconds", 0.0)
+    return (case.metrics.get("setup_seconds") or 0.0) + (case.metrics.get("measure_seconds") or 0.0)
 
 
 def next_batch(

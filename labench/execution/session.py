@@ -22,7 +22,7 @@ from labench.measure.case import run_cases
 from labench.measure.environment import fingerprint
 from labench.results import model as results
 from labench.results.journal import Journal
-from labench.results.model import CaseResult, Result, RunInfo, SuiteInfo
+from labench.results.model import CaseResult, Environment, Result, RunInfo, SuiteInfo
 from labench.suite.case import Case, Suite
 from labench.suite.model import Claim
 
@@ -55,7 +55,7 @@ def new_result(
             git_dirty=source.dirty,
             label=label,
         ),
-        environment=fingerprint(),
+        environment=Environment.model_validate(fingerprint()),
     )
 
 

@@ -140,7 +140,8 @@ def ratio_ci(base: np.ndarray, new: np.ndarray, seed: int = 0) -> tuple[float, f
     from scipy import stats
 
     def ratio(b: np.ndarray, n: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.median(n, axis=axis) / np.median(b, axis=axis)
+        ratios: np.ndarray = np.median(n, axis=axis) / np.median(b, axis=axis)
+        return ratios
 
     result = stats.bootstrap(
         (base, new),
@@ -202,7 +203,7 @@ def side_statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
     draw can go; above, only those above."""
     sample = np.moveaxis(np.asarray(sample, dtype=float), axis, -1)
     single, logs = sample[..., 0], sample[..., 1:]
-    difference = np.median(logs, axis=-1) - single
+    difference: np.ndarray = np.median(logs, axis=-1) - single
     below, above = semideviations(logs)
     with np.errstate(divide="ignore", invalid="ignore"):
         return difference / np.where(difference > 0, below, above)
@@ -215,7 +216,8 @@ def semideviations(logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     def spread(side: np.ndarray) -> np.ndarray:
         squares = np.where(side, deviation**2, 0.0).sum(axis=-1)
-        return np.sqrt(squares / np.maximum(side.sum(axis=-1), 1))
+        root_mean: np.ndarray = np.sqrt(squares / np.maximum(side.sum(axis=-1), 1))
+        return root_mean
 
     return spread(deviation < 0), spread(deviation > 0)
 

@@ -307,7 +307,7 @@ def record(
         threads_spec=case.threads_spec,
         dtype=case.dtype,
         math=case.math,
-        cache=case.cache,  # type: ignore[arg-type]
+        cache=case.cache,
         status=status,
         reason=reason,
         timing=timing,

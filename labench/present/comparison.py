@@ -64,11 +64,11 @@ def comparison_rows(comparison: Comparison) -> list[list[str]]:
         first = next(iter(columns.values()))
         cells = [key, format_seconds(first.base.median)]
         for column in range(len(comparison.verdicts)):
-            verdict = columns.get(column)
+            found = columns.get(column)
             cells.append(
                 "-"
-                if verdict is None
-                else f"{_ratio_text(verdict) if verdict.ratio else '-'} {verdict.verdict}"
+                if found is None
+                else f"{_ratio_text(found) if found.ratio else '-'} {found.verdict}"
             )
         rows.append(cells)
     return rows

@@ -101,7 +101,7 @@ def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]
     by_suite: dict[str, list[RunView]] = {}
     for path, result in zip(paths, loaded, strict=True):
         by_suite.setdefault(result.suite.name, []).append(run_view(result, path.name))
-    found = []
+    found: list[dict[str, Any]] = []
     for suite, runs in by_suite.items():
         if len(runs) < 2:
             continue

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from labench.core.dtypes import DEFAULT_MATH
 from labench.core.errors import InputError
 from labench.judge.history import CaseHistory, History
 from labench.judge.scaling import fitted_exponents, swept
 from labench.judge.speedups import speedups
-from labench.results.ceilings import Ceilings
-from labench.results.model import CaseResult, Result
+from labench.results.ceilings import Ceilings, GpuCeiling
+from labench.results.model import CaseResult, Result, Timing
 
 FD_METHODS = ("fd_forward", "fd_central", "complex_step")
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -97,8 +98,22 @@ def _series(
     for case in cases:
         lines.setdefault(label(case), []).append(case)
     return {
-        name: sorted(line, key=lambda case: case.params[parameter]) for name, line in lines.items()
+        name: sorted(line, key=lambda case: _swept_value(case, parameter))
+        for name, line in lines.items()
     }
+
+
+def _swept_value(case: CaseResult, parameter: str) -> float:
+    """A plotted parameter's value: a number, as `swept` offers only numeric parameters."""
+    value = case.params[parameter]
+    assert isinstance(value, int | float), f"{parameter}={value!r} is not a number"
+    return value
+
+
+def _timing(case: CaseResult) -> Timing:
+    """`figures` plots measured cases only: ok ones, which carry a timing."""
+    assert case.timing is not None, f"{case.key} was not measured"
+    return case.timing
 
 
 def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], str]:
@@ -127,11 +142,13 @@ def _finish(made: Figure, axes: Any, heading: str, xlabel: str, ylabel: str) -> 
 
 
 def _error_bars(line: list[CaseResult]) -> np.ndarray:
-    medians = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
-    low = np.array([(case.timing.ci95 or (m, m))[0] for case, m in zip(line, medians, strict=True)])  # type: ignore[union-attr]
+    medians = np.array([_timing(case).median for case in line])
+    low = np.array(
+        [(_timing(case).ci95 or (m, m))[0] for case, m in zip(line, medians, strict=True)]
+    )
     high = np.array(
-        [(case.timing.ci95 or (m, m))[1] for case, m in zip(line, medians, strict=True)]
-    )  # type: ignore[union-attr]
+        [(_timing(case).ci95 or (m, m))[1] for case, m in zip(line, medians, strict=True)]
+    )
     return np.vstack([medians - low, high - medians])
 
 
@@ -140,7 +157,7 @@ def _scaling(benchmark: str, cases: list[CaseResult], parameter: str) -> Figure:
     made, axes = _new(f"scaling-{benchmark}-{parameter}")
     for name, line in _series(cases, parameter, _others(cases, parameter)).items():
         x = np.array([case.params[parameter] for case in line], dtype=float)
-        y = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
+        y = np.array([_timing(case).median for case in line])
         exponent = fitted_exponents(line, [parameter])
         if exponent is not None:
             name += f" (~{parameter}^{exponent[parameter]:.2f})"
@@ -182,7 +199,7 @@ def _relative_times(
 ) -> dict[str, tuple[list[Any], list[float]]]:
     """Each line's median time over the `reference` implementation's at the same point."""
     times = {
-        _point(case, "implementation"): case.timing.median  # type: ignore[union-attr]
+        _point(case, "implementation"): _timing(case).median
         for case in cases
         if case.implementation == reference
     }
@@ -194,7 +211,7 @@ def _relative_times(
     return {
         name: (
             [case.params[parameter] for case in line],
-            [case.timing.median / times[_point(case, "implementation")] for case in line],  # type: ignore[union-attr]
+            [_timing(case).median / times[_point(case, "implementation")] for case in line],
         )
         for name, line in _series(others, parameter, _others(others, parameter)).items()
     }
@@ -217,11 +234,11 @@ def _lowrank_error(benchmark: str, cases: list[CaseResult]) -> Figure:
     factored = [case for case in cases if case.implementation != "dense"]
     lines = _series(factored, "rank", _others(factored, "rank"))
     for name, line in lines.items():
-        ranks = [case.params["rank"] for case in line]
+        ranks = [_swept_value(case, "rank") for case in line]
         axes.plot(ranks, [case.metrics.get("error_rel") for case in line], "o-", label=name)
-    optimum = {}
+    optimum: dict[float, float | None] = {}
     for case in factored:
-        optimum[case.params["rank"]] = case.metrics.get("error_optimal")
+        optimum[_swept_value(case, "rank")] = case.metrics.get("error_optimal")
     if optimum:
         ranks = sorted(optimum)
         axes.plot(ranks, [optimum[r] for r in ranks], "k--", label="Eckart-Young optimum")
@@ -294,7 +311,7 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
     """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine;
     cold-cache points (triangles) beside warm ones (circles), so the cache's share shows."""
     made, axes = _new("roofline")
-    intensity = np.array([case.metrics["flops"] / case.metrics["bytes"] for case in cases])  # type: ignore[operator]
+    intensity = np.array([_intensity(case) for case in cases])
     for (label, cache), group in itertools.groupby(
         sorted(
             zip(intensity, cases, strict=True),
@@ -312,9 +329,8 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
         )
     if ceilings is not None:
         span = np.logspace(np.log10(intensity.min() / 2), np.log10(intensity.max() * 2), 200)
-        roofs = [(f"CPU {c.threads} thr", c) for c in ceilings.cpu]
-        roofs += [("GPU", ceilings.gpu)] if ceilings.gpu else []
-        for name, ceiling in roofs:
+        for ceiling in ceilings.cpu:
+            name = f"CPU {ceiling.threads} thr"
             for dtype, peak, style in (
                 ("float64", ceiling.gflops_float64, "-"),
                 ("float32", ceiling.gflops_float32, ":"),
@@ -335,6 +351,8 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
                     linewidth=1,
                     label=f"read roof {name}",
                 )
+        if ceilings.gpu is not None:
+            _gpu_roofs(axes, span, ceilings.gpu)
     axes.set(
         xscale="log", yscale="log", xlabel="arithmetic intensity (flop/byte)", ylabel="GFLOP/s"
     )
@@ -343,6 +361,26 @@ def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
     )
     axes.legend(fontsize=6, ncol=2)
     return made
+
+
+def _gpu_roofs(axes: Any, span: np.ndarray, gpu: GpuCeiling) -> None:
+    """One roof per precision the GPU's GEMM sweep measured, under its copy bandwidth."""
+    for roof in gpu.gemm:
+        math = "" if roof.math == DEFAULT_MATH else f"+{roof.math}"
+        axes.plot(
+            span,
+            np.minimum(roof.gflops, span * gpu.gbps),
+            "-" if roof.dtype == "float64" else ":",
+            linewidth=1,
+            label=f"roof GPU {roof.dtype}{math}",
+        )
+
+
+def _intensity(case: CaseResult) -> float:
+    """Flops per byte moved; `figures` passes only cases that have both (`rated`)."""
+    flops, moved = case.metrics.get("flops"), case.metrics.get("bytes")
+    assert flops and moved, f"{case.key} has no flops or bytes"
+    return flops / moved
 
 
 def history_figures(history: History) -> Iterator[Figure]:

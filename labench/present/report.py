@@ -77,7 +77,7 @@ class Grid:
     title: str
     constants: str
     columns: list[tuple[str, str]]
-    """(heading, justify) pairs."""
+    """(heading, justify) pairs; justify is "left" or "right"."""
     sections: list[list[list[str]]] = field(default_factory=list)
     """Rows grouped by parameter point; each row's last cell is the case's status."""
     keys: list[str] = field(default_factory=list)
@@ -220,7 +220,7 @@ def results_tables(
             show_edge=False, caption=CACHE_NOTE if roofline else None, caption_justify="left"
         )
         for column, justify in grid.columns:
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+            table.add_column(column, justify="right" if justify == "right" else "left")
         for index, section in enumerate(grid.sections):
             if index:
                 table.add_section()
@@ -257,7 +257,7 @@ def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Tab
     for (implementation, dtype, threads, fixed), line in lines.items():
         timed = [case for case in line if case.status == "ok" and case.timing]
         exponents = fitted_exponents(timed, parameters) or {}
-        ordered = sorted(timed, key=lambda case: case.timing.median)  # type: ignore[union-attr]
+        ordered = sorted(timed, key=_median)
         table.add_row(
             implementation,
             dtype,
@@ -269,6 +269,12 @@ def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Tab
             _point_text(ordered[-1] if ordered else None, parameters),
         )
     return table
+
+
+def _median(case: CaseResult) -> float:
+    """The median of a case `summary_table` kept as timed."""
+    assert case.timing is not None, f"{case.key} has no timing"
+    return case.timing.median
 
 
 def _point_text(case: CaseResult | None, parameters: list[str]) -> str:

@@ -54,7 +54,7 @@ def merge_processes(measured: Sequence[CaseResult]) -> CaseResult:
         first.metrics.get("flops"), first.metrics.get("bytes"), summary.median
     )
     for name in ("others_cores", "steal"):
-        seen = [result.metrics[name] for result in measured if result.metrics.get(name) is not None]
+        seen = [value for result in measured if (value := result.metrics.get(name)) is not None]
         if seen:
             metrics[name] = max(seen)
     return first.model_copy(

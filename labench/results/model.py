@@ -21,14 +21,14 @@ import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labench.core.errors import InputError
 from labench.core.stats import Summary
 
-SCHEMA = "labench.result/2"
+SCHEMA: Final = "labench.result/2"
 Status = Literal["ok", "skipped", "error", "wrong"]
 FAILED_STATUSES: frozenset[Status] = frozenset({"wrong", "error"})
 Flag = Literal["noisy", "contended"]

@@ -277,7 +277,8 @@ class LowRankMatvec(LowRankWorkload):
     summary = "y = A x with A dense or factored as U (S V^T)"
 
     def operand(self, params: Params, dtype: np.dtype, rng: np.random.Generator) -> Any:
-        return rng.standard_normal(params["n"]).astype(dtype)
+        n: int = params["n"]
+        return rng.standard_normal(n).astype(dtype)
 
 
 class LowRankMatmul(LowRankWorkload):
