@@ -7,10 +7,25 @@ Exit codes: 0 ok; 1 a case was wrong or errored, a claim failed, or a regression
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from rich.console import Console
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNDECIDED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 3, 130, 143
 
-# Logs and pipes get a wide fixed width instead of rich's 80 columns, so tables stay readable.
-console = Console(width=None if Console().is_terminal else 150)
-errors = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 150)
+PIPE_WIDTH = 150
+"""Logs and pipes without `COLUMNS` get a wide fixed width instead of rich's 80 columns."""
+
+
+def console_width(is_terminal: bool, environ: Mapping[str, str] = os.environ) -> int | None:
+    """The width to render at: a terminal keeps rich's own (None); a pipe or a CI log takes
+    `COLUMNS` when it is a positive integer, else PIPE_WIDTH."""
+    if is_terminal:
+        return None
+    columns = environ.get("COLUMNS", "").strip()
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
+
+
+console = Console(width=console_width(Console().is_terminal))
+errors = Console(stderr=True, width=console_width(Console(stderr=True).is_terminal))

@@ -7,12 +7,14 @@ inside each group (cases differing only by implementation), against the suite's 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -20,7 +22,14 @@ from labench.core.dtypes import DEFAULT_MATH
 from labench.core.stats import NOISY_REL_CI
 from labench.judge.scaling import fitted_exponents, swept
 from labench.judge.speedups import speedups, unsteady
-from labench.present.format import format_bytes, format_number, format_seconds
+from labench.present.format import (
+    compact_table,
+    format_bytes,
+    format_number,
+    format_relative,
+    format_seconds,
+    kept_whole,
+)
 from labench.results.model import CaseResult, ClaimResult, Result
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
@@ -39,8 +48,7 @@ def _status_text(cell: str) -> str:
 
 
 def _ci_text(case: CaseResult) -> str:
-    relative = case.timing.rel_ci if case.timing else None
-    return "-" if relative is None else f"±{relative:.1%}"
+    return format_relative(case.timing.rel_ci if case.timing else None)
 
 
 def _percent(fraction: float | None) -> str:
@@ -50,7 +58,11 @@ def _percent(fraction: float | None) -> str:
 CACHE_MARK = "ᶜ"
 CACHE_NOTE = (
     f"{CACHE_MARK} working set fits in the last-level cache (cache_resident): "
-    "it may beat the memory roof; cold: cache evicted before every call"
+    "it may beat the memory roof"
+)
+COLD_NOTE = "cold: the cache is evicted before every call"
+ERROR_NOTE = (
+    "error: relative error against the float64 reference (0 = exact); status ok = within tolerance"
 )
 
 
@@ -134,6 +146,11 @@ def _coordinate(case: CaseResult, name: str) -> str:
     return _value_text(case.params.get(name))
 
 
+def _title(result: Result, benchmark: str, cases: list[CaseResult]) -> str:
+    baseline = result.suite.baselines.get(benchmark, "")
+    return f"{benchmark} ({cases[0].workload}, baseline {baseline})"
+
+
 def _grid(
     result: Result,
     benchmark: str,
@@ -147,8 +164,7 @@ def _grid(
     varying, constants = _coordinates(cases)
     roofline = any("roofline_frac" in case.metrics for case in cases)
     grid = Grid(
-        title=f"{benchmark} ({cases[0].workload}, baseline "
-        f"{result.suite.baselines.get(benchmark, '')})",
+        title=_title(result, benchmark, cases),
         constants=constants,
         columns=[
             *[(name, "right" if name == "threads" else "left") for name in varying],
@@ -206,29 +222,173 @@ def results_tables(
     result: Result, full: bool = False, latency: bool = False
 ) -> Iterator[RenderableType]:
     """One table per benchmark under its title, its constants on a line of their own (a
-    table's own title would wrap at the table's width); a benchmark of more than
-    SUMMARY_ABOVE cases is summarised unless `full`; `latency` as in `_grid`."""
+    table's own title would wrap at the table's width) and its notes below; a benchmark of
+    more than SUMMARY_ABOVE cases is summarised unless `full`; `latency` as in `_grid`.
+
+    Unless `full`, the cases of a backend that cannot run here are one note under the table,
+    not rows of `skipped`; columns empty throughout, and the speedup of a lone implementation,
+    are left out; a status every row shares is said once; and a table wider than the console
+    leaves out its least needed columns (see `FittedTable`). The error column is explained
+    under the first table that shows it."""
     gains, shaky = speedups(result), unsteady(result)
+    explained = False
     for benchmark, group in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(group)
         if len(cases) > SUMMARY_ABOVE and not full:
             yield summary_table(benchmark, cases, result.suite.baselines.get(benchmark, ""))
             continue
-        grid = _grid(result, benchmark, cases, gains, shaky, latency)
-        roofline = any(heading == "roof" for heading, _ in grid.columns)
-        table = Table(
-            show_edge=False, caption=CACHE_NOTE if roofline else None, caption_justify="left"
-        )
-        for column, justify in grid.columns:
-            table.add_column(column, justify="right" if justify == "right" else "left")
-        for index, section in enumerate(grid.sections):
-            if index:
-                table.add_section()
-            for *cells, status in section:
-                table.add_row(*(escape(cell) for cell in cells), _status_text(status))
-        heading = Text(grid.title, style="bold")
+        shown = cases if full else [case for case in cases if _unavailable(case) is None]
+        notes = [] if full else _not_run_notes(cases)
+        if not shown:
+            yield Group(Text(_title(result, benchmark, cases), style="bold"), *_lines(notes))
+            continue
+        grid, said = _trimmed(_grid(result, benchmark, shown, gains, shaky, latency), full)
+        notes = said + notes + _cache_notes(grid, shown)
+        if not explained and any(heading == "error" for heading, _ in grid.columns):
+            notes.append(ERROR_NOTE)
+            explained = True
         constants = [Text(grid.constants, style="dim")] if grid.constants else []
-        yield Group(heading, *constants, table)
+        yield Group(Text(grid.title, style="bold"), *constants, FittedTable(grid, notes, full))
+
+
+def _lines(notes: list[str]) -> list[Text]:
+    return [Text(note, style="dim") for note in notes]
+
+
+def _unavailable(case: CaseResult) -> str | None:
+    """Why the case's backend cannot run on this machine, for a case skipped for that alone
+    (CuPy not installed, say); None for any other case, a case too large for memory included."""
+    prefix = f"backend {case.backend} unavailable: "
+    if case.status != "skipped" or not (case.reason or "").startswith(prefix):
+        return None
+    return (case.reason or "")[len(prefix) :]
+
+
+def _not_run_notes(cases: list[CaseResult]) -> list[str]:
+    """One line per backend that cannot run here: `cupy: not run, CuPy is not installed`,
+    naming its implementations where they are not simply the backend's name."""
+    missing: dict[tuple[str, str], list[str]] = {}
+    for case in cases:
+        reason = _unavailable(case)
+        if reason is not None:
+            names = missing.setdefault((case.backend, reason), [])
+            names += [] if case.implementation in names else [case.implementation]
+    return [
+        (backend if names == [backend] else f"{backend} ({', '.join(names)})")
+        + f": not run, {_without_hint(reason)}"
+        for (backend, reason), names in missing.items()
+    ]
+
+
+def _without_hint(reason: str) -> str:
+    """A reason less its closing parenthesis (`(pip install 'labench[gpu]')`): the run's last
+    lines give each reason whole, once."""
+    return re.sub(r"\s*\([^()]*\)$", "", reason) or reason
+
+
+OPTIONAL = ("latency", "95% CI", "speedup", "GFLOP/s", "GB/s", "roof", "peak mem", "error")
+"""Columns a table leaves out where every row reads `-` (no GFLOP/s for a gradient)."""
+
+
+def _trimmed(grid: Grid, full: bool) -> tuple[Grid, list[str]]:
+    """The grid less its columns empty throughout and the speedup of a lone implementation,
+    and unless `full`, less a status column that reads the same on every row (said once, in
+    the line returned, instead)."""
+    rows = [row for section in grid.sections for row in section]
+    headings = [heading for heading, _ in grid.columns]
+    values = {heading: {row[index] for row in rows} for index, heading in enumerate(headings)}
+    dropped = {heading for heading in OPTIONAL if values.get(heading) == {"-"}}
+    if len(values["implementation"]) == 1:
+        dropped.add("speedup")
+    said = []
+    if not full and len(rows) > 1 and len(values["status"]) == 1:
+        dropped.add("status")
+        status, *flags = values["status"].pop().split()
+        said.append(
+            f"every case here is {status}" + (f", flagged {' and '.join(flags)}" if flags else "")
+        )
+    return _without(grid, dropped), said
+
+
+def _without(grid: Grid, headings: Collection[str]) -> Grid:
+    kept = [index for index, (heading, _) in enumerate(grid.columns) if heading not in headings]
+    return Grid(
+        grid.title,
+        grid.constants,
+        [grid.columns[index] for index in kept],
+        [[[row[index] for index in kept] for row in section] for section in grid.sections],
+        list(grid.keys),
+    )
+
+
+def _cache_notes(grid: Grid, cases: list[CaseResult]) -> list[str]:
+    """What the roof column's mark means, where a row carries it; what `cold` means, where a
+    cold case is in the table."""
+    rows = [row for section in grid.sections for row in section]
+    marked = any(cell.endswith(CACHE_MARK) for row in rows for cell in row)
+    cold = any(case.cache == "cold" for case in cases)
+    return [CACHE_NOTE] * marked + [COLD_NOTE] * cold
+
+
+HIDE_FIRST = ("peak mem", "GB/s", "GFLOP/s", "roof", "latency")
+"""Columns a table too wide for the console leaves out, first to last, saying so under it. The
+case's coordinates, implementation, median, CI, speedup, error and status always stay."""
+
+
+@dataclass
+class FittedTable:
+    """A grid as a terminal table, fitted at render time to the console's width: where it is
+    wider, the HIDE_FIRST columns go one by one until it fits, named under the table (`full`
+    keeps them all). No cell is ever cut short: folded, at worst, onto a second line, and the
+    implementation column keeps the width of its longest name."""
+
+    grid: Grid
+    notes: list[str]
+    full: bool = False
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        hidden: list[str] = []
+        table = self.table(hidden)
+        headings = [heading for heading, _ in self.grid.columns]
+        for heading in () if self.full else HIDE_FIRST:
+            if Measurement.get(console, options.update_width(10**4), table).maximum <= (
+                options.max_width
+            ):
+                break
+            if heading in headings:
+                hidden.append(heading)
+                table = self.table(hidden)
+        yield table
+        notes = [*self.notes]
+        if hidden:
+            notes.append(
+                f"left out to fit {options.max_width} columns: {', '.join(hidden)} "
+                f"(a wider COLUMNS or --full-table shows {'it' if len(hidden) == 1 else 'them'})"
+            )
+        yield from _lines(notes)
+
+    def table(self, hidden: list[str]) -> Table:
+        shown = [i for i, (heading, _) in enumerate(self.grid.columns) if heading not in hidden]
+        rows = [row for section in self.grid.sections for row in section]
+        table = compact_table()
+        for index in shown:
+            heading, justify = self.grid.columns[index]
+            whole = kept_whole(heading, [row[index] for row in rows])
+            table.add_column(
+                heading,
+                justify="right" if justify == "right" else "left",
+                **(whole if heading == "implementation" else {"overflow": "fold"}),
+            )
+        for number, section in enumerate(self.grid.sections):
+            if number:
+                table.add_section()
+            for row in section:
+                table.add_row(*(_cell(self.grid.columns[i][0], row[i]) for i in shown))
+        return table
+
+
+def _cell(heading: str, text: str) -> str:
+    return _status_text(text) if heading == "status" else escape(text)
 
 
 SUMMARY_ABOVE = 60
@@ -290,9 +450,8 @@ def render_result(
     environment = result.environment
     console.print(
         f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
-        f"({environment.cores_usable or '?'} cores, "
-        f"machine {environment.machine_id})"
-        f" — run {result.run.id}, started {result.run.started}"
+        f"({environment.cores_usable or '?'} cores, machine {environment.machine_id})\n"
+        f"[dim]run {result.run.id}, started {result.run.started}[/]"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
     for table in results_tables(result, full, latency):
@@ -361,5 +520,3 @@ def claims_table(claims: Sequence[ClaimResult]) -> Table:
             status,
         )
     return table
-
-
