@@ -250,7 +250,8 @@ def synthetic(path, factor, processes=0, seed=0):
 def test_plain_runs_cannot_fail_the_gate_but_say_why(cli, tmp_path):
     base = synthetic(tmp_path / "base.json", 1.0)
     slower = synthetic(tmp_path / "slower.json", 2.0, seed=1)
-    same = cli("compare", base, base, "--fail-on-regression")
+    again = synthetic(tmp_path / "again.json", 1.0)  # the same data in another file
+    same = cli("compare", base, again, "--fail-on-regression")
     assert same.exit_code == 0 and "2 same" in same.output
     gated = cli("compare", base, slower, "--fail-on-regression")
     assert gated.exit_code == 0 and "2 unsure" in gated.output and "one process" in gated.output

@@ -21,7 +21,13 @@ from labench.judge.gate_settings import CONFIRM_PROCESSES
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
 """The settings `--quick` stands for: smoke-test timings."""
 
-FullTable = Annotated[bool, typer.Option(help="Every case of a large benchmark, not its summary.")]
+FullTable = Annotated[
+    bool,
+    typer.Option(
+        help="Every row and column: each case of a large benchmark, cases of backends missing "
+        "here, columns left out to fit the width."
+    ),
+]
 
 
 @dataclasses.dataclass(frozen=True)
