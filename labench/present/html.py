@@ -33,6 +33,10 @@ from labench.results.views import RunView, run_view
 HISTORY_MIN_RUNS = 3
 """Runs of one machine from which the page holds a history section."""
 
+VERDICTS = ("slower", "broken", "faster", "fixed", "same", "unsure", "comparable", "skipped")
+"""The last word of a comparison cell that names its verdict (`not comparable`: the last word),
+which colours the cell."""
+
 
 @dataclass
 class RunSection:
@@ -59,6 +63,15 @@ def inline_code(text: str) -> Any:
         escape(part) if index % 2 == 0 else Markup("<code>%s</code>") % part
         for index, part in enumerate(parts)
     )
+
+
+def breakable(text: str) -> Any:
+    """A case key that may wrap after each / and , (a <wbr>), not inside a name or a value."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup("<wbr>").join(escape(part) for part in re.split(r"(?<=[/,])", text))
 
 
 def _svg(figure: Any) -> str:
@@ -250,6 +263,7 @@ def render(paths: Iterable[Path]) -> str:
         lstrip_blocks=True,
     )
     environment.filters["code"] = inline_code
+    environment.filters["breakable"] = breakable
     runs = [
         _run_section(path, result, figures and index in newest)
         for index, (path, result) in enumerate(zip(files, loaded, strict=True))
@@ -261,6 +275,7 @@ def render(paths: Iterable[Path]) -> str:
         runs=runs,
         claims=[section for section in runs if section.claims],
         comparisons=_comparisons(files, loaded),
+        verdicts=VERDICTS,
         histories=_histories(loaded, figures),
         figures=figures,
     )
