@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from labench.core.errors import shown
 from labench.core.host import resolve_threads
 from labench.suite.model import Claim, Pick, ThreadSpec, as_list
 
@@ -96,7 +97,7 @@ def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
         raise ClaimSelectionError(
             "selects no case: no point of benchmark "
             f"{claim.benchmark!r} has {' and '.join(_describe(p) for p in picks.values())}"
-            + (f" with {claim.where}" if claim.where else "")
+            + (f" with {shown(claim.where, 200)}" if claim.where else "")
         )
     return paired
 

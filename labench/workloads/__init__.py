@@ -6,7 +6,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from labench.core.errors import SkipCase
+from labench.core.errors import SkipCase, shown
 from labench.workloads.base import (
     Implementation,
     Inputs,
@@ -60,15 +60,21 @@ def load_workload(name: str, search_dir: Path | None = None) -> Workload:
     if name in BUILTIN:
         return BUILTIN[name]()
     if ":" not in name:
-        raise WorkloadNotFound(f"unknown workload {name!r}")
+        raise WorkloadNotFound(f"unknown workload {shown(name)}")
     module_name, _, attribute = name.partition(":")
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise WorkloadNotFound(
+            f"cannot import module {shown(module_name)}: expected a module name such as "
+            "'my_workloads' or 'package.module' before the ':'"
+        )
     added = str(search_dir) if search_dir is not None else None
     if added is not None:
         sys.path.insert(0, added)
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise WorkloadNotFound(f"cannot import module {module_name!r}: {error}") from None
+        missing = f"no module named {shown(error.name)}" if error.name else str(error)
+        raise WorkloadNotFound(f"cannot import module {shown(module_name)}: {missing}") from None
     finally:
         if added is not None:
             sys.path.remove(added)
@@ -77,7 +83,7 @@ def load_workload(name: str, search_dir: Path | None = None) -> Workload:
         target = target()
     if not isinstance(target, Workload):
         raise WorkloadNotFound(
-            f"{name!r} is not a labench Workload subclass or instance "
+            f"{shown(name)} is not a labench Workload subclass or instance "
             f"(found {type(target).__name__})"
         )
     if not target.name:
