@@ -95,6 +95,9 @@ def _syntax_error(file: str, error: yaml.MarkedYAMLError) -> InputError:
     return InputError(f"{where}: invalid YAML: {problem}{context}")
 
 
+_WHAT = {"int": "an integer", "float": "a number", "bool": "true or false"}
+
+
 class _Builder:
     """Turns composed nodes into plain data while filling a SourceMap."""
 
@@ -120,9 +123,12 @@ class _Builder:
         its place, not a traceback."""
         try:
             return self.loader.construct_object(node, deep=True)
-        except ValueError as error:
+        except (ValueError, IndexError, KeyError) as error:  # IndexError: `!!int` of nothing
             shown = node.value if len(node.value) <= 20 else node.value[:20] + "..."
             reason = str(error).split(":")[0]
+            if not isinstance(error, ValueError):  # PyYAML's constructors index the text
+                kind = node.tag.rsplit(":", 1)[-1]
+                reason = f"expected {_WHAT.get(kind, kind)} after the tag !!{kind}"
             raise InputError(
                 f"{_location(self.source.file, node.start_mark)}: cannot read {shown!r}: {reason}"
             ) from None
