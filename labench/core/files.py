@@ -95,6 +95,11 @@ def read_json(path: Path, expected: str) -> Any:
             f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); "
             f"expected {expected} (is it truncated or damaged?)"
         ) from None
+    except ValueError as error:  # an integer of more digits than Python converts from text
+        reason = str(error).split(":")[0]
+        raise InputError(
+            f"{path}: a number too long to read ({reason}); expected {expected} (is it damaged?)"
+        ) from None
     except RecursionError:
         raise InputError(
             f"{path}: nested too deeply to be {expected} (a result file is at most a few levels "

@@ -104,6 +104,16 @@ def recover(result_path: Path, run_id: str | None = None) -> Result | None:
                 TornRecordWarning,
                 stacklevel=2,
             )
+        except RecursionError:
+            raise InputError(
+                f"{path}:{number}: damaged run journal: line {number} of {len(lines)} is nested "
+                "too deeply to be a record (a record is a few levels deep); refusing it"
+            ) from None
+        except ValueError as error:  # an integer of more digits than Python converts from text
+            raise InputError(
+                f"{path}:{number}: damaged run journal: line {number} of {len(lines)} holds a "
+                f"number too long to read ({str(error).split(':')[0]})"
+            ) from None
     if not documents:
         return None
     result = _header(path, documents[0])

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from labench.core.errors import InputError
+from labench.core.errors import InputError, shown, shown_name
 from labench.core.stats import Summary
 
 SCHEMA: Final = "labench.result/2"
@@ -217,7 +217,7 @@ class Result(_Model):
         seen: set[str] = set()
         for index, case in enumerate(self.cases):
             if case.key in seen:
-                raise ValueError(f"cases[{index}]: key {case.key!r} appears twice")
+                raise ValueError(f"cases[{index}]: key {shown(case.key)} appears twice")
             seen.add(case.key)
         return self
 
@@ -285,7 +285,7 @@ def from_document(path: Path, document: Any) -> Result:
         readable = ", ".join([*MIGRATIONS, SCHEMA])
         newer = isinstance(schema, str) and schema.startswith("labench.result/")
         raise InputError(
-            f"{path}: unsupported result schema {schema!r}; this labench reads {readable}"
+            f"{path}: unsupported result schema {shown(schema)}; this labench reads {readable}"
             + ("; it was probably written by a newer labench: upgrade to read it" if newer else "")
         )
     try:
@@ -320,8 +320,8 @@ def field_name(location: Sequence[str | int], document: Any = None) -> str:
             node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
             key = node.get("key") if isinstance(node, dict) else None
             if isinstance(key, str):
-                text += f" ({key!r})"
+                text += f" ({shown(key)})"
         else:
-            text += f".{part}" if text else str(part)
+            text += f".{shown_name(part)}" if text else shown_name(part)
             node = node.get(part) if isinstance(node, dict) else None
     return text or "(document)"

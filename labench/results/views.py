@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labench.core.errors import InputError
+from labench.core.errors import InputError, shown
 from labench.core.files import read_json
 from labench.results import model as results
 from labench.results import reader
@@ -131,7 +131,7 @@ def _from_pytest_benchmark(path: Path, document: dict[str, Any]) -> RunView:
             stats = benchmark.stats
             key = benchmark.fullname or benchmark.name
             if key in cases:
-                raise ValueError(f"benchmark {key!r} appears twice")
+                raise ValueError(f"benchmark {shown(key)} appears twice")
             cases[key] = Series(
                 status="ok",
                 median=stats.median,

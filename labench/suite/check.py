@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from labench.backends import BACKENDS, ComputesElsewhere, availability
 from labench.core.dtypes import ITEMSIZE
+from labench.core.errors import shown, shown_name
 from labench.core.host import total_memory
 from labench.suite.model import Benchmark, Claim, SuiteModel, as_list, resolve, sweep
 from labench.suite.size import case_count_problems
@@ -25,7 +26,8 @@ from labench.workloads import BUILTIN, Workload, WorkloadNotFound, load_workload
 def _dotted(path: ValuePath) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        name = shown_name(part)
+        text += f"[{part}]" if isinstance(part, int) else (f".{name}" if text else name)
     return text or "suite"
 
 
@@ -39,11 +41,11 @@ def structure_problem(issue: Any, source: SourceMap) -> str:
         hint = difflib.get_close_matches(str(key), allowed, n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
         return (
-            f"{source.key(path)}: {_dotted(parent)}: unknown key {key!r}{suggestion} "
+            f"{source.key(path)}: {_dotted(parent)}: unknown key {shown(key)}{suggestion} "
             f"(expected one of: {', '.join(allowed)})"
         )
     if kind == "missing":
-        return f"{source.value(path)}: {_dotted(path[:-1])}: missing required key {path[-1]!r}"
+        return f"{source.value(path)}: {_dotted(path[:-1])}: missing required key {shown(path[-1])}"
     message = issue["msg"]
     if kind == "labench":
         return f"{source.value(path)}: {_dotted(path)}: {message}"
@@ -53,7 +55,7 @@ def structure_problem(issue: Any, source: SourceMap) -> str:
         message = "expected a string that should " + message.removeprefix("String should ")
     else:
         message = message[0].lower() + message[1:]
-    return f"{source.value(path)}: {_dotted(path)}: {message}, got {issue['input']!r}"
+    return f"{source.value(path)}: {_dotted(path)}: {message}, got {shown(issue['input'])}"
 
 
 def _allowed_keys(parent: ValuePath) -> list[str]:
@@ -134,7 +136,7 @@ def _check_benchmark(
         spec = workload.params.get(name)
         if spec is None:
             problems.append(
-                f"{source.key(where)}: {_dotted(where)}: unknown parameter {name!r} of "
+                f"{source.key(where)}: {_dotted(where)}: unknown parameter {shown(name)} of "
                 f"{workload.name}; "
                 f"{_suggest(name, workload.params) if workload.params else 'it takes none'}"
             )
@@ -148,14 +150,14 @@ def _check_benchmark(
             got = value if bad is None else values[bad]
             problems.append(
                 f"{place}: {_dotted(where)}: expected {spec.describe()} "
-                f"or a list of them, got {got!r}"
+                f"or a list of them, got {shown(got)}"
             )
     implementations = benchmark.implementation_names(workload)
     for position, name in enumerate(benchmark.implementations or []):
         where = (*at, "implementations", position)
         if name not in workload.implementations:
             problems.append(
-                f"{source.value(where)}: {_dotted(where)}: unknown implementation {name!r} of "
+                f"{source.value(where)}: {_dotted(where)}: unknown implementation {shown(name)} of "
                 f"{workload.name}; {_suggest(name, workload.implementations)}"
             )
     for dtype in benchmark.dtype or ():
@@ -167,7 +169,7 @@ def _check_benchmark(
     if benchmark.baseline is not None and benchmark.baseline not in implementations:
         problems.append(
             f"{source.value((*at, 'baseline'))}: {_dotted((*at, 'baseline'))}: baseline "
-            f"{benchmark.baseline!r} is not among the implementations of this benchmark "
+            f"{shown(benchmark.baseline)} is not among the implementations of this benchmark "
             f"({', '.join(implementations)})"
         )
     for implementation in workload.implementations.values():
@@ -191,7 +193,7 @@ def _check_claim(
     if benchmark is None:
         return [
             f"{source.value((*at, 'benchmark'))}: {_dotted((*at, 'benchmark'))}: unknown "
-            f"benchmark {claim.benchmark!r}; "
+            f"benchmark {shown(claim.benchmark)}; "
             f"{_suggest(claim.benchmark, [b.id for b in model.benchmarks])}"
         ]
     workload = workloads.get(benchmark.id)
@@ -209,7 +211,7 @@ def _check_claim(
             if (*where, "implementation") in source.values:
                 where = (*where, "implementation")
             problems.append(
-                f"{source.value(where)}: {_dotted(where)}: {name!r} is not an implementation "
+                f"{source.value(where)}: {_dotted(where)}: {shown(name)} is not an implementation "
                 f"of benchmark {benchmark.id!r} ({', '.join(implementations)})"
             )
     selectable = [*workload.params, "threads", "dtype", "math", "cache"]
@@ -217,7 +219,7 @@ def _check_claim(
         if name not in selectable:
             where = (*at, "where", name)
             problems.append(
-                f"{source.key(where)}: {_dotted(where)}: cannot select on {name!r}; "
+                f"{source.key(where)}: {_dotted(where)}: cannot select on {shown(name)}; "
                 f"{_suggest(name, selectable)}"
             )
     return problems

@@ -8,19 +8,20 @@ implementations, parameters, baselines, claims, memory) in `suite_check`.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from labench.core.errors import InputError
-from labench.suite.case import Suite
+from labench.core.errors import InputError, shown
+from labench.suite.case import Case, Suite
 from labench.suite.check import check_meaning, structure_problem
 from labench.suite.model import (
     FORMAT_VERSION,
     SuiteModel,
 )
-from labench.suite.selection import ClaimSelectionError, pair_up
+from labench.suite.selection import ClaimSelectionError, pair_up, sides
 from labench.suite.yamlsource import SourceMap, load_yaml, parse_yaml
 
 
@@ -55,7 +56,7 @@ def _resolve(
     version = data.get("labench")
     if version != FORMAT_VERSION:
         where = source.value(("labench",)) if "labench" in data else source.value(())
-        got = "no 'labench' key" if "labench" not in data else f"version {version!r}"
+        got = "no 'labench' key" if "labench" not in data else f"version {shown(version)}"
         raise InputError(
             f"{where}: unsupported suite format: expected 'labench: {FORMAT_VERSION}' "
             f"(the format this labench reads), got {got}"
@@ -75,12 +76,25 @@ def _resolve(
 
 
 def _claim_selection_problems(suite: Suite) -> list[str]:
-    """A claim whose sides select no case, or several at once, could never be judged."""
-    planned = suite.cases()
+    """A claim whose sides select no case, or several at once, could never be judged. Each
+    claim is paired against the cases of the implementations it names only (the others play no
+    side), so many claims on a large sweep do not each walk every case."""
+    if not suite.model.claims:
+        return []  # making every case costs as much as the rest of loading
+    named: dict[tuple[str, str], list[tuple[int, Case]]] = {}
+    for position, case in enumerate(suite.cases()):
+        named.setdefault((case.benchmark, case.implementation), []).append((position, case))
     problems = []
     for index, claim in enumerate(suite.model.claims):
+        implementations = dict.fromkeys(side.implementation for side in sides(claim).values())
+        rows = [  # in the order the suite plans them, as pair_up would see them
+            case
+            for _, case in heapq.merge(
+                *(named.get((claim.benchmark, name), []) for name in implementations)
+            )
+        ]
         try:
-            pair_up(claim, planned)
+            pair_up(claim, rows)
         except ClaimSelectionError as error:
             at = ("claims", index, claim.comparison_key)
             problems.append(f"{suite.source.value(at)}: claims[{index}] {claim.id!r}: {error}")

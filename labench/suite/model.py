@@ -15,11 +15,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pydantic_core import PydanticCustomError
 
 from labench.core.dtypes import DEFAULT_MATH, DTYPES, MATH_MODES
+from labench.core.errors import shown
 
 if TYPE_CHECKING:
     from labench.workloads import Workload
 
 FORMAT_VERSION = 1
+MAX_CASES = 100_000
+"""The most a suite's `max_cases` may allow: 100,000 cases are over a day of sampling at the
+default settings, and loading a suite costs about ten microseconds a case (its sweep's points
+are checked, its cases made), so a second at this limit. A larger limit would let one line make
+loading, let alone running, last for days."""
 CACHE_MODES = ("warm", "cold")
 CacheMode = Literal["warm", "cold"]
 ThreadSpec = int | Literal["max"]
@@ -38,7 +44,7 @@ def _threads(value: Any) -> tuple[ThreadSpec, ...]:
         raise PydanticCustomError(
             "labench",
             "expected a positive integer, 'max', or a list of them, got {got}",
-            {"got": repr(value)},
+            {"got": shown(value)},
         )
     return tuple(dict.fromkeys(items))
 
@@ -52,7 +58,7 @@ def _choices(known: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
             raise PydanticCustomError(
                 "labench",
                 "expected one of {known} or a list of them, got {got}",
-                {"known": ", ".join(known), "got": repr(value)},
+                {"known": ", ".join(known), "got": shown(value)},
             )
         return tuple(dict.fromkeys(items))
 
@@ -192,7 +198,7 @@ class Benchmark(Measurement):
 def _one_thread_spec(value: Any) -> ThreadSpec:
     if value != "max" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
         raise PydanticCustomError(
-            "labench", "expected a positive integer or 'max', got {got}", {"got": repr(value)}
+            "labench", "expected a positive integer or 'max', got {got}", {"got": shown(value)}
         )
     spec: ThreadSpec = value
     return spec
@@ -218,7 +224,7 @@ def _side(value: Any) -> Any:
             "labench",
             "expected an implementation name or a mapping with 'implementation' and "
             "optionally 'threads', 'dtype' and 'math', got {got}",
-            {"got": repr(value)},
+            {"got": shown(value)},
         )
     return value
 
@@ -321,7 +327,11 @@ class SuiteModel(_Strict):
     max_cases: (
         Annotated[
             int,
-            Field(ge=1, description="cases the suite may hold; default 10,000 (a guard on sweeps)"),
+            Field(
+                ge=1,
+                le=MAX_CASES,
+                description="cases the suite may hold; default 10,000 (a guard on sweeps)",
+            ),
         ]
         | None
     ) = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
+from labench.core.errors import shown
 from labench.core.host import resolve_threads
 from labench.suite.model import Claim, Pick, ThreadSpec, as_list
 
@@ -106,7 +107,7 @@ def pair_up(claim: Claim, rows: Iterable[R]) -> list[dict[str, R]]:
         raise ClaimSelectionError(
             "selects no case: no point of benchmark "
             f"{claim.benchmark!r} has {' and '.join(_describe(p) for p in picks.values())}"
-            + (f" with {claim.where}" if claim.where else "")
+            + (f" with {shown(claim.where, 200)}" if claim.where else "")
         )
     return paired
 

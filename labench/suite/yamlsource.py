@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from labench.core.errors import InputError
+from labench.core.errors import InputError, shown
 from labench.core.files import read_input
 from labench.suite.yamllimits import MAX_BYTES, LimitedComposer, LimitedScanner, Refused
 
@@ -95,6 +95,9 @@ def _syntax_error(file: str, error: yaml.MarkedYAMLError) -> InputError:
     return InputError(f"{where}: invalid YAML: {problem}{context}")
 
 
+_WHAT = {"int": "an integer", "float": "a number", "bool": "true or false"}
+
+
 class _Builder:
     """Turns composed nodes into plain data while filling a SourceMap."""
 
@@ -106,7 +109,7 @@ class _Builder:
         self.source.values[path] = _location(self.source.file, node.start_mark)
         if node.tag not in _PLAIN_TAGS:
             raise InputError(
-                f"{self.source.values[path]}: the YAML tag {node.tag!r} is not allowed; "
+                f"{self.source.values[path]}: the YAML tag {shown(node.tag)} is not allowed; "
                 "a suite holds plain data only (mappings, lists, strings, numbers, booleans)"
             )
         if isinstance(node, yaml.MappingNode):
@@ -120,9 +123,12 @@ class _Builder:
         its place, not a traceback."""
         try:
             return self.loader.construct_object(node, deep=True)
-        except ValueError as error:
+        except (ValueError, IndexError, KeyError) as error:  # IndexError: `!!int` of nothing
             shown = node.value if len(node.value) <= 20 else node.value[:20] + "..."
             reason = str(error).split(":")[0]
+            if not isinstance(error, ValueError):  # PyYAML's constructors index the text
+                kind = node.tag.rsplit(":", 1)[-1]
+                reason = f"expected {_WHAT.get(kind, kind)} after the tag !!{kind}"
             raise InputError(
                 f"{_location(self.source.file, node.start_mark)}: cannot read {shown!r}: {reason}"
             ) from None
@@ -144,7 +150,7 @@ class _Builder:
                     continue
                 first = self.source.keys[key_path]
                 raise InputError(
-                    f"{key_place}: duplicate key {key!r} (first written at line {first.line})"
+                    f"{key_place}: duplicate key {shown(key)} (first written at line {first.line})"
                 )
             self.source.keys[key_path] = key_place
             result[key] = self.build(value_node, key_path)
@@ -189,11 +195,30 @@ def _refuse_oversized(size: int, file: str) -> None:
         )
 
 
+def _unreadable(file: str, text: str, error: yaml.reader.ReaderError) -> InputError:
+    """A character YAML does not allow (a control character, a lone surrogate), at its line
+    and column, counted as PyYAML counts them."""
+    before = text[: error.position]
+    line_start = max(before.rfind(mark) for mark in "\n\r\x85\u2028\u2029") + 1
+    where = Location(file, len(_LINE_BREAK.findall(before)) + 1, len(before) - line_start + 1)
+    character = error.character if isinstance(error.character, int) else ord(error.character)
+    return InputError(
+        f"{where}: invalid YAML: the character U+{character:04X} is not allowed in a YAML file "
+        "(a control character or an unpaired surrogate; is this a text file?)"
+    )
+
+
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse YAML text; `file` is only used to word locations."""
     _refuse_oversized(len(text.encode("utf-8", "surrogatepass")), file)
     source = SourceMap(file)
-    loader = _SuiteLoader(text)
+    try:
+        loader = _SuiteLoader(text)  # checks every character before anything is parsed
+    except yaml.reader.ReaderError as error:
+        raise _unreadable(file, text, error) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -203,7 +228,9 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         raise InputError(f"{_location(file, refusal.mark)}: {refusal.reason}") from None
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(file, error) from None
+    except yaml.reader.ReaderError as error:
+        raise _unreadable(file, text, error) from None
     except yaml.YAMLError as error:
-        raise InputError(f"{file}: invalid YAML: {error}") from None
+        raise InputError(f"{file}: invalid YAML: {' '.join(str(error).split())}") from None
     finally:
         loader.dispose()

@@ -7,7 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from labench.core.errors import SkipCase
+from labench.core.errors import SkipCase, shown
 from labench.workloads.base import (
     Implementation,
     Inputs,
@@ -61,15 +61,21 @@ def load_workload(name: str, search_dir: Path | None = None) -> Workload:
     if name in BUILTIN:
         return BUILTIN[name]()
     if ":" not in name:
-        raise WorkloadNotFound(f"unknown workload {name!r}")
+        raise WorkloadNotFound(f"unknown workload {shown(name)}")
     module_name, _, attribute = name.partition(":")
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise WorkloadNotFound(
+            f"cannot import module {shown(module_name)}: expected a module name such as "
+            "'my_workloads' or 'package.module' before the ':'"
+        )
     added = str(search_dir) if search_dir is not None else None
     if added is not None:
         sys.path.insert(0, added)
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise WorkloadNotFound(f"cannot import module {module_name!r}: {error}") from None
+        missing = f"no module named {shown(error.name)}" if error.name else str(error)
+        raise WorkloadNotFound(f"cannot import module {shown(module_name)}: {missing}") from None
     finally:
         if added is not None:
             sys.path.remove(added)
@@ -86,22 +92,23 @@ def load_workload(name: str, search_dir: Path | None = None) -> Workload:
         target = target()
     if not isinstance(target, Workload):
         raise WorkloadNotFound(
-            f"{name!r} is not a labench Workload subclass or instance "
+            f"{shown(name)} is not a labench Workload subclass or instance "
             f"(found {type(target).__name__})"
         )
-    missing = [
+    undefined = [
         method
         for method in ("make_inputs", "reference")
         if getattr(type(target), method) is getattr(Workload, method)
     ]
-    if missing:
+    if undefined:
         raise WorkloadNotFound(
-            f"{name!r} does not define {' or '.join(missing)}: a workload makes its inputs and "
+            f"{shown(name)} does not define {' or '.join(undefined)}: a workload makes its "
+            "inputs and "
             "computes the float64 reference every implementation is checked against"
         )
     if not target.implementations:
         raise WorkloadNotFound(
-            f"{name!r} has no implementation: mark at least one method with @implementation"
+            f"{shown(name)} has no implementation: mark at least one method with @implementation"
         )
     if not target.name:
         target.name = name
