@@ -16,7 +16,8 @@ from labench.commands.terminal import PIPE_WIDTH, console_width
 from labench.judge.compare import compare
 from labench.present.comparison import render_json, render_markdown, render_table, split_key
 from labench.present.format import format_seconds
-from labench.present.report import CACHE_NOTE, COLD_NOTE, ERROR_NOTE, results_tables
+from labench.present.grid import CACHE_NOTE, COLD_NOTE, ERROR_NOTE
+from labench.present.report import results_tables
 from labench.results import reader
 from labench.results.views import run_view
 

@@ -5,7 +5,8 @@ from io import StringIO
 from conftest import measured_case, synthetic_result
 from rich.console import Console
 
-from labench.present.report import result_grids, results_tables
+from labench.present.grid import result_grids
+from labench.present.report import results_tables
 from labench.results import reader
 from labench.results.model import Result
 

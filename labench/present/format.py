@@ -8,6 +8,7 @@ from typing import Any
 from rich import box
 from rich.cells import cell_len
 from rich.table import Table
+from rich.text import Text
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -59,3 +60,8 @@ def kept_whole(heading: str, cells: list[str]) -> dict[str, Any]:
     as its longest cell, folded onto a second line, never cut short, where even the other
     columns' wrapping leaves too little room."""
     return {"width": max(cell_len(text) for text in [heading, *cells]), "overflow": "fold"}
+
+
+def dim_lines(notes: list[str]) -> list[Text]:
+    """Notes under a table, dimmed."""
+    return [Text(note, style="dim") for note in notes]

@@ -21,10 +21,11 @@ from typing import Any
 from labench.core.errors import InputError
 from labench.judge.compare import Comparison, compare, environment_differences
 from labench.judge.history import History, build, result_files
+from labench.present.claims import claim_value_text
 from labench.present.comparison import comparison_headers, comparison_rows, comparison_summary
+from labench.present.grid import result_grids
 from labench.present.history import step_rows
 from labench.present.machine import environment_rows
-from labench.present.report import claim_value_text, result_grids
 from labench.results import ceilings, reader
 from labench.results import model as results
 from labench.results.model import Result
@@ -203,7 +204,7 @@ def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]
 
 def _histories(loaded: list[Result], figures: bool) -> list[dict[str, Any]]:
     """A history per machine with enough runs: the steps table and the charts."""
-    from labench.present.plot import history_figures
+    from labench.present.plot_history import history_figures
 
     machines: dict[str, list[Result]] = {}
     for result in loaded:

@@ -9,31 +9,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from labench.core.dtypes import DEFAULT_MATH
 from labench.core.errors import InputError
-from labench.judge.history import CaseHistory, History
 from labench.judge.scaling import fitted_exponents, swept
 from labench.judge.speedups import speedups
-from labench.results.ceilings import Ceilings, GpuCeiling
+from labench.present.figure import Figure, group_names, new_figure, varying_names
+from labench.present.plot_roofline import roofline_figure
+from labench.results.ceilings import Ceilings
 from labench.results.model import CaseResult, Result, Timing
 
 FD_METHODS = ("fd_forward", "fd_central", "complex_step")
 FIGURE_FORMATS = ("png", "svg", "pdf")
-
-
-@dataclass
-class Figure:
-    name: str
-    """A slug: the file name `labench plot` writes, an anchor on the page."""
-    figure: Any  # matplotlib.figure.Figure
-    title: str = ""
-    """What the figure shows, in words: its heading, and its caption on the page."""
 
 
 def write_figures(
@@ -83,16 +73,7 @@ def figures(result: Result, ceilings: Ceilings | None) -> Iterator[Figure]:
             yield _speedup_bars(benchmark, cases, gains, result.suite.baselines.get(benchmark))
     rated = [case for case in measured if case.metrics.get("flops") and case.metrics.get("bytes")]
     if rated:
-        yield _roofline(rated, ceilings)
-
-
-def _new(name: str, heading: str) -> tuple[Figure, Any]:
-    from matplotlib.figure import Figure as MatplotlibFigure
-
-    figure = MatplotlibFigure(figsize=(7, 4.5), layout="constrained")
-    axes = figure.add_subplot()
-    axes.set_title(heading, fontsize=10)
-    return Figure(name, figure, heading), axes
+        yield roofline_figure(rated, ceilings)
 
 
 def _series(
@@ -193,7 +174,7 @@ def _error_bars(line: list[CaseResult]) -> np.ndarray:
 
 def _scaling(benchmark: str, cases: list[CaseResult], parameter: str) -> Figure:
     """Median time vs size, log-log, with the fitted power of each line in its label."""
-    made, axes = _new(
+    made, axes = new_figure(
         f"scaling-{benchmark}-{parameter}", f"{benchmark}: time per call as {parameter} grows"
     )
     for name, line in _series(cases, parameter, _others(cases, parameter)).items():
@@ -209,7 +190,7 @@ def _scaling(benchmark: str, cases: list[CaseResult], parameter: str) -> Figure:
 
 def _error_vs_step(benchmark: str, cases: list[CaseResult]) -> Figure:
     """The V curve: truncation error falls with h, rounding error grows as h shrinks."""
-    made, axes = _new(
+    made, axes = new_figure(
         f"gradient-error-vs-step-{benchmark}",
         f"{benchmark}: finite-difference error against the step h",
     )
@@ -224,7 +205,7 @@ def _error_vs_step(benchmark: str, cases: list[CaseResult]) -> Figure:
 
 def _fd_cost(benchmark: str, cases: list[CaseResult]) -> Figure:
     """How many analytic gradients one finite-difference gradient costs, as n grows."""
-    made, axes = _new(
+    made, axes = new_figure(
         f"gradient-cost-ratio-{benchmark}",
         f"{benchmark}: cost of finite differences over the analytic gradient",
     )
@@ -270,7 +251,7 @@ def _point(case: CaseResult, *ignored: str) -> tuple[Any, ...]:
 
 def _lowrank_error(benchmark: str, cases: list[CaseResult]) -> Figure:
     """Reconstruction error vs rank, against the Eckart-Young optimum no rank-k matrix beats."""
-    made, axes = _new(
+    made, axes = new_figure(
         f"lowrank-error-vs-rank-{benchmark}", f"{benchmark}: reconstruction error against rank"
     )
     factored = [case for case in cases if case.implementation != "dense"]
@@ -289,7 +270,7 @@ def _lowrank_error(benchmark: str, cases: list[CaseResult]) -> Figure:
 
 def _lowrank_speedup(benchmark: str, cases: list[CaseResult]) -> Figure:
     """Dense time / factored time vs rank; below 1 the factorization no longer pays."""
-    made, axes = _new(
+    made, axes = new_figure(
         f"lowrank-speedup-vs-rank-{benchmark}",
         f"{benchmark}: speedup of the factored product over dense, against rank",
     )
@@ -309,12 +290,12 @@ def _speedup_bars(
     from 1x (faster) or falling from it (slower) on a log scale, so 0.01x is as plain as 100x.
     A group is named by what varies between groups only (n=64, 2 threads), never by its key.
     The error bars carry the case's own 95% CI (the baseline's median is taken as exact)."""
-    names = _group_names(cases)
+    names = group_names(cases)
     groups = list(dict.fromkeys(names.values()))
     implementations = list(dict.fromkeys(case.implementation for case in cases))
-    varying = _varying_names(cases)
+    varying = varying_names(cases)
     heading = f"{benchmark}: speedup over {baseline or 'the baseline'}"
-    made, axes = _new(
+    made, axes = new_figure(
         f"speedup-{benchmark}", heading + (f", by {' and '.join(varying)}" if varying else "")
     )
     width = 0.8 / len(implementations)
@@ -358,166 +339,3 @@ def _speedup_bars(
     return made
 
 
-def _coordinates(case: CaseResult) -> dict[str, str]:
-    """Where a case's group sits, each coordinate written for a reader."""
-    found = {name: f"{name}={value}" for name, value in case.params.items()}
-    found["threads"] = f"{case.threads} thread" + ("s" if case.threads != 1 else "")
-    found["dtype"] = case.dtype
-    found["cache"] = f"{case.cache} cache"
-    found["math"] = case.math
-    return found
-
-
-def _varying_names(cases: list[CaseResult]) -> list[str]:
-    """The coordinates that take more than one value across these cases."""
-    seen: dict[str, set[str]] = {}
-    for case in cases:
-        for name, text in _coordinates(case).items():
-            seen.setdefault(name, set()).add(text)
-    return [name for name, texts in seen.items() if len(texts) > 1]
-
-
-def _case_names(cases: list[CaseResult]) -> dict[str, str]:
-    """Each case named by its implementation and what else varies (`numba n=64, 2 threads`)."""
-    groups = _group_names(cases)
-    return {
-        case.key: case.implementation
-        + ("" if groups[case.key] == "all cases" else " " + groups[case.key])
-        for case in cases
-    }
-
-
-def _group_names(cases: list[CaseResult]) -> dict[str, str]:
-    """Each case's group, named by what varies between the groups (`n=64, 2 threads`); the
-    benchmark's only group is named `all cases`."""
-    varying = _varying_names(cases)
-    return {
-        case.key: ", ".join(_coordinates(case)[name] for name in varying) or "all cases"
-        for case in cases
-    }
-
-
-def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
-    """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine;
-    cold-cache points (triangles) beside warm ones (circles), so the cache's share shows."""
-    made, axes = _new(
-        "roofline",
-        "Roofline: achieved GFLOP/s against arithmetic intensity"
-        + ("" if ceilings else "\n(no roofs yet: labench calibrate measures them)"),
-    )
-    intensity = np.array([_intensity(case) for case in cases])
-    for (label, cache), group in itertools.groupby(
-        sorted(
-            zip(intensity, cases, strict=True),
-            key=lambda item: (item[1].benchmark, item[1].implementation, item[1].cache),
-        ),
-        key=lambda item: (f"{item[1].benchmark} {item[1].implementation}", item[1].cache),
-    ):
-        points = list(group)
-        axes.scatter(
-            [point[0] for point in points],
-            [point[1].metrics.get("gflops") for point in points],
-            label=f"{label} ({cache})",
-            marker="v" if cache == "cold" else "o",
-            s=18,
-        )
-    if ceilings is not None:
-        span = np.logspace(np.log10(intensity.min() / 2), np.log10(intensity.max() * 2), 200)
-        for ceiling in ceilings.cpu:
-            name = f"CPU {ceiling.threads} thr"
-            for dtype, peak, style in (
-                ("float64", ceiling.gflops_float64, "-"),
-                ("float32", ceiling.gflops_float32, ":"),
-            ):
-                axes.plot(
-                    span,
-                    np.minimum(peak, span * ceiling.gbps),
-                    style,
-                    linewidth=1,
-                    label=f"roof {name} {dtype}",
-                )
-            if ceiling.gbps_read is not None:
-                peak = max(ceiling.gflops_float64, ceiling.gflops_float32)
-                axes.plot(
-                    span,
-                    np.minimum(peak, span * ceiling.gbps_read),
-                    "--",
-                    linewidth=1,
-                    label=f"read roof {name}",
-                )
-        if ceilings.gpu is not None:
-            _gpu_roofs(axes, span, ceilings.gpu)
-    axes.set(
-        xscale="log", yscale="log", xlabel="arithmetic intensity (flop/byte)", ylabel="GFLOP/s"
-    )
-    axes.legend(fontsize=6, ncol=2)
-    return made
-
-
-def _gpu_roofs(axes: Any, span: np.ndarray, gpu: GpuCeiling) -> None:
-    """One roof per precision the GPU's GEMM sweep measured, under its copy bandwidth."""
-    for roof in gpu.gemm:
-        math = "" if roof.math == DEFAULT_MATH else f"+{roof.math}"
-        axes.plot(
-            span,
-            np.minimum(roof.gflops, span * gpu.gbps),
-            "-" if roof.dtype == "float64" else ":",
-            linewidth=1,
-            label=f"roof GPU {roof.dtype}{math}",
-        )
-
-
-def _intensity(case: CaseResult) -> float:
-    """Flops per byte moved; `figures` passes only cases that have both (`rated`)."""
-    flops, moved = case.metrics.get("flops"), case.metrics.get("bytes")
-    assert flops and moved, f"{case.key} has no flops or bytes"
-    return flops / moved
-
-
-def history_figures(history: History) -> Iterator[Figure]:
-    """One figure per benchmark: each case's medians over the runs, relative to its first
-    level, the fitted levels dashed, and a triangle where a step starts (up: slower)."""
-    from matplotlib.ticker import MaxNLocator
-
-    by_benchmark: dict[tuple[str, str], list[CaseHistory]] = {}
-    for case in history.cases:
-        by_benchmark.setdefault((case.suite, case.benchmark), []).append(case)
-    measured = {case.key: case for run in history.runs for case in run.cases}
-    for (suite, benchmark), cases in by_benchmark.items():
-        made, axes = _new(
-            f"history-{suite}-{benchmark}",
-            f"{suite} {benchmark} on machine {history.machine}: time over the runs, steps marked",
-        )
-        names = _case_names([measured[case.key] for case in cases if case.key in measured])
-        for case in cases:
-            first = case.fit.levels[0][2]
-            runs = [point.run + 1 for point in case.points]
-            (line,) = axes.plot(
-                runs,
-                [point.median / first for point in case.points],
-                "o-",
-                markersize=3,
-                linewidth=1,
-                label=names.get(case.key, case.key.split("/", 1)[1]),
-            )
-            for start, stop, level in case.fit.levels:
-                axes.plot(
-                    [runs[start], runs[stop - 1]],
-                    [level / first] * 2,
-                    "--",
-                    color=line.get_color(),
-                    linewidth=1.5,
-                )
-            for step, point in case.step_points():
-                axes.plot(
-                    point.run + 1,
-                    step.after / first,
-                    "^" if step.ratio > 1 else "v",
-                    color="red" if step.ratio > 1 else "green",
-                    markersize=9,
-                )
-        axes.axhline(1.0, color="grey", linewidth=0.8)
-        axes.set(xlabel=f"run (in {history.ordered_by} order)", ylabel="time / first level")
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.legend(fontsize=6)
-        yield made

@@ -95,6 +95,14 @@ def load_workload(name: str, search_dir: Path | None = None) -> Workload:
             f"{shown(name)} is not a labench Workload subclass or instance "
             f"(found {type(target).__name__})"
         )
+    _refuse_incomplete(target, name)
+    if not target.name:
+        target.name = name
+    return target
+
+
+def _refuse_incomplete(target: Workload, name: str) -> None:
+    """A workload that could never run: no inputs, no reference, or nothing to time."""
     undefined = [
         method
         for method in ("make_inputs", "reference")
@@ -103,16 +111,12 @@ def load_workload(name: str, search_dir: Path | None = None) -> Workload:
     if undefined:
         raise WorkloadNotFound(
             f"{shown(name)} does not define {' or '.join(undefined)}: a workload makes its "
-            "inputs and "
-            "computes the float64 reference every implementation is checked against"
+            "inputs and computes the float64 reference every implementation is checked against"
         )
     if not target.implementations:
         raise WorkloadNotFound(
             f"{shown(name)} has no implementation: mark at least one method with @implementation"
         )
-    if not target.name:
-        target.name = name
-    return target
 
 
 def _is_workload(value: object) -> bool:
