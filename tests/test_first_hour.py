@@ -169,3 +169,19 @@ def test_help_shows_no_type_tag_beside_an_on_off_flag():
     quick = next(line for line in shown.splitlines() if "--quick" in line)
     assert "<bool>" not in quick and "--no-quick" in quick
     assert "<float" in next(line for line in shown.splitlines() if "--max-time" in line)
+
+
+def test_help_does_not_break_a_sentence_where_the_docstring_wrapped():
+    import os
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "labench", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"COLUMNS": "200"},
+    ).stdout
+    history = next(line for line in shown.splitlines() if " history " in line)
+    assert "git knows the commits, else in time order" in history  # one line at 200 columns

@@ -12,24 +12,22 @@ import json
 import os
 import platform
 import signal
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from typer._click.core import Command
 
-from labench.commands.run_options import FullTable, RunOptions, as_typer_parameters
+from labench.commands import readers
+from labench.commands.run_options import RunOptions, as_typer_parameters
 from labench.commands.terminal import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
-    EXIT_USAGE,
     console,
-    errors,
+    reports_input_errors,
 )
 from labench.core.errors import InputError
 
@@ -73,25 +71,6 @@ def versions(
         console.print(context.get_help())
         raise typer.Exit()
 
-Arguments = ParamSpec("Arguments")
-Returned = TypeVar("Returned")
-
-
-def reports_input_errors(command: Callable[Arguments, Returned]) -> Callable[Arguments, Returned]:
-    """Unusable input is a message and exit code 2, never a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Returned:
-        try:
-            return command(*args, **kwargs)
-        except InputError as error:
-            for problem in error.problems:
-                errors.print(
-                    f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True
-                )
-            raise typer.Exit(EXIT_USAGE) from None
-
-    return wrapper
 
 
 @app.command()
@@ -154,87 +133,13 @@ def compare_runs(
         raise typer.Exit(EXIT_FAILED)
 
 
-@app.command()
-@reports_input_errors
-def history(
-    sources: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Result files, or folders of them (every *.json inside).", show_default=False
-        ),
-    ],
-    filters: Annotated[
-        list[str] | None,
-        typer.Option("--filter", "-k", help="Only cases whose benchmark id or key matches."),
-    ] = None,
-    machine: Annotated[
-        str | None, typer.Option(help="The machine to follow (needed when runs come from several).")
-    ] = None,
-    threshold: Annotated[
-        str, typer.Option(help="Smallest change of level reported as a step.")
-    ] = "5%",
-    fail_on_step: Annotated[
-        bool, typer.Option(help="Exit 1 when the newest run starts a slower step.")
-    ] = False,
-    series: Annotated[
-        bool, typer.Option(help="Show every case's series run by run, not only the steps.")
-    ] = True,
-) -> None:
-    """Each case over the runs of one machine (in commit order when git knows the commits,
-    else in time order): medians with CIs, and the steps where the level changed."""
-    from labench.judge.compare import parse_threshold
-    from labench.judge.history import build, load_all
-    from labench.present.history import render_history
-
-    found = build(load_all(sources), machine, filters or [], parse_threshold(threshold))
-    render_history(found, console, series)
-    if fail_on_step and found.gate():
-        raise typer.Exit(EXIT_FAILED)
+app.command()(readers.history)
 
 
-@app.command()
-@reports_input_errors
-def report(
-    sources: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Result files, or folders of them (every *.json inside).", show_default=False
-        ),
-    ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")],
-    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
-) -> None:
-    """One self-contained HTML page: machines, result tables, claims, comparisons, figures and,
-    with several runs of a machine, its history with the steps marked."""
-    from labench.core.files import refuse_to_overwrite
-    from labench.present.html import write
-
-    refuse_to_overwrite(output, force, "a report")
-    write(sources, output)
-    console.print(f"wrote {output}", highlight=False)
+app.command()(readers.report)
 
 
-@app.command()
-@reports_input_errors
-def export(
-    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-    output_format: Annotated[
-        str, typer.Option("--format", help="pytest-benchmark (the only format so far).")
-    ] = "pytest-benchmark",
-    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
-) -> None:
-    """Write a labench run in another tool's format."""
-    from labench.core.files import refuse_to_overwrite
-    from labench.results import reader
-    from labench.results.views import to_pytest_benchmark
-
-    if output_format != "pytest-benchmark":
-        raise InputError(f"--format: expected pytest-benchmark, got {output_format!r}")
-    refuse_to_overwrite(output, force, "a file")
-    document = to_pytest_benchmark(reader.load(result_file))
-    output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    console.print(f"wrote {len(document['benchmarks'])} benchmarks to {output}", highlight=False)
+app.command()(readers.export)
 
 
 @app.command()
@@ -359,50 +264,10 @@ def calibrate(
     console.print(f"saved {path}", highlight=False)
 
 
-@app.command()
-@reports_input_errors
-def plot(
-    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the figures.")],
-    formats: Annotated[
-        list[str] | None, typer.Option("--format", help="png (default), svg or pdf; repeatable.")
-    ] = None,
-) -> None:
-    """Figures of a run: scaling, gradient error vs step, low-rank error and speedup vs rank,
-    speedups, and the roofline under this machine's measured ceilings."""
-    from labench.present.plot import FIGURE_FORMATS, write_figures
-    from labench.results import ceilings, reader
-
-    chosen = formats or ["png"]
-    unknown = sorted(set(chosen) - set(FIGURE_FORMATS))
-    if unknown:
-        raise InputError(
-            f"--format {', '.join(unknown)}: expected one of {', '.join(FIGURE_FORMATS)}"
-        )
-    result = reader.load(result_file)
-    roofs = ceilings.load(result.environment.machine_id)
-    written = write_figures(result, output, chosen, roofs)
-    for path in written:
-        console.print(f"wrote {path}", highlight=False)
-    if not written:
-        console.print("nothing to plot: the run has no measured case")
+app.command()(readers.plot)
 
 
-@app.command()
-@reports_input_errors
-def show(
-    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
-    full_table: FullTable = False,
-    latency: Annotated[
-        bool,
-        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
-    ] = False,
-) -> None:
-    """Re-render a saved run."""
-    from labench.present.report import render_result
-    from labench.results import reader
-
-    render_result(reader.load(result_file), console, full_table, latency)
+app.command()(readers.show)
 
 
 @app.command()
@@ -430,10 +295,15 @@ def main() -> None:
 
 
 def plain_flags(command: Command) -> None:
-    """No `<bool>` type beside an on/off flag in `--help`: `--quick / --no-quick` says it all.
-    (typer carries its own copy of click, so options are recognised by what they are.)"""
+    """Help that reads as prose: no `<bool>` type beside an on/off flag (`--quick / --no-quick`
+    says it all), and a docstring's wrapped lines joined into paragraphs, so `--help` does not
+    break a sentence where the source file did. (typer carries its own copy of click, so
+    options are recognised by what they are.)"""
     for param in command.params:
         if getattr(param, "is_flag", False):
             param.metavar = ""
+    if command.help:
+        paragraphs = command.help.strip().split("\n\n")
+        command.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
     for sub in getattr(command, "commands", {}).values():
         plain_flags(sub)

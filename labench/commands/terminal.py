@@ -8,9 +8,15 @@ Exit codes: 0 ok; 1 a case was wrong or errored, a claim failed, or a regression
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
+import typer
 from rich.console import Console
+from rich.markup import escape
+
+from labench.core.errors import InputError
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNDECIDED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 3, 130, 143
 
@@ -29,3 +35,24 @@ def console_width(is_terminal: bool, environ: Mapping[str, str] = os.environ) ->
 
 console = Console(width=console_width(Console().is_terminal))
 errors = Console(stderr=True, width=console_width(Console(stderr=True).is_terminal))
+
+
+Arguments = ParamSpec("Arguments")
+Returned = TypeVar("Returned")
+
+
+def reports_input_errors(command: Callable[Arguments, Returned]) -> Callable[Arguments, Returned]:
+    """Unusable input is a message and exit code 2, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Returned:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            for problem in error.problems:
+                errors.print(
+                    f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True
+                )
+            raise typer.Exit(EXIT_USAGE) from None
+
+    return wrapper
