@@ -324,3 +324,22 @@ def test_every_quick_suite_table_fits_100_columns(quick_run):
     benchmarks = {case.benchmark for case in result.cases if unavailable(case)}
     notes = [line for line in narrow if line.startswith("cupy") and "not run" in line]
     assert len(notes) == len(benchmarks)  # one note per table, whatever its rows
+
+
+def test_one_process_comparisons_show_no_p_value_and_say_why(tmp_path):
+    """A tiny p beside `unsure` reads as a contradiction: for one process per run the table
+    shows none, and says why once; the JSON output keeps the number."""
+    from labench.present.comparison import comparison_tables
+
+    base = synthetic_result([measured_case(median=1e-5, n=n, seed=n) for n in (1, 2)])
+    new = synthetic_result([measured_case(median=2e-5, n=n, seed=9 + n) for n in (1, 2)])
+    comparison = compare([run_view(base, "a.json"), run_view(new, "b.json")])
+    assert all(v.basis == "one process" and v.p_value < 1e-6 for v in comparison.verdicts[0])
+    tables, said = comparison_tables(comparison)
+    assert any(line.startswith("p: none shown") for line in said)
+    console = Console(file=StringIO(), width=100, color_system=None)
+    for table in tables:
+        console.print(table)
+    assert "e-" not in console.file.getvalue()  # no p-value in the rows
+    cases = json.loads(render_json(comparison))["runs"][0]["cases"]
+    assert all(case["p_value"] < 1e-6 for case in cases)

@@ -39,7 +39,12 @@ def _ratio_text(verdict: Verdict) -> str:
 
 
 def _p_text(verdict: Verdict) -> str:
-    return "-" if verdict.p_value is None else f"{verdict.p_value:.2g}"
+    """The test's p-value, but none for a case measured in one process per run: its samples,
+    however many, share one draw of the placement lottery, and a tiny p beside `unsure` would
+    read as a contradiction (the JSON output keeps it)."""
+    if verdict.p_value is None or verdict.basis == "one process":
+        return "-"
+    return f"{verdict.p_value:.2g}"
 
 
 def comparison_rows(comparison: Comparison) -> list[list[str]]:
@@ -215,6 +220,13 @@ def split_key(key: str) -> KeyParts | None:
 
 
 SAID_ONCE = ("based on",)
+
+
+def _why(basis: str) -> list[str]:
+    """What a basis said once means for the p column."""
+    if basis != "one process":
+        return []
+    return ["p: none shown; samples within one process cannot test a move between processes"]
 """Columns that, reading the same on every row, are said once under the tables instead."""
 
 
@@ -230,6 +242,7 @@ def comparison_tables(comparison: Comparison) -> tuple[list[RenderableType], lis
         index = headers.index(heading) if heading in headers else -1
         if index > 0 and len(rows) > 1 and len({row[index] for row in rows}) == 1:
             said.append(f"{heading}: {rows[0][index]} (every case)")
+            said += _why(rows[0][index])
             headers = headers[:index] + headers[index + 1 :]
             rows = [row[:index] + row[index + 1 :] for row in rows]
     groups: dict[str | None, list[tuple[KeyParts | None, list[str]]]] = {}
