@@ -25,14 +25,20 @@ that did not pass, it prints the ratio, p, what the verdict rested on and the sp
 process medians. The last lines are a summary table and the median of per-trial ratios of
 gated to plain wall time.
 
+On a shared machine, `--quiet-below 1.3` starts each trial only once the 1-minute load average
+is below 1.3 (waiting up to `--wait` minutes); each trial records the load average at its start
+and end, and how many cases labench flagged `contended`.
+
 Run: python benchmarks/one_case_gate.py [--trials 12] [--regression 0.15] [--threshold 10%]
          [--base-processes 1] [--honest-only | --regressed-only] [--first 0] [--keep DIR]
+         [--quiet-below LOAD] [--wait MINUTES]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -173,6 +179,10 @@ class Trial:
     gated_seconds: float
     load: float
     """The 1-minute load average when the trial's baseline run started."""
+    load_after: float
+    """The 1-minute load average when the gated run ended."""
+    contended: int
+    """Cases labench flagged `contended` (other processes took the cores) in either file."""
     confirmed: list[str] = field(default_factory=list)
     """The cases the gated run measured again in fresh processes."""
     notes: list[str] = field(default_factory=list)
@@ -180,6 +190,21 @@ class Trial:
     @property
     def cost(self) -> float:
         return self.gated_seconds / self.plain_seconds
+
+
+def quiet(below: float, minutes: float) -> float | None:
+    """The 1-minute load average once it is below `below`, checked every minute for at most
+    `minutes`; None when it never was."""
+    waited = 0.0
+    while True:
+        load = os.getloadavg()[0]
+        if load < below:
+            return load
+        if waited >= minutes:
+            return None
+        print(f"  load average {load:.2f}: waiting a minute", flush=True)
+        time.sleep(60)
+        waited += 1
 
 
 def slow(found: Judged) -> bool:
@@ -220,6 +245,7 @@ def gated_trial(
         "-o",
         str(new),
     )
+    load_after = os.getloadavg()[0]
     verdicts = judged(base, new, options.threshold, options.alpha)
     target = verdicts[key(regressed)] if regressed else None
     trial = Trial(
@@ -231,6 +257,8 @@ def gated_trial(
         plain,
         seconds,
         load,
+        load_after,
+        sum("contended" in found.flags for found in verdicts.values()),
         json.loads(new.read_text())["run"]["confirmed"],
     )
     if target is not None:
@@ -257,21 +285,25 @@ def summary(trials: list[Trial], options: argparse.Namespace) -> str:
         chosen = [getattr(trial, attribute) for trial in trials if trial.kind == kind]
         return f"{statistics.median(chosen):.1f} s" if chosen else "-"
 
-    loads = [trial.load for trial in trials]
+    loads = [trial.load for trial in trials] + [trial.load_after for trial in trials]
+    contended = sum(trial.contended > 0 for trial in trials)
     regressed = sum(trial.kind == "regressed" for trial in trials)
     honest = sum(trial.kind == "honest" for trial in trials)
     more = round(REPETITIONS * (1 + options.regression))
     lines = [
         f"one case x{1 + options.regression:.2f} work ({more} repetitions instead of "
         f"{REPETITIONS}), threshold {options.threshold}, baseline "
-        f"--processes {options.base_processes}; 1-minute load average at the trials' start "
-        f"{min(loads):.2f}-{max(loads):.2f}",
-        "",
-        "| trials | caught | undecided | passed (missed) | failed on another case "
-        "| median wall: plain / gated (ratio) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        f"--processes {options.base_processes}; 1-minute load average at the trials' start and "
+        f"end {min(loads):.2f}-{max(loads):.2f}; gated runs with a case flagged contended: "
+        f"{contended} of {len(trials)}",
     ]
     if regressed:
+        lines += [
+            "",
+            "| trials | caught | undecided | passed (missed) | failed on another case "
+            "| median wall: plain / gated (ratio) |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         lines.append(
             f"| {regressed} regressed | {count('regressed', 'caught')} "
             f"| {count('regressed', 'undecided')} | {count('regressed', 'passed')} "
@@ -279,12 +311,12 @@ def summary(trials: list[Trial], options: argparse.Namespace) -> str:
             f"| {seconds('regressed', 'plain_seconds')} / {seconds('regressed', 'gated_seconds')}"
             f" ({ratio('regressed')}) |"
         )
-    lines += [
-        "",
-        "| trials | passed | undecided | false alarms | median wall: plain / gated (ratio) |",
-        "| --- | --- | --- | --- | --- |",
-    ]
     if honest:
+        lines += [
+            "",
+            "| trials | passed | undecided | false alarms | median wall: plain / gated (ratio) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         lines.append(
             f"| {honest} honest | {count('honest', 'passed')} | {count('honest', 'undecided')} "
             f"| {count('honest', 'false alarm')} "
@@ -305,6 +337,16 @@ def main() -> int:
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--honest-only", action="store_true")
     only.add_argument("--regressed-only", action="store_true")
+    parser.add_argument(
+        "--quiet-below",
+        type=float,
+        default=math.inf,
+        help="Start each trial only once the 1-minute load average is below this (checked "
+        "every minute); timings taken while other jobs hold the cores are worthless.",
+    )
+    parser.add_argument(
+        "--wait", type=float, default=25, help="Minutes to wait for --quiet-below per trial."
+    )
     parser.add_argument("--keep", type=Path, help="Keep every trial's folders and files here.")
     options = parser.parse_args()
     repetitions = round(REPETITIONS * (1 + options.regression))
@@ -318,7 +360,14 @@ def main() -> int:
         }
         log = (folder / "trials.jsonl").open("a")
         for number in range(options.first, options.first + options.trials):
-            load = os.getloadavg()[0]
+            load = quiet(options.quiet_below, options.wait)
+            if load is None:
+                print(
+                    f"the 1-minute load average stayed at or above {options.quiet_below} for "
+                    f"{options.wait:g} minutes: stopped before trial {number}",
+                    flush=True,
+                )
+                break
             base = folder / f"base{number}.json"
             processes = ["--processes", str(options.base_processes)]
             _, plain = labench("run", str(old), "-q", "-o", str(base), *processes)
@@ -337,7 +386,8 @@ def main() -> int:
                     f"trial {number} {kind}"
                     f"{' ' + trial.regressed if trial.regressed else ''}: exit {trial.status} "
                     f"{trial.outcome}; plain {plain:.1f} s, gated {trial.gated_seconds:.1f} s "
-                    f"({trial.cost:.2f}x); load {load:.2f}; confirmed "
+                    f"({trial.cost:.2f}x); load {load:.2f} then {trial.load_after:.2f}; "
+                    f"{trial.contended} case(s) contended; confirmed "
                     f"{', '.join(trial.confirmed) or 'none'}",
                     flush=True,
                 )
@@ -345,7 +395,8 @@ def main() -> int:
                     print(f"  {note}", flush=True)
         log.close()
     print()
-    print(summary(trials, options))
+    if trials:
+        print(summary(trials, options))
     return 0
 
 
