@@ -1,4 +1,4 @@
-"""Acceptance of the regression gate, with the commands a user types (issue: an honest gate).
+"""Acceptance of the regression gate with the commands a user types: honest pairs, slowdowns.
 
 Each try: a baseline run B (`labench run SUITE -o B.json`), then the gated run
 `labench run SUITE --baseline B.json` on the unchanged code (an honest pair: it must pass), then
