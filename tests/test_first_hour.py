@@ -154,34 +154,30 @@ def test_the_progress_counter_never_runs_past_its_total(write_suite):
         assert (task.completed, task.total) == (3, 3)
 
 
-def test_help_shows_no_type_tag_beside_an_on_off_flag():
+def help_text(*argv, columns):
+    """`labench ARGV` as a user's terminal of that width gets it (a fresh interpreter, so the
+    console entry point's tidying of the help applies)."""
     import os
     import subprocess
     import sys
 
-    shown = subprocess.run(
-        [sys.executable, "-m", "labench", "run", "--help"],
+    return subprocess.run(
+        [sys.executable, "-m", "labench", *argv],
         capture_output=True,
         text=True,
         check=True,
-        env=os.environ | {"COLUMNS": "120"},
+        env=os.environ | {"COLUMNS": str(columns)},
     ).stdout
+
+
+def test_help_shows_no_type_tag_beside_an_on_off_flag():
+    shown = help_text("run", "--help", columns=120)
     quick = next(line for line in shown.splitlines() if "--quick" in line)
     assert "<bool>" not in quick and "--no-quick" in quick
     assert "<float" in next(line for line in shown.splitlines() if "--max-time" in line)
 
 
 def test_help_does_not_break_a_sentence_where_the_docstring_wrapped():
-    import os
-    import subprocess
-    import sys
-
-    shown = subprocess.run(
-        [sys.executable, "-m", "labench", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=os.environ | {"COLUMNS": "200"},
-    ).stdout
+    shown = help_text("--help", columns=200)
     history = next(line for line in shown.splitlines() if " history " in line)
     assert "git knows the commits, else in time order" in history  # one line at 200 columns

@@ -148,7 +148,7 @@ def run(options: RunOptions) -> None:
         endings = []
         for plan in plans:
             plan.result.run.load = load
-            endings.append(_run_saved(plan, stamp, options, overrides, gate, roofs, display))
+            endings.append(_run_saved(plan, stamp, options, Steps(overrides, gate, roofs, display)))
     if any(ending.failed for ending in endings):
         raise typer.Exit(EXIT_FAILED)
     if any(ending.undecided for ending in endings) and not options.allow_undecided:
@@ -172,15 +172,17 @@ def _selections(
     return selections
 
 
-def _run_saved(
-    plan: Plan,
-    stamp: str,
-    options: RunOptions,
-    overrides: dict[str, Any],
-    gate: Gate | None,
-    roofs: ceilings.Ceilings | None,
-    display: Display,
-) -> Ending:
+@dataclass(frozen=True)
+class Steps:
+    """What every suite's run does after measuring, the same for each suite of the command."""
+
+    overrides: dict[str, Any]
+    gate: Gate | None
+    roofs: ceilings.Ceilings | None
+    display: Display
+
+
+def _run_saved(plan: Plan, stamp: str, options: RunOptions, steps: Steps) -> Ending:
     """One suite's run into its file; an interruption says what was kept and exits with the
     signal's code. Failed when a case failed, a claim failed (unless not asked to fail on it)
     or the gate found a regression; undecided when the gate could not decide a suspect."""
@@ -190,7 +192,7 @@ def _run_saved(
     path = plan.output
     try:
         path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
-        ending = _run_plan(plan, path, options.retry_noisy, overrides, gate, roofs, display)
+        ending = _run_plan(plan, path, options.retry_noisy, steps)
     except KeyboardInterrupt as stop:
         _mark_unfinished(plan, path)
         kept = (
@@ -310,22 +312,14 @@ def _machine_load(quiet: bool) -> MachineLoad:
     )
 
 
-def _run_plan(
-    plan: Plan,
-    path: Path,
-    retry_noisy: int,
-    overrides: dict[str, Any],
-    gate: Gate | None,
-    roofs: ceilings.Ceilings | None,
-    display: Display,
-) -> Ending:
+def _run_plan(plan: Plan, path: Path, retry_noisy: int, steps: Steps) -> Ending:
     """Measure one suite, confirm suspects, judge claims, save, render and gate."""
-    result = plan.result
+    result, gate, display = plan.result, steps.gate, steps.display
     with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
         run_suite(plan.cases, result, path, observer, plan.executor.run, retry_noisy)
     if gate is not None and gate.confirm_processes > 0:
-        _confirm_suspects(plan, overrides, gate, path, display.quiet)
-    add_roofline(result, roofs)
+        _confirm_suspects(plan, steps.overrides, gate, path, display.quiet)
+    add_roofline(result, steps.roofs)
     failed = finish(result, plan.planned, plan.suite.model.claims, path)
     plan.complete = True
     if not display.quiet:
