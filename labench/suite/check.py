@@ -271,7 +271,7 @@ def _beyond_this_machine(
     the benchmark builds its inputs on a cluster whose reported memory holds them (the
     one-machine implementations are then skipped with the reason when the run reaches them)."""
     reason = (
-        f"{params} in {dtype} needs {need / 2**30:.1f} GiB, more than this machine's "
+        f"{shown(params, 200)} in {dtype} needs {need / 2**30:.1f} GiB, more than this machine's "
         f"{limit / 2**30:.1f} GiB of memory"
     )
     listed = [workload.implementations[name] for name in benchmark.implementation_names(workload)]
