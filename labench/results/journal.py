@@ -24,7 +24,7 @@ from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from labench.core.errors import InputError
+from labench.core.errors import InputError, shown_name
 from labench.results.model import CaseResult, Result, problems, write_atomically
 
 SCHEMA = "labench.journal/1"
@@ -123,7 +123,9 @@ def recover(result_path: Path, run_id: str | None = None) -> Result | None:
     for number, document in enumerate(documents[1:], start=2):
         case = _validated(CaseResult, document, f"{path}:{number}")
         if case.key in seen:
-            raise InputError(f"{path}:{number}: damaged run journal: case {case.key} twice")
+            raise InputError(
+                f"{path}:{number}: damaged run journal: case {shown_name(case.key, 200)} twice"
+            )
         seen.add(case.key)
         result.cases.append(case)
     result.run.interrupted = True

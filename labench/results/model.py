@@ -217,7 +217,7 @@ class Result(_Model):
         seen: set[str] = set()
         for index, case in enumerate(self.cases):
             if case.key in seen:
-                raise ValueError(f"cases[{index}]: key {shown(case.key)} appears twice")
+                raise ValueError(f"cases[{index}]: key {shown(case.key, 200)} appears twice")
             seen.add(case.key)
         return self
 
@@ -320,7 +320,7 @@ def field_name(location: Sequence[str | int], document: Any = None) -> str:
             node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
             key = node.get("key") if isinstance(node, dict) else None
             if isinstance(key, str):
-                text += f" ({shown(key)})"
+                text += f" ({shown(key, 200)})"
         else:
             text += f".{shown_name(part)}" if text else shown_name(part)
             node = node.get(part) if isinstance(node, dict) else None

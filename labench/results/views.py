@@ -131,7 +131,7 @@ def _from_pytest_benchmark(path: Path, document: dict[str, Any]) -> RunView:
             stats = benchmark.stats
             key = benchmark.fullname or benchmark.name
             if key in cases:
-                raise ValueError(f"benchmark {shown(key)} appears twice")
+                raise ValueError(f"benchmark {shown(key, 200)} appears twice")
             cases[key] = Series(
                 status="ok",
                 median=stats.median,

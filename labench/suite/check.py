@@ -85,7 +85,14 @@ def _suggest(name: str, known: Iterable[str]) -> str:
     known = sorted(set(known))
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{hint}known: {', '.join(known)}"
+    return f"{hint}known: {_listed(known)}"
+
+
+def _listed(names: list[str], most: int = 20) -> str:
+    """Names from the suite or the registry, as a message lists them: each readable, and not
+    hundreds (a suite may list an implementation a thousand times)."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(shown_name(name) for name in names[:most]) + more
 
 
 def check_meaning(
@@ -170,7 +177,7 @@ def _check_benchmark(
         problems.append(
             f"{source.value((*at, 'baseline'))}: {_dotted((*at, 'baseline'))}: baseline "
             f"{shown(benchmark.baseline)} is not among the implementations of this benchmark "
-            f"({', '.join(implementations)})"
+            f"({_listed(implementations)})"
         )
     for implementation in workload.implementations.values():
         if implementation.backend not in BACKENDS:
@@ -212,7 +219,7 @@ def _check_claim(
                 where = (*where, "implementation")
             problems.append(
                 f"{source.value(where)}: {_dotted(where)}: {shown(name)} is not an implementation "
-                f"of benchmark {benchmark.id!r} ({', '.join(implementations)})"
+                f"of benchmark {benchmark.id!r} ({_listed(implementations)})"
             )
     selectable = [*workload.params, "threads", "dtype", "math", "cache"]
     for name in claim.where:
@@ -263,7 +270,7 @@ def _beyond_this_machine(
     the benchmark builds its inputs on a cluster whose reported memory holds them (the
     one-machine implementations are then skipped with the reason when the run reaches them)."""
     reason = (
-        f"{params} in {dtype} needs {need / 2**30:.1f} GiB, more than this machine's "
+        f"{shown(params, 200)} in {dtype} needs {need / 2**30:.1f} GiB, more than this machine's "
         f"{limit / 2**30:.1f} GiB of memory"
     )
     listed = [workload.implementations[name] for name in benchmark.implementation_names(workload)]

@@ -89,6 +89,11 @@ class LimitedComposer(yaml.composer.Composer):
             self._depth -= 1
 
 
+def _named(alias: _Alias) -> str:
+    """`*name` as a message shows it: an anchor's name has no length limit."""
+    return "*" + (alias.name if len(alias.name) <= 40 else alias.name[:37] + "...")
+
+
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
@@ -125,7 +130,7 @@ def _check_expansion(root: yaml.Node, aliases: list[_Alias]) -> None:
         deepest = max(aliases, key=lambda alias: depth[id(alias.node)])
         raise Refused(
             deepest.mark,
-            f"through the alias *{deepest.name} the suite nests values {depth[id(root)]} levels "
+            f"through the alias {_named(deepest)} the suite nests values {depth[id(root)]} levels "
             f"deep, more than the {MAX_DEPTH} a suite may use",
         )
 
@@ -136,7 +141,7 @@ def _too_many(total: int, aliases: list[_Alias], size: dict[int, int]) -> Refuse
     largest = max(aliases, key=lambda alias: size[id(alias.node)])
     return Refused(
         largest.mark,
-        f"the alias *{largest.name} stands for {size[id(largest.node)]:,} values (anchored at "
+        f"the alias {_named(largest)} stands for {size[id(largest.node)]:,} values (anchored at "
         f"line {largest.node.start_mark.line + 1}); with every alias expanded the suite would "
         f"hold {total:,} values, more than the {MAX_VALUES:,} a suite may hold. Aliases are "
         "for sharing a small mapping such as defaults, not for multiplying values",
@@ -152,6 +157,6 @@ def _cycle(node: yaml.Node, aliases: list[_Alias]) -> Refused:
     alias = inside[0] if inside else next(alias for alias in aliases if alias.node is node)
     return Refused(
         alias.mark,
-        f"the alias *{alias.name} stands for a value that contains it (anchored at line "
+        f"the alias {_named(alias)} stands for a value that contains it (anchored at line "
         f"{node.start_mark.line + 1}), so the suite would never end; a suite is a tree",
     )

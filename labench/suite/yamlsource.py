@@ -87,6 +87,8 @@ def _location(file: str, mark: yaml.Mark | None) -> Location:
 def _syntax_error(file: str, error: yaml.MarkedYAMLError) -> InputError:
     where = _location(file, error.problem_mark or error.context_mark)
     problem = error.problem or "malformed YAML"
+    if len(problem) > 160:  # PyYAML repeats what it found: an alias name may be pages long
+        problem = problem[:157] + "..."
     if "\\t" in problem or "\t" in problem:
         problem = "a tab character; YAML indents with spaces only"
     context = ""

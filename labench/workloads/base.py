@@ -10,6 +10,7 @@ A user workload is a subclass; a suite names it as `module:ClassName`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -62,11 +63,14 @@ class Param:
             return value in self.choices
         if self.kind is float:
             valid = isinstance(value, int | float) and not isinstance(value, bool)
-            valid = valid and bool(np.isfinite(value))
+            # finite as a float too (np.isfinite raised TypeError on an integer beyond 64 bits)
+            valid = valid and abs(value) <= sys.float_info.max
         else:
             valid = isinstance(value, self.kind) and not (
                 self.kind is int and isinstance(value, bool)
             )
+            # a size numpy can hold: beyond it, footprints overflow the floats that word them
+            valid = valid and (self.kind is not int or abs(value) < 2**63)
         if valid and self.positive:
             valid = value > 0
         if valid and self.minimum is not None:
