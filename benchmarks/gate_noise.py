@@ -1,4 +1,4 @@
-"""Acceptance of the regression gate, with the commands a user types (issue: an honest gate).
+"""Acceptance of the regression gate with the commands a user types: honest pairs, slowdowns.
 
 Each try: a baseline run B (`labench run SUITE -o B.json`), then the gated run
 `labench run SUITE --baseline B.json` on the unchanged code (an honest pair: it must pass), then
@@ -6,10 +6,16 @@ again against B with every timing scaled by FACTOR (so the code looks 1/FACTOR -
 gate must catch it). Both gated runs include whatever the gate does (confirming suspects in fresh
 processes). With --processes K, every run is measured in K processes instead.
 
-Prints, per try and in total: false alarms, detections, and the wall time of a plain and of a
-gated run, so the README can quote measured figures. For a false alarm or a miss it also prints
-what the gate said of the cases that moved the slow way (verdict, what it rested on, flags), and
-with --keep DIR every try's files stay there to be examined.
+A gated run ends PASS (exit 0), REGRESSION (exit 1) or UNDECIDED (exit 3: a case moved the slow
+way and the draws could not tell it from noise). An undecided run is counted on its own, neither
+a pass nor a catch: an honest pair that ends undecided did not pass, and a slowdown that ends
+undecided was not caught.
+
+Prints, per try and in total: false alarms, detections, undecided runs, and the wall time of a
+plain and of a gated run, so the README can quote measured figures. For a false alarm, a miss or
+an undecided run it also prints what the gate said of the cases that moved the slow way
+(verdict, what it rested on, flags), and with --keep DIR every try's files stay there to be
+examined.
 
 Run: python benchmarks/gate_noise.py [--tries 10] [--processes 1] [--factor 0.85]
          [--suite suites/quick.yaml] [--threshold 10%] [--keep DIR]
@@ -27,15 +33,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+EXIT_UNDECIDED = 3
 
 
 def labench(*arguments: str) -> tuple[int, float]:
-    """Run the CLI in a fresh interpreter, as a user would; exit code and wall seconds."""
+    """Run the CLI in a fresh interpreter, as a user would; exit code and wall seconds. A gated
+    run may end 0 (PASS), 1 (REGRESSION) or 3 (UNDECIDED); anything else is a failure."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "labench", *arguments], capture_output=True, text=True
     )
-    if done.returncode not in (0, 1):
+    if done.returncode not in (0, 1, EXIT_UNDECIDED):
         raise SystemExit(f"labench {' '.join(arguments)} failed:\n{done.stderr}")
     return done.returncode, time.perf_counter() - started
 
@@ -85,7 +93,7 @@ def main() -> int:
     options = parser.parse_args()
     common = ["-q", "--no-fail-on-claims", "--processes", str(options.processes)]
     gate = ["--threshold", options.threshold]
-    passed = caught = 0
+    passed = caught = honest_undecided = slowed_undecided = 0
     plain_times, gated_times, slowed_times = [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         folder = options.keep or Path(scratch)
@@ -97,7 +105,7 @@ def main() -> int:
                 Path(folder) / f"h{attempt}.json",
                 Path(folder) / f"s{attempt}.json",
             )
-            _, gated = labench(
+            honest_code, gated = labench(
                 "run",
                 options.suite,
                 "-o",
@@ -108,7 +116,7 @@ def main() -> int:
                 *gate,
             )
             lucky = scaled(base, Path(folder) / f"fast{attempt}.json", options.factor)
-            _, slowed = labench(
+            slowed_code, slowed = labench(
                 "run",
                 options.suite,
                 "-o",
@@ -120,23 +128,32 @@ def main() -> int:
             )
             alarms, honest_moves = judged(honest_path, base, options.threshold)
             found, slowed_moves = judged(slowed_path, lucky, options.threshold)
-            passed += not alarms
+            # exit 3: neither a pass nor a catch (failed, exit 1, wins over undecided)
+            honest_open = honest_code == EXIT_UNDECIDED
+            slowed_open = slowed_code == EXIT_UNDECIDED
+            honest_undecided += honest_open
+            slowed_undecided += slowed_open
+            passed += not alarms and not honest_open
             caught += bool(found)
             plain_times.append(plain)
             gated_times.append(gated)
             slowed_times.append(slowed)
+            honest_said = "FALSE ALARM" if alarms else "UNDECIDED" if honest_open else "passed"
+            slowed_said = "caught" if found else "UNDECIDED" if slowed_open else "MISSED"
             print(
-                f"try {attempt}: honest pair {'passed' if not alarms else 'FALSE ALARM'} "
+                f"try {attempt}: honest pair {honest_said} "
                 f"({', '.join(alarms) or 'no case slower'}); x{1 / options.factor:.3f} slowdown "
-                f"{'caught' if found else 'MISSED'} ({len(found)} cases slower); "
+                f"{slowed_said} ({len(found)} cases slower); "
                 f"plain run {plain:.1f} s, gated runs {gated:.1f} s honest, {slowed:.1f} s slowed",
                 flush=True,
             )
-            if alarms:
+            if alarms or honest_open:
                 print(f"  honest pair, moved the slow way: {honest_moves}", flush=True)
             if not found:
                 print(f"  slowed pair, moved the slow way: {slowed_moves}", flush=True)
     tries = options.tries
+    alarms_total = tries - passed - honest_undecided
+    missed = tries - caught - slowed_undecided
     plain = statistics.median(plain_times)
 
     def gated(times: list[float]) -> str:
@@ -145,8 +162,10 @@ def main() -> int:
 
     print(
         f"{options.suite}, --processes {options.processes}, threshold {options.threshold}: "
-        f"honest pairs passed {passed}/{tries} (false alarms {tries - passed}/{tries}); "
-        f"x{1 / options.factor:.3f} slowdowns caught {caught}/{tries}; median wall time "
+        f"honest pairs passed {passed}/{tries} (false alarms {alarms_total}/{tries}, undecided "
+        f"{honest_undecided}/{tries}); x{1 / options.factor:.3f} slowdowns caught "
+        f"{caught}/{tries} (undecided {slowed_undecided}/{tries}, missed {missed}/{tries}); "
+        "median wall time "
         f"plain {plain:.1f} s, gated {gated(gated_times)} honest, {gated(slowed_times)} slowed"
     )
     return 0 if passed >= 0.9 * tries and caught == tries else 1

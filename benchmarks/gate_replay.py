@@ -31,7 +31,7 @@ from labench.core.progress import Observer
 from labench.core.stats import summarize
 from labench.execution.confirm import Judging, confirm
 from labench.judge.compare import parse_threshold
-from labench.results import model as results
+from labench.results import reader
 from labench.results.model import CaseResult, Result, Timing
 from labench.results.views import run_view
 from labench.suite.case import Case
@@ -64,7 +64,7 @@ class Replay:
     """The pools of measured process medians and the cases they belong to."""
 
     def __init__(self, files: Sequence[Path], planned: dict[str, Case]):
-        loaded = [results.load(path) for path in files]
+        loaded = [reader.load(path) for path in files]
         self.template = {
             case.key: case
             for case in loaded[0].cases

@@ -1,4 +1,4 @@
-"""The harness's own cost per case, and where it goes (issue: the harness scales).
+"""The harness's own cost per case, and where it goes (does the harness scale?).
 
 Each size runs `labench run -q` in a fresh interpreter, with the harness's parts wrapped in
 timers, and prints the wall time per case and its breakdown:
@@ -15,12 +15,12 @@ Times are exclusive: the statistics computed while sampling are not counted as m
 The cases are `kernels.matvec`, numpy, one thread, `max_time: 0.005`, `warmup: 0`,
 `min_samples: 3`, one case per n. By default every size repeats the same block of n = 8..257
 (one benchmark per block of 250 cases), so a case costs the same work at every size and any
-growth per case is the harness's own. `--issue-sweep` runs the issue's sweep instead, n = 8,
+growth per case is the harness's own. `--growing-sweep` runs a growing sweep instead, n = 8,
 9, ... up to as many cases as asked: there larger runs also mean larger matrices (n up to 4007
 at 4000 cases), so inputs and sampling grow per case whatever the harness does.
 Then it times the ways of keeping finished cases on disk, on the records of the last run.
 
-Run: python benchmarks/harness_overhead.py [--issue-sweep] [CASES ...]
+Run: python benchmarks/harness_overhead.py [--growing-sweep] [CASES ...]
 (default 250 1000 4000: about 3 minutes on 2 cores). With PYTHONPATH pointing at another
 checkout it measures that one.
 """
@@ -139,8 +139,8 @@ def child(suite: str, output: str) -> None:
     print(json.dumps(report | {"spent": clock.spent}))
 
 
-def suite_text(cases: int, issue_sweep: bool) -> str:
-    if issue_sweep:
+def suite_text(cases: int, growing: bool) -> str:
+    if growing:
         return HEADER + BENCHMARK.format(index=0, sizes=", ".join(map(str, range(8, 8 + cases))))
     blocks = []
     for index, first in enumerate(range(0, cases, BLOCK)):
@@ -149,9 +149,9 @@ def suite_text(cases: int, issue_sweep: bool) -> str:
     return HEADER + "".join(blocks)
 
 
-def measure(cases: int, folder: Path, issue_sweep: bool) -> dict[str, Any]:
+def measure(cases: int, folder: Path, growing: bool) -> dict[str, Any]:
     suite = folder / f"overhead-{cases}.yaml"
-    suite.write_text(suite_text(cases, issue_sweep), encoding="utf-8")
+    suite.write_text(suite_text(cases, growing), encoding="utf-8")
     output = folder / f"overhead-{cases}.json"
     start = time.perf_counter()
     done = subprocess.run(
@@ -186,9 +186,10 @@ def storage_alternatives(output: Path, folder: Path) -> None:
     (what labench did; its cost per case grows with the cases before it) against appending it to
     the journal, with and without fsync."""
     from labench.results import model as results
+    from labench.results import reader
     from labench.results.journal import Journal
 
-    run = results.load(output)
+    run = reader.load(output)
     print("\nkeeping a finished case on disk, ms per case (median):")
     for count in (250, 1000, 4000):
         cases = [
@@ -209,15 +210,15 @@ def storage_alternatives(output: Path, folder: Path) -> None:
     print(f"  append to the journal, flushed, not fsynced: {unsynced:.3f}")
 
 
-def main(sizes: list[int], issue_sweep: bool) -> None:
+def main(sizes: list[int], growing: bool) -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; labench run -q, ms per case")
-    print("sweep: " + ("n = 8, 9, ... (the issue's)" if issue_sweep else "n = 8..257 repeated"))
+    print("sweep: " + ("n = 8, 9, ... (growing)" if growing else "n = 8..257 repeated"))
     header = ["cases", "wall s", "per case", *CATEGORIES, "result MB"]
     print(" | ".join(header))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for cases in sizes:
-            row = measure(cases, Path(folder), issue_sweep)
+            row = measure(cases, Path(folder), growing)
             rows.append(row)
             per_case = {name: 1e3 * value / cases for name, value in row["spent"].items()}
             cells = [
@@ -242,6 +243,6 @@ if __name__ == "__main__":
         child(sys.argv[2], sys.argv[3])
     else:
         arguments = sys.argv[1:]
-        issue = "--issue-sweep" in arguments
-        counts = [int(arg) for arg in arguments if arg != "--issue-sweep"]
-        main(counts or [250, 1000, 4000], issue)
+        growing = "--growing-sweep" in arguments
+        counts = [int(arg) for arg in arguments if arg != "--growing-sweep"]
+        main(counts or [250, 1000, 4000], growing)

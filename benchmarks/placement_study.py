@@ -1,4 +1,4 @@
-"""Which way of starting a worker draws a fresh memory placement? (issue: an honest gate)
+"""Which way of starting a worker draws a fresh memory placement? (for the gate's confirmation)
 
 The same kernel's median moves between processes by far more than within one (the placement
 lottery). A gate that re-measures a suspect needs independent draws of that lottery, cheaply.
@@ -11,8 +11,8 @@ spread (log-sd, max/min) and the cost of a worker:
 - fork+jitter: forked, then the child makes a random number of random-sized allocations before
   anything else, so its arrays (and JIT code) land at other addresses;
 - in-process: no new process at all; one process measures the case N times, each time after
-  such allocations and with freshly made inputs (the issue's option 1, re-placing inputs
-  between rounds): its arrays move, its compiled code does not.
+  such allocations and with freshly made inputs (re-placing inputs between rounds): its
+  arrays move, its compiled code does not.
 
 Run: python benchmarks/placement_study.py [CASE_GLOB] [WORKERS]
 (default: the quick suite's one-thread 64x64 Numba matmul, 10 workers each way; in-process:

@@ -1,4 +1,4 @@
-"""Issue 17's acceptance, read from result files: where each case lands against its roof.
+"""Where each case lands against its roof, read from result files.
 
 Prints every case with a roofline share, and flags (exit 1) any case above 110% of its roof that
 is not marked cache-resident. Reads results only; run `labench calibrate` before the runs.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from labench.results import model as results
+from labench.results import reader
 
 LIMIT = 1.10
 
@@ -18,7 +18,7 @@ LIMIT = 1.10
 def main(paths: list[str]) -> int:
     over = 0
     for path in paths:
-        for case in results.load(Path(path)).cases:
+        for case in reader.load(Path(path)).cases:
             fraction = case.metrics.get("roofline_frac")
             if fraction is None:
                 continue

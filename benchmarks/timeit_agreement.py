@@ -1,4 +1,4 @@
-"""Acceptance check of the timing engine and of thread control (issue: harness core).
+"""Acceptance check of the timing engine and of thread control.
 
 1. labench's median vs `timeit` for numpy matmul at 1 thread, n=64 (~10 us) and n=384
    (~2 ms): they should agree within 5%.

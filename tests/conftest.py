@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+# pytest-xdist gives its workers COLUMNS=80, and labench honours COLUMNS in pipes: the tests
+# render at the pipe width a serial run gets, whatever runs them (a test that wants a width sets it).
+os.environ.pop("COLUMNS", None)
+
 from labench.commands.app import app
 from labench.core.stats import summarize
 from labench.results.model import CaseResult, Environment, Result, RunInfo, SuiteInfo, Timing

@@ -17,7 +17,7 @@ from labench.measure.cache import (
     llc_from_sysfs,
 )
 from labench.measure.timing import Policy, sample
-from labench.results import model as results
+from labench.results import reader
 
 POLICY = Policy(max_time=0.05, target_rel_ci=0.5, min_samples=5, warmup=0.0)
 
@@ -130,7 +130,7 @@ benchmarks:
 def test_cold_cases_are_keyed_apart_and_recorded(cli, write_suite, tmp_path):
     out = tmp_path / "r.json"
     assert cli("run", write_suite(COLD_SUITE), "-o", out, "-q").exit_code == 0
-    cases = {case.key: case for case in results.load(out).cases}
+    cases = {case.key: case for case in reader.load(out).cases}
     warm = cases["big/n=512,transfers=False/float64/t1/numpy"]
     cold = cases["big/n=512,transfers=False/float64/t1/cold/numpy"]
     assert (warm.cache, cold.cache) == ("warm", "cold")
@@ -145,7 +145,7 @@ def test_a_cold_case_too_short_for_the_clock_is_skipped_with_why(
     monkeypatch.setattr(cache, "CLOCK_RESOLUTION", 1e-3)  # a clock that ticks once a ms
     out = tmp_path / "r.json"
     assert cli("run", write_suite(COLD_SUITE), "-o", out, "-q").exit_code == 0
-    warm, cold = results.load(out).cases
+    warm, cold = reader.load(out).cases
     assert warm.status == "ok"
     assert cold.status == "skipped" and "clock's resolution" in cold.reason
 

@@ -4,7 +4,7 @@ import pytest
 from conftest import ROOT, measured_case
 
 from labench.judge.claims import evaluate, evaluate_all
-from labench.results import model as results
+from labench.results import reader
 from labench.suite.model import Claim
 
 
@@ -141,7 +141,7 @@ def test_run_exits_1_on_a_failed_claim_unless_told_not_to(cli, write_suite, tmp_
     held = write_suite(CLAIM_SUITE.replace("{bound}", "0.25"), "held.yaml")
     result = cli("run", held, "-o", tmp_path / "held.json", "-q")
     assert result.exit_code == 0, result.output
-    stored = results.load(tmp_path / "held.json").claims
+    stored = reader.load(tmp_path / "held.json").claims
     assert [(c.id, c.status, c.value) for c in stored] == [("fewer-params", "held", 0.2)]
     document = json.loads((tmp_path / "held.json").read_text())
     assert document["claims"][0]["bound"] == "<= 0.25"
@@ -214,4 +214,4 @@ def test_the_seed_claims_cover_every_family_and_a_gpu():
 def test_shipped_example_results_still_load_and_show(cli, example):
     result = cli("show", example)
     assert result.exit_code == 0, result.output
-    assert "Claims" in result.output or not results.load(example).claims
+    assert "Claims" in result.output or not reader.load(example).claims

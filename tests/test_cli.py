@@ -6,6 +6,7 @@ from conftest import ROOT
 
 from labench.core.host import usable_cores
 from labench.results import model as results
+from labench.results import reader
 
 TINY = """
 labench: 1
@@ -30,7 +31,7 @@ def test_run_prints_a_table_and_writes_a_result_that_round_trips(cli, write_suit
     assert result.exit_code == 0, result.output
     assert "matmul (kernels.matmul, baseline numpy)" in result.output
     assert f"saved {out}" in result.output
-    saved = results.load(out)
+    saved = reader.load(out)
     threads = len({1, usable_cores()})
     assert len(saved.cases) == 2 * threads + 2 * threads
     assert all(case.status == "ok" and case.timing.samples for case in saved.cases)
@@ -52,7 +53,7 @@ def test_show_re_renders_a_saved_run(cli, write_suite, tmp_path):
 def test_filter_selects_by_benchmark_or_key(cli, write_suite, tmp_path):
     out = tmp_path / "r.json"
     assert cli("run", write_suite(TINY), "-o", out, "-q", "--filter", "*/float32/*").exit_code == 0
-    assert {case.dtype for case in results.load(out).cases} == {"float32"}
+    assert {case.dtype for case in reader.load(out).cases} == {"float32"}
     nothing = cli("run", write_suite(TINY), "-q", "--filter", "nope*")
     assert nothing.exit_code == 2 and "no case matches --filter 'nope*'" in nothing.output
 
@@ -65,7 +66,7 @@ def test_existing_output_is_never_overwritten_without_force(cli, write_suite, tm
     assert "already exists; labench never overwrites a result" in refused.output
     assert out.read_text() == "keep me"
     assert cli("run", write_suite(TINY), "-o", out, "--force", "-q").exit_code == 0
-    results.load(out)
+    reader.load(out)
 
 
 def test_a_wrong_case_makes_the_run_exit_1(cli, write_suite, tmp_path):
@@ -159,4 +160,4 @@ def test_python_dash_m_works_and_quick_suite_passes(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert "quick on" in completed.stdout
-    assert all(case.status in ("ok", "skipped") for case in results.load(out).cases)
+    assert all(case.status in ("ok", "skipped") for case in reader.load(out).cases)

@@ -14,6 +14,7 @@ from labench.core.errors import InputError
 from labench.judge.compare import judge, parse_threshold, prediction_log_ratio
 from labench.judge.gate_settings import CHECK_PROCESSES, CONFIRM_PROCESSES
 from labench.results import model as results
+from labench.results import reader
 from labench.results.views import Series, load_run
 
 RNG = np.random.default_rng(42)
@@ -222,7 +223,7 @@ benchmarks:
 
 
 def scaled_copy(source, target, factor):
-    results.save(rescaled(results.load(source), factor), target)
+    results.save(rescaled(reader.load(source), factor), target)
     return target
 
 
@@ -249,7 +250,8 @@ def synthetic(path, factor, processes=0, seed=0):
 def test_plain_runs_cannot_fail_the_gate_but_say_why(cli, tmp_path):
     base = synthetic(tmp_path / "base.json", 1.0)
     slower = synthetic(tmp_path / "slower.json", 2.0, seed=1)
-    same = cli("compare", base, base, "--fail-on-regression")
+    again = synthetic(tmp_path / "again.json", 1.0)  # the same data in another file
+    same = cli("compare", base, again, "--fail-on-regression")
     assert same.exit_code == 0 and "2 same" in same.output
     gated = cli("compare", base, slower, "--fail-on-regression")
     assert gated.exit_code == 0 and "2 unsure" in gated.output and "one process" in gated.output
@@ -320,7 +322,7 @@ def test_markdown_and_json_formats(cli, processes_run, tmp_path):
     assert "| case | p3.json | slower.json | ratio [95% CI] | p | based on | verdict |" in markdown
     assert "**slower**" in markdown and "`b/n=16/float64/t1/numpy`" in markdown
     document = json.loads(cli("compare", processes_run, slower, "--format", "json").output)
-    assert document["regressions"] == [case.key for case in results.load(processes_run).cases]
+    assert document["regressions"] == [case.key for case in reader.load(processes_run).cases]
     assert document["runs"][0]["cases"][0]["ratio"] == pytest.approx(2.0)
     assert document["runs"][0]["cases"][0]["basis"] == "processes"
 
@@ -357,21 +359,47 @@ def test_run_with_baseline_gates_in_one_step(cli, write_suite, tiny_run, tmp_pat
         "--baseline",
         faster_base,
     )
-    new = results.load(tmp_path / "new.json")
+    new = reader.load(tmp_path / "new.json")
     # both cases looked slower in one process and were re-measured in fresh ones
     assert sorted(new.run.confirmed) == sorted(case.key for case in new.cases)
     assert "noise model" in result.output
     if all(case.flags for case in new.cases):
         # a machine busy enough to flag every measurement: the gate says it cannot tell
-        assert result.exit_code == 0 and "unsure" in result.output, result.output
+        assert result.exit_code == 3 and "UNDECIDED" in result.output, result.output
     else:
         # a 3x slowdown stands out of the spread between processes, and what was found
         # slower was measured in more processes again before the gate failed on it
-        assert result.exit_code == 1 and "slower" in result.output, result.output
+        assert result.exit_code == 1 and "REGRESSION: " in result.output, result.output
         looks = 1 + CONFIRM_PROCESSES + CHECK_PROCESSES
         assert max(len(c.timing.process_medians) for c in new.cases) == looks
     broken = cli("run", write_suite(TINY, "b.yaml"), "-q", "--baseline", tmp_path / "nope.json")
     assert broken.exit_code == 2
+
+
+def test_an_unexamined_suspect_ends_the_run_undecided(cli, write_suite, tiny_run, tmp_path):
+    """With confirmation off (or capped), cases that look slower in one process are undecided:
+    the run exits 3, names them and fills in the command that decides them; a user who accepts
+    that opts in with --allow-undecided."""
+    faster_base = scaled_copy(tiny_run, tmp_path / "fast-base.json", 0.3)
+    suite = write_suite(TINY, "again.yaml")
+    gated = ["run", suite, "-q", "--baseline", faster_base, "--confirm-processes", "0"]
+    undecided = cli(*gated, "-o", tmp_path / "a.json")
+    assert undecided.exit_code == 3, undecided.output
+    last = " ".join(undecided.output.split()).rpartition("UNDECIDED: ")[2]
+    assert last.startswith("2 of 2 cases moved the slow way beyond 10%")
+    keys = [case.key for case in reader.load(tmp_path / "a.json").cases]
+    assert all(key in last for key in keys)
+    command = f"labench run {suite} --baseline {faster_base} -k {keys[0]} -k {keys[1]}"
+    assert f"To decide them: {command} --confirm-processes 12" in last
+    allowed = cli(*gated, "-o", tmp_path / "b.json", "--allow-undecided")
+    assert allowed.exit_code == 0 and "UNDECIDED: 2 of 2" in " ".join(allowed.output.split())
+
+
+def test_a_gated_run_that_is_not_slower_passes_and_says_so(cli, write_suite, tiny_run, tmp_path):
+    slower_base = scaled_copy(tiny_run, tmp_path / "slow-base.json", 3.0)
+    gated = cli("run", write_suite(TINY, "again.yaml"), "-q", "--baseline", slower_base)
+    assert gated.exit_code == 0, gated.output
+    assert "PASS: none of 2 cases is slower than slow-base.json beyond 10%" in gated.output
 
 
 def test_export_to_pytest_benchmark_round_trips(cli, tiny_run, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from labench.backends import dask_cluster
 from labench.backends.dask_array import DaskBackend
 from labench.core.host import usable_cores
-from labench.results import model as results
+from labench.results import reader
 
 pytest.importorskip("dask.array")
 
@@ -47,7 +47,7 @@ def test_dask_products_match_the_reference_and_record_their_blocks(cli, write_su
     out = tmp_path / "r.json"
     outcome = cli("run", write_suite(SUITE), "-o", out, "-q")
     assert outcome.exit_code == 0, outcome.output
-    cases = {case.key: case for case in results.load(out).cases}
+    cases = {case.key: case for case in reader.load(out).cases}
     assert all(case.status == "ok" for case in cases.values())
     assert dask_cluster._cluster is None  # the run's LocalCluster closed with it
     for threads in (1, 2):
@@ -141,7 +141,7 @@ def test_isolated_workers_share_the_run_s_one_local_cluster(cli, write_suite, tm
     suite = SUITE.split("  - id: mv")[0] + REMOTE_TAIL
     outcome = cli("run", write_suite(suite), "-o", out, "-q", "--isolate")
     assert outcome.exit_code == 0, outcome.output
-    cases = [case for case in results.load(out).cases if case.implementation == "dask"]
+    cases = [case for case in reader.load(out).cases if case.implementation == "dask"]
     assert {case.benchmark for case in cases} == {"mm", "mv2"} and len(cases) == 4
     assert all(case.status == "ok" and case.metrics["cluster_remote"] == 0.0 for case in cases)
     assert dask_cluster._cluster is None  # closed with the run
@@ -167,7 +167,7 @@ def test_a_named_scheduler_is_used_with_all_its_workers(
         "run", write_suite(SUITE.split("  - id: mv")[0].replace("[1, 2]", "1")), "-o", out, "-q"
     )
     assert outcome.exit_code == 0, outcome.output
-    (case,) = [case for case in results.load(out).cases if case.implementation == "dask"]
+    (case,) = [case for case in reader.load(out).cases if case.implementation == "dask"]
     assert case.status == "ok" and case.metrics["cluster_remote"] == 1.0
     assert case.thread_pools["dask workers"] == 2 and case.metrics["cluster_workers"] == 2
 
@@ -206,7 +206,7 @@ def test_sizes_beyond_this_machine_run_on_the_cluster_and_are_checked_there(
     out = tmp_path / "r.json"
     outcome = cli("run", write_suite(BEYOND_THIS_MACHINE), "-o", out, "-q")
     assert outcome.exit_code == 0, outcome.output
-    cases = results.load(out).cases
+    cases = reader.load(out).cases
     for case in cases:
         if case.implementation == "numpy":
             assert case.status == "skipped" and "GiB available" in case.reason

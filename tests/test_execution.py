@@ -28,12 +28,14 @@ def test_a_work_order_carries_the_suite_text_and_only_steering_variables(write_s
     monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
     monkeypatch.setenv("PATH", "/nowhere")
     monkeypatch.setenv("SECRET_TOKEN", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "never-leaves-this-process")
     suite = load_suite(path)
     order = WorkOrder.of(suite, {"max_time": 0.02})
     assert order.suite_bytes == path.read_bytes()
     assert order.environment["OMP_NUM_THREADS"] == "1"
     assert order.environment["NUMBA_NUM_THREADS"] == "2"
     assert "PATH" not in order.environment and "SECRET_TOKEN" not in order.environment
+    assert "never-leaves-this-process" not in repr(order)
     assert (
         "faulty_workloads" in order.modules and "class Counted" in order.modules["faulty_workloads"]
     )

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from labench.results import model as results
+from labench.results import reader
 
 pytest.importorskip("distributed")
 
@@ -67,7 +68,7 @@ def test_each_host_gets_a_result_and_user_modules_travel(cli, write_suite, tmp_p
         ["fleet", "local", "1"],
     ]
     for index, path in enumerate(files):
-        run = results.load(path)
+        run = reader.load(path)
         assert run.environment.hostname == f"local-{index}"
         assert run.run.execution == "isolated (forkserver)"
         assert [(case.benchmark, case.status) for case in run.cases] == [
@@ -86,35 +87,35 @@ def test_ctrl_c_keeps_every_finished_host_and_resume_completes_them(
 ):
     import _thread
 
-    from labench.commands import fleet as fleet_run
+    from labench.execution import session
 
-    judged = fleet_run.evaluate_all
+    judged = session.evaluate_all
 
     def interrupt_after_first_host(*args):
         _thread.interrupt_main()  # as Ctrl-C would, while the first host is being saved
         return judged(*args)
 
-    monkeypatch.setattr(fleet_run, "evaluate_all", interrupt_after_first_host)
+    monkeypatch.setattr(session, "evaluate_all", interrupt_after_first_host)
     monkeypatch.chdir(tmp_path)
     suite = write_suite(FLEET.split("  - id: shipped")[0] + TWO_MORE)
     outcome = cli("run", suite, "--cluster", "local")
     assert outcome.exit_code == 130
     first, *running = sorted(tmp_path.glob("results/*.json"))
     assert first.name.startswith("fleet-local-0-")
-    run = results.load(first)
+    run = reader.load(first)
     assert [case.status for case in run.cases] == ["ok"] * 3 and not run.run.interrupted
     for path in running:  # the next host may have started before the interrupt landed
-        assert path.name.startswith("fleet-local-1-") and results.load(path).run.interrupted
+        assert path.name.startswith("fleet-local-1-") and reader.load(path).run.interrupted
     assert "finished cases are kept" in outcome.output and "--resume" in outcome.output
 
-    monkeypatch.setattr(fleet_run, "evaluate_all", judged)
+    monkeypatch.setattr(session, "evaluate_all", judged)
     before = first.read_bytes()
     resumed = cli("run", suite, "--cluster", "local", "--resume", first, "-q")
     assert resumed.exit_code == 0, resumed.output
     stamp = first.name.removeprefix("fleet-local-0-")
     files = sorted(tmp_path.glob("results/*.json"))
     assert [path.name for path in files] == [f"fleet-local-{i}-{stamp}" for i in (0, 1)]
-    kept, finished = (results.load(path) for path in files)
+    kept, finished = (reader.load(path) for path in files)
     assert kept.cases == run.cases  # the same measurements, samples and all
     assert kept.run.resumed and first.read_bytes() != before  # continued, nothing lost
     assert [case.status for case in finished.cases] == ["ok"] * 3
@@ -136,7 +137,7 @@ def test_a_killed_host_loses_only_its_own_result(cli, write_suite, tmp_path, mon
     assert outcome.exit_code == 1
     assert "local-0: lost" in outcome.output
     paths = sorted(tmp_path.glob("results/*.json"))
-    first, second = (results.load(path) for path in paths)
+    first, second = (reader.load(path) for path in paths)
     assert [case.status for case in first.cases] == ["ok", "error", "error"]
     assert all("host local-0 lost" in case.reason for case in first.cases[1:])
     assert [case.status for case in second.cases] == ["ok", "ok", "ok"]
@@ -145,10 +146,10 @@ def test_a_killed_host_loses_only_its_own_result(cli, write_suite, tmp_path, mon
     resumed = cli("run", suite, "--cluster", "local", "--resume", paths[1], "-q")
     assert resumed.exit_code == 0, resumed.output  # the host is back: it measures what it lost
     assert "cases to run: local-0 2, local-1 0" in resumed.output
-    again = results.load(paths[0])
+    again = reader.load(paths[0])
     assert [case.status for case in again.cases] == ["ok", "ok", "ok"]
     assert again.cases[0] == first.cases[0] and again.run.resumed
-    assert paths[1].read_bytes() != untouched and results.load(paths[1]).cases == second.cases
+    assert paths[1].read_bytes() != untouched and reader.load(paths[1]).cases == second.cases
     assert sorted(tmp_path.glob("results/*.json")) == paths
 
 
@@ -186,7 +187,7 @@ def test_resume_refuses_a_file_of_another_machine_starts_new_hosts_and_leaves_go
     mine, new, gone = (tmp_path / "results" / f"fleet-local-{i}-{stamp}.json" for i in (0, 1, 2))
     made = cli("run", suite, "--isolate", "--filter", "more", "-o", mine, "-q")
     assert made.exit_code == 0, made.output
-    earlier = results.load(mine)
+    earlier = reader.load(mine)
     machine = earlier.environment.machine_id
     earlier.environment.hostname = "local-2"
     results.save(earlier, gone)
@@ -215,8 +216,8 @@ def test_resume_refuses_a_file_of_another_machine_starts_new_hosts_and_leaves_go
     assert "cases to run: local-0 1, local-1 3" in outcome.output
     assert gone.read_bytes() == before[gone]
     for path in (mine, new):  # continued, and started afresh with the same stamp
-        assert [case.benchmark for case in results.load(path).cases] == ["builtin", "more", "more"]
-    assert results.load(new).environment.hostname == "local-1"
+        assert [case.benchmark for case in reader.load(path).cases] == ["builtin", "more", "more"]
+    assert reader.load(new).environment.hostname == "local-1"
 
     renamed = tmp_path / "renamed.json"
     renamed.write_bytes(mine.read_bytes())
@@ -250,3 +251,24 @@ def test_a_fleet_runs_files_are_found_by_suite_host_and_stamp_whatever_their_das
     }
     with pytest.raises(InputError, match="not a host's file of a fleet run"):
         fleet_files(tmp_path / f"s-node-9-{stamp}.json")
+
+
+@pytest.mark.parametrize(
+    "address, warned",
+    [
+        ("tcp://10.0.0.5:8786", True),
+        ("gpu-host:8786", True),
+        ("tcp://127.0.0.1:8786", False),
+        ("tcp://localhost:8786", False),
+        ("tcp://[::1]:8786", False),
+        ("tls://10.0.0.5:8786", False),
+        ("local:2", False),
+    ],
+)
+def test_a_plain_tcp_scheduler_on_another_machine_is_warned_about(address, warned):
+    from labench.execution.fleet import exposure
+
+    said = exposure(address)
+    assert (said is not None) == warned
+    if warned:
+        assert "can run code on every worker" in said and "tls://" in said

@@ -16,6 +16,7 @@ import pytest
 from test_fleet import FLEET, SHIPPED
 
 from labench.results import model as results
+from labench.results import reader
 
 pytest.importorskip("distributed")
 
@@ -97,7 +98,7 @@ def test_a_run_against_a_real_scheduler_gives_one_result_per_hostname(
     assert f"on each of 1 hosts ({host})" in outcome.output  # two workers, one machine
     (path,) = tmp_path.glob("results/*.json")
     assert path.name.startswith(f"fleet-{host}-")
-    run = results.load(path)
+    run = reader.load(path)
     assert run.environment.hostname == host
     assert [case.status for case in run.cases] == ["ok"]
 
@@ -160,7 +161,7 @@ def test_dask_cases_run_once_on_the_whole_cluster_after_the_hosts(
     assert "3 cases on each of 1 hosts" in outcome.output
     assert "then 2 dask cases on the cluster" in outcome.output
     on_host, whole = (
-        results.load(next(tmp_path.glob(f"results/fleet-{name}-*.json")))
+        reader.load(next(tmp_path.glob(f"results/fleet-{name}-*.json")))
         for name in (_safe(socket.gethostname()), "cluster")
     )
     assert [case.implementation for case in on_host.cases] == ["numpy"] * 3
@@ -179,7 +180,7 @@ def test_dask_cases_run_once_on_the_whole_cluster_after_the_hosts(
     resumed = cli("run", suite, "--cluster", scheduler, "--resume", cut, "-q")
     sys.modules.pop("on_the_cluster", None)
     assert resumed.exit_code == 0, resumed.output
-    again = results.load(cut)
+    again = reader.load(cut)
     assert [case.benchmark for case in again.cases] == ["submitted", "blocks"]
     assert again.cases[0] == whole.cases[0] and again.run.resumed and not again.run.interrupted
     assert len(list(tmp_path.glob("results/*.json"))) == 2

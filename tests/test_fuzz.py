@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from labench.core.errors import InputError
-from labench.results import model as results
+from labench.results import reader
 from labench.results.journal import Journal, TornRecordWarning, recover
 from labench.results.views import load_run, to_pytest_benchmark
 from labench.suite.load import load_suite, suite_from_text
@@ -609,7 +609,7 @@ def check_result_bytes(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "run.json"
         path.write_bytes(data)
-        loads_or_refuses(path, lambda: results.load(path))
+        loads_or_refuses(path, lambda: reader.load(path))
         loads_or_refuses(path, lambda: load_run(path))
 
 
@@ -633,7 +633,7 @@ def test_a_result_file_cut_at_any_byte_loads_or_is_refused(at: int) -> None:
 def _journal() -> tuple[str, bytes]:
     """A real run's result file as its run started (one case done), and the journal that run
     left when it was killed with three more cases done."""
-    result = results.load(RESULT_FILE)
+    result = reader.load(RESULT_FILE)
     cases = [case for case in result.cases if case.timing is not None][:4]
     result.run.finished = None
     result.cases = cases[:1]
@@ -656,7 +656,7 @@ def check_journal_bytes(data: bytes) -> None:
         path.write_text(STARTED_RESULT, encoding="utf-8")
         (Path(folder) / "run.json.journal").write_bytes(data)
         loads_or_refuses(path, lambda: recover(path))
-        loads_or_refuses(path, lambda: results.load(path))
+        loads_or_refuses(path, lambda: reader.load(path))
 
 
 @budget(300)
@@ -788,7 +788,7 @@ def _pytest_benchmark_document() -> dict[str, Any]:
 
 PYTEST_DOCUMENTS = [
     _pytest_benchmark_document(),
-    to_pytest_benchmark(results.load(RESULT_FILE)),
+    to_pytest_benchmark(reader.load(RESULT_FILE)),
 ]
 
 
@@ -817,7 +817,7 @@ def test_the_unmutated_inputs_load() -> None:
     """The properties start from inputs that load, so every refusal is the mutation's doing."""
     for path in SUITES:
         load_suite(path)
-    assert results.load(RESULT_FILE).cases
+    assert reader.load(RESULT_FILE).cases
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "run.json"
         path.write_text(STARTED_RESULT, encoding="utf-8")

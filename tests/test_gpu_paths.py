@@ -12,7 +12,7 @@ from labench.backends.cupy_gpu import gemm_precision
 from labench.core import dtypes as precision
 from labench.machine import gpu_ceilings
 from labench.measure import timing
-from labench.results import model as results
+from labench.results import reader
 from labench.workloads import BUILTIN
 
 
@@ -71,7 +71,7 @@ def test_math_mode_is_set_per_case_recorded_and_keyed_only_when_not_default(
         "  - {id: mm, workload: kernels.matmul, params: {n: 16}, implementations: [numpy, cupy]}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
-    cases = {case.key: case for case in results.load(tmp_path / "r.json").cases}
+    cases = {case.key: case for case in reader.load(tmp_path / "r.json").cases}
     ieee = cases["mm/n=16,transfers=False/float32/t1/cupy"]
     tf32 = cases["mm/n=16,transfers=False/float32+tf32/t1/cupy"]
     assert (ieee.status, ieee.math, tf32.status, tf32.math) == ("ok", "ieee", "ok", "tf32")
@@ -114,7 +114,7 @@ def test_a_16_bit_step_cupy_lacks_is_skipped_with_its_words(gpu, cli, write_suit
         "params: {batch: 4, classes: 3}, implementations: [cupy]}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
-    by_dtype = {case.dtype: case for case in results.load(tmp_path / "r.json").cases}
+    by_dtype = {case.dtype: case for case in reader.load(tmp_path / "r.json").cases}
     assert by_dtype["float32"].status == "ok"
     assert by_dtype["bfloat16"].status == "skipped"
     assert by_dtype["bfloat16"].reason == (
@@ -143,7 +143,7 @@ def test_pipelined_median_comes_from_cuda_events_and_latency_from_the_host_clock
         "  - {id: m, workload: kernels.matvec, params: {n: 32}, implementations: [cupy]}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json", "-q", "--latency").exit_code == 0
-    (case,) = results.load(tmp_path / "r.json").cases
+    (case,) = reader.load(tmp_path / "r.json").cases
     assert case.timing.median == pytest.approx(5e-3 / case.timing.inner_loops)
     assert case.metrics["latency"] == pytest.approx(3e-3)
     shown = cli("show", tmp_path / "r.json", "--latency")
@@ -214,7 +214,7 @@ def test_claims_that_name_the_gpu_are_unmeasured_without_one(cli, tmp_path):
     assert result.exit_code == 0
     claims = [
         claim
-        for claim in results.load(tmp_path / "r.json").claims
+        for claim in reader.load(tmp_path / "r.json").claims
         if claim.benchmark in ("gpu_precisions", "gpu_gradient")
     ]
     assert len(claims) == 3 and all(claim.status == "unmeasured" for claim in claims)
@@ -242,7 +242,7 @@ def test_every_gpu_implementation_in_every_precision_on_a_real_gpu(cli, write_su
     path = write_suite(REAL_GPU_SUITE)
     result = cli("run", path, "-o", tmp_path / "r.json", "--latency")
     print(result.output)  # the tables go to the device check's log
-    cases = results.load(tmp_path / "r.json").cases
+    cases = reader.load(tmp_path / "r.json").cases
     broken = {case.key: case.reason for case in cases if case.status in ("error", "wrong")}
     assert not broken
     ok = {case.key: case for case in cases if case.status == "ok"}

@@ -8,6 +8,7 @@ from conftest import git, measured_case, rescaled, synthetic_result
 
 from labench.judge.history import build, load_all
 from labench.results import model as results
+from labench.results import reader
 
 
 def base_run(machine="m1"):
@@ -89,7 +90,7 @@ def test_per_process_spread_is_the_noise_model_when_runs_carry_it(tmp_path):
     assert len(build(load_all([tmp_path / "plain"])).cases[0].fit.steps) == 2
     folder = write_history(tmp_path / "processes", factors)
     for path in folder.glob("*.json"):
-        result = results.load(path)
+        result = reader.load(path)
         for case in result.cases:
             spread = 0.6 if result.run.label in ("r07", "r08") else 0.02
             medians = case.timing.median * np.exp(spread * np.linspace(-1, 1, 6))

@@ -1,4 +1,4 @@
-"""Hostile suites (issue 16, parts 1 and 2): files that are valid YAML, or nearly, yet stand for
+"""Hostile suites: files that are valid YAML, or nearly, yet stand for
 an enormous or endless document or sweep. Each is refused at load, fast, with exit 2, the file
 and the line, no traceback, and no result file written or changed."""
 

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from labench.results import model as results
+from labench.results import reader
 
 MISBEHAVING = """
 labench: 1
@@ -22,7 +22,7 @@ benchmarks:
 
 
 def statuses(path):
-    return [(case.key, case.status, case.reason) for case in results.load(path).cases]
+    return [(case.key, case.status, case.reason) for case in reader.load(path).cases]
 
 
 def test_crashes_and_hangs_are_recorded_and_the_run_goes_on(cli, write_suite, tmp_path):
@@ -88,7 +88,7 @@ def test_every_executor_gives_the_in_process_results(
     else:
         cli("run", suite, "-o", tmp_path / "a.json", "-q", *flags)
     cli("run", suite, "-o", tmp_path / "b.json", "-q")
-    other, inline = results.load(tmp_path / "a.json"), results.load(tmp_path / "b.json")
+    other, inline = reader.load(tmp_path / "a.json"), reader.load(tmp_path / "b.json")
     assert [c.key for c in other.cases] == [c.key for c in inline.cases]
     for a, b in zip(other.cases, inline.cases, strict=True):
         assert a.status == b.status == "ok"
@@ -126,12 +126,12 @@ def test_an_interrupted_run_resumes_measuring_every_case_exactly_once(
         assert broken == ["c/n=3/float64/t1/second"]
     else:
         assert first.exit_code == 130
-        assert results.load(out).run.interrupted
-        assert len(results.load(out).cases) == 3
+        assert reader.load(out).run.interrupted
+        assert len(reader.load(out).cases) == 3
     monkeypatch.delenv("LABENCH_INTERRUPT_AT")
     again = cli("run", suite, "--resume", out, "-q", *flags)
     assert again.exit_code == 0, again.output
-    resumed = results.load(out)
+    resumed = reader.load(out)
     assert [case.status for case in resumed.cases] == ["ok"] * 6
     assert [case.key for case in resumed.cases] == [
         f"c/n={n}/float64/t1/{name}" for n in (2, 3, 4) for name in ("first", "second")

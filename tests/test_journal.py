@@ -18,6 +18,7 @@ from labench.core.errors import InputError
 from labench.core.progress import Observer
 from labench.execution.session import new_result, run_suite
 from labench.results import model as results
+from labench.results import reader
 from labench.results.journal import Journal, TornRecordWarning, journal_path, recover
 from labench.suite.load import load_suite
 
@@ -73,7 +74,7 @@ def test_every_journaled_case_survives_sigkill_at_a_random_point(write_suite, tm
 
     journaled = complete_records(out)
     assert len(journaled) >= wanted
-    recovered = results.load(out)
+    recovered = reader.load(out)
     assert [case.key for case in recovered.cases] == journaled
     assert recovered.run.interrupted and recovered.run.finished is None
     assert all(case.status == "ok" and len(case.timing.samples) >= 3 for case in recovered.cases)
@@ -86,11 +87,14 @@ def test_a_killed_run_shows_its_cases_and_resumes_from_its_journal(write_suite, 
     out, log = tmp_path / "r.json", tmp_path / "measured.log"
     killed = start_run(suite, out, log, LABENCH_KILL_AT="3/second")
     assert killed.wait() == -signal.SIGKILL
-    assert len(results.load(out).cases) == 3
+    assert len(reader.load(out).cases) == 3
     assert json.loads(out.read_text())["cases"] == []  # the file itself was written at the start
     shown = cli("show", out)
     assert shown.exit_code == 0 and "(interrupted)" in shown.output and "3 ok" in shown.output
-    assert "3 same" in cli("compare", out, out).output
+    twin = out.with_name("twin.json")  # the killed run again, journal and all, in another file
+    twin.write_bytes(out.read_bytes())
+    journal_path(twin).write_bytes(journal_path(out).read_bytes())
+    assert "3 same" in cli("compare", out, twin).output
 
     os.environ["LABENCH_MEASURE_LOG"] = str(log)
     try:
@@ -98,7 +102,7 @@ def test_a_killed_run_shows_its_cases_and_resumes_from_its_journal(write_suite, 
     finally:
         del os.environ["LABENCH_MEASURE_LOG"]
     assert resumed.exit_code == 0, resumed.output
-    finished = results.load(out)
+    finished = reader.load(out)
     assert [case.key for case in finished.cases] == [
         f"c/n={n}/float64/t1/{name}" for n in (2, 3, 4) for name in ("first", "second")
     ]
@@ -161,7 +165,7 @@ def test_a_damaged_journal_is_refused_naming_the_line(journaled, cli, damage, ex
     damage(lines)
     path.write_bytes(b"\n".join(lines))
     with pytest.raises(InputError, match=expected):
-        results.load(journaled)
+        reader.load(journaled)
     shown = cli("show", journaled)
     assert shown.exit_code == 2 and "r.json.journal:" in shown.output
 
@@ -169,7 +173,7 @@ def test_a_damaged_journal_is_refused_naming_the_line(journaled, cli, damage, ex
 def test_a_journal_left_by_another_run_is_not_read(journaled, write_suite):
     newer = new_result(load_suite(counted(write_suite, [2])), {})
     results.save(newer, journaled)  # the window where a new run has its file but not its journal
-    assert results.load(journaled).cases == []
+    assert reader.load(journaled).cases == []
 
 
 def test_the_result_file_is_written_twice_per_run_whatever_its_length(
@@ -187,5 +191,5 @@ def test_the_result_file_is_written_twice_per_run_whatever_its_length(
         out = tmp_path / "r.json"
         run_suite(suite.cases(), new_result(suite, {}), out, Observer())
         assert len(writes) == 2  # at the start and at the end, never per case
-        assert len(results.load(out).cases) == 2 * len(sizes)
+        assert len(reader.load(out).cases) == 2 * len(sizes)
         assert not journal_path(out).exists()

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from labench.results import model as results
+from labench.results import reader
 from labench.workloads import BUILTIN
 from labench.workloads.lowrank import optimal_error, spectrum_matrix
 
@@ -84,7 +84,7 @@ def test_a_bad_factorisation_is_wrong_and_not_timed(cli, write_suite, tmp_path, 
     )
     result = cli("run", path, "-o", tmp_path / "r.json")
     assert result.exit_code == 1
-    cases = {case.implementation: case for case in results.load(tmp_path / "r.json").cases}
+    cases = {case.implementation: case for case in reader.load(tmp_path / "r.json").cases}
     assert cases["rsvd"].status == "wrong" and cases["rsvd"].timing is None
     assert "beyond 1.5x the Eckart-Young optimum" in cases["rsvd"].reason
     assert cases["svd"].status == cases["dense"].status == "ok"
@@ -96,7 +96,7 @@ def test_an_approximation_is_checked_against_its_own_exact_answer(cli, write_sui
         "  - {id: a, workload: 'faulty_workloads:Approximate'}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json").exit_code == 1
-    cases = {case.implementation: case for case in results.load(tmp_path / "r.json").cases}
+    cases = {case.implementation: case for case in reader.load(tmp_path / "r.json").cases}
     assert cases["honest"].status == "ok"
     assert cases["broken"].status == "wrong"
 
@@ -107,7 +107,7 @@ def test_rank_beyond_the_matrix_is_skipped_with_the_reason(cli, write_suite, tmp
         "  - {id: l, workload: lowrank.matvec, params: {n: 10, rank: 11}}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
-    case = results.load(tmp_path / "r.json").cases[0]
+    case = reader.load(tmp_path / "r.json").cases[0]
     assert case.status == "skipped" and case.reason == "rank 11 exceeds min(m, n) = 10"
 
 
@@ -128,6 +128,6 @@ def test_image_matrix_is_skipped_cleanly_without_matplotlib(
         "  - {id: l, workload: lowrank.matvec, params: {n: 64, rank: 8, matrix: image}}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
-    cases = results.load(tmp_path / "r.json").cases
+    cases = reader.load(tmp_path / "r.json").cases
     assert {case.status for case in cases} == {"skipped"}
     assert "needs matplotlib" in cases[0].reason

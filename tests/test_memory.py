@@ -7,7 +7,7 @@ import pytest
 
 from labench.core.arrays import resident_bytes
 from labench.measure.memory import PoolPeak, traced_peak
-from labench.results import model as results
+from labench.results import reader
 
 N, ARRAYS = 200_000, 3
 ALLOCATING = f"""
@@ -25,7 +25,7 @@ def test_known_allocations_are_reported_as_peak_bytes(cli, write_suite, tmp_path
     out = tmp_path / "r.json"
     flags = ["--isolate"] if isolate else []
     assert cli("run", write_suite(ALLOCATING), "-o", out, "-q", *flags).exit_code == 0
-    cases = results.load(out).cases
+    cases = reader.load(out).cases
     assert [case.implementation for case in cases] == ["numpy", "numba"]
     for case in cases:
         assert case.status == "ok", case.reason

@@ -97,14 +97,14 @@ def test_numba_thread_limit_is_applied_read_back_and_restored():
 
 
 def test_thread_pools_are_recorded_per_case(cli, write_suite, tmp_path):
-    from labench.results import model as results
+    from labench.results import reader
 
     path = write_suite(
         "labench: 1\nname: p\ndefaults: {max_time: 0.01, threads: [1, max]}\nbenchmarks:\n"
         "  - {id: m, workload: kernels.matvec, params: {n: 64}, implementations: [numba_parallel, numpy]}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
-    for case in results.load(tmp_path / "r.json").cases:
+    for case in reader.load(tmp_path / "r.json").cases:
         assert case.thread_pools["blas:openblas"] == case.threads
         if case.backend == "numba":
             assert case.thread_pools["numba"] == case.threads
@@ -183,7 +183,7 @@ def test_cuda_timer_reads_events_in_seconds(monkeypatch):
 
 def test_gpu_cases_record_device_time_and_latency(monkeypatch, cli, write_suite, tmp_path):
     from labench import backends
-    from labench.results import model as results
+    from labench.results import reader
 
     fake_cupy(monkeypatch)
     monkeypatch.setattr("labench.measure.case.availability", lambda name: backends.Availability(True))
@@ -193,7 +193,7 @@ def test_gpu_cases_record_device_time_and_latency(monkeypatch, cli, write_suite,
         "implementations: [cupy]}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
-    cases = results.load(tmp_path / "r.json").cases
+    cases = reader.load(tmp_path / "r.json").cases
     assert [case.metrics["transfers_timed"] for case in cases] == [0.0, 1.0]
     assert all(case.metrics["latency"] > 0 and case.timing.median > 0 for case in cases)
 

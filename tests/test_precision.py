@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from labench.core import dtypes as precision
-from labench.results import model as results
+from labench.results import reader
 from labench.workloads import BUILTIN
 
 NARROW_SIZES = {
@@ -89,7 +89,7 @@ def test_every_family_runs_or_skips_with_a_reason_in_16_bit(cli, write_suite, tm
     lines.append("  - {id: grad, workload: gradients.logistic, params: {n: 4, samples: 8}}")
     path = write_suite("\n".join(lines) + "\n")
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
-    cases = results.load(tmp_path / "r.json").cases
+    cases = reader.load(tmp_path / "r.json").cases
     assert {case.status for case in cases} == {"ok", "skipped"}
     reasons = {case.reason for case in cases if case.status == "skipped"}
     assert "Numba compiles no float16 arithmetic on the CPU" in reasons
@@ -118,7 +118,7 @@ def test_bfloat16_without_ml_dtypes_is_skipped_with_the_install_command(
         "implementations: [numpy]}\n"
     )
     assert cli("run", path, "-o", tmp_path / "r.json", "-q").exit_code == 0
-    by_dtype = {case.dtype: case for case in results.load(tmp_path / "r.json").cases}
+    by_dtype = {case.dtype: case for case in reader.load(tmp_path / "r.json").cases}
     assert by_dtype["float32"].status == "ok"
     assert by_dtype["bfloat16"].status == "skipped"
     assert (

@@ -6,7 +6,7 @@ import pytest
 from conftest import git
 
 from labench.core.provenance import GitState, commit_positions, git_state
-from labench.results import model as results
+from labench.results import reader
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -30,7 +30,7 @@ def test_a_run_records_commit_branch_dirty_and_label(cli, repository, monkeypatc
     assert cli("run", *ONE_CASE, "-o", "clean.json", "--label", "before fix").exit_code == 0
     (repository / "code.py").write_text("x = 2\n")
     assert cli("run", *ONE_CASE, "-o", "dirty.json").exit_code == 0
-    clean, dirty = results.load(repository / "clean.json"), results.load(repository / "dirty.json")
+    clean, dirty = reader.load(repository / "clean.json"), reader.load(repository / "dirty.json")
     head = git(repository, "rev-parse", "HEAD")
     assert (clean.run.git_commit, clean.run.git_branch, clean.run.git_dirty) == (
         head,

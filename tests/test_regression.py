@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labench.results import model as results
+from labench.results import reader
 from labench.workloads import BUILTIN, WrongAnswer
 from labench.workloads.regression import lambdas, system_condition
 
@@ -91,7 +91,7 @@ def test_ridge_runs_through_the_cli(cli, write_suite, tmp_path):
     assert result.exit_code == 1  # the capped solver is wrong
     cases = {
         case.key.split("/")[0] + "/" + case.implementation: case
-        for case in results.load(tmp_path / "r.json").cases
+        for case in reader.load(tmp_path / "r.json").cases
     }
     assert {key: case.status for key, case in cases.items()} == {
         "ridge/closed_form": "ok",

@@ -50,6 +50,22 @@ def test_the_time_cap_stops_the_sweep_and_says_so():
     assert capped.capped and capped.size == 2048
 
 
+def test_a_size_that_fails_ends_the_sweep_with_the_reason():
+    """Out of memory at 8192: the sweep keeps what it measured and says why it stopped."""
+
+    def rate_at(size):
+        if size >= 8192:
+            raise MemoryError("cannot allocate")
+        return FLOAT64[size]
+
+    stopped = gemm_plateau(rate_at, lambda n: 2 * n**3 / 1e9, start=1024, largest=32768, budget=1e9)
+    assert stopped.capped and stopped.size == 4096
+    assert list(stopped.sweep) == [1024, 2048, 4096]
+    assert stopped.reason == "n=8192: MemoryError: cannot allocate"
+    with pytest.raises(MemoryError):  # not even the first size: no rate to report
+        gemm_plateau(rate_at, lambda n: 1.0, start=8192, largest=32768, budget=1e9)
+
+
 def ceiling(read_roof):
     return Ceiling(
         threads=16,

@@ -6,7 +6,7 @@ import pytest
 from labench.backends.base import Availability
 from labench.core.progress import Observer
 from labench.execution.session import new_result, run_suite
-from labench.results import model as results
+from labench.results import reader
 from labench.suite.load import load_suite
 
 SUITE = """
@@ -90,7 +90,7 @@ def test_interrupted_run_keeps_every_finished_case(write_suite, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run(write_suite(SUITE), tmp_path, Observer(finished=interrupt_after_two))
-    saved = results.load(tmp_path / "out.json")
+    saved = reader.load(tmp_path / "out.json")
     assert saved.run.interrupted
     assert [case.implementation for case in saved.cases] == ["honest", "fast_wrong"]
     assert saved.run.finished is not None

@@ -1,6 +1,7 @@
 """Shipped suites: `labench run quick` works from any folder, `list --suites` describes them."""
 
-from labench.results import model as results
+
+from labench.results import reader
 from labench.suite.shipped import shipped_suites
 
 
@@ -19,7 +20,7 @@ def test_a_shipped_suite_runs_by_name_from_any_folder(cli, tmp_path, monkeypatch
     out = tmp_path / "quick.json"
     result = cli("run", "quick", "--filter", "matvec", "--max-time", "0.01", "-q", "-o", out)
     assert result.exit_code == 0, result.output
-    ran = results.load(out)
+    ran = reader.load(out)
     assert ran.suite.name == "quick"
     assert {case.benchmark for case in ran.cases} == {"matvec"}
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from labench.results import model as results
+from labench.results import reader
 from labench.results.journal import journal_path
 
 SLOW = """
@@ -64,12 +65,12 @@ def test_sigterm_keeps_every_finished_case_and_exits_143(tmp_path, write_suite, 
     assert process.returncode == 143, stderr
     assert "interrupted (SIGTERM)" in stderr and f"--resume {out}" in stderr
     assert "Traceback" not in stderr
-    kept = results.load(out)
+    kept = reader.load(out)
     assert kept.run.interrupted and 2 <= len(kept.cases) < 6
     finished = [case.key for case in kept.cases if case.status == "ok"]
     resumed = labench("run", suite, "--resume", out, "-q", *mode, cwd=tmp_path)
     assert resumed.wait(timeout=120) == 0, resumed.communicate()
-    again = results.load(out)
+    again = reader.load(out)
     assert [case.status for case in again.cases] == ["ok"] * 6
     assert set(finished) <= {case.key for case in again.cases}
 
@@ -89,5 +90,5 @@ def test_two_runs_started_together_keep_both_results(tmp_path, write_suite):
         assert process.wait(timeout=120) == 0, process.communicate()
     saved = sorted((tmp_path / "results").glob("same-*.json"))
     assert len(saved) == 3
-    assert len({results.load(path).run.id for path in saved}) == 3
+    assert len({reader.load(path).run.id for path in saved}) == 3
     assert not [name for name in os.listdir(tmp_path / "results") if name.endswith(".tmp")]

@@ -61,7 +61,7 @@ def test_a_large_benchmark_is_summarised_unless_the_full_table_is_asked(cli, tmp
     assert "~n^2.00" in numba_row and f"{len(sizes)}/{len(sizes)}" in numba_row
 
     full = rendered(run_of(cases), full=True)
-    rows_of_17 = [line for line in full.splitlines() if line.split("│")[0].strip() == "17"]
+    rows_of_17 = [line for line in full.splitlines() if line.split()[:1] == ["17"]]
     assert "summarised" not in full and len(rows_of_17) == 2  # n varies: a column of its own
 
     failed = [case.model_copy(update={"status": "error", "timing": None}) for case in cases]

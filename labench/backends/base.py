@@ -26,24 +26,41 @@ class Availability:
 
 
 class Backend(Protocol):
-    name: str
-    loop_timer: LoopTimer
-    preload: tuple[str, ...]
-    """Modules a forked worker process would otherwise import for each case of this backend:
-    imported once in the fork server instead (execution/isolated.py)."""
-    jit: bool
-    """Whether a fresh process must load (or compile) a kernel's code at its first call, which
-    makes re-measuring a case in fresh processes costly (confirm.py orders suspects by it)."""
-    synchronized: Callable[[Callable[[], Any]], Callable[[], Any]] | None
-    """For asynchronous devices: wraps a call so it returns only when the device is done, for a
-    second, host wall-clock measurement next to the device clock's. None on the host."""
+    """Read-only members: backends give them as class attributes (functions as staticmethods),
+    which a read-only protocol member matches with their own, narrower types."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def loop_timer(self) -> LoopTimer: ...
+
+    @property
+    def preload(self) -> tuple[str, ...]:
+        """Modules a forked worker process would otherwise import for each case of this backend:
+        imported once in the fork server instead (execution/isolated.py)."""
+        ...
+
+    @property
+    def jit(self) -> bool:
+        """Whether a fresh process must load (or compile) a kernel's code at its first call, which
+        makes re-measuring a case in fresh processes costly (confirm.py orders suspects by it)."""
+        ...
+
+    @property
+    def synchronized(self) -> Callable[[Callable[[], Any]], Callable[[], Any]] | None:
+        """For asynchronous devices: wraps a call so it returns only when the device is done, for
+        a second, host wall-clock measurement next to the device clock's. None on the host."""
+        ...
 
     def availability(self) -> Availability:
         """Probe whether this backend can run on this machine (called once, cached)."""
         ...
 
-    math_modes: tuple[str, ...]
-    """The `math` settings this backend can honour; other cases are skipped with the reason."""
+    @property
+    def math_modes(self) -> tuple[str, ...]:
+        """The `math` settings this backend can honour; other cases are skipped with the reason."""
+        ...
 
     def thread_limit(self, count: int) -> AbstractContextManager[dict[str, int]]:
         """Apply this backend's own thread control; yield the thread count of each pool it set,

@@ -123,8 +123,8 @@ class Cluster:
         if self.remote:
             return []
         workers = {int(pid) for pid in self.client.run(os.getpid).values()}
-        nannies = {parent_pid(pid) for pid in workers} - {None}
-        owners = {parent_pid(pid) for pid in nannies} - {None}
+        nannies = {nanny for nanny in map(parent_pid, workers) if nanny is not None}
+        owners = {owner for owner in map(parent_pid, nannies) if owner is not None}
         return sorted((workers | nannies | owners) - {os.getpid()})
 
     def placement(self, threads: int) -> Placement:

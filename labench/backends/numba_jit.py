@@ -28,7 +28,10 @@ class NumbaBackend(HostBackend):
         import numba
 
         before = numba.get_num_threads()
-        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+        # numba.config sets its options from the environment at import (globals().update),
+        # so its stubs cannot declare them
+        launched = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+        numba.set_num_threads(min(count, launched))
         try:
             yield {"numba": numba.get_num_threads()}
         finally:

@@ -9,180 +9,78 @@ benchmarks/startup.py; tests/test_startup.py keeps it so). `run` itself lives in
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
+import os
+import platform
+import signal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from typer._click.core import Command
 
-from labench.commands.terminal import EXIT_FAILED, EXIT_USAGE, console, errors
+from labench.commands import readers
+from labench.commands.run_options import RunOptions, as_typer_parameters
+from labench.commands.terminal import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    console,
+    reports_input_errors,
+)
 from labench.core.errors import InputError
-from labench.judge.gate_settings import CONFIRM_PROCESSES
+
+if TYPE_CHECKING:  # typer's own copy of click: its Command, for the hint only
+    from typer._click.core import Command
 
 app = typer.Typer(
     help="Benchmark the linear algebra behind deep learning, honestly.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    invoke_without_command=True,
 )
 
-Command = TypeVar("Command", bound=Callable[..., Any])
-FullTable = Annotated[bool, typer.Option(help="Every case of a large benchmark, not its summary.")]
+VERSIONED = ("numpy", "numba", "scipy", "cupy-cuda12x", "cupy-cuda13x", "cupy")
+"""The packages `--version --verbose` names beside labench and Python, where installed."""
 
 
-def reports_input_errors(command: Command) -> Command:
-    """Unusable input is a message and exit code 2, never a traceback."""
+@app.callback()
+def versions(
+    context: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="With --version: also Python, NumPy, Numba, CuPy.")
+    ] = False,
+) -> None:
+    """Benchmark the linear algebra behind deep learning, honestly."""
+    from importlib import metadata
 
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except InputError as error:
-            for problem in error.problems:
-                errors.print(
-                    f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True
-                )
-            raise typer.Exit(EXIT_USAGE) from None
+    if version:
+        console.print(f"labench {metadata.version('labench')}", highlight=False)
+        if verbose:
+            console.print(f"Python {platform.python_version()}", highlight=False)
+            for package in VERSIONED:
+                try:
+                    console.print(f"{package} {metadata.version(package)}", highlight=False)
+                except metadata.PackageNotFoundError:
+                    continue
+        raise typer.Exit()
+    if context.invoked_subcommand is None:
+        console.print(context.get_help())
+        raise typer.Exit()
 
-    return wrapper  # type: ignore[return-value]
 
 
 @app.command()
 @reports_input_errors
-def run(
-    suites: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Suite YAML files, or names of shipped suites (labench list --suites).",
-            show_default=False,
-        ),
-    ],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o",
-            "--output",
-            help="Result file (one suite only). Default: results/<suite>-<timestamp>.json",
-        ),
-    ] = None,
-    filters: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--filter",
-            "-k",
-            help="Run only cases whose benchmark id or key matches this glob; repeatable.",
-        ),
-    ] = None,
-    quick: Annotated[
-        bool, typer.Option(help="Smoke-test timings: 0.1 s per case, fewer samples.")
-    ] = False,
-    max_time: Annotated[
-        float | None,
-        typer.Option(help="Seconds of sampling per case (overrides the suite).", min=0.001),
-    ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing -o file.")] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
-    ] = False,
-    full_table: FullTable = False,
-    baseline: Annotated[
-        Path | None,
-        typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
-    ] = None,
-    threshold: Annotated[str, typer.Option(help="With --baseline: slowdown that counts.")] = "10%",
-    alpha: Annotated[
-        float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
-    ] = 0.01,
-    confirm_processes: Annotated[
-        int,
-        typer.Option(
-            help="With --baseline: fresh processes that re-measure each case that looks slower "
-            "before it is judged (0: judge without confirming).",
-            min=0,
-        ),
-    ] = CONFIRM_PROCESSES,
-    fail_on_claims: Annotated[
-        bool, typer.Option(help="Exit 1 when a claim of the suite fails on this machine.")
-    ] = True,
-    isolate: Annotated[
-        bool,
-        typer.Option(help="Run each benchmark in a fresh worker process; crashes are recorded."),
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help="Kill a case after this many seconds (needs --isolate).", min=0.001),
-    ] = None,
-    resume: Annotated[
-        Path | None,
-        typer.Option(
-            help="Continue this interrupted result: run only cases not ok in it (with --cluster: "
-            "any host's file of the fleet run; every host continues its own)."
-        ),
-    ] = None,
-    processes: Annotated[
-        int,
-        typer.Option(
-            help="Measure each benchmark in this many fresh processes (implies --isolate), "
-            "so comparisons see the variance between processes.",
-            min=1,
-        ),
-    ] = 1,
-    cluster: Annotated[
-        str | None,
-        typer.Option(
-            help="Run the suite on every host of this Dask cluster (tcp://host:8786), or on "
-            "'local' / 'local:N' stand-in hosts: one result per host, then their comparison.",
-        ),
-    ] = None,
-    retry_noisy: Annotated[
-        int,
-        typer.Option(
-            help="Measure cases marked noisy or contended again at the end of the run, up to "
-            "this many times, keeping the steadier measurement.",
-            min=0,
-        ),
-    ] = 1,
-    latency: Annotated[
-        bool,
-        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
-    ] = False,
-    label: Annotated[
-        str | None,
-        typer.Option(help="Name this run (a version, a setting); history and reports show it."),
-    ] = None,
-) -> None:
+@as_typer_parameters(RunOptions)
+def run(options: RunOptions) -> None:
     """Run suites, print the results and claims, and save them as JSON."""
-    from labench.commands.run import RunOptions
     from labench.commands.run import run as run_suites
 
-    run_suites(
-        RunOptions(
-            suites=suites,
-            output=output,
-            filters=filters or [],
-            quick=quick,
-            max_time=max_time,
-            force=force,
-            quiet=quiet,
-            full_table=full_table,
-            baseline=baseline,
-            threshold=threshold,
-            alpha=alpha,
-            confirm_processes=confirm_processes,
-            fail_on_claims=fail_on_claims,
-            isolate=isolate,
-            timeout=timeout,
-            resume=resume,
-            processes=processes,
-            cluster=cluster,
-            retry_noisy=retry_noisy,
-            latency=latency,
-            label=label,
-        )
-    )
+    run_suites(options)
 
 
 @app.command("compare")
@@ -218,7 +116,16 @@ def compare_runs(
     if output_format not in ("table", "markdown", "json"):
         raise InputError(f"--format: expected table, markdown or json, got {output_format!r}")
     limit = parse_threshold(threshold)
-    comparison = compare([load_run(path) for path in files], limit, alpha)
+    runs = [load_run(path) for path in files]
+    seen: dict[Path, Path] = {}
+    for path in files:
+        twin = seen.setdefault(path.resolve(), path)
+        if twin is not path:
+            raise InputError(
+                f"{path}: given twice (as {twin} too); a run compared with itself is the same "
+                "in every case and says nothing: compare runs measured separately"
+            )
+    comparison = compare(runs, limit, alpha)
     render(comparison, console, output_format)
     if fail_on_regression and comparison.regressions():
         raise typer.Exit(EXIT_FAILED)
@@ -226,87 +133,13 @@ def compare_runs(
         raise typer.Exit(EXIT_FAILED)
 
 
-@app.command()
-@reports_input_errors
-def history(
-    sources: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Result files, or folders of them (every *.json inside).", show_default=False
-        ),
-    ],
-    filters: Annotated[
-        list[str] | None,
-        typer.Option("--filter", "-k", help="Only cases whose benchmark id or key matches."),
-    ] = None,
-    machine: Annotated[
-        str | None, typer.Option(help="The machine to follow (needed when runs come from several).")
-    ] = None,
-    threshold: Annotated[
-        str, typer.Option(help="Smallest change of level reported as a step.")
-    ] = "5%",
-    fail_on_step: Annotated[
-        bool, typer.Option(help="Exit 1 when the newest run starts a slower step.")
-    ] = False,
-    series: Annotated[
-        bool, typer.Option(help="Show every case's series run by run, not only the steps.")
-    ] = True,
-) -> None:
-    """Each case over the runs of one machine (in commit order when git knows the commits,
-    else in time order): medians with CIs, and the steps where the level changed."""
-    from labench.judge.compare import parse_threshold
-    from labench.judge.history import build, load_all
-    from labench.present.history import render_history
-
-    found = build(load_all(sources), machine, filters or [], parse_threshold(threshold))
-    render_history(found, console, series)
-    if fail_on_step and found.gate():
-        raise typer.Exit(EXIT_FAILED)
+app.command()(readers.history)
 
 
-@app.command()
-@reports_input_errors
-def report(
-    sources: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Result files, or folders of them (every *.json inside).", show_default=False
-        ),
-    ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")],
-    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
-) -> None:
-    """One self-contained HTML page: machines, result tables, claims, comparisons, figures and,
-    with several runs of a machine, its history with the steps marked."""
-    from labench.present.html import write
-
-    if output.exists() and not force:
-        raise InputError(f"{output}: already exists (pass --force to replace it)")
-    write(sources, output)
-    console.print(f"wrote {output}", highlight=False)
+app.command()(readers.report)
 
 
-@app.command()
-@reports_input_errors
-def export(
-    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-    output_format: Annotated[
-        str, typer.Option("--format", help="pytest-benchmark (the only format so far).")
-    ] = "pytest-benchmark",
-    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
-) -> None:
-    """Write a labench run in another tool's format."""
-    from labench.results import model as results
-    from labench.results.views import to_pytest_benchmark
-
-    if output_format != "pytest-benchmark":
-        raise InputError(f"--format: expected pytest-benchmark, got {output_format!r}")
-    if output.exists() and not force:
-        raise InputError(f"{output}: already exists (pass --force to replace it)")
-    document = to_pytest_benchmark(results.load(result_file))
-    output.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    console.print(f"wrote {len(document['benchmarks'])} benchmarks to {output}", highlight=False)
+app.command()(readers.export)
 
 
 @app.command()
@@ -344,26 +177,29 @@ def list_workloads(
     ] = False,
 ) -> None:
     """Workloads, their implementations, and whether each backend can run here."""
-    from labench.backends import BACKENDS, availability
-    from labench.workloads import BUILTIN
-
     if suites:
         console.print(shipped_suites_table())
         return
+    from labench.backends import BACKENDS, availability
+    from labench.workloads import BUILTIN
+
     table = Table(show_edge=False)
     for column in ("workload", "implementation", "backend", "available", "summary"):
         table.add_column(column)
+    unavailable: dict[str, str] = {}
     for name, workload in sorted(BUILTIN.items()):
         table.add_section()
         for implementation in workload.implementations.values():
             state = availability(implementation.backend)
-            available = (
-                "[green]yes[/]" if state.available else f"[yellow]no[/]: {escape(state.reason)}"
-            )
+            if not state.available:
+                unavailable[implementation.backend] = state.reason
+            available = "[green]yes[/]" if state.available else "[yellow]no[/]"
             table.add_row(
                 name, implementation.name, implementation.backend, available, implementation.summary
             )
     console.print(table)
+    for backend, reason in sorted(unavailable.items()):
+        console.print(f"[yellow]{backend}[/]: not available here: {escape(reason)}")
     console.print(
         f"backends: {', '.join(sorted(BACKENDS))}; a suite may also name a user "
         "workload as 'module:ClassName'"
@@ -385,7 +221,7 @@ def shipped_suites_table() -> Table:
 def env(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The environment fingerprint stored with every run."""
     from labench.measure.environment import fingerprint
-    from labench.present.report import environment_table
+    from labench.present.machine import environment_table
 
     found = fingerprint()
     if as_json:
@@ -412,7 +248,7 @@ def calibrate(
     later runs add each case's `roofline_frac`)."""
     from labench.machine.ceilings import default_thread_counts, measure
     from labench.measure.environment import fingerprint
-    from labench.present.report import ceilings_table
+    from labench.present.machine import ceilings_table
     from labench.results import ceilings
 
     if show_only:
@@ -428,51 +264,10 @@ def calibrate(
     console.print(f"saved {path}", highlight=False)
 
 
-@app.command()
-@reports_input_errors
-def plot(
-    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the figures.")],
-    formats: Annotated[
-        list[str] | None, typer.Option("--format", help="png (default), svg or pdf; repeatable.")
-    ] = None,
-) -> None:
-    """Figures of a run: scaling, gradient error vs step, low-rank error and speedup vs rank,
-    speedups, and the roofline under this machine's measured ceilings."""
-    from labench.present.plot import FIGURE_FORMATS, write_figures
-    from labench.results import ceilings
-    from labench.results import model as results
-
-    chosen = formats or ["png"]
-    unknown = sorted(set(chosen) - set(FIGURE_FORMATS))
-    if unknown:
-        raise InputError(
-            f"--format {', '.join(unknown)}: expected one of {', '.join(FIGURE_FORMATS)}"
-        )
-    result = results.load(result_file)
-    roofs = ceilings.load(result.environment.machine_id)
-    written = write_figures(result, output, chosen, roofs)
-    for path in written:
-        console.print(f"wrote {path}", highlight=False)
-    if not written:
-        console.print("nothing to plot: the run has no measured case")
+app.command()(readers.plot)
 
 
-@app.command()
-@reports_input_errors
-def show(
-    result_file: Annotated[Path, typer.Argument(help="A labench result JSON file.")],
-    full_table: FullTable = False,
-    latency: Annotated[
-        bool,
-        typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
-    ] = False,
-) -> None:
-    """Re-render a saved run."""
-    from labench.present.report import render_result
-    from labench.results import model as results
-
-    render_result(results.load(result_file), console, full_table, latency)
+app.command()(readers.show)
 
 
 @app.command()
@@ -487,4 +282,28 @@ def schema() -> None:
 
 
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    plain_flags(command)
+    try:
+        command()
+    finally:
+        # Past this point only the interpreter's shutdown runs (worker pools, atexit hooks): a
+        # signal there ends the process with the code that signal means, never with a
+        # traceback or a death by SIGINT.
+        signal.signal(signal.SIGINT, lambda *_: os._exit(EXIT_INTERRUPTED))
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(EXIT_TERMINATED))
+
+
+def plain_flags(command: Command) -> None:
+    """Help that reads as prose: no `<bool>` type beside an on/off flag (`--quick / --no-quick`
+    says it all), and a docstring's wrapped lines joined into paragraphs, so `--help` does not
+    break a sentence where the source file did. (typer carries its own copy of click, so
+    options are recognised by what they are.)"""
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    if command.help:
+        paragraphs = command.help.strip().split("\n\n")
+        command.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+    for sub in getattr(command, "commands", {}).values():
+        plain_flags(sub)

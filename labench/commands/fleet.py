@@ -18,9 +18,7 @@ from rich.console import Console
 from labench.core.errors import InputError
 from labench.core.progress import Observer
 from labench.execution.fleet_resume import FleetFiles, Member, Part, fleet_files, resume_parts
-from labench.execution.resume import in_suite_order
-from labench.execution.session import new_result, run_suite
-from labench.judge.claims import evaluate_all
+from labench.execution.session import finish, new_result, run_suite
 from labench.present.report import render_result
 from labench.results import model as results
 from labench.results.model import Environment, Result
@@ -89,9 +87,12 @@ def run_on_fleet(
 ) -> bool:
     """Run each (suite, planned, cases) on every host of the cluster; True when a host was lost
     or a case failed."""
-    from labench.execution.fleet import connect
+    from labench.execution.fleet import connect, exposure
 
     earlier = fleet_files(options.resume) if options.resume is not None else None
+    warning = exposure(options.cluster)
+    if warning:
+        output.warn(warning)
     fleet = connect(options.cluster)
     failed = False
     try:
@@ -155,26 +156,16 @@ def _run_suite(
 
     members = _members(fleet, cases)
     stamp, parts = _parts(fleet, options, earlier, suite, members, output)
-    names = ", ".join(host.name for host in fleet.hosts)
-    on_hosts = [member for name, member in members.items() if name != CLUSTER]
-    output.say(
-        f"{suite.name}: {len(on_hosts[0].cases) if on_hosts else 0} cases on each of "
-        f"{len(fleet.hosts)} hosts ({names})"
-        + (
-            f", then {len(members[CLUSTER].cases)} dask cases on the cluster"
-            if CLUSTER in members
-            else ""
-        )
-    )
+    _announce(fleet, suite, members, output)
     if earlier is not None:
         todo = ", ".join(f"{name} {len(part.cases)}" for name, part in parts.items())
         output.say(f"resuming the run of {earlier.stamp}: cases to run: {todo}")
     saved: dict[str, Result] = {}
+    case_failed = False
 
     def finished(name: str, result: Result, path: Path, lost: str | None) -> None:
-        in_suite_order(result, planned)
-        result.claims = evaluate_all(suite.model.claims, result.cases, planned)
-        results.save(result, path)
+        nonlocal case_failed
+        case_failed |= finish(result, planned, suite.model.claims, path)
         if lost:
             output.warn(f"{name}: lost, {lost}")
         output.say(f"{name}: saved {path}")
@@ -191,6 +182,7 @@ def _run_suite(
         run_fleet(fleet, order, runs, FOLDER, suite.name, stamp, report)
         if CLUSTER in parts:
             whole = _measure_on_cluster(fleet, suite, options.overrides, parts[CLUSTER], stamp)
+            assert whole.path is not None, "_measure_on_cluster reserves the file it saves"
             finished(CLUSTER, whole.result, whole.path, None)
     except KeyboardInterrupt:
         output.warn(
@@ -199,10 +191,26 @@ def _run_suite(
             "--resume <any of those files>"
         )
         raise
-    failed = any(run.lost for run in runs)
-    failed |= any(case.status in ("wrong", "error") for run in saved.values() for case in run.cases)
+    failed = case_failed or any(run.lost for run in runs)
     _show(saved, list(members), output)
     return failed
+
+
+def _announce(fleet: Any, suite: Suite, members: dict[str, Member], output: Output) -> None:
+    """What the fleet run will measure: the cases on each host, then those on the cluster."""
+    from labench.execution.fleet import CLUSTER
+
+    names = ", ".join(host.name for host in fleet.hosts)
+    on_hosts = [member for name, member in members.items() if name != CLUSTER]
+    output.say(
+        f"{suite.name}: {len(on_hosts[0].cases) if on_hosts else 0} cases on each of "
+        f"{len(fleet.hosts)} hosts ({names})"
+        + (
+            f", then {len(members[CLUSTER].cases)} dask cases on the cluster"
+            if CLUSTER in members
+            else ""
+        )
+    )
 
 
 def _show(saved: dict[str, Result], members: list[str], output: Output) -> None:

@@ -8,7 +8,7 @@ runner, the executors), which `labench --help`, `validate` and `compare` should 
 from __future__ import annotations
 
 import fnmatch
-import time
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,29 +18,33 @@ from typing import Any
 import typer
 
 from labench.commands.fleet import FleetOptions, Output, refuse_single_file_options, run_on_fleet
+from labench.commands.run_options import RunOptions
 from labench.commands.terminal import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
+    EXIT_UNDECIDED,
+    EXIT_USAGE,
     console,
     errors,
 )
 from labench.core import host
 from labench.core.errors import InputError
+from labench.core.files import refuse_to_overwrite
 from labench.core.progress import Observer
 from labench.core.signals import Terminated, sigterm_interrupts
 from labench.execution import Executor, choose, fresh_placements
 from labench.execution.confirm import Judging, confirm, suspects
-from labench.execution.resume import in_suite_order
 from labench.execution.resume import resume as resumed
-from labench.execution.session import new_result, run_suite
-from labench.judge.claims import evaluate_all
+from labench.execution.session import finish, new_result, run_suite
 from labench.judge.compare import Comparison, compare, parse_threshold
+from labench.judge.gate_settings import CONFIRM_PROCESSES
 from labench.judge.roofline import add_roofline
 from labench.measure import contention
 from labench.measure.environment import fingerprint
-from labench.present.comparison import render
-from labench.present.report import progress_observer, render_result
+from labench.present.comparison import gate_verdict, render
+from labench.present.progress import progress_observer
+from labench.present.report import render_result
 from labench.results import ceilings
 from labench.results import model as results
 from labench.results.model import CaseResult, MachineLoad, Result
@@ -50,42 +54,6 @@ from labench.suite.case import Case, Suite
 from labench.suite.load import load_suite
 from labench.suite.model import Measurement
 from labench.suite.size import describe_budget
-
-QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The options of `labench run`, as parsed (cli.py documents each)."""
-
-    suites: list[Path]
-    output: Path | None
-    filters: list[str]
-    quick: bool
-    max_time: float | None
-    force: bool
-    quiet: bool
-    full_table: bool
-    baseline: Path | None
-    threshold: str
-    alpha: float
-    confirm_processes: int
-    fail_on_claims: bool
-    isolate: bool
-    timeout: float | None
-    resume: Path | None
-    processes: int
-    cluster: str | None
-    retry_noisy: int
-    latency: bool
-    label: str | None
-
-    def overrides(self) -> dict[str, Any]:
-        """The suite's measurement settings that the command line replaces."""
-        chosen: dict[str, Any] = dict(QUICK) if self.quick else {}
-        if self.max_time is not None:
-            chosen["max_time"] = self.max_time
-        return chosen
 
 
 def _select(cases: list[Case], patterns: list[str]) -> list[Case]:
@@ -101,18 +69,6 @@ def _select(cases: list[Case], patterns: list[str]) -> list[Case]:
     ]
 
 
-def _check_output(output: Path | None, force: bool) -> None:
-    if output is None:
-        return
-    if output.is_dir():
-        raise InputError(f"{output}: is a folder; expected a file name for the result")
-    if output.exists() and not force:
-        raise InputError(
-            f"{output}: already exists; labench never overwrites a result "
-            "(choose another -o, or pass --force to replace it)"
-        )
-
-
 @dataclass
 class Plan:
     """One suite's run, decided before anything is measured."""
@@ -124,6 +80,8 @@ class Plan:
     """None: a fresh results/<suite>-<timestamp>.json, reserved when the run starts."""
     result: Result
     executor: Executor
+    complete: bool = False
+    """Claims judged and the file saved: a signal after this point loses nothing."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +98,18 @@ class Gate:
     """`run --baseline`: the earlier run, how to judge against it, how to confirm suspects."""
 
     judging: Judging
+    baseline: Path
     confirm_processes: int
+    budget: float | None
+    """A user's cap on confirming, in seconds; None examines every suspect."""
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How one suite's run ends: failed (exit 1) wins over undecided (exit 3)."""
+
+    failed: bool
+    undecided: bool = False
 
 
 def run(options: RunOptions) -> None:
@@ -150,65 +119,113 @@ def run(options: RunOptions) -> None:
             "-o, --baseline and --resume each concern one suite's run, but several suites were "
             "given; run them one at a time (without -o each gets results/<suite>-<timestamp>.json)"
         )
-    _check_output(options.output, options.force)
+    if options.output is not None:
+        refuse_to_overwrite(options.output, options.force)
     base_run = load_run(options.baseline) if options.baseline is not None else None
     limit = parse_threshold(options.threshold)
     overrides = options.overrides()
-    timeout = {"timeout": options.timeout} if options.timeout else {}
-    settings = Measurement(**overrides, **timeout)
-    loaded = [load_suite(shipped.resolve(path)) for path in options.suites]
-    roofs = ceilings.load(fingerprint()["machine_id"])
-    selections = []
-    for suite in loaded:
-        planned = suite.cases(settings)
-        cases = _select(planned, options.filters)
-        if not cases:
-            raise InputError(
-                f"{suite.path}: no case matches --filter {' '.join(options.filters)!r}"
-            )
-        selections.append((suite, planned, cases))
+    timeout: dict[str, Any] = {"timeout": options.timeout} if options.timeout else {}
+    selections = _selections(options, Measurement(**overrides, **timeout))
     if options.cluster is not None:
         _run_on_fleet(options, overrides, selections, limit)
         return
     plans = [_plan(options, overrides, *selection) for selection in selections]
     load = _machine_load(options.quiet)
     gate = (
-        Gate(Judging(base_run, limit, options.alpha), options.confirm_processes)
-        if base_run is not None
+        Gate(
+            Judging(base_run, limit, options.alpha),
+            options.baseline,
+            options.confirm_processes,
+            options.confirm_budget,
+        )
+        if base_run is not None and options.baseline is not None
         else None
     )
+    roofs = ceilings.load(fingerprint()["machine_id"])
     display = Display(options.quiet, options.full_table, options.latency)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    failed = False
     with sigterm_interrupts():
+        endings = []
         for plan in plans:
             plan.result.run.load = load
-            budget = describe_budget(plan.cases, options.retry_noisy)
-            line = f"{plan.suite.name}: {len(plan.cases)} cases to run; {budget}"
-            console.print(line, highlight=False, soft_wrap=True)
-            path = plan.output
-            try:
-                path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
-                failed |= _run_plan(
-                    plan, path, options.retry_noisy, overrides, gate, roofs, display
-                )
-            except KeyboardInterrupt as stop:
-                kept = (
-                    f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
-                    if path
-                    else "nothing measured yet"
-                )
-                signal_name, code = _interruption(stop)
-                errors.print(
-                    f"interrupted ({signal_name}): {kept}", highlight=False, soft_wrap=True
-                )
-                raise typer.Exit(code) from None
-            finally:
-                plan.executor.close()
-            claims_failed = any(claim.status == "failed" for claim in plan.result.claims)
-            failed |= options.fail_on_claims and claims_failed
-    if failed:
+            endings.append(_run_saved(plan, stamp, options, Steps(overrides, gate, roofs, display)))
+    if any(ending.failed for ending in endings):
         raise typer.Exit(EXIT_FAILED)
+    if any(ending.undecided for ending in endings) and not options.allow_undecided:
+        raise typer.Exit(EXIT_UNDECIDED)
+
+
+def _selections(
+    options: RunOptions, settings: Measurement
+) -> list[tuple[Suite, list[Case], list[Case]]]:
+    """Each suite with the cases it plans and those `--filter` keeps; none kept is an error."""
+    selections = []
+    for path in options.suites:
+        suite = load_suite(shipped.resolve(path))
+        planned = suite.cases(settings)
+        cases = _select(planned, options.filters or [])
+        if not cases:
+            raise InputError(
+                f"{suite.path}: no case matches --filter {' '.join(options.filters or [])!r}"
+            )
+        selections.append((suite, planned, cases))
+    return selections
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What every suite's run does after measuring, the same for each suite of the command."""
+
+    overrides: dict[str, Any]
+    gate: Gate | None
+    roofs: ceilings.Ceilings | None
+    display: Display
+
+
+def _run_saved(plan: Plan, stamp: str, options: RunOptions, steps: Steps) -> Ending:
+    """One suite's run into its file; an interruption says what was kept and exits with the
+    signal's code. Failed when a case failed, a claim failed (unless not asked to fail on it)
+    or the gate found a regression; undecided when the gate could not decide a suspect."""
+    budget = describe_budget(plan.cases, options.retry_noisy)
+    line = f"{plan.suite.name}: {len(plan.cases)} cases to run; {budget}"
+    console.print(line, highlight=False, soft_wrap=True)
+    path = plan.output
+    try:
+        path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
+        ending = _run_plan(plan, path, options.retry_noisy, steps)
+    except KeyboardInterrupt as stop:
+        _mark_unfinished(plan, path)
+        kept = (
+            f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
+            if path
+            else "nothing measured yet"
+        )
+        signal_name, code = _interruption(stop)
+        errors.print(f"interrupted ({signal_name}): {kept}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code) from None
+    except OSError as error:  # the disk filled up or failed mid-run
+        where = error.filename or path
+        errors.print(
+            f"[bold red]error:[/] {where}: cannot write: {error.strerror or error}; the run "
+            f"stopped. Cases measured so far are kept in its journal beside {path}: "
+            f"free the space, then continue with --resume {path}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        plan.executor.close()
+    claims_failed = any(claim.status == "failed" for claim in plan.result.claims)
+    return Ending(ending.failed or (options.fail_on_claims and claims_failed), ending.undecided)
+
+
+def _mark_unfinished(plan: Plan, path: Path | None) -> None:
+    """A signal after the cases were saved but before the run's end (confirming suspects,
+    judging claims, saving): the file says it is not complete, so `--resume` finishes it."""
+    if plan.complete or path is None or not path.exists() or plan.result.run.interrupted:
+        return
+    plan.result.run.interrupted = True
+    results.save(plan.result, path)
 
 
 def _interruption(stop: KeyboardInterrupt) -> tuple[str, int]:
@@ -295,42 +312,42 @@ def _machine_load(quiet: bool) -> MachineLoad:
     )
 
 
-def _run_plan(
-    plan: Plan,
-    path: Path,
-    retry_noisy: int,
-    overrides: dict[str, Any],
-    gate: Gate | None,
-    roofs: ceilings.Ceilings | None,
-    display: Display,
-) -> bool:
-    """Measure one suite, confirm suspects, judge claims, save, render and gate; True when a
-    case failed or the gate found a regression."""
-    result = plan.result
-    started = time.perf_counter()
+def _run_plan(plan: Plan, path: Path, retry_noisy: int, steps: Steps) -> Ending:
+    """Measure one suite, confirm suspects, judge claims, save, render and gate."""
+    result, gate, display = plan.result, steps.gate, steps.display
     with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
         run_suite(plan.cases, result, path, observer, plan.executor.run, retry_noisy)
     if gate is not None and gate.confirm_processes > 0:
-        measured = time.perf_counter() - started
-        _confirm_suspects(plan, overrides, gate, measured, path, display.quiet)
-    in_suite_order(result, plan.planned)
-    add_roofline(result, roofs)
-    result.claims = evaluate_all(plan.suite.model.claims, result.cases, plan.planned)
-    results.save(result, path)
+        _confirm_suspects(plan, steps.overrides, gate, path, display.quiet)
+    add_roofline(result, steps.roofs)
+    failed = finish(result, plan.planned, plan.suite.model.claims, path)
+    plan.complete = True
     if not display.quiet:
         render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
-    failed = any(case.status in ("wrong", "error") for case in result.cases)
-    if gate is not None:
-        console.print()
-        judging = gate.judging
-        runs = [judging.base, run_view(result, path.name)]
-        failed |= bool(gate_and_render(runs, judging.threshold, judging.alpha).regressions())
-    return failed
+    if gate is None:
+        return Ending(failed)
+    console.print()
+    judging = gate.judging
+    runs = [judging.base, run_view(result, path.name)]
+    comparison = gate_and_render(runs, judging.threshold, judging.alpha)
+    undecided = [verdict.key for verdict in comparison.unsure() if verdict.moved_slower]
+    decide = _decide_command(plan.suite, gate, undecided)
+    console.print(gate_verdict(comparison, undecided, decide), highlight=False, soft_wrap=True)
+    return Ending(failed or bool(comparison.regressions()), bool(undecided))
+
+
+def _decide_command(suite: Suite, gate: Gate, undecided: Sequence[str]) -> str:
+    """The command that measures only the undecided cases again, with twice the processes."""
+    words = ["labench", "run", str(suite.path), "--baseline", str(gate.baseline)]
+    for key in undecided:
+        words += ["-k", key]
+    words += ["--confirm-processes", str(2 * max(gate.confirm_processes, CONFIRM_PROCESSES))]
+    return shlex.join(words)
 
 
 def _confirm_suspects(
-    plan: Plan, overrides: dict[str, Any], gate: Gate, budget: float, path: Path, quiet: bool
+    plan: Plan, overrides: dict[str, Any], gate: Gate, path: Path, quiet: bool
 ) -> None:
     """Re-measure, in fresh processes, the cases that look slower than the baseline within one
     process, so the gate decides on the spread between processes (confirm.py)."""
@@ -349,15 +366,14 @@ def _confirm_suspects(
             highlight=False,
         )
     outcome = confirm(
-        plan.result, gate.judging, planned, measure, Observer(), budget, gate.confirm_processes
+        plan.result, gate.judging, planned, measure, Observer(), gate.budget, gate.confirm_processes
     )
     plan.result.run.confirmed += outcome.confirmed
     results.save(plan.result, path)
     if outcome.left:
         errors.print(
-            f"[yellow]not confirmed[/] (beyond the time budget of {budget:.1f} s, or costlier "
-            "than the suspects confirmed): "
-            f"{len(outcome.left)} more case(s) that look slower stay `unsure`",
+            f"[yellow]not confirmed[/] (beyond --confirm-budget {gate.budget} s): "
+            f"{len(outcome.left)} more case(s) that look slower stay `unsure`, undecided",
             highlight=False,
         )
 

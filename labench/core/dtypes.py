@@ -52,7 +52,8 @@ def resolve(name: str) -> np.dtype:
             import ml_dtypes
         except ImportError:
             raise SkipCase("bfloat16 needs ml_dtypes: pip install 'labench[bfloat16]'") from None
-        return np.dtype(ml_dtypes.bfloat16)
+        bfloat16: np.dtype = np.dtype(ml_dtypes.bfloat16)
+        return bfloat16
     return np.dtype(name)
 
 

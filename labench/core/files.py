@@ -20,6 +20,25 @@ DEFAULT_MAX_JSON_BYTES = 1 << 30
 """1 GiB: a 100,000-case run with every raw sample is about 0.4 GiB."""
 
 
+def refuse_to_overwrite(path: Path, force: bool, what: str = "a result") -> None:
+    """Refuse, before any work, an output path that would lose an existing file or that names
+    a folder: labench replaces a file only when told to (`--force`)."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected a file name for {what}")
+    if path.exists() and not force:
+        raise InputError(
+            f"{path}: already exists; labench never overwrites {what} "
+            "(choose another -o, or pass --force to replace it)"
+        )
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{path}: cannot be written: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: cannot be written: no permission to write in {folder}")
+
+
 def read_input(path: Path, what: str) -> str:
     """The text of a file the user named, or an InputError saying why it cannot be read."""
     try:
@@ -67,6 +86,11 @@ def read_json(path: Path, expected: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
+        if _looks_like_a_suite(path, text):
+            raise InputError(
+                f"{path}: this is a suite (YAML), not a result; expected {expected}: run the "
+                f"suite first (`labench run {path} -o result.json`) and give the result file"
+            ) from None
         raise InputError(
             f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); "
             f"expected {expected} (is it truncated or damaged?)"
@@ -81,3 +105,10 @@ def read_json(path: Path, expected: str) -> Any:
             f"{path}: nested too deeply to be {expected} (a result file is at most a few levels "
             "deep); refusing it"
         ) from None
+
+
+def _looks_like_a_suite(path: Path, text: str) -> bool:
+    """A YAML suite given where a result belongs: by its name, or by its `labench: 1` line."""
+    if path.suffix in (".yaml", ".yml"):
+        return True
+    return any(line.strip().startswith("labench:") for line in text.splitlines()[:20])

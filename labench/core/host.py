@@ -42,7 +42,7 @@ def parent_pid(pid: int) -> int | None:
     return int(fields[1]) if fields else None
 
 
-Spec = TypeVar("Spec", int, str)
+Spec = TypeVar("Spec", bound=int | str)
 
 
 def usable_cores() -> int:

@@ -21,7 +21,7 @@ stops sampling at +-2% (`target_rel_ci`), so +-10% means something else took the
 
 
 def median_ci(
-    samples: Sequence[float], confidence: float = CONFIDENCE
+    samples: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE
 ) -> tuple[float, float] | None:
     """Distribution-free confidence interval of the median (order statistics, binomial
     argument); None when there are too few samples to reach the coverage (fewer than 6 at 95%).

@@ -12,6 +12,7 @@ from labench.execution.inprocess import InProcess
 from labench.execution.isolated import Isolated
 from labench.execution.rounds import Rounds
 from labench.suite.case import Suite
+from labench.suite.yamlsource import ValuePath
 
 
 def choose(
@@ -54,7 +55,9 @@ def refuse_unstoppable_timeouts(suite: Suite, timeout: float | None) -> None:
     why = "a hung case can only be stopped by killing its process: add --isolate"
     if timeout is not None:
         raise InputError(f"--timeout needs --isolate; {why}")
-    places = [("defaults", "timeout")] if suite.model.defaults.timeout is not None else []
+    places: list[ValuePath] = (
+        [("defaults", "timeout")] if suite.model.defaults.timeout is not None else []
+    )
     places += [
         ("benchmarks", index, "timeout")
         for index, benchmark in enumerate(suite.model.benchmarks)

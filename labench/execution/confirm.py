@@ -26,15 +26,17 @@ usual 3.5 s: with stage two for slower cases only, 30 of 30 honest pairs passed 
 x1.176 slowdowns were caught (each miss examined ended with such cases); with them, 29 of 30
 and 30 of 30, and budgeted (`second_look`), 20 of 20 and 20 of 20 (README).
 
-Both stages' sizes were chosen on measured data (gate_settings.py). Stage one takes suspects
-(the cheapest to confirm first, see `suspects`) in batches for half the run's own measurement
-time, on the clock, and stage two re-measures what stage one found slower, and what it could
-not decide within what is left of the whole budget, so the gate costs about twice a plain run
-even when every case looks slower; suspects left over stay `unsure`, and are named as such.
+Both stages' sizes were chosen on measured data (gate_settings.py). Every suspect is examined:
+the cost follows the number of suspects, so an honest run, where few cases look slower, stays
+cheap, and a budget never turns an unexamined suspect into a pass. A user may cap the time
+(`run --confirm-budget`): then stage one takes suspects (the cheapest to confirm first, see
+`suspects`) in batches for half the cap, on the clock, and stage two the rest; what the cap
+leaves unexamined is named, and the run ends UNDECIDED rather than passing.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -67,7 +69,7 @@ class Confirmation:
     """Keys stage one did not clear (`second_look`), measured again in CHECK_PROCESSES more
     processes."""
     left: list[str] = field(default_factory=list)
-    """Suspects the budget did not reach."""
+    """Suspects a user's cap (`budget`) did not reach."""
 
 
 def suspects(verdicts: Iterable[Verdict], planned: dict[str, Case]) -> list[Verdict]:
@@ -103,7 +105,7 @@ def fresh_cost(result: Result, key: str) -> float:
     """Seconds measuring the case again in one fresh process should take: what making its
     inputs and measuring it took in this run (`runner.with_costs`)."""
     case = next(case for case in result.cases if case.key == key)
-    return case.metrics.get("setup_seconds", 0.0) + case.metrics.get("measure_seconds", 0.0)
+    return (case.metrics.get("setup_seconds") or 0.0) + (case.metrics.get("measure_seconds") or 0.0)
 
 
 def next_batch(
@@ -111,10 +113,8 @@ def next_batch(
 ) -> list[str]:
     """The next suspects to measure together, in order, skipping any whose planned cost
     (`costs`) no longer fits in `left` seconds: up to BATCH of one kind, and a case whose
-    backend loads compiled code in each fresh process alone. Five fresh processes cost such a
-    case about 2.5 s here, more than stage one's whole share of a quick-suite run, so it is
-    confirmed only when suspects of its kind come first (no cheaper ones), one at a time; after
-    cheaper ones, it stays `unsure`."""
+    backend loads compiled code in each fresh process alone (five fresh processes cost such a
+    case about 2.5 s here, so batching it with cheap ones would hold them all up)."""
     kind = jit(planned, pending[0])
     batch: list[str] = []
     for key in pending:
@@ -173,7 +173,8 @@ def second_look(found: dict[str, Verdict], costs: dict[str, float], left: float)
     (`costs`) fits in the `left` seconds of the budget, the cases it could not decide: moved the
     slow way, not significantly (`Verdict.might_be_slower`). Those are for power, not for
     safety, so they must not take the gate beyond its budget (a Numba case checked in six more
-    fresh processes cost 3 s, and took honest gated runs to 2.6x a plain run)."""
+    fresh processes cost 3 s, and took honest gated runs to 2.6x a plain run); without a cap
+    `left` is infinite and every one is measured again."""
     slower = [key for key, verdict in found.items() if verdict.verdict == "slower"]
     left -= sum(costs[key] for key in slower)
     undecided = []
@@ -190,24 +191,24 @@ def confirm(
     planned: dict[str, Case],
     measure: Measure,
     observer: Observer,
-    budget: float,
+    budget: float | None = None,
     processes: int = CONFIRM_PROCESSES,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Confirmation:
-    """Both stages (see the module docstring) on the suspects of `result` against the base.
-    Stage one plans each batch by what its cases cost in this run, within what `clock` says is
-    left of its share of `budget`, and scales later plans by how far the real cost of earlier
-    batches exceeded theirs; a suspect that does not fit stays `unsure`. Stage two plans the
-    same way within what is left of the whole budget (`second_look`)."""
+    """Both stages (see the module docstring) on the suspects of `result` against the base,
+    every suspect examined unless `budget` caps the seconds they may take. Under a cap, stage
+    one plans each batch by what its cases cost in this run, within what `clock` says is left
+    of its share of the cap, and scales later plans by how far the real cost of earlier batches
+    exceeded theirs; a suspect that does not fit is `left`. Stage two plans the same way within
+    what is left of the whole cap (`second_look`)."""
     started = clock()
-    budget = max(budget, MIN_BUDGET)
+    cap = math.inf if budget is None else max(budget, MIN_BUDGET)
     verdicts = judging.verdicts(result, planned).values()
     pending = [verdict.key for verdict in suspects(verdicts, planned)]
     outcome = Confirmation()
-    share, scale = budget * FIRST_LOOK_SHARE, 1.0
-    kind = jit(planned, pending[0]) if pending else False
+    share, scale = cap * FIRST_LOOK_SHARE, 1.0
     costs = {key: processes * fresh_cost(result, key) for key in pending}
-    while pending and jit(planned, pending[0]) == kind:  # no costly kind after a cheap one
+    while pending:
         left = share - (clock() - started)
         batch = next_batch(pending, planned, costs, left / scale) if left > 0 else []
         if not batch:
@@ -221,7 +222,7 @@ def confirm(
     found = judging.verdicts(result, outcome.confirmed)
     # stage one's costs and their measured overrun, for CHECK_PROCESSES instead of `processes`
     checks = {key: costs[key] * scale * CHECK_PROCESSES / processes for key in found}
-    outcome.checked = second_look(found, checks, budget - (clock() - started))
+    outcome.checked = second_look(found, checks, cap - (clock() - started))
     if outcome.checked:  # the gate never fails on a case only stage one saw slower
         remeasure(result, outcome.checked, planned, measure, observer, CHECK_PROCESSES)
     return outcome

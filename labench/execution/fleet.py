@@ -109,6 +109,21 @@ class Fleet:
             self.cluster.close()
 
 
+def exposure(address: str) -> str | None:
+    """Why a plain-TCP scheduler address away from this machine deserves a warning: anyone who
+    can reach a Dask scheduler can run code on its workers. None for `local`, loopback and TLS."""
+    if re.fullmatch(r"local(?::\d+)?", address) or address.startswith("tls://"):
+        return None
+    host = address.removeprefix("tcp://").rsplit(":", 1)[0].strip("[]")
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return None
+    return (
+        f"{address} is plain TCP to another machine: whoever can reach that scheduler can run "
+        "code on every worker; use tls:// with certificates (Dask's distributed.comm.tls "
+        "settings) on any network you do not fully trust"
+    )
+
+
 def connect(address: str) -> Fleet:
     """Connect to `address` (or start a LocalCluster for `local` / `local:N`) and find its
     hosts; refuse, by name and before anything runs, a worker with another labench version or

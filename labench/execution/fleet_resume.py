@@ -20,7 +20,7 @@ from pathlib import Path
 
 from labench.core.errors import InputError
 from labench.execution.resume import continue_result
-from labench.results import model as results
+from labench.results import reader
 from labench.results.model import Environment, Result, RunInfo
 from labench.suite.case import Case, Suite
 
@@ -53,7 +53,7 @@ class FleetFiles:
 
 def fleet_files(path: Path) -> FleetFiles:
     """The run that `path`, one host's file of it, belongs to."""
-    result = results.load(path)
+    result = reader.load(path)
     suite, host = result.suite.name, result.environment.hostname
     prefix = f"{suite}-{host}-"
     if not host or not path.name.startswith(prefix) or path.suffix != ".json":
@@ -67,7 +67,7 @@ def fleet_files(path: Path) -> FleetFiles:
     files = {}
     pattern = f"{glob.escape(suite)}-*-{glob.escape(stamp)}.json"
     for sibling in sorted(path.parent.glob(pattern)):
-        earlier = result if sibling == path else results.load(sibling)
+        earlier = result if sibling == path else reader.load(sibling)
         name = earlier.environment.hostname
         if earlier.suite.name == suite and sibling.name == f"{suite}-{name}-{stamp}.json":
             files[str(name)] = (sibling, earlier)

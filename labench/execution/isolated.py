@@ -103,8 +103,8 @@ class Isolated:
         if self.together:
             yield from in_workers(self.context, cases, observer, self._order(cases))
         else:
-            for _, batch in itertools.groupby(cases, lambda case: case.benchmark):
-                batch = list(batch)
+            for _, group in itertools.groupby(cases, lambda case: case.benchmark):
+                batch = list(group)
                 yield from in_workers(self.context, batch, observer, self._order(batch))
         release_all()  # a cluster started for the pass's last cases must not outlive it
 
@@ -180,7 +180,7 @@ def _receive(receiver: Connection, worker: Any, limit: float | None) -> tuple[st
         return ("late", None)
     if receiver in ready:
         try:
-            return receiver.recv()  # type: ignore[no-any-return]
+            return receiver.recv()
         except EOFError:
             pass
     return ("died", None)

@@ -14,7 +14,7 @@ from pathlib import Path
 from labench.core.clock import now
 from labench.core.errors import InputError
 from labench.measure.environment import fingerprint
-from labench.results import model as results
+from labench.results import reader
 from labench.results.model import Result, RunInfo
 from labench.suite.case import Case, Suite
 
@@ -32,7 +32,7 @@ def resume(
     missing from it or not `ok` there (skipped, wrong or error cases get another chance).
     `planned` is the run the options given now would start."""
     machine = fingerprint().get("machine_id")
-    return continue_result(path, results.load(path), suite, cases, planned, force, machine)
+    return continue_result(path, reader.load(path), suite, cases, planned, force, machine)
 
 
 def continue_result(

@@ -16,12 +16,15 @@ from typing import Any
 from labench.core.clock import now
 from labench.core.progress import Observer
 from labench.core.provenance import git_state
+from labench.execution.resume import in_suite_order
+from labench.judge.claims import evaluate_all
 from labench.measure.case import run_cases
 from labench.measure.environment import fingerprint
 from labench.results import model as results
 from labench.results.journal import Journal
-from labench.results.model import CaseResult, Result, RunInfo, SuiteInfo
+from labench.results.model import CaseResult, Environment, Result, RunInfo, SuiteInfo
 from labench.suite.case import Case, Suite
+from labench.suite.model import Claim
 
 
 def new_result(
@@ -52,7 +55,7 @@ def new_result(
             git_dirty=source.dirty,
             label=label,
         ),
-        environment=fingerprint(),
+        environment=Environment.model_validate(fingerprint()),
     )
 
 
@@ -96,7 +99,7 @@ def run_suite(
                 index = position[case_result.key]
                 result.cases[index] = steadier(result.cases[index], case_result)
                 observer.finished(case_result)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OSError):  # a signal, or a disk that fails or fills up
         result.run.interrupted = True
         raise
     finally:
@@ -116,3 +119,13 @@ def steadier(first: CaseResult, second: CaseResult) -> CaseResult:
         return len(case.flags), case.timing.rel_ci if case.timing.rel_ci is not None else 1e9
 
     return second if unsteadiness(second) < unsteadiness(first) else first
+
+
+def finish(result: Result, planned: Sequence[Case], claims: Sequence[Claim], path: Path) -> bool:
+    """The end of every run, wherever its cases ran (here, in processes, on a fleet's hosts):
+    cases in the suite's order, the suite's claims judged on them, the file saved. True when a
+    case was wrong or errored."""
+    in_suite_order(result, planned)
+    result.claims = evaluate_all(claims, result.cases, planned)
+    results.save(result, path)
+    return any(case.failed for case in result.cases)

@@ -77,8 +77,10 @@ TIMED_METRICS = frozenset(
 def _timed(claim: Claim) -> bool:
     if claim.speedup is not None:
         return True
-    name = claim.metric.name if claim.metric is not None else claim.ratio.metric  # type: ignore[union-attr]
-    return name in TIMED_METRICS
+    if claim.metric is not None:
+        return claim.metric.name in TIMED_METRICS
+    assert claim.ratio is not None, "a claim has exactly one comparison (Claim's validator)"
+    return claim.ratio.metric in TIMED_METRICS
 
 
 def _not_measured(claim: Claim, point: dict[str, CaseResult]) -> str | None:

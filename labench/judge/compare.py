@@ -36,11 +36,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from labench.core.errors import InputError
+from labench.results.model import FAILED_STATUSES
 from labench.results.views import RunView, Series
 
 ENVIRONMENT_KEYS = (
@@ -54,11 +55,16 @@ ENVIRONMENT_KEYS = (
     "thread_pools",
     "gpus",
 )
-FAILED = ("wrong", "error")
 BOOTSTRAP_RESAMPLES = 2000
 MIN_PROCESSES = 3
 """Fewest process medians for a side's spread between processes to count as measured."""
 CONFIDENCE = 0.95
+
+
+Outcome = Literal[
+    "faster", "slower", "same", "unsure", "broken", "fixed", "skipped", "not comparable"
+]
+Doubt = Literal["", "one process", "spread", "unsteady"]
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,13 @@ class Verdict:
     ratio: float | None
     ci95: tuple[float, float] | None
     p_value: float | None
-    verdict: str
+    verdict: Outcome
     """faster, slower, same, unsure (moved beyond the threshold, but the data cannot tell it
     from noise: see `doubt`), broken (was ok, now wrong/error), fixed, skipped (in both runs: no
     backend, say), or not comparable."""
     basis: str = "-"
     """What the statistics rest on: processes, noise model, one process, summary, or '-'."""
-    doubt: str = ""
+    doubt: Doubt = ""
     """Why an `unsure` case is unsure: 'one process' (one process per run cannot see the spread
     between processes), 'spread' (processes were measured, but their medians disagree too
     widely for the move to be significant), or 'unsteady' (flagged noisy or contended)."""
@@ -93,6 +99,11 @@ class Verdict:
         fails on."""
         slow = self.ratio is not None and self.ratio > 1
         return slow and self.doubt in ("one process", "spread")
+
+    @property
+    def moved_slower(self) -> bool:
+        """Moved the slow way beyond the threshold: the cases a gate must decide."""
+        return self.ratio is not None and self.ratio > 1
 
     @property
     def unsteady(self) -> bool:
@@ -129,7 +140,8 @@ def ratio_ci(base: np.ndarray, new: np.ndarray, seed: int = 0) -> tuple[float, f
     from scipy import stats
 
     def ratio(b: np.ndarray, n: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.median(n, axis=axis) / np.median(b, axis=axis)
+        ratios: np.ndarray = np.median(n, axis=axis) / np.median(b, axis=axis)
+        return ratios
 
     result = stats.bootstrap(
         (base, new),
@@ -191,7 +203,7 @@ def side_statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
     draw can go; above, only those above."""
     sample = np.moveaxis(np.asarray(sample, dtype=float), axis, -1)
     single, logs = sample[..., 0], sample[..., 1:]
-    difference = np.median(logs, axis=-1) - single
+    difference: np.ndarray = np.median(logs, axis=-1) - single
     below, above = semideviations(logs)
     with np.errstate(divide="ignore", invalid="ignore"):
         return difference / np.where(difference > 0, below, above)
@@ -204,7 +216,8 @@ def semideviations(logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     def spread(side: np.ndarray) -> np.ndarray:
         squares = np.where(side, deviation**2, 0.0).sum(axis=-1)
-        return np.sqrt(squares / np.maximum(side.sum(axis=-1), 1))
+        root_mean: np.ndarray = np.sqrt(squares / np.maximum(side.sum(axis=-1), 1))
+        return root_mean
 
     return spread(deviation < 0), spread(deviation > 0)
 
@@ -291,9 +304,9 @@ def ratio_test(base: Series, new: Series) -> RatioTest | None:
 
 
 def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -> Verdict:
-    if base.status == "ok" and new.status in FAILED:
+    if base.status == "ok" and new.status in FAILED_STATUSES:
         return Verdict(key, base, new, None, None, None, "broken")
-    if base.status in FAILED and new.status == "ok":
+    if base.status in FAILED_STATUSES and new.status == "ok":
         return Verdict(key, base, new, None, None, None, "fixed")
     if base.status == new.status == "skipped":
         return Verdict(key, base, new, None, None, None, "skipped")
@@ -303,7 +316,8 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
     assert test is not None
     moved = test.ratio > 1 + threshold or test.ratio < 1 / (1 + threshold)
     significant = test.p_value is not None and test.p_value < alpha
-    doubt = ""
+    doubt: Doubt = ""
+    verdict: Outcome
     if not moved:
         verdict = "same"
     elif test.basis in ("one process", "summary"):

@@ -16,7 +16,7 @@ from pathlib import Path
 from labench.core.errors import InputError
 from labench.core.provenance import commit_positions
 from labench.judge.steps import Fit, Step, detect_steps, run_spread
-from labench.results import model as results
+from labench.results import reader
 from labench.results.model import Result
 
 
@@ -109,13 +109,15 @@ def machine_runs(loaded: list[Result], machine: str | None) -> tuple[str, list[R
 def in_order(runs: list[Result], repository: Path) -> tuple[list[Result], str]:
     """Commit order where git can place every run's commit, else time order."""
     by_time = sorted(runs, key=lambda result: result.run.started)
-    commits = {result.run.git_commit for result in runs}
-    if None in commits:
+    commits = [result.run.git_commit for result in by_time]
+    known = [commit for commit in commits if commit is not None]
+    if len(known) < len(commits):
         return by_time, "time"
-    positions = commit_positions(repository, commits)  # type: ignore[arg-type]
+    positions = commit_positions(repository, set(known))
     if positions is None:
         return by_time, "time"
-    return sorted(by_time, key=lambda result: positions[result.run.git_commit]), "commit"
+    placed = sorted(zip(known, by_time, strict=True), key=lambda pair: positions[pair[0]])
+    return [result for _, result in placed], "commit"
 
 
 def _wanted(key: str, benchmark: str, patterns: list[str]) -> bool:
@@ -127,7 +129,7 @@ def _wanted(key: str, benchmark: str, patterns: list[str]) -> bool:
 
 def load_all(arguments: list[Path]) -> list[Result]:
     """Every result file named, or found in a named folder, read and validated."""
-    return [results.load(path) for path in result_files(arguments)]
+    return [reader.load(path) for path in result_files(arguments)]
 
 
 def build(
@@ -166,12 +168,12 @@ def build(
     for (suite, key), points in series.items():
         medians = [point.median for point in points]
         fit = detect_steps(medians, spreads[(suite, key)], min_change)
-        case = CaseHistory(suite, key, benchmarks[(suite, key)], points, fit)
+        followed = CaseHistory(suite, key, benchmarks[(suite, key)], points, fit)
         if points[-1].run == newest and fit.steps and fit.steps[-1].ratio > 1:
             before = detect_steps(medians[:-1], spreads[(suite, key)][:-1], min_change)
             first = fit.steps[-1].index
-            case.newest_starts_slower_step = not any(
+            followed.newest_starts_slower_step = not any(
                 step.ratio > 1 and step.index >= first - 1 for step in before.steps
             )
-        history.cases.append(case)
+        history.cases.append(followed)
     return history

@@ -28,11 +28,13 @@ def fitted_exponents(
 ) -> dict[str, float] | None:
     """The a_i of median ~ c * prod(p_i ^ a_i), least squares on logarithms over the timed
     cases; None when the points cannot determine them (too few, or a value not positive)."""
-    timed = [case for case in cases if case.timing is not None]
+    timed = [(case, case.timing) for case in cases if case.timing is not None]
     if not parameters or not timed:
         return None
-    values = np.array([[case.params[name] for name in parameters] for case in timed], dtype=float)
-    medians = np.array([case.timing.median for case in timed])  # type: ignore[union-attr]
+    values = np.array(
+        [[case.params[name] for name in parameters] for case, _ in timed], dtype=float
+    )
+    medians = np.array([timing.median for _, timing in timed])
     if np.any(values <= 0) or np.any(medians <= 0):
         return None
     design = np.column_stack([np.ones(len(timed)), np.log(values)])

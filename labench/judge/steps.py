@@ -130,7 +130,7 @@ def _partition(cost: np.ndarray, penalty: float) -> list[int]:
                 best[stop], previous[stop] = total, first
     bounds, stop = [n], n
     while stop > 0:
-        stop = previous[stop]
+        stop = int(previous[stop])
         bounds.append(stop)
     return bounds[::-1]
 

@@ -3,8 +3,9 @@
 A GPU has several compute roofs: float64, IEEE float32, float32 on TF32 tensor cores, and the
 16-bit tensor-core rates, an order of magnitude apart (on an H100 through CuPy: 56, 50, ~380
 and ~750 TFLOP/s). One GEMM at one size says little: small products leave the multiprocessors
-idle, so the size is doubled until the rate gains less than `PLATEAU`, and the best rate seen is
-the roof. The memory roof is a device-to-device copy of arrays far larger than the L2.
+idle, so the size is doubled until the rate gains less than `roofs.PLATEAU_GAIN` (the host's
+sweep, `roofs.gemm_plateau`), and the best rate seen is the roof. The memory roof is a
+device-to-device copy of arrays far larger than the L2.
 
 Kept apart from `ceilings` (the host's roofs) so each can change without the other.
 """
@@ -20,12 +21,11 @@ import numpy as np
 from labench.backends import BACKENDS, availability
 from labench.core.clock import LoopTimer
 from labench.core.dtypes import DEFAULT_MATH, resolve
+from labench.machine.roofs import gemm_plateau
 from labench.measure.timing import Policy, sample
 from labench.results.ceilings import GemmRoof, GpuCeiling
 
 GEMM_SIZES = (1024, 2048, 4096, 8192, 16384)
-PLATEAU = 0.03
-"""A doubling of the GEMM size that raises the rate by less than this ends the sweep."""
 PRECISIONS = (
     ("float64", DEFAULT_MATH),
     ("float32", DEFAULT_MATH),
@@ -67,31 +67,30 @@ def sweep_gemm(
     sizes: Sequence[int],
     timer: LoopTimer,
 ) -> GemmRoof:
-    """Double the GEMM size until the rate stops rising (or memory runs out); the best rate."""
-    rates: dict[int, float] = {}
-    reason = None
+    """Double the GEMM size from the first of `sizes` to at most the last until the rate stops
+    rising or memory runs out (the CPU roofs' sweep, `gemm_plateau`); the best rate."""
     with BACKENDS["cupy"].precision(dtype, math) as reported:
         computed = dict(reported)
-        for size in sizes:
-            try:
-                rates[size] = _gemm_rate(xp, size, resolve(dtype), timer)
-            except Exception as error:  # out of device memory, an unsupported type...
-                reason = f"n={size}: {type(error).__name__}: {error}"
-                break
-            earlier = [rate for n, rate in rates.items() if n != size]
-            if earlier and rates[size] < (1 + PLATEAU) * max(earlier):
-                break
-    if not rates:
-        raise RuntimeError(f"no GEMM in {dtype} ({math}) could run: {reason}")
-    size = max(rates, key=rates.__getitem__)
+        try:
+            plateau = gemm_plateau(
+                lambda size: _gemm_rate(xp, size, resolve(dtype), timer),
+                lambda size: 2 * size**3 / 1e9,
+                start=sizes[0],
+                largest=sizes[-1],
+                budget=float("inf"),
+            )
+        except Exception as error:  # an unsupported type, no memory even for the first size
+            reason = f"n={sizes[0]}: {type(error).__name__}: {error}"
+            raise RuntimeError(f"no GEMM in {dtype} ({math}) could run: {reason}") from None
+    size = max(plateau.sweep, key=plateau.sweep.__getitem__)
     return GemmRoof(
         dtype=dtype,
         math=math,
-        gflops=rates[size],
+        gflops=plateau.sweep[size],
         size=size,
-        sweep=rates,
+        sweep=plateau.sweep,
         precision=computed,
-        reason=reason,
+        reason=plateau.reason,
     )
 
 

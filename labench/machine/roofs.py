@@ -13,7 +13,7 @@ Two mistakes made the first roofs wrong on a 16-core Xeon (see README, "Roofs"):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PLATEAU_GAIN = 0.03
 """A size whose rate beats the previous size's by less than this has reached the plateau."""
@@ -29,6 +29,10 @@ class Plateau:
     """The size where the plateau begins (or the last size measured, when capped)."""
     capped: bool
     """True when the time or size cap stopped the sweep before the rate stopped rising."""
+    sweep: dict[int, float] = field(default_factory=dict)
+    """The rate at every size measured."""
+    reason: str | None = None
+    """Why a size failed (out of memory, say), where one did and ended the sweep."""
 
 
 def gemm_plateau(
@@ -45,18 +49,26 @@ def gemm_plateau(
 
     `rate_at(size)` measures (work per second); `work_at(size)` is the work of one call, which
     with the rate predicts a call's time, so the predicted cost counts only measured figures.
+    A size that fails beyond the first (out of memory) ends the sweep, capped, with the reason;
+    a first size that fails raises, since then no rate was measured at all.
     """
     size, best = start, rate_at(start)
+    sweep = {start: best}
     spent = CALLS_PER_POINT * work_at(start) / best
     while True:
         bigger = 2 * size
         cost = CALLS_PER_POINT * work_at(bigger) / best
         if bigger > largest or spent + cost > budget:
-            return Plateau(best, size, capped=True)
-        rate = rate_at(bigger)
+            return Plateau(best, size, capped=True, sweep=sweep)
+        try:
+            rate = rate_at(bigger)
+        except Exception as error:  # out of memory, an unsupported size...
+            reason = f"n={bigger}: {type(error).__name__}: {error}"
+            return Plateau(best, size, capped=True, sweep=sweep, reason=reason)
+        sweep[bigger] = rate
         spent += cost
         if rate < best * (1 + PLATEAU_GAIN):
-            return Plateau(max(best, rate), size, capped=False)
+            return Plateau(max(best, rate), size, capped=False, sweep=sweep)
         size, best = bigger, rate
 
 

@@ -221,6 +221,13 @@ def _check_then_time(
         )
     else:
         prepared = implementation.prepare(case.workload, inputs, case.params)
+        if not (isinstance(prepared, Kernel) or callable(prepared)):
+            raise CaseFailed(
+                "error",
+                f"implementation {case.implementation!r} returned a {type(prepared).__name__}; "
+                "expected a zero-argument callable (or a Kernel) that computes the output, e.g. "
+                "`return lambda: a @ b` rather than `return a @ b`",
+            )
         kernel = prepared if isinstance(prepared, Kernel) else Kernel(prepared)
     # On an asynchronous device the first call must include its completion, not just its launch.
     whole_call = backend.synchronized(kernel.run) if backend.synchronized else kernel.run
@@ -300,7 +307,7 @@ def record(
         threads_spec=case.threads_spec,
         dtype=case.dtype,
         math=case.math,
-        cache=case.cache,  # type: ignore[arg-type]
+        cache=case.cache,
         status=status,
         reason=reason,
         timing=timing,

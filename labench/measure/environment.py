@@ -56,7 +56,7 @@ def blas_pools() -> list[dict[str, Any]]:
 def gpu_info() -> list[dict[str, Any]]:
     """Name, memory and driver of each CUDA device CuPy can see; empty without CuPy or a GPU."""
     try:
-        import cupy  # type: ignore[import-not-found]
+        import cupy
 
         runtime = cupy.cuda.runtime
         count = runtime.getDeviceCount()

@@ -4,13 +4,19 @@ $GITHUB_STEP_SUMMARY, JSON for tools. Reads the comparison only."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from labench.judge.compare import Comparison, Verdict, environment_differences
-from labench.present.report import format_seconds
+from labench.judge.drift import run_drift
+from labench.present.format import compact_table, format_seconds, kept_whole
 
 STYLE = {
     "slower": "bold red",
@@ -33,7 +39,12 @@ def _ratio_text(verdict: Verdict) -> str:
 
 
 def _p_text(verdict: Verdict) -> str:
-    return "-" if verdict.p_value is None else f"{verdict.p_value:.2g}"
+    """The test's p-value, but none for a case measured in one process per run: its samples,
+    however many, share one draw of the placement lottery, and a tiny p beside `unsure` would
+    read as a contradiction (the JSON output keeps it)."""
+    if verdict.p_value is None or verdict.basis == "one process":
+        return "-"
+    return f"{verdict.p_value:.2g}"
 
 
 def comparison_rows(comparison: Comparison) -> list[list[str]]:
@@ -62,11 +73,11 @@ def comparison_rows(comparison: Comparison) -> list[list[str]]:
         first = next(iter(columns.values()))
         cells = [key, format_seconds(first.base.median)]
         for column in range(len(comparison.verdicts)):
-            verdict = columns.get(column)
+            found = columns.get(column)
             cells.append(
                 "-"
-                if verdict is None
-                else f"{_ratio_text(verdict) if verdict.ratio else '-'} {verdict.verdict}"
+                if found is None
+                else f"{_ratio_text(found) if found.ratio else '-'} {found.verdict}"
             )
         rows.append(cells)
     return rows
@@ -116,12 +127,33 @@ UNSURE_NOTES = (
 """Why `unsure` cases are unsure, and what to do: one line per reason that applies."""
 
 
+def drift_lines(comparison: Comparison) -> list[str]:
+    """Per compared run, its run-wide factor against the base, and where that factor is
+    significant, which moves beyond the threshold it would bring back within it."""
+    lines = []
+    for run, verdicts in zip(comparison.others, comparison.verdicts, strict=True):
+        drift = run_drift(verdicts)
+        if drift is None:
+            continue
+        line = drift.describe(comparison.base.label, run.label)
+        moved = [v for v in verdicts if v.verdict in ("slower", "unsure") and v.moved_slower]
+        explained = [v.key for v in moved if drift.explains(v, comparison.threshold)]
+        if explained:
+            line += (
+                f"; it would explain {len(explained)} of the {len(moved)} slow moves beyond "
+                f"{comparison.threshold:.0%}: " + ", ".join(explained)
+            )
+        lines.append(line)
+    return lines
+
+
 def comparison_summary(comparison: Comparison) -> str:
     counts: dict[str, int] = {}
     for verdicts in comparison.verdicts:
         for verdict in verdicts:
             counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
-    text = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+    text = "".join(line + "\n" for line in drift_lines(comparison))
+    text += ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
     text += (
         f" (slower/faster: ratio beyond {comparison.threshold:.0%} and p < {comparison.alpha:g} "
         "across processes)"
@@ -145,17 +177,156 @@ def render_table(comparison: Comparison, console: Console) -> None:
             environment.add_row(name, *values)
         console.print(environment)
         console.print()
-    table = Table(show_edge=False)
-    for header in comparison_headers(comparison):
-        table.add_column(header)
-    for row in comparison_rows(comparison):
-        style = next((STYLE[name] for name in STYLE if row[-1].endswith(name)), "")
-        table.add_row(*row[:-1], f"[{style}]{row[-1]}[/]" if style else row[-1])
-    console.print(table)
+    tables, said = comparison_tables(comparison)
+    for index, table in enumerate(tables):
+        if index:
+            console.print()
+        console.print(table)
+    console.print()
+    for line in said:
+        console.print(line, style="dim", highlight=False)
     for label, keys in comparison.only_in.items():
         if keys:
             console.print(f"only in {label}: {', '.join(keys)}", highlight=False)
     console.print(comparison_summary(comparison), highlight=False)
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    """A case key taken apart: `matmul/n=64,transfers=False/float64/t1/numba` is benchmark
+    `matmul`, coordinates n=64, transfers=False, dtype=float64, threads=1 (and cache=warm), and
+    implementation `numba`."""
+
+    benchmark: str
+    coordinates: dict[str, str]
+    implementation: str
+
+
+def split_key(key: str) -> KeyParts | None:
+    """The parts of a labench case key (`benchmark/params/dtype[+math]/t<threads>[/cold]/impl`);
+    None for a key of another shape (a pytest-benchmark name), which is shown whole."""
+    parts = key.split("/")
+    cold = len(parts) >= 6 and parts[-2] == "cold"
+    head = parts[:-2] if cold else parts[:-1]
+    if len(head) < 4 or not re.fullmatch(r"t\w+", head[-1]) or not parts[-1]:
+        return None
+    listed = "/".join(head[1:-2])
+    pairs = [item.split("=", 1) for item in re.split(r",(?=[^,=]+=)", listed)] if listed else []
+    if any(len(pair) != 2 for pair in pairs):
+        return None
+    coordinates = {name: "default" if value == "None" else value for name, value in pairs}
+    coordinates |= {"dtype": head[-2], "threads": head[-1][1:], "cache": "cold" if cold else "warm"}
+    return KeyParts(head[0], coordinates, parts[-1])
+
+
+SAID_ONCE = ("based on",)
+
+
+def _why(basis: str) -> list[str]:
+    """What a basis said once means for the p column."""
+    if basis != "one process":
+        return []
+    return ["p: none shown; samples within one process cannot test a move between processes"]
+"""Columns that, reading the same on every row, are said once under the tables instead."""
+
+
+def comparison_tables(comparison: Comparison) -> tuple[list[RenderableType], list[str]]:
+    """The comparison as the terminal shows it: one table per benchmark under its name, the
+    coordinates constant across its rows on a line above it (as `show` does), those that vary
+    and the implementation in columns of their own, so no width cuts a case's name; and the
+    lines saying once what a SAID_ONCE column would repeat on every row. Keys of another shape
+    stay whole in a `case` column. Markdown and JSON keep the full keys."""
+    headers, rows = comparison_headers(comparison), comparison_rows(comparison)
+    said = []
+    for heading in SAID_ONCE:
+        index = headers.index(heading) if heading in headers else -1
+        if index > 0 and len(rows) > 1 and len({row[index] for row in rows}) == 1:
+            said.append(f"{heading}: {rows[0][index]} (every case)")
+            said += _why(rows[0][index])
+            headers = headers[:index] + headers[index + 1 :]
+            rows = [row[:index] + row[index + 1 :] for row in rows]
+    groups: dict[str | None, list[tuple[KeyParts | None, list[str]]]] = {}
+    for row in rows:
+        parts = split_key(row[0])
+        groups.setdefault(parts.benchmark if parts else None, []).append((parts, row))
+    verdicts = len(comparison.verdicts) == 1
+    tables: list[RenderableType] = [
+        _benchmark_table(name, members, headers, verdicts)
+        if name
+        else _keys_table(members, headers)
+        for name, members in groups.items()
+    ]
+    return tables, said
+
+
+def _styled(cell: str) -> str:
+    style = next((STYLE[name] for name in STYLE if cell.endswith(name)), "")
+    return f"[{style}]{escape(cell)}[/]" if style else escape(cell)
+
+
+def _stat_cells(row: list[str], two_runs: bool) -> list[str]:
+    """A row's statistics, less its key: the verdict (of each run, beyond two) in colour."""
+    cells = [escape(cell) for cell in row[1:]]
+    if two_runs:
+        return [*cells[:-1], _styled(row[-1])]
+    return [cells[0], *(_styled(cell) for cell in row[2:])]
+
+
+def _add_stat_columns(table: Table, headers: list[str], two_runs: bool) -> None:
+    """The statistics' columns: medians and p right-aligned; beyond two runs, the base's
+    `(median)` under its label, so that column is no wider than its figures."""
+    for index, heading in enumerate(headers[1:]):
+        numeric = index < 2 if two_runs else index == 0  # the medians
+        shown = heading if two_runs or index else heading.replace(" (median)", "\n(median)")
+        right = numeric or heading == "p"
+        table.add_column(shown, justify="right" if right else "left", overflow="fold")
+
+
+def _keys_table(members: list[tuple[KeyParts | None, list[str]]], headers: list[str]) -> Table:
+    table = compact_table()
+    table.add_column(headers[0], **kept_whole(headers[0], [row[0] for _, row in members]))
+    two_runs = headers[-1] == "verdict"
+    _add_stat_columns(table, headers, two_runs)
+    for _, row in members:
+        table.add_row(escape(row[0]), *_stat_cells(row, two_runs))
+    return table
+
+
+def _benchmark_table(
+    benchmark: str,
+    members: list[tuple[KeyParts | None, list[str]]],
+    headers: list[str],
+    two_runs: bool,
+) -> Group:
+    """One benchmark's rows: a column per coordinate that varies, then the implementation,
+    then the statistics; a blank line between parameter points."""
+    keyed = [(parts, row) for parts, row in members if parts is not None]
+    names = list(dict.fromkeys(name for parts, _ in keyed for name in parts.coordinates))
+    values = {name: [parts.coordinates.get(name, "-") for parts, _ in keyed] for name in names}
+    varying = [name for name in names if len(set(values[name])) > 1]
+    constants = " ".join(
+        f"{name}={values[name][0]}"
+        for name in names
+        if name not in varying and (name, values[name][0]) != ("cache", "warm")
+    )
+    table = compact_table()
+    for name in varying:
+        table.add_column(name, justify="right" if name == "threads" else "left", overflow="fold")
+    implementations = [parts.implementation for parts, _ in keyed]
+    table.add_column("implementation", **kept_whole("implementation", implementations))
+    _add_stat_columns(table, headers, two_runs)
+    previous = None
+    for parts, row in keyed:
+        cells = [parts.coordinates.get(name, "-") for name in varying]
+        point = [cell for name, cell in zip(varying, cells, strict=True) if name != "threads"]
+        if previous is not None and point != previous:
+            table.add_section()
+        previous = point
+        table.add_row(
+            *map(escape, cells), escape(parts.implementation), *_stat_cells(row, two_runs)
+        )
+    lines = [Text(benchmark, style="bold"), *([Text(constants, style="dim")] if constants else [])]
+    return Group(*lines, table)
 
 
 def render_markdown(comparison: Comparison) -> str:
@@ -203,6 +374,18 @@ def render_json(comparison: Comparison) -> str:
             "new_status": v.new.status,
         }
 
+    def drift(verdicts: list[Verdict]) -> dict[str, Any] | None:
+        found = run_drift(verdicts)
+        if found is None:
+            return None
+        return {
+            "factor": found.factor,
+            "ci95": found.ci95,
+            "cases": found.cases,
+            "significant": found.significant,
+            "explains": [v.key for v in verdicts if found.explains(v, comparison.threshold)],
+        }
+
     document = {
         "base": comparison.base.label,
         "threshold": comparison.threshold,
@@ -211,7 +394,7 @@ def render_json(comparison: Comparison) -> str:
             environment_differences([comparison.base, *comparison.others])
         ),
         "runs": [
-            {"label": run.label, "cases": [verdict(v) for v in verdicts]}
+            {"label": run.label, "drift": drift(verdicts), "cases": [verdict(v) for v in verdicts]}
             for run, verdicts in zip(comparison.others, comparison.verdicts, strict=True)
         ],
         "only_in": comparison.only_in,
@@ -230,3 +413,33 @@ def render(comparison: Comparison, console: Console, output_format: str) -> None
         print(render_json(comparison))
     else:
         render_table(comparison, console)
+
+
+def gate_verdict(comparison: Comparison, undecided: Sequence[str], decide: str) -> str:
+    """A gated run's last word: PASS, REGRESSION or UNDECIDED, with the counts, the cases
+    concerned and, where cases are undecided, the command that decides them."""
+    compared = sum(verdict.verdict != "skipped" for run in comparison.verdicts for verdict in run)
+    beyond = f"beyond {comparison.threshold:.0%}"
+    regressions = comparison.regressions()
+    if regressions:
+        text = (
+            f"REGRESSION: {len(regressions)} of {compared} cases slower than "
+            f"{comparison.base.label} {beyond}, or newly broken: "
+            + _named(verdict.key for verdict in regressions)
+        )
+        if undecided:
+            text += f"; {len(undecided)} more undecided: {_named(undecided)}"
+        return text
+    if undecided:
+        return (
+            f"UNDECIDED: {len(undecided)} of {compared} cases moved the slow way {beyond} and "
+            f"the measurements cannot tell it from noise: {_named(undecided)}. "
+            f"To decide them: {decide}"
+        )
+    return f"PASS: none of {compared} cases is slower than {comparison.base.label} {beyond}"
+
+
+def _named(keys: Iterable[str], most: int = 5) -> str:
+    listed = list(keys)
+    more = f" and {len(listed) - most} more" if len(listed) > most else ""
+    return ", ".join(listed[:most]) + more

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labench.judge.history import CaseHistory, History
-from labench.present.report import format_number, format_seconds
+from labench.present.format import format_number, format_seconds
 
 
 def ratio_text(ratio: float, ci95: tuple[float, float]) -> str:

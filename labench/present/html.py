@@ -1,5 +1,7 @@
 """`labench report`: one self-contained static HTML page to share a set of runs.
 
+The page leads with the answer: what changed (each comparison's verdict, then its table; the
+history's steps; the claims), then the machines, the runs' result tables, and the figures last.
 No server, no network: styles and the little script that sorts tables are inline, figures are
 inline SVG. Everything is readable with JavaScript off (sorting is the only thing it adds).
 The page is rendered by a Jinja2 template (`templates/report.html.j2`) from plain rows built
@@ -17,18 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from labench.core.errors import InputError
-from labench.judge.compare import compare, environment_differences
+from labench.judge.compare import Comparison, compare, environment_differences
 from labench.judge.history import History, build, result_files
+from labench.present.claims import claim_value_text
 from labench.present.comparison import comparison_headers, comparison_rows, comparison_summary
+from labench.present.grid import result_grids
 from labench.present.history import step_rows
-from labench.present.report import claim_value_text, environment_rows, result_grids
-from labench.results import ceilings
+from labench.present.machine import environment_rows
+from labench.results import ceilings, reader
 from labench.results import model as results
 from labench.results.model import Result
 from labench.results.views import RunView, run_view
 
 HISTORY_MIN_RUNS = 3
 """Runs of one machine from which the page holds a history section."""
+
+VERDICTS = ("slower", "broken", "faster", "fixed", "same", "unsure", "comparable", "skipped")
+"""The last word of a comparison cell that names its verdict (`not comparable`: the last word),
+which colours the cell."""
 
 
 @dataclass
@@ -37,8 +45,34 @@ class RunSection:
     result: Result
     grids: list[Any]
     claims: list[dict[str, str]]
-    figures: list[tuple[str, str]] = field(default_factory=list)
-    """(name, inline SVG) pairs."""
+    notes: list[dict[str, Any]]
+    """The cases with a reason (skipped, failed), one line per status, backend and reason."""
+    figures: list[tuple[str, str, str]] = field(default_factory=list)
+    """(name, title in words, inline SVG) triples."""
+
+
+def inline_code(text: str) -> Any:
+    """Plain text as HTML (a markupsafe.Markup), its `backticked` spans as <code> (the
+    terminal's notation for a command or a flag); text with an unmatched backtick is shown as
+    it is. MarkupSafe comes with Jinja2, so it is imported only once a page is rendered."""
+    from markupsafe import Markup, escape
+
+    parts = text.split("`")
+    if len(parts) % 2 == 0:
+        return escape(text)
+    return Markup("").join(
+        escape(part) if index % 2 == 0 else Markup("<code>%s</code>") % part
+        for index, part in enumerate(parts)
+    )
+
+
+def breakable(text: str) -> Any:
+    """A case key that may wrap after each / and , (a <wbr>), not inside a name or a value."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup("<wbr>").join(escape(part) for part in re.split(r"(?<=[/,])", text))
 
 
 def _svg(figure: Any) -> str:
@@ -83,16 +117,55 @@ def _claim_rows(result: Result) -> list[dict[str, str]]:
     ]
 
 
+def _note_rows(result: Result) -> list[dict[str, Any]]:
+    """Cases with a reason, grouped: 14 cases skipped because CuPy is not installed are one
+    line with their count (the keys folded away), not 14 lines saying the same."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for case in result.cases:
+        if case.reason:
+            groups.setdefault((case.status, case.backend, case.reason), []).append(case.key)
+    return [
+        {"status": status, "backend": backend, "reason": reason, "keys": keys}
+        for (status, backend, reason), keys in groups.items()
+    ]
+
+
 def _run_section(path: Path, result: Result, figures: bool) -> RunSection:
     from labench.present.plot import figures as run_figures
     from labench.present.plot import title
 
-    section = RunSection(path, result, list(result_grids(result)), _claim_rows(result))
+    section = RunSection(
+        path, result, list(result_grids(result)), _claim_rows(result), _note_rows(result)
+    )
     if figures:
         for made in run_figures(result, _roofs(result.environment.machine_id)):
             made.figure.suptitle(title(result), fontsize=9)
-            section.figures.append((made.name, _svg(made.figure)))
+            section.figures.append((made.name, made.title, _svg(made.figure)))
     return section
+
+
+def _headline(comparison: Comparison) -> tuple[str, str]:
+    """The comparison's answer in one line, with the class that colours it."""
+    compared = sum(v.verdict != "skipped" for run in comparison.verdicts for v in run)
+    beyond = f"beyond {comparison.threshold:.0%}"
+    base = comparison.base.label
+    regressions = comparison.regressions()
+    if regressions:
+        keys = [verdict.key for verdict in regressions]
+        named = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        return (
+            "slower",
+            f"{len(keys)} of {compared} compared cases slower than {base} {beyond} "
+            f"or newly broken: {named}",
+        )
+    unsure = comparison.unsure()
+    if unsure:
+        return (
+            "unsure",
+            f"No case shown slower than {base} {beyond}; {len(unsure)} of {compared} compared "
+            "cases unsure (below: why, and what decides them)",
+        )
+    return "same", f"No case slower than {base} {beyond}: {compared} cases compared"
 
 
 def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]]:
@@ -100,7 +173,7 @@ def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]
     by_suite: dict[str, list[RunView]] = {}
     for path, result in zip(paths, loaded, strict=True):
         by_suite.setdefault(result.suite.name, []).append(run_view(result, path.name))
-    found = []
+    found: list[dict[str, Any]] = []
     for suite, runs in by_suite.items():
         if len(runs) < 2:
             continue
@@ -112,11 +185,17 @@ def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]
         found.append(
             {
                 "suite": suite,
+                "headline": _headline(comparison),
+                "summary": [
+                    inline_code(line)
+                    for line in comparison_summary(comparison).splitlines()
+                    if line.strip()
+                ],
                 "differences": environment_differences(runs),
+                "only_in": {label: keys for label, keys in comparison.only_in.items() if keys},
                 "labels": [run.label for run in runs],
                 "headers": comparison_headers(comparison),
                 "rows": comparison_rows(comparison),
-                "summary": comparison_summary(comparison),
                 "problem": "",
             }
         )
@@ -125,7 +204,7 @@ def _comparisons(paths: list[Path], loaded: list[Result]) -> list[dict[str, Any]
 
 def _histories(loaded: list[Result], figures: bool) -> list[dict[str, Any]]:
     """A history per machine with enough runs: the steps table and the charts."""
-    from labench.present.plot import history_figures
+    from labench.present.plot_history import history_figures
 
     machines: dict[str, list[Result]] = {}
     for result in loaded:
@@ -143,7 +222,9 @@ def _histories(loaded: list[Result], figures: bool) -> list[dict[str, Any]]:
                 ],
                 "ordered_by": history.ordered_by,
                 "steps": step_rows(history),
-                "figures": [(made.name, _svg(made.figure)) for made in history_figures(history)]
+                "figures": [
+                    (made.name, made.title, _svg(made.figure)) for made in history_figures(history)
+                ]
                 if figures
                 else [],
             }
@@ -169,7 +250,7 @@ def render(paths: Iterable[Path]) -> str:
     except ImportError:
         raise InputError("labench report needs Jinja2: pip install 'labench[report]'") from None
     files = result_files(list(paths))
-    loaded = [results.load(path) for path in files]
+    loaded = [reader.load(path) for path in files]
     figures = _plotting()
     newest = _newest_of_each(loaded)
     machines: dict[str, dict[str, Any]] = {}
@@ -182,15 +263,20 @@ def render(paths: Iterable[Path]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["code"] = inline_code
+    environment.filters["breakable"] = breakable
+    runs = [
+        _run_section(path, result, figures and index in newest)
+        for index, (path, result) in enumerate(zip(files, loaded, strict=True))
+    ]
     return environment.get_template("report.html.j2").render(
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         files=files,
         machines={name: environment_rows(found) for name, found in machines.items()},
-        runs=[
-            _run_section(path, result, figures and index in newest)
-            for index, (path, result) in enumerate(zip(files, loaded, strict=True))
-        ],
+        runs=runs,
+        claims=[section for section in runs if section.claims],
         comparisons=_comparisons(files, loaded),
+        verdicts=VERDICTS,
         histories=_histories(loaded, figures),
         figures=figures,
     )

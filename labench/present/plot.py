@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from labench.core.errors import InputError
-from labench.judge.history import CaseHistory, History
 from labench.judge.scaling import fitted_exponents, swept
-from labench.present.report import speedups
+from labench.judge.speedups import speedups
+from labench.present.figure import Figure, group_names, new_figure, varying_names
+from labench.present.plot_roofline import roofline_figure
 from labench.results.ceilings import Ceilings
-from labench.results.model import CaseResult, Result
+from labench.results.model import CaseResult, Result, Timing
 
 FD_METHODS = ("fd_forward", "fd_central", "complex_step")
 FIGURE_FORMATS = ("png", "svg", "pdf")
-
-
-@dataclass
-class Figure:
-    name: str
-    figure: Any  # matplotlib.figure.Figure
 
 
 def write_figures(
@@ -76,17 +70,10 @@ def figures(result: Result, ceilings: Ceilings | None) -> Iterator[Figure]:
             if parameter == "n" and cases[0].workload.startswith("gradients."):
                 yield _fd_cost(benchmark, cases)
         if any(case.key in gains for case in cases):
-            yield _speedup_bars(benchmark, cases, gains)
+            yield _speedup_bars(benchmark, cases, gains, result.suite.baselines.get(benchmark))
     rated = [case for case in measured if case.metrics.get("flops") and case.metrics.get("bytes")]
     if rated:
-        yield _roofline(rated, ceilings)
-
-
-def _new(name: str) -> tuple[Figure, Any]:
-    from matplotlib.figure import Figure as MatplotlibFigure
-
-    figure = MatplotlibFigure(figsize=(7, 4.5), layout="constrained")
-    return Figure(name, figure), figure.add_subplot()
+        yield roofline_figure(rated, ceilings)
 
 
 def _series(
@@ -97,8 +84,22 @@ def _series(
     for case in cases:
         lines.setdefault(label(case), []).append(case)
     return {
-        name: sorted(line, key=lambda case: case.params[parameter]) for name, line in lines.items()
+        name: sorted(line, key=lambda case: _swept_value(case, parameter))
+        for name, line in lines.items()
     }
+
+
+def _swept_value(case: CaseResult, parameter: str) -> float:
+    """A plotted parameter's value: a number, as `swept` offers only numeric parameters."""
+    value = case.params[parameter]
+    assert isinstance(value, int | float), f"{parameter}={value!r} is not a number"
+    return value
+
+
+def _timing(case: CaseResult) -> Timing:
+    """`figures` plots measured cases only: ok ones, which carry a timing."""
+    assert case.timing is not None, f"{case.key} was not measured"
+    return case.timing
 
 
 def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], str]:
@@ -119,62 +120,99 @@ def _others(cases: list[CaseResult], parameter: str) -> Callable[[CaseResult], s
     return label
 
 
-def _finish(made: Figure, axes: Any, heading: str, xlabel: str, ylabel: str) -> Figure:
+def _finish(
+    made: Figure, axes: Any, xlabel: str, ylabel: str, values: Iterable[Any] = ()
+) -> Figure:
+    """Log-log axes; where the points sit on a few parameter values (`values`), the x axis is
+    marked at those values, written plainly (64, 256), not as powers of ten."""
     axes.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
-    axes.set_title(heading, fontsize=10)
+    _value_ticks(axes, values)
     axes.legend(fontsize=7)
     return made
 
 
+def _value_ticks(axes: Any, values: Iterable[Any]) -> None:
+    from matplotlib.ticker import NullLocator
+
+    marks = sorted({float(value) for value in values if value is not None})
+    if 0 < len(marks) <= 12:
+        axes.set_xticks(marks, [f"{mark:g}" for mark in marks])
+        axes.xaxis.set_minor_locator(NullLocator())
+
+
+def _times_text(value: float, _position: Any = None) -> str:
+    """A speedup tick: 0.01x, 0.5x, 1x, 20x."""
+    return f"{value:g}x"
+
+
+def _log_speedups(axes: Any, values: Iterable[float]) -> None:
+    """A speedup axis in log scale, so 0.01x shows as far below 1x as 100x above it, always
+    with 1x in view and marked by a line."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    shown = [value for value in values if value > 0 and np.isfinite(value)]
+    low, high = min([*shown, 1.0]), max([*shown, 1.0])
+    axes.set_yscale("log")
+    axes.set_ylim(low / 1.6, high * 1.6)
+    if high / low < 300:  # two decades or so: 0.2x, 0.5x, 2x, 5x marked too
+        axes.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axes.yaxis.set_major_formatter(FuncFormatter(_times_text))
+    axes.yaxis.set_minor_formatter(NullFormatter())
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+
+
 def _error_bars(line: list[CaseResult]) -> np.ndarray:
-    medians = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
-    low = np.array([(case.timing.ci95 or (m, m))[0] for case, m in zip(line, medians, strict=True)])  # type: ignore[union-attr]
+    medians = np.array([_timing(case).median for case in line])
+    low = np.array(
+        [(_timing(case).ci95 or (m, m))[0] for case, m in zip(line, medians, strict=True)]
+    )
     high = np.array(
-        [(case.timing.ci95 or (m, m))[1] for case, m in zip(line, medians, strict=True)]
-    )  # type: ignore[union-attr]
+        [(_timing(case).ci95 or (m, m))[1] for case, m in zip(line, medians, strict=True)]
+    )
     return np.vstack([medians - low, high - medians])
 
 
 def _scaling(benchmark: str, cases: list[CaseResult], parameter: str) -> Figure:
     """Median time vs size, log-log, with the fitted power of each line in its label."""
-    made, axes = _new(f"scaling-{benchmark}-{parameter}")
+    made, axes = new_figure(
+        f"scaling-{benchmark}-{parameter}", f"{benchmark}: time per call as {parameter} grows"
+    )
     for name, line in _series(cases, parameter, _others(cases, parameter)).items():
         x = np.array([case.params[parameter] for case in line], dtype=float)
-        y = np.array([case.timing.median for case in line])  # type: ignore[union-attr]
+        y = np.array([_timing(case).median for case in line])
         exponent = fitted_exponents(line, [parameter])
         if exponent is not None:
             name += f" (~{parameter}^{exponent[parameter]:.2f})"
         axes.errorbar(x, y, yerr=_error_bars(line), marker="o", capsize=3, label=name)
-    return _finish(
-        made, axes, f"{benchmark}: time vs {parameter}", parameter, "median time per call (s)"
-    )
+    values = [case.params[parameter] for case in cases]
+    return _finish(made, axes, parameter, "median time per call (s)", values)
 
 
 def _error_vs_step(benchmark: str, cases: list[CaseResult]) -> Figure:
     """The V curve: truncation error falls with h, rounding error grows as h shrinks."""
-    made, axes = _new(f"gradient-error-vs-step-{benchmark}")
+    made, axes = new_figure(
+        f"gradient-error-vs-step-{benchmark}",
+        f"{benchmark}: finite-difference error against the step h",
+    )
     chosen = [c for c in cases if c.implementation in FD_METHODS and c.params["h"] is not None]
     for name, line in _series(chosen, "h", _others(chosen, "h")).items():
         h = [case.params["h"] for case in line]
         axes.plot(
             h, [max(case.metrics.get("error_rel") or 0, 1e-18) for case in line], "o-", label=name
         )
-    return _finish(
-        made,
-        axes,
-        f"{benchmark}: finite-difference error vs step",
-        "step h",
-        "relative error of the gradient",
-    )
+    return _finish(made, axes, "step h", "relative error of the gradient")
 
 
 def _fd_cost(benchmark: str, cases: list[CaseResult]) -> Figure:
     """How many analytic gradients one finite-difference gradient costs, as n grows."""
-    made, axes = _new(f"gradient-cost-ratio-{benchmark}")
+    made, axes = new_figure(
+        f"gradient-cost-ratio-{benchmark}",
+        f"{benchmark}: cost of finite differences over the analytic gradient",
+    )
     for name, (x, ratios) in _relative_times(cases, "analytic", "n").items():
         axes.plot(x, ratios, "o-", label=name)
-    heading = f"{benchmark}: cost of finite differences over the analytic gradient"
-    return _finish(made, axes, heading, "n (parameters)", "time / analytic time")
+    values = [case.params["n"] for case in cases]
+    return _finish(made, axes, "n (parameters)", "time / analytic time", values)
 
 
 def _relative_times(
@@ -182,7 +220,7 @@ def _relative_times(
 ) -> dict[str, tuple[list[Any], list[float]]]:
     """Each line's median time over the `reference` implementation's at the same point."""
     times = {
-        _point(case, "implementation"): case.timing.median  # type: ignore[union-attr]
+        _point(case, "implementation"): _timing(case).median
         for case in cases
         if case.implementation == reference
     }
@@ -194,7 +232,7 @@ def _relative_times(
     return {
         name: (
             [case.params[parameter] for case in line],
-            [case.timing.median / times[_point(case, "implementation")] for case in line],  # type: ignore[union-attr]
+            [_timing(case).median / times[_point(case, "implementation")] for case in line],
         )
         for name, line in _series(others, parameter, _others(others, parameter)).items()
     }
@@ -213,177 +251,91 @@ def _point(case: CaseResult, *ignored: str) -> tuple[Any, ...]:
 
 def _lowrank_error(benchmark: str, cases: list[CaseResult]) -> Figure:
     """Reconstruction error vs rank, against the Eckart-Young optimum no rank-k matrix beats."""
-    made, axes = _new(f"lowrank-error-vs-rank-{benchmark}")
+    made, axes = new_figure(
+        f"lowrank-error-vs-rank-{benchmark}", f"{benchmark}: reconstruction error against rank"
+    )
     factored = [case for case in cases if case.implementation != "dense"]
     lines = _series(factored, "rank", _others(factored, "rank"))
     for name, line in lines.items():
-        ranks = [case.params["rank"] for case in line]
+        ranks = [_swept_value(case, "rank") for case in line]
         axes.plot(ranks, [case.metrics.get("error_rel") for case in line], "o-", label=name)
-    optimum = {}
+    optimum: dict[float, float | None] = {}
     for case in factored:
-        optimum[case.params["rank"]] = case.metrics.get("error_optimal")
+        optimum[_swept_value(case, "rank")] = case.metrics.get("error_optimal")
     if optimum:
         ranks = sorted(optimum)
         axes.plot(ranks, [optimum[r] for r in ranks], "k--", label="Eckart-Young optimum")
-    return _finish(
-        made,
-        axes,
-        f"{benchmark}: reconstruction error vs rank",
-        "rank k",
-        "||A - A_k||_F / ||A||_F",
-    )
+    return _finish(made, axes, "rank k", "||A - A_k||_F / ||A||_F", list(optimum))
 
 
 def _lowrank_speedup(benchmark: str, cases: list[CaseResult]) -> Figure:
     """Dense time / factored time vs rank; below 1 the factorization no longer pays."""
-    made, axes = _new(f"lowrank-speedup-vs-rank-{benchmark}")
+    made, axes = new_figure(
+        f"lowrank-speedup-vs-rank-{benchmark}",
+        f"{benchmark}: speedup of the factored product over dense, against rank",
+    )
+    gains = []
     for name, (ranks, ratios) in _relative_times(cases, "dense", "rank").items():
         axes.plot(ranks, [1 / ratio for ratio in ratios], "o-", label=name)
-    axes.axhline(1.0, color="grey", linewidth=0.8)
-    return _finish(
-        made, axes, f"{benchmark}: factored product speedup vs rank", "rank k", "speedup over dense"
-    )
+        gains += [1 / ratio for ratio in ratios]
+    _finish(made, axes, "rank k", "speedup over dense", [case.params["rank"] for case in cases])
+    _log_speedups(axes, gains)
+    return made
 
 
-def _speedup_bars(benchmark: str, cases: list[CaseResult], gains: dict[str, float]) -> Figure:
-    """Each group's implementations against its baseline; the error bars carry the case's own
-    95% CI (the baseline's median is taken as exact)."""
-    made, axes = _new(f"speedup-{benchmark}")
-    groups = list(dict.fromkeys(_group_label(case) for case in cases))
+def _speedup_bars(
+    benchmark: str, cases: list[CaseResult], gains: dict[str, float], baseline: str | None
+) -> Figure:
+    """Each group's implementations against its baseline, one bar per implementation rising
+    from 1x (faster) or falling from it (slower) on a log scale, so 0.01x is as plain as 100x.
+    A group is named by what varies between groups only (n=64, 2 threads), never by its key.
+    The error bars carry the case's own 95% CI (the baseline's median is taken as exact)."""
+    names = group_names(cases)
+    groups = list(dict.fromkeys(names.values()))
     implementations = list(dict.fromkeys(case.implementation for case in cases))
+    varying = varying_names(cases)
+    heading = f"{benchmark}: speedup over {baseline or 'the baseline'}"
+    made, axes = new_figure(
+        f"speedup-{benchmark}", heading + (f", by {' and '.join(varying)}" if varying else "")
+    )
     width = 0.8 / len(implementations)
+    shown: list[float] = []
     for index, implementation in enumerate(implementations):
-        found = {
-            _group_label(case): case
+        found = [
+            case
             for case in cases
-            if case.implementation == implementation and case.key in gains
-        }
-        heights, errors = np.zeros(len(groups)), np.zeros((2, len(groups)))
-        for column, group in enumerate(groups):
-            case = found.get(group)
-            if case is None or case.timing is None:
-                continue
-            gain = gains[case.key]
-            heights[column] = gain
-            low, high = case.timing.ci95 or (case.timing.median, case.timing.median)
-            baseline = gain * case.timing.median
-            errors[:, column] = (gain - baseline / high, baseline / low - gain)
+            if case.implementation == implementation and case.key in gains and case.timing
+        ]
+        if not found:
+            continue
+        columns = np.array([groups.index(names[case.key]) for case in found], dtype=float)
+        heights = np.array([gains[case.key] for case in found])
+        errors = np.zeros((2, len(found)))
+        for column, case in enumerate(found):
+            timing = case.timing
+            assert timing is not None
+            low, high = timing.ci95 or (timing.median, timing.median)
+            reference = heights[column] * timing.median
+            errors[:, column] = (
+                heights[column] - reference / high,
+                reference / low - heights[column],
+            )
+        shown += [*(heights - errors[0]), *(heights + errors[1])]
         axes.bar(
-            np.arange(len(groups)) + index * width,
-            heights,
+            columns + index * width,
+            heights - 1.0,
             width,
+            bottom=1.0,
             yerr=errors,
             capsize=2,
-            label=implementation,
+            label=implementation + (" (baseline, 1x)" if implementation == baseline else ""),
         )
-    axes.axhline(1.0, color="grey", linewidth=0.8)
-    axes.set_xticks(
-        np.arange(len(groups)) + 0.4 - width / 2, groups, rotation=30, ha="right", fontsize=6
-    )
-    axes.set_ylabel("speedup over the baseline")
-    axes.set_title(f"{benchmark}: speedup within each group", fontsize=10)
+    _log_speedups(axes, shown)
+    axes.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, groups, fontsize=8)
+    if len(groups) > 6:
+        axes.tick_params(axis="x", labelrotation=30)
+    axes.set_ylabel(f"speedup over {baseline or 'the baseline'} (log scale)")
     axes.legend(fontsize=7)
     return made
 
 
-def _group_label(case: CaseResult) -> str:
-    return case.group.split("/", 1)[1]
-
-
-def _roofline(cases: list[CaseResult], ceilings: Ceilings | None) -> Figure:
-    """Achieved GFLOP/s vs arithmetic intensity under the measured roofs of this machine;
-    cold-cache points (triangles) beside warm ones (circles), so the cache's share shows."""
-    made, axes = _new("roofline")
-    intensity = np.array([case.metrics["flops"] / case.metrics["bytes"] for case in cases])  # type: ignore[operator]
-    for (label, cache), group in itertools.groupby(
-        sorted(
-            zip(intensity, cases, strict=True),
-            key=lambda item: (item[1].benchmark, item[1].implementation, item[1].cache),
-        ),
-        key=lambda item: (f"{item[1].benchmark} {item[1].implementation}", item[1].cache),
-    ):
-        points = list(group)
-        axes.scatter(
-            [point[0] for point in points],
-            [point[1].metrics.get("gflops") for point in points],
-            label=f"{label} ({cache})",
-            marker="v" if cache == "cold" else "o",
-            s=18,
-        )
-    if ceilings is not None:
-        span = np.logspace(np.log10(intensity.min() / 2), np.log10(intensity.max() * 2), 200)
-        roofs = [(f"CPU {c.threads} thr", c) for c in ceilings.cpu]
-        roofs += [("GPU", ceilings.gpu)] if ceilings.gpu else []
-        for name, ceiling in roofs:
-            for dtype, peak, style in (
-                ("float64", ceiling.gflops_float64, "-"),
-                ("float32", ceiling.gflops_float32, ":"),
-            ):
-                axes.plot(
-                    span,
-                    np.minimum(peak, span * ceiling.gbps),
-                    style,
-                    linewidth=1,
-                    label=f"roof {name} {dtype}",
-                )
-            if ceiling.gbps_read is not None:
-                peak = max(ceiling.gflops_float64, ceiling.gflops_float32)
-                axes.plot(
-                    span,
-                    np.minimum(peak, span * ceiling.gbps_read),
-                    "--",
-                    linewidth=1,
-                    label=f"read roof {name}",
-                )
-    axes.set(
-        xscale="log", yscale="log", xlabel="arithmetic intensity (flop/byte)", ylabel="GFLOP/s"
-    )
-    axes.set_title(
-        "roofline" + ("" if ceilings else " (run `labench calibrate` for the roofs)"), fontsize=10
-    )
-    axes.legend(fontsize=6, ncol=2)
-    return made
-
-
-def history_figures(history: History) -> Iterator[Figure]:
-    """One figure per benchmark: each case's medians over the runs, relative to its first
-    level, the fitted levels dashed, and a triangle where a step starts (up: slower)."""
-    by_benchmark: dict[tuple[str, str], list[CaseHistory]] = {}
-    for case in history.cases:
-        by_benchmark.setdefault((case.suite, case.benchmark), []).append(case)
-    for (suite, benchmark), cases in by_benchmark.items():
-        made, axes = _new(f"history-{suite}-{benchmark}")
-        for case in cases:
-            first = case.fit.levels[0][2]
-            runs = [point.run + 1 for point in case.points]
-            (line,) = axes.plot(
-                runs,
-                [point.median / first for point in case.points],
-                "o-",
-                markersize=3,
-                linewidth=1,
-                label=case.key.split("/", 1)[1],
-            )
-            for start, stop, level in case.fit.levels:
-                axes.plot(
-                    [runs[start], runs[stop - 1]],
-                    [level / first] * 2,
-                    "--",
-                    color=line.get_color(),
-                    linewidth=1.5,
-                )
-            for step, point in case.step_points():
-                axes.plot(
-                    point.run + 1,
-                    step.after / first,
-                    "^" if step.ratio > 1 else "v",
-                    color="red" if step.ratio > 1 else "green",
-                    markersize=9,
-                )
-        axes.axhline(1.0, color="grey", linewidth=0.8)
-        axes.set(xlabel=f"run (in {history.ordered_by} order)", ylabel="time / first level")
-        axes.set_title(
-            f"{suite} {benchmark} on machine {history.machine}: steps marked", fontsize=10
-        )
-        axes.legend(fontsize=6)
-        yield made

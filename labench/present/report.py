@@ -7,338 +7,110 @@ inside each group (cases differing only by implementation), against the suite's 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from labench.core.dtypes import DEFAULT_MATH
-from labench.core.progress import Observer
 from labench.core.stats import NOISY_REL_CI
 from labench.judge.scaling import fitted_exponents, swept
-from labench.results.ceilings import Ceiling, Ceilings, GpuCeiling
-from labench.results.model import CaseResult, ClaimResult, Result
-from labench.suite.case import Case
-
-STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
-CLAIM_STYLE = {"held": "green", "failed": "bold red", "unmeasured": "yellow"}
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
-def format_number(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
-
-
-def format_bytes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.0f} B"
-
-
-def speedups(result: Result) -> dict[str, float]:
-    """Baseline median / case median for every ok case whose group has an ok baseline."""
-    medians = {
-        (case.group, case.implementation): case.timing.median
-        for case in result.cases
-        if case.status == "ok" and case.timing
-    }
-    found = {}
-    for case in result.cases:
-        baseline = medians.get((case.group, result.suite.baselines.get(case.benchmark, "")))
-        mine = medians.get((case.group, case.implementation))
-        if baseline and mine:
-            found[case.key] = baseline / mine
-    return found
-
-
-def unsteady(result: Result) -> set[str]:
-    """Keys whose speedup rests on a flagged (noisy or contended) case or baseline: such a
-    speedup is shown with a `?`, never bare."""
-    flagged = {(case.group, case.implementation) for case in result.cases if case.flags}
-    return {
-        case.key
-        for case in result.cases
-        if (case.group, case.implementation) in flagged
-        or (case.group, result.suite.baselines.get(case.benchmark, "")) in flagged
-    }
-
-
-FLAG_LABELS = {"noisy": "noisy", "contended": "busy"}
-"""How a flag reads in a table's status column (short, so quick's tables fit 120 columns)."""
-
-
-def _status_text(cell: str) -> str:
-    """A grid's status cell (`ok`, or `ok noisy busy`) in colour: flags in yellow."""
-    status, *flags = cell.split()
-    text = f"[{STATUS_STYLE[status]}]{status}[/]"
-    return text + (f" [yellow]{' '.join(flags)}[/]" if flags else "")
-
-
-def _ci_text(case: CaseResult) -> str:
-    relative = case.timing.rel_ci if case.timing else None
-    return "-" if relative is None else f"±{relative:.1%}"
-
-
-def _percent(fraction: float | None) -> str:
-    return "-" if fraction is None else f"{fraction:.0%}"
-
-
-CACHE_MARK = "ᶜ"
-CACHE_NOTE = (
-    f"{CACHE_MARK} working set fits in the last-level cache (cache_resident): "
-    "it may beat the memory roof; cold: cache evicted before every call"
+from labench.judge.speedups import speedups, unsteady
+from labench.present.claims import CLAIM_STYLE, claims_table
+from labench.present.fitted import FittedTable, trimmed
+from labench.present.format import (
+    dim_lines,
+    format_seconds,
 )
-
-
-def _roof_text(case: CaseResult) -> str:
-    """The roofline share, marked when the data can come from cache rather than memory."""
-    text = _percent(case.metrics.get("roofline_frac"))
-    return text + CACHE_MARK if case.metrics.get("cache_resident") and text != "-" else text
-
-
-def ceilings_table(ceilings: Ceilings) -> Group:
-    table = Table(
-        title=f"ceilings of machine {ceilings.machine_id}, measured {ceilings.measured}",
-        title_justify="left",
-    )
-    columns = ("device", "threads", "float64 GFLOP/s", "float32 GFLOP/s", "read GB/s", "copy GB/s")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "device" else "right")
-    for ceiling in ceilings.cpu:
-        table.add_row(
-            "CPU",
-            str(ceiling.threads),
-            _gemm_roof_text(ceiling, "float64"),
-            _gemm_roof_text(ceiling, "float32"),
-            "-" if ceiling.gbps_read is None else f"{ceiling.gbps_read:.1f}",
-            f"{ceiling.gbps:.1f}",
-        )
-    table.caption = (
-        "GEMM: the rate where a size sweep stops rising, at size n (capped: the sweep's time "
-        "or memory cap came first). read: a reduction over 4x the last-level cache."
-    )
-    if ceilings.gpu is None:
-        return Group(table)
-    return Group(table, gpu_roofs_table(ceilings.gpu))
-
-
-def gpu_roofs_table(gpu: GpuCeiling) -> Table:
-    """One row per precision: the plateau of its GEMM sweep and what the library computed in."""
-    table = Table(
-        title=f"GPU roofs (copy {gpu.gbps:.1f} GB/s)", title_justify="left", show_edge=False
-    )
-    for column in ("dtype", "math", "GFLOP/s", "at n", "sweep (n: GFLOP/s)", "compute type"):
-        table.add_column(column, overflow="fold")
-    for roof in gpu.gemm:
-        table.add_row(
-            roof.dtype,
-            roof.math,
-            f"{roof.gflops:.1f}",
-            str(roof.size),
-            ", ".join(f"{n}: {rate:.0f}" for n, rate in roof.sweep.items())
-            + (f"\n[dim]{escape(roof.reason)}[/]" if roof.reason else ""),
-            escape(roof.precision.get("cublas_compute", "-")),
-        )
-    for name, reason in gpu.missing.items():
-        dtype, math = name.split("/")
-        table.add_row(dtype, math, "-", "-", f"[red]{escape(reason)}[/]", "-")
-    return table
-
-
-def _gemm_roof_text(ceiling: Ceiling, dtype: str) -> str:
-    rate = f"{getattr(ceiling, f'gflops_{dtype}'):.1f}"
-    size = ceiling.gemm_sizes.get(dtype)
-    if size is None:
-        return rate
-    return f"{rate} (n={size}{', capped' if dtype in ceiling.gemm_capped else ''})"
-
-
-def _value_text(value: Any) -> str:
-    return "default" if value is None else str(value)
-
-
-def _params_text(params: dict[str, Any]) -> str:
-    return " ".join(f"{name}={_value_text(value)}" for name, value in params.items())
-
-
-@dataclass
-class Grid:
-    """One benchmark's table, free of any output format, so the terminal and the HTML report
-    show the same cells. Coordinates that are the same on every row are said once, in
-    `constants`, instead of repeating (and wrapping) on each row."""
-
-    title: str
-    constants: str
-    columns: list[tuple[str, str]]
-    """(heading, justify) pairs."""
-    sections: list[list[list[str]]] = field(default_factory=list)
-    """Rows grouped by parameter point; each row's last cell is the case's status."""
-    keys: list[str] = field(default_factory=list)
-    """The case key of each row, in order across sections."""
-
-
-def _coordinates(cases: list[CaseResult]) -> tuple[list[str], str]:
-    """The parameters (and dtype, threads) that vary within these cases, and the text of those
-    that do not."""
-    names = _named_params(cases)
-    values = {name: {_value_text(case.params.get(name)) for case in cases} for name in names}
-    varying = [name for name in names if len(values[name]) > 1]
-    constants = [f"{name}={values[name].pop()}" for name in names if len(values[name]) == 1]
-    for name, found in (
-        ("dtype", {_dtype_text(case) for case in cases}),
-        ("threads", {str(case.threads) for case in cases}),
-        ("cache", {case.cache for case in cases}),
-    ):
-        if len(found) > 1:
-            varying.append(name)
-        elif found != {"warm"}:  # the default cache mode goes without saying
-            constants.append(f"{name}={found.pop()}")
-    return varying, " ".join(constants)
-
-
-def _named_params(cases: list[CaseResult]) -> list[str]:
-    """The parameters of these cases worth naming, in order: one that a workload keeps out of
-    case keys at its default (dask's `chunks`, `Param.in_key_at_default`) goes without saying,
-    like the default cache mode, while every case leaves it there. The case key itself says
-    which parameters it names, so no workload needs importing to know."""
-    names = dict.fromkeys(name for case in cases for name in case.params)
-    return [name for name in names if any(name in _keyed_params(case) for case in cases)]
-
-
-def _keyed_params(case: CaseResult) -> set[str]:
-    """The parameter names in a case's key (`benchmark/n=64,transfers=False/float64/...`)."""
-    parts = case.key.split("/")
-    listed = parts[1] if len(parts) > 1 else ""
-    return {item.split("=", 1)[0] for item in listed.split(",") if "=" in item}
-
-
-def _dtype_text(case: CaseResult) -> str:
-    """The dtype, and the math mode when it is not the default one: `float32+tf32`."""
-    return case.dtype + ("" if case.math == DEFAULT_MATH else f"+{case.math}")
-
-
-def _coordinate(case: CaseResult, name: str) -> str:
-    if name == "dtype":
-        return _dtype_text(case)
-    if name == "threads":
-        return str(case.threads)
-    if name == "cache":
-        return case.cache
-    return _value_text(case.params.get(name))
-
-
-def _grid(
-    result: Result,
-    benchmark: str,
-    cases: list[CaseResult],
-    gains: dict[str, float],
-    shaky: set[str],
-    latency: bool,
-) -> Grid:
-    """One benchmark's grid, a section per parameter point; with `latency`, a column of
-    single-call latencies (GPU cases) beside the pipelined medians."""
-    varying, constants = _coordinates(cases)
-    roofline = any("roofline_frac" in case.metrics for case in cases)
-    grid = Grid(
-        title=f"{benchmark} ({cases[0].workload}, baseline "
-        f"{result.suite.baselines.get(benchmark, '')})",
-        constants=constants,
-        columns=[
-            *[(name, "right" if name == "threads" else "left") for name in varying],
-            ("implementation", "left"),
-            ("median", "right"),
-            *([("latency", "right")] if latency else []),
-            ("95% CI", "right"),
-            ("speedup", "right"),
-            ("GFLOP/s", "right"),
-            ("GB/s", "right"),
-            *([("roof", "right")] if roofline else []),
-            ("peak mem", "right"),
-            ("error", "right"),
-            ("status", "left"),
-        ],
-    )
-    previous = None
-    for case in cases:
-        point = [_coordinate(case, name) for name in varying if name != "threads"]
-        if point != previous:
-            grid.sections.append([])
-        previous = point
-        timing = case.timing
-        gain = gains.get(case.key)
-        grid.keys.append(case.key)
-        grid.sections[-1].append(
-            [
-                *[_coordinate(case, name) for name in varying],
-                case.implementation,
-                format_seconds(timing.median if timing else None),
-                *([format_seconds(case.metrics.get("latency"))] if latency else []),
-                _ci_text(case),
-                "-" if gain is None else f"{gain:.3g}x" + ("?" if case.key in shaky else ""),
-                format_number(case.metrics.get("gflops")),
-                format_number(case.metrics.get("gbps")),
-                *([_roof_text(case)] if roofline else []),
-                format_bytes(case.metrics.get("peak_bytes")),
-                format_number(case.metrics.get("error_rel"), 2),
-                " ".join([case.status, *(FLAG_LABELS[flag] for flag in case.flags)]),
-            ]
-        )
-    return grid
-
-
-def result_grids(result: Result) -> Iterator[Grid]:
-    """Every benchmark's grid, in full, with latencies where the run has any (the HTML
-    report's tables)."""
-    gains, shaky = speedups(result), unsteady(result)
-    latency = any("latency" in case.metrics for case in result.cases)
-    for benchmark, cases in itertools.groupby(result.cases, key=lambda case: case.benchmark):
-        yield _grid(result, benchmark, list(cases), gains, shaky, latency)
+from labench.present.grid import (
+    CACHE_MARK,
+    CACHE_NOTE,
+    COLD_NOTE,
+    ERROR_NOTE,
+    STATUS_STYLE,
+    Grid,
+    grid_title,
+    make_grid,
+    named_params,
+    params_text,
+)
+from labench.results.model import CaseResult, Result
 
 
 def results_tables(
     result: Result, full: bool = False, latency: bool = False
 ) -> Iterator[RenderableType]:
     """One table per benchmark under its title, its constants on a line of their own (a
-    table's own title would wrap at the table's width); a benchmark of more than
-    SUMMARY_ABOVE cases is summarised unless `full`; `latency` as in `_grid`."""
+    table's own title would wrap at the table's width) and its notes below; a benchmark of
+    more than SUMMARY_ABOVE cases is summarised unless `full`; `latency` as in `make_grid`.
+
+    Unless `full`, the cases of a backend that cannot run here are one note under the table,
+    not rows of `skipped`; columns empty throughout, and the speedup of a lone implementation,
+    are left out; a status every row shares is said once; and a table wider than the console
+    leaves out its least needed columns (see `FittedTable`). The error column is explained
+    under the first table that shows it."""
     gains, shaky = speedups(result), unsteady(result)
+    explained = False
     for benchmark, group in itertools.groupby(result.cases, key=lambda case: case.benchmark):
         cases = list(group)
         if len(cases) > SUMMARY_ABOVE and not full:
             yield summary_table(benchmark, cases, result.suite.baselines.get(benchmark, ""))
             continue
-        grid = _grid(result, benchmark, cases, gains, shaky, latency)
-        roofline = any(heading == "roof" for heading, _ in grid.columns)
-        table = Table(
-            show_edge=False, caption=CACHE_NOTE if roofline else None, caption_justify="left"
-        )
-        for column, justify in grid.columns:
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
-        for index, section in enumerate(grid.sections):
-            if index:
-                table.add_section()
-            for *cells, status in section:
-                table.add_row(*(escape(cell) for cell in cells), _status_text(status))
-        heading = Text(grid.title, style="bold")
+        shown = cases if full else [case for case in cases if _unavailable(case) is None]
+        notes = [] if full else _not_run_notes(cases)
+        if not shown:
+            yield Group(Text(grid_title(result, benchmark, cases), style="bold"), *dim_lines(notes))
+            continue
+        grid, said = trimmed(make_grid(result, benchmark, shown, gains, shaky, latency), full)
+        notes = said + notes + _cache_notes(grid, shown)
+        if not explained and any(heading == "error" for heading, _ in grid.columns):
+            notes.append(ERROR_NOTE)
+            explained = True
         constants = [Text(grid.constants, style="dim")] if grid.constants else []
-        yield Group(heading, *constants, table)
+        yield Group(Text(grid.title, style="bold"), *constants, FittedTable(grid, notes, full))
+
+
+def _unavailable(case: CaseResult) -> str | None:
+    """Why the case's backend cannot run on this machine, for a case skipped for that alone
+    (CuPy not installed, say); None for any other case, a case too large for memory included."""
+    prefix = f"backend {case.backend} unavailable: "
+    if case.status != "skipped" or not (case.reason or "").startswith(prefix):
+        return None
+    return (case.reason or "")[len(prefix) :]
+
+
+def _not_run_notes(cases: list[CaseResult]) -> list[str]:
+    """One line per backend that cannot run here: `cupy: not run, CuPy is not installed`,
+    naming its implementations where they are not simply the backend's name."""
+    missing: dict[tuple[str, str], list[str]] = {}
+    for case in cases:
+        reason = _unavailable(case)
+        if reason is not None:
+            names = missing.setdefault((case.backend, reason), [])
+            names += [] if case.implementation in names else [case.implementation]
+    return [
+        (backend if names == [backend] else f"{backend} ({', '.join(names)})")
+        + f": not run, {_without_hint(reason)}"
+        for (backend, reason), names in missing.items()
+    ]
+
+
+def _without_hint(reason: str) -> str:
+    """A reason less its closing parenthesis (`(pip install 'labench[gpu]')`): the run's last
+    lines give each reason whole, once."""
+    return re.sub(r"\s*\([^()]*\)$", "", reason) or reason
+
+
+def _cache_notes(grid: Grid, cases: list[CaseResult]) -> list[str]:
+    """What the roof column's mark means, where a row carries it; what `cold` means, where a
+    cold case is in the table."""
+    rows = [row for section in grid.sections for row in section]
+    marked = any(cell.endswith(CACHE_MARK) for row in rows for cell in row)
+    cold = any(case.cache == "cold" for case in cases)
+    return [CACHE_NOTE] * marked + [COLD_NOTE] * cold
 
 
 SUMMARY_ABOVE = 60
@@ -360,19 +132,19 @@ def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Tab
     for column in columns:
         table.add_column(column, justify="right" if column in ("thr", "ok") else "left")
     lines: dict[tuple[Any, ...], list[CaseResult]] = {}
-    named = [name for name in _named_params(cases) if name not in parameters]
+    named = [name for name in named_params(cases) if name not in parameters]
     for case in cases:
         fixed = tuple((name, case.params.get(name)) for name in named)
         lines.setdefault((case.implementation, case.dtype, case.threads, fixed), []).append(case)
     for (implementation, dtype, threads, fixed), line in lines.items():
         timed = [case for case in line if case.status == "ok" and case.timing]
         exponents = fitted_exponents(timed, parameters) or {}
-        ordered = sorted(timed, key=lambda case: case.timing.median)  # type: ignore[union-attr]
+        ordered = sorted(timed, key=_median)
         table.add_row(
             implementation,
             dtype,
             str(threads),
-            _params_text(dict(fixed)),
+            params_text(dict(fixed)),
             f"{len(timed)}/{len(line)}",
             " ".join(f"~{name}^{power:.2f}" for name, power in exponents.items()) or "-",
             _point_text(ordered[0] if ordered else None, parameters),
@@ -381,10 +153,16 @@ def summary_table(benchmark: str, cases: list[CaseResult], baseline: str) -> Tab
     return table
 
 
+def _median(case: CaseResult) -> float:
+    """The median of a case `summary_table` kept as timed."""
+    assert case.timing is not None, f"{case.key} has no timing"
+    return case.timing.median
+
+
 def _point_text(case: CaseResult | None, parameters: list[str]) -> str:
     if case is None or case.timing is None:
         return "-"
-    where = _params_text({name: case.params[name] for name in parameters}) or "-"
+    where = params_text({name: case.params[name] for name in parameters}) or "-"
     return f"{where}: {format_seconds(case.timing.median)}"
 
 
@@ -394,9 +172,8 @@ def render_result(
     environment = result.environment
     console.print(
         f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
-        f"({environment.cores_usable or '?'} cores, "
-        f"machine {environment.machine_id})"
-        f" — run {result.run.id}, started {result.run.started}"
+        f"({environment.cores_usable or '?'} cores, machine {environment.machine_id})\n"
+        f"[dim]run {result.run.id}, started {result.run.started}[/]"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
     for table in results_tables(result, full, latency):
@@ -437,90 +214,3 @@ def render_result(
     )
 
 
-def claim_value_text(claim: ClaimResult) -> str:
-    """The measured value, with the CI of a speedup: `2.41 [2.30, 2.52]`, plain text."""
-    if claim.value is None:
-        return "-"
-    text = format_number(claim.value)
-    if claim.ci is not None:
-        text += f" [{format_number(claim.ci[0])}, {format_number(claim.ci[1])}]"
-    if claim.at:
-        text += f"\nat {claim.at}"
-    return text
-
-
-def claims_table(claims: Sequence[ClaimResult]) -> Table:
-    table = Table(title="Claims", title_justify="left")
-    for column in ("claim", "statement", "measured", "bound", "status"):
-        table.add_column(column, overflow="fold")
-    for claim in claims:
-        status = f"[{CLAIM_STYLE[claim.status]}]{claim.status}[/]"
-        if claim.reason:
-            status += f"\n[dim]{escape(claim.reason)}[/]"
-        table.add_row(
-            escape(claim.id),
-            escape(claim.text),
-            escape(claim_value_text(claim)),
-            claim.bound,
-            status,
-        )
-    return table
-
-
-def environment_rows(environment: dict[str, Any]) -> list[tuple[str, str]]:
-    """The fingerprint as (field, text) pairs: pools, packages, GPUs and memory made readable."""
-    rows = []
-    for name, value in environment.items():
-        if name == "thread_pools":
-            value = (
-                "\n".join(
-                    f"{pool.get('internal_api')} {pool.get('version', '')} "
-                    f"({pool.get('user_api')}, {pool.get('num_threads')} threads, "
-                    f"{pool.get('library')})"
-                    for pool in value
-                )
-                or "none loaded"
-            )
-        elif name == "packages":
-            value = ", ".join(f"{package} {version}" for package, version in value.items())
-        elif name == "gpus":
-            value = (
-                "\n".join(
-                    f"{gpu['name']} ({gpu['memory_bytes'] / 2**30:.0f} GiB, driver {gpu['driver']})"
-                    for gpu in value
-                )
-                or "none"
-            )
-        elif name == "memory_bytes":
-            value = f"{value / 2**30:.1f} GiB"
-        rows.append((name, str(value)))
-    return rows
-
-
-def environment_table(environment: dict[str, Any]) -> Table:
-    table = Table(show_header=False, show_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for name, text in environment_rows(environment):
-        table.add_row(name, text)
-    return table
-
-
-@contextmanager
-def progress_observer(console: Console, cases: Sequence[Case], enabled: bool) -> Iterator[Observer]:
-    """A progress bar with ETA on a terminal; silent otherwise (CI logs, pipes, --quiet)."""
-    if not enabled or not console.is_terminal:
-        yield Observer()
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=len(cases))
-        yield Observer(
-            started=lambda case: progress.update(task, description=case.key),
-            finished=lambda result: progress.advance(task),
-        )

@@ -7,7 +7,7 @@ labench.machine's job and brings the backends.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from platformdirs import user_cache_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -49,7 +49,7 @@ class GpuCeiling(BaseModel):
         )
 
 
-SCHEMA = "labench.ceilings/1"
+SCHEMA: Final = "labench.ceilings/1"
 
 
 class Ceiling(BaseModel):

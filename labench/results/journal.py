@@ -20,7 +20,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -141,7 +141,10 @@ def _header(path: Path, document: Any) -> Result:
     return _validated(Result, document.get("result"), f"{path}:1")
 
 
-def _validated(model: type[BaseModel], document: Any, where: str) -> Any:
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _validated(model: type[Model], document: Any, where: str) -> Model:
     """The record as `model`, or an InputError listing what is wrong with it and where."""
     try:
         return model.model_validate(document)

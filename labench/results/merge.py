@@ -31,7 +31,7 @@ def merge_processes(measured: Sequence[CaseResult]) -> CaseResult:
     figure for the clock-resolution margin of the pooled samples. The contention seen is the
     worst of any process; the flags are those of most processes (`majority_flags`)."""
     for index, result in enumerate(measured, start=1):
-        if result.status in ("wrong", "error"):
+        if result.failed:
             reason = f"in process {index} of {len(measured)}: {result.reason}"
             return result.model_copy(update={"reason": reason})
         if result.status != "ok" or result.timing is None:
@@ -54,7 +54,7 @@ def merge_processes(measured: Sequence[CaseResult]) -> CaseResult:
         first.metrics.get("flops"), first.metrics.get("bytes"), summary.median
     )
     for name in ("others_cores", "steal"):
-        seen = [result.metrics[name] for result in measured if result.metrics.get(name) is not None]
+        seen = [value for result in measured if (value := result.metrics.get(name)) is not None]
         if seen:
             metrics[name] = max(seen)
     return first.model_copy(

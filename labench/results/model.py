@@ -21,16 +21,16 @@ import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labench.core.errors import InputError, shown, shown_name
-from labench.core.files import read_json
 from labench.core.stats import Summary
 
-SCHEMA = "labench.result/2"
+SCHEMA: Final = "labench.result/2"
 Status = Literal["ok", "skipped", "error", "wrong"]
+FAILED_STATUSES: frozenset[Status] = frozenset({"wrong", "error"})
 Flag = Literal["noisy", "contended"]
 """Marks on an ok case: `noisy`, its CI is wider than stats.NOISY_REL_CI; `contended`, other
 processes or the hypervisor took cores it needed while it was measured (contention.py)."""
@@ -113,6 +113,11 @@ class CaseResult(_Model):
         "library says: compute_type (read back from CuPy), cublas_compute, output_dtype",
     )
     flags: list[Flag] = Field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Wrong or errored: the statuses that fail a run, unlike `skipped`."""
+        return self.status in FAILED_STATUSES
 
     @model_validator(mode="after")
     def _timed_when_ok(self) -> CaseResult:
@@ -264,21 +269,6 @@ def reserve_path(folder: Path, name: str, stamp: str) -> Path:
             counter += 1
             continue
         return path
-
-
-def load(path: Path) -> Result:
-    """Read, migrate and validate a result file (and the journal of a run that never
-    finished); anything unusable or untrustworthy is an InputError naming the file and field."""
-    return with_journal(path, from_document(path, read_json(path, "a labench result file")))
-
-
-def with_journal(path: Path, result: Result) -> Result:
-    """A run that never finished (it was killed) as its journal holds it, with its cases."""
-    if result.run.finished is not None:
-        return result
-    from labench.results.journal import recover  # the journal builds on this module
-
-    return recover(path, result.run.id) or result
 
 
 def from_document(path: Path, document: Any) -> Result:

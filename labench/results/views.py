@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from labench.core.errors import InputError, shown
 from labench.core.files import read_json
 from labench.results import model as results
+from labench.results import reader
 from labench.results.model import Environment
 
 
@@ -97,7 +98,7 @@ def load_run(path: Path) -> RunView:
     document = read_json(path, "a labench result or a pytest-benchmark --benchmark-json file")
     if isinstance(document, dict) and "benchmarks" in document and "machine_info" in document:
         return _from_pytest_benchmark(path, document)
-    return run_view(results.with_journal(path, results.from_document(path, document)), path.name)
+    return run_view(reader.with_journal(path, results.from_document(path, document)), path.name)
 
 
 def run_view(result: results.Result, label: str) -> RunView:

@@ -16,14 +16,7 @@ import numpy as np
 
 from labench.core.dtypes import DEFAULT_MATH
 from labench.core.host import distinct_threads, resolve_threads
-from labench.suite.model import (
-    MEASUREMENT_DEFAULTS,
-    Measurement,
-    SuiteModel,
-    ThreadSpec,
-    merge,
-    sweep,
-)
+from labench.suite.model import CacheMode, Measurement, SuiteModel, ThreadSpec, resolve, sweep
 from labench.suite.yamlsource import SourceMap
 
 if TYPE_CHECKING:
@@ -55,7 +48,7 @@ class Case:
     seed: int
     settings: Settings
     math: str = DEFAULT_MATH
-    cache: str = "warm"
+    cache: CacheMode = "warm"
 
     @property
     def threads(self) -> int:
@@ -118,7 +111,7 @@ class Suite:
         cases: list[Case] = []
         for benchmark in self.model.benchmarks:
             workload = self.workloads[benchmark.id]
-            merged = merge(MEASUREMENT_DEFAULTS, self.model.defaults, benchmark, overrides)
+            merged = resolve(self.model.defaults, benchmark, overrides)
             settings = Settings(
                 max_time=merged.max_time,
                 target_rel_ci=merged.target_rel_ci,

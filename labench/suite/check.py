@@ -17,15 +17,7 @@ from labench.backends import BACKENDS, ComputesElsewhere, availability
 from labench.core.dtypes import ITEMSIZE
 from labench.core.errors import shown, shown_name
 from labench.core.host import total_memory
-from labench.suite.model import (
-    MEASUREMENT_DEFAULTS,
-    Benchmark,
-    Claim,
-    SuiteModel,
-    as_list,
-    merge,
-    sweep,
-)
+from labench.suite.model import Benchmark, Claim, SuiteModel, as_list, resolve, sweep
 from labench.suite.size import case_count_problems
 from labench.suite.yamlsource import SourceMap, ValuePath
 from labench.workloads import BUILTIN, Workload, WorkloadNotFound, load_workload
@@ -249,7 +241,7 @@ def _check_points(
     problems = []
     for index, benchmark in enumerate(model.benchmarks):
         workload = workloads[benchmark.id]
-        dtypes = merge(MEASUREMENT_DEFAULTS, model.defaults, benchmark).dtype
+        dtypes = resolve(model.defaults, benchmark).dtype
         for point in sweep(benchmark.params):
             params = workload.resolve_params(point)
             reason = workload.impossible(params)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
@@ -26,6 +27,7 @@ default settings, and loading a suite costs about ten microseconds a case (its s
 are checked, its cases made), so a second at this limit. A larger limit would let one line make
 loading, let alone running, last for days."""
 CACHE_MODES = ("warm", "cold")
+CacheMode = Literal["warm", "cold"]
 ThreadSpec = int | Literal["max"]
 
 
@@ -104,7 +106,7 @@ MathModes = Annotated[
     ),
 ]
 Caches = Annotated[
-    tuple[str, ...],
+    tuple[CacheMode, ...],
     BeforeValidator(_choices(CACHE_MODES)),
     WithJsonSchema(
         {
@@ -198,7 +200,8 @@ def _one_thread_spec(value: Any) -> ThreadSpec:
         raise PydanticCustomError(
             "labench", "expected a positive integer or 'max', got {got}", {"got": shown(value)}
         )
-    return value  # type: ignore[no-any-return]
+    spec: ThreadSpec = value
+    return spec
 
 
 class Pick(_Strict):
@@ -289,7 +292,9 @@ class Claim(_Strict):
 
     @property
     def comparison(self) -> Speedup | MetricOf | MetricRatio:
-        return self.speedup or self.metric or self.ratio  # type: ignore[return-value]
+        comparison = self.speedup or self.metric or self.ratio
+        assert comparison is not None, "the validator requires exactly one comparison"
+        return comparison
 
     @property
     def comparison_key(self) -> str:
@@ -347,6 +352,50 @@ def merge(*layers: Measurement | None) -> Measurement:
                 }
             )
     return Measurement.model_construct(**values)
+
+
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None) -> _T:
+    assert value is not None, "MEASUREMENT_DEFAULTS gives it, and merge never unsets a field"
+    return value
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The measurement settings of a benchmark once merged over MEASUREMENT_DEFAULTS: every
+    field given, but `tolerance` and `timeout`, which have no default."""
+
+    threads: tuple[ThreadSpec, ...]
+    dtype: tuple[str, ...]
+    math: tuple[str, ...]
+    cache: tuple[CacheMode, ...]
+    seed: int
+    max_time: float
+    target_rel_ci: float
+    min_samples: int
+    warmup: float
+    tolerance: float | None
+    timeout: float | None
+
+
+def resolve(*layers: Measurement | None) -> Resolved:
+    """`merge` of the layers over MEASUREMENT_DEFAULTS, typed as what it then is."""
+    merged = merge(MEASUREMENT_DEFAULTS, *layers)
+    return Resolved(
+        threads=_given(merged.threads),
+        dtype=_given(merged.dtype),
+        math=_given(merged.math),
+        cache=_given(merged.cache),
+        seed=_given(merged.seed),
+        max_time=_given(merged.max_time),
+        target_rel_ci=_given(merged.target_rel_ci),
+        min_samples=_given(merged.min_samples),
+        warmup=_given(merged.warmup),
+        tolerance=merged.tolerance,
+        timeout=merged.timeout,
+    )
 
 
 def sweep(params: dict[str, Any]) -> Iterable[dict[str, Any]]:

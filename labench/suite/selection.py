@@ -7,7 +7,7 @@ loaded, and the same pairing is used when the claim is judged.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from labench.core.errors import shown
 from labench.core.host import resolve_threads
@@ -15,18 +15,28 @@ from labench.suite.model import Claim, Pick, ThreadSpec, as_list
 
 
 class Row(Protocol):
-    """What a claim needs of a case, planned (suite.Case) or measured (CaseResult)."""
-
-    benchmark: str
-    implementation: str
-    params: dict[str, Any]
-    dtype: str
-    math: str
-    cache: str
-    threads_spec: ThreadSpec
+    """What a claim needs of a case, planned (suite.Case) or measured (CaseResult); read-only,
+    so a frozen dataclass and a model whose fields are narrower types both match."""
 
     @property
+    def benchmark(self) -> str: ...
+    @property
+    def implementation(self) -> str: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def math(self) -> str: ...
+    @property
+    def cache(self) -> str: ...
+    @property
+    def threads_spec(self) -> int | str: ...
+    @property
     def threads(self) -> int: ...
+
+
+R = TypeVar("R", bound=Row)
 
 
 class ClaimSelectionError(ValueError):
@@ -57,7 +67,7 @@ def sides(claim: Claim) -> dict[str, Pick]:
     }
 
 
-def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
+def pair_up(claim: Claim, rows: Iterable[R]) -> list[dict[str, R]]:
     """The points a claim compares: for each, the row playing each side.
 
     Raises ClaimSelectionError when nothing is selected or a side is ambiguous at a point, so a
@@ -74,7 +84,7 @@ def pair_up(claim: Claim, rows: Iterable[Row]) -> list[dict[str, Row]]:
         if row.benchmark == claim.benchmark
         and all(_matches(row, name, wanted) for name, wanted in claim.where.items())
     ]
-    points: dict[tuple[Any, ...], dict[str, list[Row]]] = {}
+    points: dict[tuple[Any, ...], dict[str, list[R]]] = {}
     for row in selected:
         key: tuple[Any, ...] = (tuple(sorted(row.params.items(), key=str)), row.cache)
         key += tuple(getattr(row, name) for name, named in by_side.items() if not named)

@@ -7,6 +7,7 @@ up among the shipped suites, so a user's own `quick.yaml` in the current folder 
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -42,15 +43,25 @@ def shipped_suites() -> list[ShippedSuite]:
 def resolve(argument: Path) -> Path:
     """The file a suite argument means: the path itself if it exists or looks like a path,
     else the shipped suite of that name (`quick` or `quick.yaml`)."""
-    if argument.exists() or len(argument.parts) != 1:
+    if argument.exists():
+        return argument
+    if len(argument.parts) != 1:
+        shipped = folder() / argument.name
+        if argument.suffix == SUFFIX and shipped.is_file():
+            raise InputError(
+                f"{argument}: no such suite file; a suite of that name ships with labench: "
+                f"run it as `labench run {argument.stem}`"
+            )
         return argument
     name = argument.name.removesuffix(SUFFIX)
     candidate = folder() / f"{name}{SUFFIX}"
     if candidate.is_file():
         return candidate
-    names = ", ".join(suite.name for suite in shipped_suites())
+    known = [suite.name for suite in shipped_suites()]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
     raise InputError(
-        f"{argument}: no such suite file, and no shipped suite of that name; "
-        f"expected a path to a suite YAML file or one of the shipped suites: {names} "
+        f"{argument}: no such suite file, and no shipped suite of that name{hint} "
+        f"Expected a path to a suite YAML file or one of the shipped suites: {', '.join(known)} "
         "(`labench list --suites` describes them)"
     )

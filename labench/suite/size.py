@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from labench.backends import BACKENDS
 from labench.core.host import distinct_threads
-from labench.suite.model import MEASUREMENT_DEFAULTS, Benchmark, SuiteModel, as_list, merge
+from labench.suite.model import Benchmark, SuiteModel, as_list, resolve
 from labench.suite.yamlsource import SourceMap
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class CaseCount:
 
 def count_cases(benchmark: Benchmark, workload: Workload, model: SuiteModel) -> CaseCount:
     """The number of cases `Suite.cases` would make for this benchmark, without making them."""
-    merged = merge(MEASUREMENT_DEFAULTS, model.defaults, benchmark)
+    merged = resolve(model.defaults, benchmark)
     return CaseCount(
         (
             *((name, len(as_list(value))) for name, value in benchmark.params.items()),
@@ -120,7 +120,7 @@ def human_duration(seconds: float) -> str:
     if rounded == 0:
         return "under 1 s" if seconds > 0 else "0 s"
     units = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
-    parts = []
+    parts: list[str] = []
     for name, size in units:
         if rounded >= size or parts:
             amount, rounded = divmod(rounded, size)

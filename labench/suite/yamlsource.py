@@ -146,15 +146,16 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise InputError(f"{key_place}: expected a plain key, got a {key_node.id}")
             key = self._scalar(key_node)
+            key_path = (*path, key)
             if key in result:
                 if index >= len(written):
                     continue
-                first = self.source.keys[(*path, key)]
+                first = self.source.keys[key_path]
                 raise InputError(
                     f"{key_place}: duplicate key {shown(key)} (first written at line {first.line})"
                 )
-            self.source.keys[(*path, key)] = key_place
-            result[key] = self.build(value_node, (*path, key))
+            self.source.keys[key_path] = key_place
+            result[key] = self.build(value_node, key_path)
         return result
 
     def _pairs(self, node: yaml.MappingNode) -> tuple[list[_Pair], list[_Pair]]:

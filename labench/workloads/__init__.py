@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from pathlib import Path
@@ -78,7 +79,15 @@ def load_workload(name: str, search_dir: Path | None = None) -> Workload:
     finally:
         if added is not None:
             sys.path.remove(added)
-    target = getattr(module, attribute, None)
+    if not hasattr(module, attribute):
+        defined = sorted(attr for attr, value in vars(module).items() if _is_workload(value))
+        close = difflib.get_close_matches(attribute, defined, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise WorkloadNotFound(
+            f"module {module_name!r} has no {attribute!r}{hint} "
+            f"(its workloads: {', '.join(defined) or 'none'})"
+        )
+    target = getattr(module, attribute)
     if isinstance(target, type) and issubclass(target, Workload):
         target = target()
     if not isinstance(target, Workload):
@@ -86,9 +95,35 @@ def load_workload(name: str, search_dir: Path | None = None) -> Workload:
             f"{shown(name)} is not a labench Workload subclass or instance "
             f"(found {type(target).__name__})"
         )
+    _refuse_incomplete(target, name)
     if not target.name:
         target.name = name
     return target
+
+
+def _refuse_incomplete(target: Workload, name: str) -> None:
+    """A workload that could never run: no inputs, no reference, or nothing to time."""
+    undefined = [
+        method
+        for method in ("make_inputs", "reference")
+        if getattr(type(target), method) is getattr(Workload, method)
+    ]
+    if undefined:
+        raise WorkloadNotFound(
+            f"{shown(name)} does not define {' or '.join(undefined)}: a workload makes its "
+            "inputs and computes the float64 reference every implementation is checked against"
+        )
+    if not target.implementations:
+        raise WorkloadNotFound(
+            f"{shown(name)} has no implementation: mark at least one method with @implementation"
+        )
+
+
+def _is_workload(value: object) -> bool:
+    """A workload instance, or a subclass of Workload other than itself."""
+    if isinstance(value, type):
+        return issubclass(value, Workload) and value is not Workload
+    return isinstance(value, Workload)
 
 
 __all__ = [

@@ -56,3 +56,6 @@ def synchronize(xp: Any) -> None:
     it covers the work and not only its launch."""
     if xp is not np:
         xp.cuda.Device().synchronize()
+
+
+SKETCH_SEED = 20111  # fixed, so a randomized factorisation is reproducible run to run

@@ -141,13 +141,17 @@ def implementation(
 
     def mark(prepare: Prepare) -> Prepare:
         summary = (prepare.__doc__ or "").strip().splitlines()[0:1]
-        prepare.__labench_implementation__ = Implementation(  # type: ignore[attr-defined]
-            name=name or prepare.__name__,
-            backend=backend,
-            prepare=prepare,
-            tolerance=tolerance,
-            summary=summary[0] if summary else "",
-            opt_in=opt_in,
+        _tag(
+            prepare,
+            "__labench_implementation__",
+            Implementation(
+                name=name or prepare.__name__,
+                backend=backend,
+                prepare=prepare,
+                tolerance=tolerance,
+                summary=summary[0] if summary else "",
+                opt_in=opt_in,
+            ),
         )
         return prepare
 
@@ -162,10 +166,16 @@ def at_scale(name: str) -> Callable[[PrepareAtScale], PrepareAtScale]:
     the output there. The workload's `footprint_at_scale` says what that needs."""
 
     def mark(prepare: PrepareAtScale) -> PrepareAtScale:
-        prepare.__labench_at_scale__ = name  # type: ignore[attr-defined]
+        _tag(prepare, "__labench_at_scale__", name)
         return prepare
 
     return mark
+
+
+def _tag(method: Callable[..., Any], attribute: str, value: object) -> None:
+    """Mark a method for `Workload.__init_subclass__`, which reads it back with getattr: an
+    attribute of a function object, which its Callable type does not declare."""
+    setattr(method, attribute, value)
 
 
 class Workload:
@@ -174,7 +184,8 @@ class Workload:
     so the report can show rates and the runner can refuse cases that cannot fit in memory.
     """
 
-    name: ClassVar[str] = ""
+    name: str = ""
+    """Set by each subclass; `load_workload` names an instance loaded without one."""
     summary: ClassVar[str] = ""
     params: ClassVar[Mapping[str, Param]] = {}
     dtypes: ClassVar[tuple[str, ...]] = ("float64", "float32")

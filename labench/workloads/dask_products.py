@@ -169,7 +169,7 @@ class DaskLowRank:
         import dask.array as da
 
         from labench.backends.dask_cluster import current
-        from labench.workloads.lowrank import SKETCH_SEED
+        from labench.workloads.array_kernels import SKETCH_SEED
 
         placement = current()
         a = inputs["a"]

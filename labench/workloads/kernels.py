@@ -41,9 +41,9 @@ def missing_kernels_skip(run: Callable[[], Any], operands: tuple[np.ndarray, ...
         return run
     import cupy
 
-    missing = (TypeError, NotImplementedError)
+    missing: tuple[type[Exception], ...] = (TypeError, NotImplementedError)
     compile_error = getattr(getattr(cupy.cuda, "compiler", None), "CompileException", None)
-    if isinstance(compile_error, type):
+    if isinstance(compile_error, type) and issubclass(compile_error, Exception):
         missing += (compile_error,)
 
     def guarded() -> Any:
@@ -308,7 +308,8 @@ class DenseLayerWorkload(KernelWorkload):
     }
 
     def make_inputs(self, params: Params, dtype: np.dtype, rng: np.random.Generator) -> Inputs:
-        batch, n_in, n_out = params["batch"], params["n_in"], params["n_out"]
+        batch, n_in = params["batch"], params["n_in"]
+        n_out: int = params["n_out"]
         return {
             "x": rng.standard_normal((batch, n_in)).astype(dtype),
             "w": (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(dtype),
