@@ -38,7 +38,7 @@ from labench.results import reader
 from labench.results.journal import Journal, TornRecordWarning, recover
 from labench.results.views import load_run, to_pytest_benchmark
 from labench.suite.load import load_suite, suite_from_text
-from labench.suite.model import SuiteModel
+from labench.suite.model import MAX_CASES, SuiteModel
 from labench.workloads import BUILTIN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +156,7 @@ def assert_clear(error: InputError, file: Path) -> None:
 
 # --- mutations of text --------------------------------------------------------------------------
 
+# fmt: off
 YAML_FEATURES = [
     "&a ", "*a", "&a [1, 2]", "<<: *a\n", "<<: [*a, *a]\n", "!!python/object:os.system ",
     "!!binary aGVsbG8=", "!!set {a, b}", "!!omap [a: 1]", "!!timestamp 2001-12-14", "!foo ",
@@ -171,6 +172,7 @@ YAML_FEATURES = [
     "workload: ':x'", "workload: '..a:b'", "workload: 'no_such_module_zz:W'",
     "workload: 'labench.core.errors:InputError'", "workload: 'labench:nothing'",
 ]
+# fmt: on
 
 
 @st.composite
@@ -236,6 +238,7 @@ _RAW = "\x00raw{}\x00"
 def hostile_json_values() -> st.SearchStrategy[Any]:
     """Values a damaged or forged document may hold where a number, string or object belongs.
     Raw JSON text (huge integers, deep nesting, NaN) comes as ("raw", text)."""
+    # fmt: off
     raw = st.sampled_from(
         [
             "NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400", "-0", "0.0",
@@ -251,6 +254,7 @@ def hostile_json_values() -> st.SearchStrategy[Any]:
             {"a": 1}, [[1.0, 2.0]], "x" * 100_000,
         ]
     )
+    # fmt: on
     return st.one_of(
         plain,
         raw,
@@ -312,9 +316,9 @@ def document_mutations(draw: Any, document: Any, places: list[tuple[Any, ...]]) 
                 parent.insert(last, copy.deepcopy(parent[last]))
             else:  # the same key written twice, with another value
                 raws.append(json.dumps(last))
-                parent[_RAW.format(len(raws) - 1)] = draw(hostile_json_values().filter(
-                    lambda value: not isinstance(value, tuple)
-                ))
+                parent[_RAW.format(len(raws) - 1)] = draw(
+                    hostile_json_values().filter(lambda value: not isinstance(value, tuple))
+                )
         elif kind == "move":  # another part of the document put here
             try:
                 parent[last] = copy.deepcopy(_at(document, draw(st.sampled_from(places))[:2]))
@@ -350,10 +354,8 @@ def check_suite_bytes(data: bytes) -> None:
         loads_or_refuses(path, lambda: suite_from_text(text, path, "0" * 64, None))
 
 
-@budget(250)
-@given(st.sampled_from(sorted(SUITE_TEXTS)).flatmap(
-    lambda name: text_mutations(SUITE_TEXTS[name])
-))
+@budget(400)
+@given(st.sampled_from(sorted(SUITE_TEXTS)).flatmap(lambda name: text_mutations(SUITE_TEXTS[name])))
 # A control character: PyYAML's ReaderError escaped from the loader's constructor, outside the
 # handler of YAML errors.
 @example("\x1f" + SUITE_TEXTS["alias_cycle.yaml"][1:])
@@ -363,23 +365,31 @@ def check_suite_bytes(data: bytes) -> None:
 # A value thousands of characters long repeated in full in the message ("got '9999...'").
 @example(SUITE_TEXTS["huge_integer.yaml"].replace("9" * 400, "9" * 200 + "\xc0" + "9" * 199, 1))
 # A suite allowing 10^12 cases: checking the points of its 10^10-point sweep never ended.
-@example(SUITE_TEXTS["sweep_explodes.yaml"].replace("\nbenchmarks:", "\nmax_cases: 999999999999\n"
-                                                   "benchmarks:", 1))
+@example(
+    SUITE_TEXTS["sweep_explodes.yaml"].replace(
+        "\nbenchmarks:", "\nmax_cases: 999999999999\nbenchmarks:", 1
+    )
+)
 # An undefined alias of 5,000 characters, which PyYAML's message repeats in full.
 @example(SUITE_TEXTS["billion_laughs.yaml"].split("e: &e [*d, *")[0] + "e: &e [*d, *" + "9" * 5_000)
 # An anchor's name of 3,000 characters, repeated in full in the refusal of its cycle.
-@example(SUITE_TEXTS["alias_cycle.yaml"].replace("&defaults", "&" + "d" * 3_000)
-         .replace("*defaults", "*" + "d" * 3_000))
+@example(
+    SUITE_TEXTS["alias_cycle.yaml"]
+    .replace("&defaults", "&" + "d" * 3_000)
+    .replace("*defaults", "*" + "d" * 3_000)
+)
 # A workload name of two thousand characters repeated in full ("unknown workload 'k [[[[...'").
 @example(SUITE_TEXTS["deep_nesting.yaml"].replace("ernels.matmul\n    params: {n: ", " ", 1))
 def test_mutated_suite_texts_load_or_are_refused(text: str) -> None:
     check_suite_bytes(text.encode("utf-8", "surrogatepass"))
 
 
-@budget(100)
-@given(st.sampled_from(sorted(SUITE_TEXTS)).flatmap(
-    lambda name: byte_mutations(SUITE_TEXTS[name].encode("utf-8"))
-))
+@budget(200)
+@given(
+    st.sampled_from(sorted(SUITE_TEXTS)).flatmap(
+        lambda name: byte_mutations(SUITE_TEXTS[name].encode("utf-8"))
+    )
+)
 def test_mutated_suite_bytes_load_or_are_refused(data: bytes) -> None:
     check_suite_bytes(data)
 
@@ -387,6 +397,7 @@ def test_mutated_suite_bytes_load_or_are_refused(data: bytes) -> None:
 # Structures drawn from the JSON Schema `labench schema` prints (hypothesis-jsonschema does not
 # run with the Hypothesis of today): each value of the right shape, or now and then a wrong one,
 # with names that refer to real workloads, parameters, implementations and benchmarks.
+
 
 def rarely(usual: st.SearchStrategy[Any], other: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """`usual` 49 times in 50, else `other`: a suite holds a few dozen values, so each must be
@@ -401,13 +412,23 @@ IMPLEMENTATIONS = sorted(
 )
 IDS = ["a", "b", "matmul"]
 SAFE_USER_WORKLOADS = [
-    "", ":", ":X", "..a:b", ".a:b", "a..b:C", "no_such_module_zz:W", "labench:nothing",
-    "labench.core.errors:InputError", "labench.workloads:BUILTIN", "kernels.matmull",
+    "",
+    ":",
+    ":X",
+    "..a:b",
+    ".a:b",
+    "a..b:C",
+    "no_such_module_zz:W",
+    "labench:nothing",
+    "labench.core.errors:InputError",
+    "labench.workloads:BUILTIN",
+    "kernels.matmull",
 ]
 anything = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 param_values = st.one_of(
@@ -427,7 +448,8 @@ OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
         rarely(st.sampled_from(PARAMETERS), st.text(max_size=5)), param_values, max_size=4
     ),
     "where": st.dictionaries(
-        st.sampled_from([*PARAMETERS, "threads", "dtype", "math", "cache"]), param_values,
+        st.sampled_from([*PARAMETERS, "threads", "dtype", "math", "cache"]),
+        param_values,
         max_size=3,
     ),
     "implementation": st.sampled_from(IMPLEMENTATIONS),
@@ -438,7 +460,7 @@ OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
     "benchmark": st.sampled_from(IDS),
     "id": st.sampled_from(IDS),
     "name": st.sampled_from([*IDS, "time", "first_call", "error_rel", "gflops"]),
-    "max_cases": st.integers(1, 10**12),
+    "max_cases": rarely(st.integers(1, MAX_CASES), st.integers(MAX_CASES, 10**12)),
 }
 
 
@@ -468,8 +490,12 @@ def from_schema(node: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> A
             {name: strategies[name] for name in properties if name in required},
             optional={name: strategies[name] for name in properties if name not in required},
         )
-        return rarely(mapping, st.tuples(mapping, st.sampled_from(["nmae", "extra"]), anything)
-                      .map(lambda drawn: {**drawn[0], drawn[1]: drawn[2]}))
+        return rarely(
+            mapping,
+            st.tuples(mapping, st.sampled_from(["nmae", "extra"]), anything).map(
+                lambda drawn: {**drawn[0], drawn[1]: drawn[2]}
+            ),
+        )
     if kind == "array":
         items = from_schema(node.get("items", {}), defs, depth + 1)
         most = 3 if depth else 4
@@ -485,10 +511,16 @@ def from_schema(node: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> A
         low = node.get("minimum", node.get("exclusiveMinimum"))
         high = node.get("maximum", node.get("exclusiveMaximum"))
         return rarely(
-            st.floats(low, high, allow_nan=False, exclude_min="exclusiveMinimum" in node,
-                      exclude_max="exclusiveMaximum" in node),
-            st.sampled_from([low or 0.0, high or 1e300, -1.0, 0.0, 1e-300, float("inf"),
-                             float("nan")]),
+            st.floats(
+                low,
+                high,
+                allow_nan=False,
+                exclude_min="exclusiveMinimum" in node,
+                exclude_max="exclusiveMaximum" in node,
+            ),
+            st.sampled_from(
+                [low or 0.0, high or 1e300, -1.0, 0.0, 1e-300, float("inf"), float("nan")]
+            ),
         )
     if kind == "string":
         if "pattern" in node:
@@ -510,7 +542,7 @@ SCHEMA = SuiteModel.model_json_schema()
 schema_suites = from_schema(SCHEMA, SCHEMA["$defs"])
 
 
-@budget(200)
+@budget(300)
 @given(schema_suites, st.sampled_from([None, False, True]))
 # `module:Class` with no module, or a relative one: importlib's ValueError and TypeError escaped.
 @example({"labench": 1, "name": "a", "benchmarks": [{"id": "a", "workload": ":X"}]}, None)
@@ -522,8 +554,14 @@ schema_suites = from_schema(SCHEMA, SCHEMA["$defs"])
         "name": "a",
         "benchmarks": [
             {"id": "a", "workload": "gradients.least_squares"},
-            {"id": "b", "workload": "regression.ridge", "threads": "max", "baseline": "analytic",
-             "dtype": None, "params": {"cond": -9223372036854775809}},
+            {
+                "id": "b",
+                "workload": "regression.ridge",
+                "threads": "max",
+                "baseline": "analytic",
+                "dtype": None,
+                "params": {"cond": -9223372036854775809},
+            },
         ],
     },
     None,
@@ -535,15 +573,26 @@ schema_suites = from_schema(SCHEMA, SCHEMA["$defs"])
         "name": "a",
         "benchmarks": [
             {"id": "a", "workload": "gradients.least_squares"},
-            {"id": "b", "workload": "gradients.least_squares", "threads": "max",
-             "baseline": "analytic", "implementations": ["\n"]},
+            {
+                "id": "b",
+                "workload": "gradients.least_squares",
+                "threads": "max",
+                "baseline": "analytic",
+                "implementations": ["\n"],
+            },
         ],
     },
     None,
 )
 # A size of 400 digits: its footprint in GiB overflowed a float (OverflowError).
-@example({"labench": 1, "name": "a",
-          "benchmarks": [{"id": "a", "workload": "kernels.matmul", "params": {"n": 10**400}}]}, None)
+@example(
+    {
+        "labench": 1,
+        "name": "a",
+        "benchmarks": [{"id": "a", "workload": "kernels.matmul", "params": {"n": 10**400}}],
+    },
+    None,
+)
 def test_suites_drawn_from_the_schema_load_or_are_refused(suite: Any, flow: bool | None) -> None:
     text = yaml.safe_dump(suite, default_flow_style=flow, allow_unicode=True, sort_keys=False)
     check_suite_bytes(text.encode("utf-8", "surrogatepass"))
@@ -564,7 +613,7 @@ def check_result_bytes(data: bytes) -> None:
         loads_or_refuses(path, lambda: load_run(path))
 
 
-@budget(200)
+@budget(300)
 @given(document_mutations(RESULT_DOCUMENT, RESULT_PLACES))
 # An integer of 5,000 digits: json.loads raised a plain ValueError (Python's limit on digits).
 @example(b"9" * 5_000)
@@ -572,7 +621,7 @@ def test_mutated_result_files_load_or_are_refused(data: bytes) -> None:
     check_result_bytes(data)
 
 
-@budget(50)
+@budget(100)
 @given(st.integers(0, len(RESULT_FILE.read_bytes())))
 def test_a_result_file_cut_at_any_byte_loads_or_is_refused(at: int) -> None:
     check_result_bytes(RESULT_FILE.read_bytes()[:at])
@@ -610,13 +659,13 @@ def check_journal_bytes(data: bytes) -> None:
         loads_or_refuses(path, lambda: reader.load(path))
 
 
-@budget(150)
+@budget(300)
 @given(byte_mutations(JOURNAL))
 def test_a_damaged_journal_is_recovered_or_refused(data: bytes) -> None:
     check_journal_bytes(data)
 
 
-@budget(50)
+@budget(100)
 @given(st.integers(0, len(JOURNAL)))
 def test_a_journal_cut_at_any_byte_is_recovered_or_refused(at: int) -> None:
     check_journal_bytes(JOURNAL[:at])
@@ -625,7 +674,7 @@ def test_a_journal_cut_at_any_byte_is_recovered_or_refused(at: int) -> None:
 JOURNAL_LINES = [json.loads(line) for line in JOURNAL.splitlines()]
 
 
-@budget(100)
+@budget(200)
 @given(
     st.integers(0, len(JOURNAL_LINES) - 1).flatmap(
         lambda line: st.tuples(
@@ -659,38 +708,78 @@ def _pytest_benchmark_document() -> dict[str, Any]:
 
     def stats(median: float, data: list[float]) -> dict[str, Any]:
         return {
-            "min": min(data), "max": max(data), "mean": sum(data) / len(data),
-            "stddev": 1e-5, "rounds": len(data), "median": median, "iqr": 2e-5, "q1": 1e-4,
-            "q3": 1.2e-4, "iqr_outliers": 0, "stddev_outliers": 1, "outliers": "1;0",
-            "ld15iqr": min(data), "hd15iqr": max(data), "ops": 9000.0, "total": sum(data),
-            "data": data, "iterations": 1,
+            "min": min(data),
+            "max": max(data),
+            "mean": sum(data) / len(data),
+            "stddev": 1e-5,
+            "rounds": len(data),
+            "median": median,
+            "iqr": 2e-5,
+            "q1": 1e-4,
+            "q3": 1.2e-4,
+            "iqr_outliers": 0,
+            "stddev_outliers": 1,
+            "outliers": "1;0",
+            "ld15iqr": min(data),
+            "hd15iqr": max(data),
+            "ops": 9000.0,
+            "total": sum(data),
+            "data": data,
+            "iterations": 1,
         }
 
     def benchmark(name: str, median: float) -> dict[str, Any]:
         data = [median * (1 + 0.01 * k) for k in (-2, -1, 0, 1, 2)]
         return {
-            "group": None, "name": f"test_matmul[{name}]",
-            "fullname": f"tests/test_bench.py::test_matmul[{name}]", "params": {"n": name},
-            "param": name, "extra_info": {},
-            "options": {"disable_gc": False, "timer": "perf_counter", "min_rounds": 5,
-                        "max_time": 1.0, "min_time": 5e-06, "warmup": False},
+            "group": None,
+            "name": f"test_matmul[{name}]",
+            "fullname": f"tests/test_bench.py::test_matmul[{name}]",
+            "params": {"n": name},
+            "param": name,
+            "extra_info": {},
+            "options": {
+                "disable_gc": False,
+                "timer": "perf_counter",
+                "min_rounds": 5,
+                "max_time": 1.0,
+                "min_time": 5e-06,
+                "warmup": False,
+            },
             "stats": stats(median, data),
         }
 
     return {
         "machine_info": {
-            "node": "ci-runner", "processor": "x86_64", "machine": "x86_64",
-            "python_compiler": "GCC 12.2.0", "python_implementation": "CPython",
-            "python_implementation_version": "3.11.7", "python_version": "3.11.7",
-            "python_build": ["main", "Dec  4 2023 18:10:11"], "release": "6.1.0-18-amd64",
+            "node": "ci-runner",
+            "processor": "x86_64",
+            "machine": "x86_64",
+            "python_compiler": "GCC 12.2.0",
+            "python_implementation": "CPython",
+            "python_implementation_version": "3.11.7",
+            "python_version": "3.11.7",
+            "python_build": ["main", "Dec  4 2023 18:10:11"],
+            "release": "6.1.0-18-amd64",
             "system": "Linux",
-            "cpu": {"python_version": "3.11.7.final.0 (64 bit)", "cpuinfo_version": [9, 0, 0],
-                    "arch": "X86_64", "bits": 64, "count": 2, "arch_string_raw": "x86_64",
-                    "vendor_id_raw": "AuthenticAMD", "brand_raw": "AMD EPYC 7B13",
-                    "l2_cache_size": 1048576, "flags": ["avx", "avx2", "fma"]},
+            "cpu": {
+                "python_version": "3.11.7.final.0 (64 bit)",
+                "cpuinfo_version": [9, 0, 0],
+                "arch": "X86_64",
+                "bits": 64,
+                "count": 2,
+                "arch_string_raw": "x86_64",
+                "vendor_id_raw": "AuthenticAMD",
+                "brand_raw": "AMD EPYC 7B13",
+                "l2_cache_size": 1048576,
+                "flags": ["avx", "avx2", "fma"],
+            },
         },
-        "commit_info": {"id": "0" * 40, "time": "2026-01-01T00:00:00+00:00", "dirty": False,
-                        "project": "labench", "branch": "main"},
+        "commit_info": {
+            "id": "0" * 40,
+            "time": "2026-01-01T00:00:00+00:00",
+            "dirty": False,
+            "project": "labench",
+            "branch": "main",
+        },
         "benchmarks": [benchmark("64", 1.1e-4), benchmark("256", 3.3e-3)],
         "datetime": "2026-01-01T00:00:01.000000+00:00",
         "version": "5.1.0",
@@ -711,10 +800,12 @@ def check_pytest_benchmark_bytes(data: bytes) -> None:
         loads_or_refuses(path, lambda: load_run(path))
 
 
-@budget(200)
-@given(st.sampled_from(PYTEST_DOCUMENTS).flatmap(
-    lambda document: document_mutations(document, _places(document))
-))
+@budget(300)
+@given(
+    st.sampled_from(PYTEST_DOCUMENTS).flatmap(
+        lambda document: document_mutations(document, _places(document))
+    )
+)
 def test_mutated_pytest_benchmark_files_load_or_are_refused(data: bytes) -> None:
     check_pytest_benchmark_bytes(data)
 
@@ -744,7 +835,8 @@ def _cli_cases() -> dict[str, tuple[str, dict[str, bytes]]]:
     deep_journal[0] = b"[" * 100_000 + b"]" * 100_000
     return {
         "control-character": (
-            "validate", {"suite.yaml": b"\x1f" + SUITE_TEXTS["alias_cycle.yaml"][1:].encode()}
+            "validate",
+            {"suite.yaml": b"\x1f" + SUITE_TEXTS["alias_cycle.yaml"][1:].encode()},
         ),
         "module-less-workload": (
             "validate",
@@ -752,13 +844,19 @@ def _cli_cases() -> dict[str, tuple[str, dict[str, bytes]]]:
         ),
         "long-workload-name": (
             "validate",
-            {"suite.yaml": SUITE_TEXTS["deep_nesting.yaml"]
-             .replace("ernels.matmul\n    params: {n: ", " ", 1).encode()},
+            {
+                "suite.yaml": SUITE_TEXTS["deep_nesting.yaml"]
+                .replace("ernels.matmul\n    params: {n: ", " ", 1)
+                .encode()
+            },
         ),
         "endless-max-cases": (
             "validate",
-            {"suite.yaml": SUITE_TEXTS["sweep_explodes.yaml"]
-             .replace("\nbenchmarks:", "\nmax_cases: 999999999999\nbenchmarks:", 1).encode()},
+            {
+                "suite.yaml": SUITE_TEXTS["sweep_explodes.yaml"]
+                .replace("\nbenchmarks:", "\nmax_cases: 999999999999\nbenchmarks:", 1)
+                .encode()
+            },
         ),
         "empty-tagged-integer": ("validate", {"suite.yaml": b"!!int "}),
         "huge-integer-result": ("show", {"run.json": b"9" * 5_000}),
@@ -783,13 +881,16 @@ def test_the_cli_refuses_shrunk_examples_in_one_paragraph() -> None:
             for file, content in files.items():
                 (Path(folder) / name / file).write_bytes(content)
             named = Path(folder) / name / next(iter(files))
-            started[name] = (named, subprocess.Popen(
-                [sys.executable, "-m", "labench", command, str(named)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=os.environ | {"XDG_CACHE_HOME": folder, "COLUMNS": "80"},
-            ))
+            started[name] = (
+                named,
+                subprocess.Popen(
+                    [sys.executable, "-m", "labench", command, str(named)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=os.environ | {"XDG_CACHE_HOME": folder, "COLUMNS": "80"},
+                ),
+            )
         for name, (named, process) in started.items():
             stdout, stderr = process.communicate(timeout=120)
             assert process.returncode == 2, (name, stdout + stderr)
