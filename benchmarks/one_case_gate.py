@@ -29,6 +29,8 @@ On a shared machine, `--quiet-below 1.3` starts each trial only once the 1-minut
 is below 1.3 (waiting up to `--wait` minutes); each trial records the load average at its start
 and end, and how many cases labench flagged `contended`.
 
+`--summarize DIR/trials.jsonl` prints the summary of every trial recorded in a --keep folder.
+
 Run: python benchmarks/one_case_gate.py [--trials 12] [--regression 0.15] [--threshold 10%]
          [--base-processes 1] [--honest-only | --regressed-only] [--first 0] [--keep DIR]
          [--quiet-below LOAD] [--wait MINUTES]
@@ -37,6 +39,7 @@ Run: python benchmarks/one_case_gate.py [--trials 12] [--regression 0.15] [--thr
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -186,6 +189,15 @@ class Trial:
     confirmed: list[str] = field(default_factory=list)
     """The cases the gated run measured again in fresh processes."""
     notes: list[str] = field(default_factory=list)
+    """The regressed case's verdict first (a regressed trial), then every other case that
+    moved the slow way and did not pass: what the comparison said of it (`Judged.describe`)."""
+
+    @property
+    def verdict(self) -> str | None:
+        """The regressed case's own final verdict (slower, unsure, same, faster)."""
+        if self.kind != "regressed" or not self.notes:
+            return None
+        return self.notes[0].split(": ", 1)[1].split(" ", 1)[0]
 
     @property
     def cost(self) -> float:
@@ -311,6 +323,12 @@ def summary(trials: list[Trial], options: argparse.Namespace) -> str:
             f"| {seconds('regressed', 'plain_seconds')} / {seconds('regressed', 'gated_seconds')}"
             f" ({ratio('regressed')}) |"
         )
+        verdicts = collections.Counter(trial.verdict for trial in trials if trial.verdict)
+        lines += [
+            "",
+            "the regressed case's own verdict: "
+            + ", ".join(f"{name} {number}" for name, number in sorted(verdicts.items())),
+        ]
     if honest:
         lines += [
             "",
@@ -347,8 +365,26 @@ def main() -> int:
     parser.add_argument(
         "--wait", type=float, default=25, help="Minutes to wait for --quiet-below per trial."
     )
+    parser.add_argument(
+        "--summarize",
+        type=Path,
+        metavar="TRIALS_JSONL",
+        help="Measure nothing: print the summary of the trials recorded in this file (a --keep "
+        "folder's trials.jsonl, which every invocation into that folder appends to), then the "
+        "same for the trials in which labench flagged no case contended.",
+    )
     parser.add_argument("--keep", type=Path, help="Keep every trial's folders and files here.")
     options = parser.parse_args()
+    if options.summarize is not None:
+        recorded = [
+            Trial(**json.loads(line)) for line in options.summarize.read_text().splitlines()
+        ]
+        print(summary(recorded, options))
+        steady = [trial for trial in recorded if not trial.contended]
+        if steady and len(steady) < len(recorded):
+            print("\nThe trials in which no case was flagged contended:\n")
+            print(summary(steady, options))
+        return 0
     repetitions = round(REPETITIONS * (1 + options.regression))
     trials: list[Trial] = []
     with tempfile.TemporaryDirectory() as scratch:
