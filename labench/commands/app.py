@@ -21,6 +21,7 @@ from rich.table import Table
 from typer._click.core import Command
 
 from labench.commands import readers
+from labench.commands.ab import ABOptions
 from labench.commands.run_options import RunOptions, as_typer_parameters
 from labench.commands.terminal import (
     EXIT_FAILED,
@@ -70,7 +71,6 @@ def versions(
     if context.invoked_subcommand is None:
         console.print(context.get_help())
         raise typer.Exit()
-
 
 
 @app.command()
@@ -131,6 +131,17 @@ def compare_runs(
         raise typer.Exit(EXIT_FAILED)
     if fail_on_unsure and any(verdict.might_be_slower for verdict in comparison.unsure()):
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("ab")
+@reports_input_errors
+@as_typer_parameters(ABOptions)
+def ab(options: ABOptions) -> None:
+    """Measure two revisions, folders or interpreters interleaved in one job, and judge each case
+    on its per-round ratios: exit 1 on a regression, 3 when a case stays undecided."""
+    from labench.commands.ab import run_ab
+
+    run_ab(options)
 
 
 app.command()(readers.history)

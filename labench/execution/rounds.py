@@ -37,7 +37,7 @@ class Rounds:
         # clustered in the few seconds when a neighbour on a shared machine may be busy.
         # The inner executor decides how a round is split into workers (Isolated: one fresh
         # worker per benchmark, or one for all with `together`).
-        shared = [_share(case, 1 / self.processes) for case in cases]
+        shared = [share(case, 1 / self.processes) for case in cases]
         measured: dict[str, list[CaseResult]] = {}
         for round_number in range(1, self.processes + 1):
             for result in self.inner.run(shared, observer):
@@ -52,15 +52,13 @@ class Rounds:
         self.inner.close()
 
 
-def _share(case: Case, share: float) -> Case:
+def share(case: Case, part: float) -> Case:
     """One process's part of the case's time budget, warm-up included, so a run in K processes
     takes about as long as the suite says."""
     settings = case.settings
     return replace(
         case,
         settings=replace(
-            settings, max_time=settings.max_time * share, warmup=settings.warmup * share
+            settings, max_time=settings.max_time * part, warmup=settings.warmup * part
         ),
     )
-
-

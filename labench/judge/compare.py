@@ -181,7 +181,7 @@ def welch_log_ratio(base: np.ndarray, new: np.ndarray) -> RatioTest:
     freedom = variance**2 / (
         (a.var(ddof=1) / len(a)) ** 2 / (len(a) - 1) + (b.var(ddof=1) / len(b)) ** 2 / (len(b) - 1)
     )
-    return _t_result(difference, scale, freedom, "processes")
+    return t_ratio_test(difference, scale, freedom, "processes")
 
 
 PREDICTION_DRAWS = 9999
@@ -255,7 +255,9 @@ def prediction_log_ratio(single: float, medians: np.ndarray, single_is_new: bool
     return RatioTest(math.exp(sign * offset), ci, float(test.pvalue), "noise model")
 
 
-def _t_result(difference: float, scale: float, freedom: float, basis: str) -> RatioTest:
+def t_ratio_test(difference: float, scale: float, freedom: float, basis: str) -> RatioTest:
+    """A mean log ratio `difference` with standard error `scale` on `freedom` degrees of
+    freedom: the ratio, its 95% t interval, and the two-sided p of 'no change'."""
     from scipy import stats
 
     statistic = difference / scale
