@@ -73,6 +73,7 @@ def versions(
         raise typer.Exit()
 
 
+
 @app.command()
 @reports_input_errors
 @as_typer_parameters(RunOptions)

@@ -62,3 +62,5 @@ def share(case: Case, part: float) -> Case:
             settings, max_time=settings.max_time * part, warmup=settings.warmup * part
         ),
     )
+
+

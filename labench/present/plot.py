@@ -337,3 +337,5 @@ def _speedup_bars(
     axes.set_ylabel(f"speedup over {baseline or 'the baseline'} (log scale)")
     axes.legend(fontsize=7)
     return made
+
+
