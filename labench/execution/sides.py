@@ -15,7 +15,7 @@ Each side measures in its own "current folder": the worktree at the same place i
 repository as the current folder is (so a relative SUITE names the same file in every
 revision), the folder itself, or the current folder for the working tree and an interpreter.
 Defaults: `--new` the working tree, `--base` the merge base of HEAD with the default branch
-(origin/HEAD, else main, else master).
+(the first of DEFAULT_BRANCHES that exists).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from labench.core.errors import InputError
 
 WORKING_TREE = "the working tree"
-DEFAULT_BRANCHES = ("origin/HEAD", "main", "master")
+DEFAULT_BRANCHES = ("origin/HEAD", "origin/main", "origin/master", "main", "master")
 
 
 @dataclass(frozen=True)

@@ -114,8 +114,8 @@ UNSURE_NOTES = (
         "inconclusive",
         "{count} case(s) moved beyond the threshold across processes, but not significantly: "
         "their process medians spread too widely to tell the move from the lottery of where "
-        "memory lands. More processes can tell (`--processes` for both runs, or a gated run "
-        "with more `--confirm-processes`).",
+        "memory lands. More processes can tell (`--processes` for both runs, a gated run "
+        "with more `--confirm-processes`, or `ab` with more `--max-rounds`).",
     ),
     (
         "unsteady",
