@@ -285,3 +285,18 @@ def test_the_ci_recipe_s_workflow_passes_actionlint(tmp_path):
     file.write_text(textwrap.dedent(block))
     done = subprocess.run([linter, str(file)], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_side_whose_process_dies_is_broken_with_the_cause(tmp_path):
+    base, new = side(tmp_path / "old"), side(tmp_path / "new")
+    module = (new / "napping.py").read_text()
+    (new / "napping.py").write_text(module.replace("time.sleep(SECONDS)", "os._exit(7)"))
+    done = ab(
+        "suite.yaml", "--base", base, "--new", new, "--format", "json", "--results", tmp_path,
+        *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (case,) = json.loads(done.stdout)["runs"][0]["cases"]
+    assert (case["verdict"], case["new_status"]) == ("broken", "error")
+    saved = json.loads(next(tmp_path.glob("napping-new-*.json")).read_text())
+    assert "exited with code 7" in saved["cases"][0]["reason"]
