@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import IO, Any
@@ -89,8 +90,9 @@ def exchange(side: Side, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]
         )
         try:
             assert process.stdin is not None and process.stdout is not None
-            process.stdin.write(json.dumps(request))
-            process.stdin.close()
+            with suppress(BrokenPipeError):  # a process that died at once says so below
+                process.stdin.write(json.dumps(request))
+                process.stdin.close()
             for line in process.stdout:
                 yield json.loads(line)
             code = process.wait()
