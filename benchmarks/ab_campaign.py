@@ -19,7 +19,8 @@ run (the cost ratio), and the 1-minute load average before and after.
 
 Run: python benchmarks/ab_campaign.py [--trials 10] [--threshold 2%] [--keep DIR]
      [--kinds honest,regressed,steady]; `--summarize DIR/trials.jsonl` prints the summary of
-     the trials recorded there.
+     the trials recorded there, `--spreads DIR/ab-results` each case's spread between
+     processes and between pairs over the A/B runs saved there.
 """
 
 from __future__ import annotations
@@ -197,6 +198,34 @@ def summary(trials: list[Trial], threshold: str) -> str:
     return "\n".join(lines)
 
 
+def spreads(folder: Path) -> str:
+    """Per case, over every A/B run saved in `folder` (an `ab-results` folder): the median
+    spread between one side's processes (log sd of the base side's per-round medians) and
+    between the pairs' log ratios, which is what the paired test sees."""
+    import numpy as np
+
+    process: dict[str, list[float]] = {}
+    paired: dict[str, list[float]] = {}
+    for base_file in sorted(folder.glob("*-base-*.json")):
+        new_file = base_file.with_name(base_file.name.replace("-base-", "-new-"))
+        base, new = (json.loads(path.read_text())["cases"] for path in (base_file, new_file))
+        for one, other in zip(base, new, strict=True):
+            if one["status"] != "ok" or other["status"] != "ok":
+                continue
+            a = np.log(one["timing"]["process_medians"])
+            b = np.log(other["timing"]["process_medians"])
+            process.setdefault(one["key"], []).append(float(np.std(a, ddof=1)))
+            paired.setdefault(one["key"], []).append(float(np.std(b - a, ddof=1)))
+    lines = ["| case | A/B runs | process spread (log sd, median) | pair spread (log sd, median) |"]
+    lines.append("| --- | --- | --- | --- |")
+    for name in process:
+        lines.append(
+            f"| `{name}` | {len(process[name])} | {statistics.median(process[name]):.3f} "
+            f"| {statistics.median(paired[name]):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
@@ -206,7 +235,13 @@ def main() -> int:
     parser.add_argument("--steady", default="matmul/160", help="The steady case, name/n.")
     parser.add_argument("--keep", type=Path, help="Keep every trial's files here.")
     parser.add_argument("--summarize", type=Path, metavar="TRIALS_JSONL")
+    parser.add_argument(
+        "--spreads", type=Path, metavar="AB_RESULTS", help="Print each case's spreads."
+    )
     options = parser.parse_args()
+    if options.spreads is not None:
+        print(spreads(options.spreads))
+        return 0
     if options.summarize is not None:
         recorded = [
             Trial(**json.loads(line)) for line in options.summarize.read_text().splitlines()
