@@ -162,7 +162,8 @@ def judge_and_render(
 
 
 def decide_command(options: ABOptions, undecided: list[str]) -> str:
-    """The command that measures only the undecided cases again, with twice the rounds."""
+    """The command that measures only the undecided cases again, with the same settings and
+    twice the rounds."""
     words = ["labench", "ab", str(options.suite)]
     for name in ("base", "new"):
         value = getattr(options, name)
@@ -170,5 +171,8 @@ def decide_command(options: ABOptions, undecided: list[str]) -> str:
             words += [f"--{name}", value]
     for key in undecided:
         words += ["-k", key]
-    words += ["--threshold", options.threshold, "--max-rounds", str(2 * options.max_rounds)]
-    return shlex.join(words)
+    words += ["--threshold", options.threshold, "--alpha", f"{options.alpha:g}"]
+    words += ["--quick"] if options.quick else []
+    words += ["--max-time", f"{options.max_time:g}"] if options.max_time is not None else []
+    words += ["--rounds", str(options.rounds), "--step", str(options.step)]
+    return shlex.join([*words, "--max-rounds", str(2 * options.max_rounds)])
