@@ -300,3 +300,13 @@ def test_a_side_whose_process_dies_is_broken_with_the_cause(tmp_path):
     assert (case["verdict"], case["new_status"]) == ("broken", "error")
     saved = json.loads(next(tmp_path.glob("napping-new-*.json")).read_text())
     assert "exited with code 7" in saved["cases"][0]["reason"]
+
+
+def test_the_command_that_decides_keeps_the_settings_and_doubles_the_rounds():
+    from labench.commands.ab import ABOptions, decide_command
+
+    options = ABOptions(Path("b/suite.yaml"), base="v1", threshold="3%", quick=True, rounds=4)
+    assert decide_command(options, ["nap/n=1/float64/t1/numpy"]) == (
+        "labench ab b/suite.yaml --base v1 -k nap/n=1/float64/t1/numpy --threshold 3% "
+        "--alpha 0.01 --quick --rounds 4 --step 6 --max-rounds 24"
+    )
