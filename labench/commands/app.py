@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer._click.core import Command
 
-from labench.commands import readers
+from labench.commands import readers, store
 from labench.commands.run_options import RunOptions, as_typer_parameters
 from labench.commands.terminal import (
     EXIT_FAILED,
@@ -70,7 +70,6 @@ def versions(
     if context.invoked_subcommand is None:
         console.print(context.get_help())
         raise typer.Exit()
-
 
 
 @app.command()
@@ -134,6 +133,7 @@ def compare_runs(
 
 
 app.command()(readers.history)
+app.add_typer(store.app, name="store")
 
 
 app.command()(readers.report)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from labench.commands.fleet import FleetOptions, Output, refuse_single_file_options, run_on_fleet
 from labench.commands.run_options import RunOptions
@@ -48,6 +49,7 @@ from labench.present.report import render_result
 from labench.results import ceilings
 from labench.results import model as results
 from labench.results.model import CaseResult, MachineLoad, Result
+from labench.results.store import index_saved
 from labench.results.views import RunView, load_run, run_view
 from labench.suite import shipped
 from labench.suite.case import Case, Suite
@@ -325,6 +327,9 @@ def _run_plan(plan: Plan, path: Path, retry_noisy: int, steps: Steps) -> Ending:
     if not display.quiet:
         render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
+    unindexed = index_saved(result, path)
+    if unindexed:
+        console.print(f"[yellow]warning:[/] {escape(unindexed)}")
     if gate is None:
         return Ending(failed)
     console.print()

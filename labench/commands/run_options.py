@@ -65,9 +65,9 @@ class RunOptions:
         typer.Option(help="Seconds of sampling per case (overrides the suite).", min=0.001),
     ] = None
     force: Annotated[bool, typer.Option(help="Replace an existing -o file.")] = False
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
-    ] = False
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")] = (
+        False
+    )
     full_table: FullTable = False
     baseline: Annotated[
         Path | None,

@@ -62,5 +62,3 @@ def _share(case: Case, share: float) -> Case:
             settings, max_time=settings.max_time * share, warmup=settings.warmup * share
         ),
     )
-
-

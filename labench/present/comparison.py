@@ -227,6 +227,8 @@ def _why(basis: str) -> list[str]:
     if basis != "one process":
         return []
     return ["p: none shown; samples within one process cannot test a move between processes"]
+
+
 """Columns that, reading the same on every row, are said once under the tables instead."""
 
 
