@@ -39,7 +39,7 @@ from labench.execution.confirm import Judging, confirm, suspects
 from labench.execution.resume import resume as resumed
 from labench.execution.session import finish, new_result, run_suite
 from labench.judge.compare import Comparison, compare, parse_threshold
-from labench.judge.gate_settings import CONFIRM_PROCESSES
+from labench.judge.gate_settings import CONFIRM_PROCESSES, HISTORY_MINIMUM
 from labench.judge.roofline import add_roofline
 from labench.measure import contention
 from labench.measure.environment import fingerprint
@@ -48,7 +48,7 @@ from labench.present.progress import progress_observer
 from labench.present.report import render_result
 from labench.results import ceilings
 from labench.results import model as results
-from labench.results.model import CaseResult, MachineLoad, Result
+from labench.results.model import CaseResult, Environment, MachineLoad, Result
 from labench.results.store import index_saved
 from labench.results.views import RunView, load_run, run_view
 from labench.suite import shipped
@@ -97,10 +97,11 @@ class Display:
 
 @dataclass(frozen=True)
 class Gate:
-    """`run --baseline`: the earlier run, how to judge against it, how to confirm suspects."""
+    """`run --baseline` or `--against`: what to judge against and how, how to confirm suspects."""
 
     judging: Judging
-    baseline: Path
+    source: list[str]
+    """The options that name the baseline: --baseline FILE or --against DIR."""
     confirm_processes: int
     budget: float | None
     """A user's cap on confirming, in seconds; None examines every suspect."""
@@ -116,10 +117,22 @@ class Ending:
 
 def run(options: RunOptions) -> None:
     """Run every suite of `options`; raises typer.Exit with the code the run ends with."""
-    if len(options.suites) > 1 and (options.output or options.baseline or options.resume):
+    if len(options.suites) > 1 and (
+        options.output or options.baseline or options.against or options.resume
+    ):
         raise InputError(
-            "-o, --baseline and --resume each concern one suite's run, but several suites were "
-            "given; run them one at a time (without -o each gets results/<suite>-<timestamp>.json)"
+            "-o, --baseline, --against and --resume each concern one suite's run, but several "
+            "suites were given; run them one at a time (without -o each gets "
+            "results/<suite>-<timestamp>.json)"
+        )
+    if options.baseline is not None and options.against is not None:
+        raise InputError(
+            "--baseline and --against each name what the run is judged against: give one"
+        )
+    if options.against is not None and options.cluster is not None:
+        raise InputError(
+            "--against judges a run against the history of the machine it ran on; a fleet's "
+            "hosts are several machines: gate each host's results with `labench compare`"
         )
     if options.output is not None:
         refuse_to_overwrite(options.output, options.force)
@@ -133,16 +146,7 @@ def run(options: RunOptions) -> None:
         return
     plans = [_plan(options, overrides, *selection) for selection in selections]
     load = _machine_load(options.quiet)
-    gate = (
-        Gate(
-            Judging(base_run, limit, options.alpha),
-            options.baseline,
-            options.confirm_processes,
-            options.confirm_budget,
-        )
-        if base_run is not None and options.baseline is not None
-        else None
-    )
+    gate = _gate(options, base_run, limit, plans[0].suite.name if plans else None)
     roofs = ceilings.load(fingerprint()["machine_id"])
     display = Display(options.quiet, options.full_table, options.latency)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -155,6 +159,30 @@ def run(options: RunOptions) -> None:
         raise typer.Exit(EXIT_FAILED)
     if any(ending.undecided for ending in endings) and not options.allow_undecided:
         raise typer.Exit(EXIT_UNDECIDED)
+
+
+def _gate(
+    options: RunOptions, base_run: RunView | None, limit: float, suite: str | None
+) -> Gate | None:
+    """What the run is judged against: a baseline file, the machine's history, or nothing."""
+    if base_run is not None and options.baseline is not None:
+        source = ["--baseline", str(options.baseline)]
+        judging = Judging(base_run, limit, options.alpha)
+    elif options.against is not None and suite is not None:
+        from labench.judge.history_gate import history_baseline
+        from labench.results.store import opened
+
+        with opened(options.against) as store:
+            found = history_baseline(
+                store, suite, Environment.model_validate(fingerprint()), options.against_runs
+            )
+        for line in found.header(options.against, options.against_runs, HISTORY_MINIMUM):
+            console.print(line, highlight=False, soft_wrap=True)
+        source = ["--against", str(options.against)]
+        judging = Judging(found.view, limit, options.alpha)
+    else:
+        return None
+    return Gate(judging, source, options.confirm_processes, options.confirm_budget)
 
 
 def _selections(
@@ -344,7 +372,7 @@ def _run_plan(plan: Plan, path: Path, retry_noisy: int, steps: Steps) -> Ending:
 
 def _decide_command(suite: Suite, gate: Gate, undecided: Sequence[str]) -> str:
     """The command that measures only the undecided cases again, with twice the processes."""
-    words = ["labench", "run", str(suite.path), "--baseline", str(gate.baseline)]
+    words = ["labench", "run", str(suite.path), *gate.source]
     for key in undecided:
         words += ["-k", key]
     words += ["--confirm-processes", str(2 * max(gate.confirm_processes, CONFIRM_PROCESSES))]

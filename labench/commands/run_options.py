@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from labench.judge.gate_settings import CONFIRM_PROCESSES
+from labench.judge.gate_settings import CONFIRM_PROCESSES, HISTORY_WINDOW
 
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
 """The settings `--quick` stands for: smoke-test timings."""
@@ -73,7 +73,21 @@ class RunOptions:
         Path | None,
         typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
     ] = None
-    threshold: Annotated[str, typer.Option(help="With --baseline: slowdown that counts.")] = "10%"
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="Judge each case against its earlier runs on this machine in this folder of "
+            "results (its results store), and exit 1 on a regression.",
+            file_okay=False,
+        ),
+    ] = None
+    against_runs: Annotated[
+        int,
+        typer.Option(help="With --against: each case's newest runs judged against.", min=2),
+    ] = HISTORY_WINDOW
+    threshold: Annotated[
+        str, typer.Option(help="With --baseline or --against: slowdown that counts.")
+    ] = "10%"
     alpha: Annotated[
         float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
     ] = 0.01

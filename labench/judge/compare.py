@@ -88,9 +88,14 @@ class Verdict:
 
     @property
     def looks_slower(self) -> bool:
-        """An `unsure` case that moved the slow way in one process per run: a suspect to
-        confirm in fresh processes."""
-        return self.might_be_slower and self.doubt == "one process"
+        """Moved the slow way beyond the threshold while the new run measured it in one
+        process: a suspect to confirm in fresh processes before the gate may fail on it. Against
+        a one-process baseline that is an `unsure` case; against a baseline with its own spread
+        (`run --processes`, or a history) the noise model may already call that one process
+        `slower` or leave it `unsure`, and one draw of the placement lottery is still one draw."""
+        new = self.new.process_medians
+        single = new is None or len(new) < MIN_PROCESSES
+        return single and self.moved_slower and (self.verdict == "slower" or self.might_be_slower)
 
     @property
     def might_be_slower(self) -> bool:
