@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from labench.commands.ci import JunitFile, MarkdownFile
 from labench.judge.gate_settings import CONFIRM_PROCESSES
 
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
@@ -93,6 +94,8 @@ class RunOptions:
             min=0.0,
         ),
     ] = None
+    junit: JunitFile = None
+    markdown: MarkdownFile = None
     allow_undecided: Annotated[
         bool,
         typer.Option(
