@@ -100,7 +100,7 @@ def test_compare_writes_a_junit_report_of_its_verdicts(cli, pair, tmp_path):
     assert {test.get("classname") for test in tests.values()} == {"b"}
     failure = tests[key(1)].find("failure")
     assert failure.get("type") == "slower"
-    assert "slower than in base.json: ratio 1.3" in failure.get("message")
+    assert "slower than in base.json: 10.1 µs -> 13.2 µs, ratio 1.305 [" in failure.get("message")
     assert "(95% interval), threshold 10%" in failure.text
     skipped = tests[key(2)].find("skipped")
     assert "undecided" in skipped.get("message")

@@ -101,6 +101,24 @@ def test_result_files_older_than_the_settings_still_load(tmp_path):
     assert load_run(path).gates == {}
 
 
+@pytest.mark.parametrize(
+    "gates, problem",
+    [
+        ({"b": {"threshold": 50}}, "suite.gates.b.threshold: input should be less than 10"),
+        ({"b": {"exclude": "x" * 501}}, "suite.gates.b.exclude: string should have at most 500"),
+        ({"b": {"threshold": 0.1, "exclude": "x"}}, "exactly one of 'threshold' and 'exclude'"),
+    ],
+)
+def test_a_result_file_with_a_damaged_gate_setting_is_refused(cli, tmp_path, gates, problem):
+    path = write_result(tmp_path / "new.json", [measured_case()])
+    document = json.loads(path.read_text())
+    document["suite"]["gates"] = gates
+    path.write_text(json.dumps(document))
+    ran = cli("compare", write_result(tmp_path / "base.json", [measured_case()]), path)
+    assert ran.exit_code == 2 and "damaged result file, refused" in ran.output
+    assert problem in " ".join(ran.output.split())
+
+
 def with_gates(path, **gates):
     result = reader.load(path)
     result.suite.gates = {name: GateSetting(**setting) for name, setting in gates.items()}

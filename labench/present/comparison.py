@@ -41,7 +41,7 @@ def ratio_interval(verdict: Verdict) -> str:
     return text
 
 
-def _p_text(verdict: Verdict) -> str:
+def p_text(verdict: Verdict) -> str:
     """The test's p-value, but none for a case measured in one process per run: its samples,
     however many, share one draw of the placement lottery, and a tiny p beside `unsure` would
     read as a contradiction (the JSON output keeps it)."""
@@ -59,7 +59,7 @@ def comparison_rows(comparison: Comparison) -> list[list[str]]:
                 format_seconds(v.base.median),
                 format_seconds(v.new.median),
                 ratio_interval(v),
-                _p_text(v),
+                p_text(v),
                 v.basis,
                 v.verdict,
             ]

@@ -4,7 +4,8 @@ an excluded case, shared by the JUnit report and the GitHub annotations so both 
 from __future__ import annotations
 
 from labench.judge.compare import Comparison, Verdict
-from labench.present.comparison import percent, ratio_interval
+from labench.present.comparison import p_text, percent, ratio_interval
+from labench.present.format import format_seconds
 
 DOUBTS = {
     "one process": "each run measured it in one process, which cannot tell a move from where "
@@ -17,9 +18,11 @@ DOUBTS = {
 
 
 def _statistics(comparison: Comparison, verdict: Verdict) -> str:
-    p = "" if verdict.p_value is None else f", p = {verdict.p_value:.2g}"
+    shown = p_text(verdict)
+    p = "" if shown == "-" else f", p = {shown}"
+    medians = f"{format_seconds(verdict.base.median)} -> {format_seconds(verdict.new.median)}"
     return (
-        f"ratio {ratio_interval(verdict)} (95% interval), threshold "
+        f"{medians}, ratio {ratio_interval(verdict)} (95% interval), threshold "
         f"{percent(comparison.threshold_of(verdict))}{p}, based on {verdict.basis}"
     )
 

@@ -144,6 +144,10 @@ class ClaimResult(_Model):
     cases: list[str] = Field(default_factory=list, description="the cases giving `value`")
 
 
+MAX_REASON = 500
+"""Characters an exclusion's reason may hold: every gate prints it, so it stays a sentence."""
+
+
 class GateSetting(_Model):
     """A benchmark's own gate setting, from its suite's `gate:`: a threshold of its own, or
     its exclusion from gating and why. Stored with the run so that whatever gates on the file
@@ -153,7 +157,10 @@ class GateSetting(_Model):
         None, ge=0, lt=10, description="slowdown that counts for this benchmark (0.15 = 15%)"
     )
     exclude: str | None = Field(
-        None, min_length=1, description="why this benchmark is measured but never gated"
+        None,
+        min_length=1,
+        max_length=MAX_REASON,
+        description="why this benchmark is measured but never gated",
     )
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 from labench.core.dtypes import DEFAULT_MATH, DTYPES, MATH_MODES
 from labench.core.errors import shown
 from labench.core.threshold import MAX_THRESHOLD, threshold_fraction
+from labench.results.model import MAX_REASON
 
 if TYPE_CHECKING:
     from labench.workloads import Workload
@@ -217,7 +218,7 @@ class Gate(_Strict):
             str,
             Field(
                 min_length=1,
-                max_length=500,
+                max_length=MAX_REASON,
                 description="why this benchmark is measured but never gated; printed with "
                 "its cases",
             ),
