@@ -98,7 +98,13 @@ def compare_runs(
     fail_on_regression: Annotated[
         bool, typer.Option(help="Exit 1 when a case is significantly slower or newly broken.")
     ] = False,
-    threshold: Annotated[str, typer.Option(help="Slowdown that counts, e.g. 10% or 0.1.")] = "10%",
+    threshold: Annotated[
+        str,
+        typer.Option(
+            help="Slowdown that counts, e.g. 10% or 0.1, for benchmarks whose suite sets none "
+            "of their own (gate: in the suite)."
+        ),
+    ] = "10%",
     alpha: Annotated[float, typer.Option(help="Significance level.", min=1e-9, max=0.5)] = 0.01,
     fail_on_unsure: Annotated[
         bool,

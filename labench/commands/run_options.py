@@ -74,7 +74,13 @@ class RunOptions:
         Path | None,
         typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
     ] = None
-    threshold: Annotated[str, typer.Option(help="With --baseline: slowdown that counts.")] = "10%"
+    threshold: Annotated[
+        str,
+        typer.Option(
+            help="With --baseline: slowdown that counts, for benchmarks whose suite sets none "
+            "of their own (gate: in the suite)."
+        ),
+    ] = "10%"
     alpha: Annotated[
         float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
     ] = 0.01
