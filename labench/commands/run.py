@@ -18,6 +18,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from labench.commands.ci import CiOutputs, publish
 from labench.commands.fleet import FleetOptions, Output, refuse_single_file_options, run_on_fleet
 from labench.commands.run_options import RunOptions
 from labench.commands.terminal import (
@@ -105,6 +106,8 @@ class Gate:
     confirm_processes: int
     budget: float | None
     """A user's cap on confirming, in seconds; None examines every suspect."""
+    outputs: CiOutputs
+    """Where the gate's comparison goes besides the terminal (JUnit, comment, GitHub)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,10 @@ def run(options: RunOptions) -> None:
         )
     if options.output is not None:
         refuse_to_overwrite(options.output, options.force)
+    if options.baseline is None and options.against is None and (options.junit or options.markdown):
+        raise InputError(
+            "--junit and --markdown report a gate's verdicts: they need --baseline or --against"
+        )
     base_run = load_run(options.baseline) if options.baseline is not None else None
     limit = parse_threshold(options.threshold)
     overrides = options.overrides()
@@ -182,7 +189,13 @@ def _gate(
         judging = Judging(found.view, limit, options.alpha)
     else:
         return None
-    return Gate(judging, source, options.confirm_processes, options.confirm_budget)
+    return Gate(
+        judging,
+        source,
+        options.confirm_processes,
+        options.confirm_budget,
+        CiOutputs.chosen(options.junit, options.markdown),
+    )
 
 
 def _selections(
@@ -364,9 +377,10 @@ def _run_plan(plan: Plan, path: Path, retry_noisy: int, steps: Steps) -> Ending:
     judging = gate.judging
     runs = [judging.base, run_view(result, path.name)]
     comparison = gate_and_render(runs, judging.threshold, judging.alpha)
-    undecided = [verdict.key for verdict in comparison.unsure() if verdict.moved_slower]
+    undecided = [verdict.key for verdict in comparison.undecided()]
     decide = _decide_command(plan.suite, gate, undecided)
     console.print(gate_verdict(comparison, undecided, decide), highlight=False, soft_wrap=True)
+    publish(comparison, gate.outputs, decide)
     return Ending(failed or bool(comparison.regressions()), bool(undecided))
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from labench.commands.ci import JunitFile, MarkdownFile
 from labench.judge.gate_settings import CONFIRM_PROCESSES, HISTORY_WINDOW
 
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
@@ -86,7 +87,11 @@ class RunOptions:
         typer.Option(help="With --against: each case's newest runs judged against.", min=2),
     ] = HISTORY_WINDOW
     threshold: Annotated[
-        str, typer.Option(help="With --baseline or --against: slowdown that counts.")
+        str,
+        typer.Option(
+            help="With --baseline or --against: slowdown that counts, for benchmarks whose "
+            "suite sets none of their own (gate: in the suite)."
+        ),
     ] = "10%"
     alpha: Annotated[
         float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
@@ -107,6 +112,8 @@ class RunOptions:
             min=0.0,
         ),
     ] = None
+    junit: JunitFile = None
+    markdown: MarkdownFile = None
     allow_undecided: Annotated[
         bool,
         typer.Option(
