@@ -53,7 +53,7 @@ def test_a_step_is_reported_at_its_run_with_the_ratio_and_its_ci(cli, tmp_path):
         assert history.run_name(point.run) == "r09"
         assert step.ci95[0] < 1.3 < step.ci95[1]
     assert "b/n=1/float64/t1/numpy" in shown.output and "r09" in shown.output
-    assert "2 cases, 2 steps (2 slower, 0 faster)" in shown.output
+    assert "2 cases: 2 changed level, 0 unchanged; 2 steps (2 slower, 0 faster)" in shown.output
 
 
 def test_fail_on_step_exits_1_only_when_the_newest_run_starts_a_slower_step(cli, tmp_path):
@@ -113,7 +113,7 @@ def test_runs_follow_commit_order_when_git_knows_every_commit(tmp_path):
     folder = write_history(tmp_path / "results", [1.0] * 4, git_commit=shuffled)
     history = build(load_all([folder]), repository=repository)
     assert history.ordered_by == "commit"
-    assert [result.run.git_commit for result in history.runs] == commits
+    assert [run.git_commit for run in history.runs] == commits
     assert build(load_all([folder]), repository=tmp_path).ordered_by == "time"
 
 

@@ -42,6 +42,10 @@ EXPECTED = {
     ),
     "huge_integer.yaml": ("7:17", "cannot read '99999999999999999999...': Exceeds the limit"),
     "infinite_max_time.yaml": ("4:22", "defaults.max_time: expected a finite number, got inf"),
+    "gate_nan_threshold.yaml": (
+        "9:23",
+        "benchmarks[0].gate.threshold: expected a value between 0% and 1000%, got nan",
+    ),
 }
 
 

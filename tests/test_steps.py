@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from labench.judge.steps import detect_steps, run_spread
+from labench.core.stats import run_spread
+from labench.judge.steps import detect_steps
 
 NOISE = 0.05
 

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,8 +21,9 @@ from rich.markup import escape
 from rich.table import Table
 from typer._click.core import Command
 
-from labench.commands import readers
+from labench.commands import readers, store
 from labench.commands.ab import ABOptions
+from labench.commands.ci import CiOutputs, JunitFile, MarkdownFile, publish
 from labench.commands.run_options import RunOptions, as_typer_parameters
 from labench.commands.terminal import (
     EXIT_FAILED,
@@ -73,7 +75,6 @@ def versions(
         raise typer.Exit()
 
 
-
 @app.command()
 @reports_input_errors
 @as_typer_parameters(RunOptions)
@@ -97,7 +98,13 @@ def compare_runs(
     fail_on_regression: Annotated[
         bool, typer.Option(help="Exit 1 when a case is significantly slower or newly broken.")
     ] = False,
-    threshold: Annotated[str, typer.Option(help="Slowdown that counts, e.g. 10% or 0.1.")] = "10%",
+    threshold: Annotated[
+        str,
+        typer.Option(
+            help="Slowdown that counts, e.g. 10% or 0.1, for benchmarks whose suite sets none "
+            "of their own (gate: in the suite)."
+        ),
+    ] = "10%",
     alpha: Annotated[float, typer.Option(help="Significance level.", min=1e-9, max=0.5)] = 0.01,
     fail_on_unsure: Annotated[
         bool,
@@ -106,8 +113,13 @@ def compare_runs(
             "(verdict `unsure`: one process per run, or processes that spread too widely)."
         ),
     ] = False,
+    junit: JunitFile = None,
+    markdown: MarkdownFile = None,
 ) -> None:
-    """Compare runs (and machines): ratios with confidence intervals, tests and verdicts."""
+    """Compare runs (and machines): ratios with confidence intervals, tests and verdicts.
+
+    Each NEW file's benchmarks are judged with the gate settings its suite stored in it (a
+    threshold of their own, or excluded with a reason); --threshold is the others'."""
     from labench.judge.compare import compare, parse_threshold
     from labench.present.comparison import render
     from labench.results.views import load_run
@@ -128,6 +140,13 @@ def compare_runs(
             )
     comparison = compare(runs, limit, alpha)
     render(comparison, console, output_format)
+    decide = (
+        f"labench run SUITE --baseline {files[0]} re-measures them in fresh processes; or "
+        "compare runs made with --processes 3 or more"
+    )
+    # a document on standard output (markdown, json) keeps it whole: annotations go beside it
+    stream = None if output_format == "table" else sys.stderr
+    publish(comparison, CiOutputs.chosen(junit, markdown), decide, stream)
     if fail_on_regression and comparison.regressions():
         raise typer.Exit(EXIT_FAILED)
     if fail_on_unsure and any(verdict.might_be_slower for verdict in comparison.unsure()):
@@ -146,6 +165,7 @@ def ab(options: ABOptions) -> None:
 
 
 app.command()(readers.history)
+app.add_typer(store.app, name="store")
 
 
 app.command()(readers.report)

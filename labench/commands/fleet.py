@@ -22,6 +22,7 @@ from labench.execution.session import finish, new_result, run_suite
 from labench.present.report import render_result
 from labench.results import model as results
 from labench.results.model import Environment, Result
+from labench.results.store import index_saved
 from labench.results.views import RunView, run_view
 from labench.suite.case import Case, Suite
 
@@ -169,6 +170,9 @@ def _run_suite(
         if lost:
             output.warn(f"{name}: lost, {lost}")
         output.say(f"{name}: saved {path}")
+        unindexed = index_saved(result, path)
+        if unindexed:
+            output.warn(f"{name}: {unindexed}")
         saved[name] = result
 
     runs = [

@@ -22,7 +22,8 @@ def history(
     sources: Annotated[
         list[Path],
         typer.Argument(
-            help="Result files, or folders of them (every *.json inside).", show_default=False
+            help="A folder of result files (read through its results store), or result files.",
+            show_default=False,
         ),
     ],
     filters: Annotated[
@@ -38,18 +39,27 @@ def history(
     fail_on_step: Annotated[
         bool, typer.Option(help="Exit 1 when the newest run starts a slower step.")
     ] = False,
-    series: Annotated[
-        bool, typer.Option(help="Show every case's series run by run, not only the steps.")
-    ] = True,
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Every run and every case's series, not only what changed."),
+    ] = False,
 ) -> None:
     """Each case over the runs of one machine (in commit order when git knows the commits,
-    else in time order): medians with CIs, and the steps where the level changed."""
+    else in time order): one line per case whose level changed, largest change first, and the
+    count of unchanged ones; `--all` shows every series."""
     from labench.judge.compare import parse_threshold
-    from labench.judge.history import build, load_all
+    from labench.judge.history import build, from_store, load_all
     from labench.present.history import render_history
+    from labench.results.store import opened
 
-    found = build(load_all(sources), machine, filters or [], parse_threshold(threshold))
-    render_history(found, console, series)
+    if len(sources) == 1 and sources[0].is_dir():
+        with opened(sources[0]) as store:
+            found = build(
+                from_store(store, machine), machine, filters or [], parse_threshold(threshold)
+            )
+    else:
+        found = build(load_all(sources), machine, filters or [], parse_threshold(threshold))
+    render_history(found, console, show_all)
     if fail_on_step and found.gate():
         raise typer.Exit(EXIT_FAILED)
 

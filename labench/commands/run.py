@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
+from labench.commands.ci import CiOutputs, publish
 from labench.commands.fleet import FleetOptions, Output, refuse_single_file_options, run_on_fleet
 from labench.commands.run_options import RunOptions
 from labench.commands.terminal import (
@@ -38,7 +40,7 @@ from labench.execution.confirm import Judging, confirm, suspects
 from labench.execution.resume import resume as resumed
 from labench.execution.session import finish, new_result, run_suite
 from labench.judge.compare import Comparison, compare, parse_threshold
-from labench.judge.gate_settings import CONFIRM_PROCESSES
+from labench.judge.gate_settings import CONFIRM_PROCESSES, HISTORY_MINIMUM
 from labench.judge.roofline import add_roofline
 from labench.measure import contention
 from labench.measure.environment import fingerprint
@@ -47,7 +49,8 @@ from labench.present.progress import progress_observer
 from labench.present.report import render_result
 from labench.results import ceilings
 from labench.results import model as results
-from labench.results.model import CaseResult, MachineLoad, Result
+from labench.results.model import CaseResult, Environment, MachineLoad, Result
+from labench.results.store import index_saved
 from labench.results.views import RunView, load_run, run_view
 from labench.suite import shipped
 from labench.suite.case import Case, Suite
@@ -95,13 +98,16 @@ class Display:
 
 @dataclass(frozen=True)
 class Gate:
-    """`run --baseline`: the earlier run, how to judge against it, how to confirm suspects."""
+    """`run --baseline` or `--against`: what to judge against and how, how to confirm suspects."""
 
     judging: Judging
-    baseline: Path
+    source: list[str]
+    """The options that name the baseline: --baseline FILE or --against DIR."""
     confirm_processes: int
     budget: float | None
     """A user's cap on confirming, in seconds; None examines every suspect."""
+    outputs: CiOutputs
+    """Where the gate's comparison goes besides the terminal (JUnit, comment, GitHub)."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +120,29 @@ class Ending:
 
 def run(options: RunOptions) -> None:
     """Run every suite of `options`; raises typer.Exit with the code the run ends with."""
-    if len(options.suites) > 1 and (options.output or options.baseline or options.resume):
+    if len(options.suites) > 1 and (
+        options.output or options.baseline or options.against or options.resume
+    ):
         raise InputError(
-            "-o, --baseline and --resume each concern one suite's run, but several suites were "
-            "given; run them one at a time (without -o each gets results/<suite>-<timestamp>.json)"
+            "-o, --baseline, --against and --resume each concern one suite's run, but several "
+            "suites were given; run them one at a time (without -o each gets "
+            "results/<suite>-<timestamp>.json)"
+        )
+    if options.baseline is not None and options.against is not None:
+        raise InputError(
+            "--baseline and --against each name what the run is judged against: give one"
+        )
+    if options.against is not None and options.cluster is not None:
+        raise InputError(
+            "--against judges a run against the history of the machine it ran on; a fleet's "
+            "hosts are several machines: gate each host's results with `labench compare`"
         )
     if options.output is not None:
         refuse_to_overwrite(options.output, options.force)
+    if options.baseline is None and options.against is None and (options.junit or options.markdown):
+        raise InputError(
+            "--junit and --markdown report a gate's verdicts: they need --baseline or --against"
+        )
     base_run = load_run(options.baseline) if options.baseline is not None else None
     limit = parse_threshold(options.threshold)
     overrides = options.overrides()
@@ -131,16 +153,7 @@ def run(options: RunOptions) -> None:
         return
     plans = [_plan(options, overrides, *selection) for selection in selections]
     load = _machine_load(options.quiet)
-    gate = (
-        Gate(
-            Judging(base_run, limit, options.alpha),
-            options.baseline,
-            options.confirm_processes,
-            options.confirm_budget,
-        )
-        if base_run is not None and options.baseline is not None
-        else None
-    )
+    gate = _gate(options, base_run, limit, plans[0].suite.name if plans else None)
     roofs = ceilings.load(fingerprint()["machine_id"])
     display = Display(options.quiet, options.full_table, options.latency)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -153,6 +166,36 @@ def run(options: RunOptions) -> None:
         raise typer.Exit(EXIT_FAILED)
     if any(ending.undecided for ending in endings) and not options.allow_undecided:
         raise typer.Exit(EXIT_UNDECIDED)
+
+
+def _gate(
+    options: RunOptions, base_run: RunView | None, limit: float, suite: str | None
+) -> Gate | None:
+    """What the run is judged against: a baseline file, the machine's history, or nothing."""
+    if base_run is not None and options.baseline is not None:
+        source = ["--baseline", str(options.baseline)]
+        judging = Judging(base_run, limit, options.alpha)
+    elif options.against is not None and suite is not None:
+        from labench.judge.history_gate import history_baseline
+        from labench.results.store import opened
+
+        with opened(options.against) as store:
+            found = history_baseline(
+                store, suite, Environment.model_validate(fingerprint()), options.against_runs
+            )
+        for line in found.header(options.against, options.against_runs, HISTORY_MINIMUM):
+            console.print(line, highlight=False, soft_wrap=True)
+        source = ["--against", str(options.against)]
+        judging = Judging(found.view, limit, options.alpha)
+    else:
+        return None
+    return Gate(
+        judging,
+        source,
+        options.confirm_processes,
+        options.confirm_budget,
+        CiOutputs.chosen(options.junit, options.markdown),
+    )
 
 
 def _selections(
@@ -325,21 +368,25 @@ def _run_plan(plan: Plan, path: Path, retry_noisy: int, steps: Steps) -> Ending:
     if not display.quiet:
         render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)
+    unindexed = index_saved(result, path)
+    if unindexed:
+        console.print(f"[yellow]warning:[/] {escape(unindexed)}")
     if gate is None:
         return Ending(failed)
     console.print()
     judging = gate.judging
     runs = [judging.base, run_view(result, path.name)]
     comparison = gate_and_render(runs, judging.threshold, judging.alpha)
-    undecided = [verdict.key for verdict in comparison.unsure() if verdict.moved_slower]
+    undecided = [verdict.key for verdict in comparison.undecided()]
     decide = _decide_command(plan.suite, gate, undecided)
     console.print(gate_verdict(comparison, undecided, decide), highlight=False, soft_wrap=True)
+    publish(comparison, gate.outputs, decide)
     return Ending(failed or bool(comparison.regressions()), bool(undecided))
 
 
 def _decide_command(suite: Suite, gate: Gate, undecided: Sequence[str]) -> str:
     """The command that measures only the undecided cases again, with twice the processes."""
-    words = ["labench", "run", str(suite.path), "--baseline", str(gate.baseline)]
+    words = ["labench", "run", str(suite.path), *gate.source]
     for key in undecided:
         words += ["-k", key]
     words += ["--confirm-processes", str(2 * max(gate.confirm_processes, CONFIRM_PROCESSES))]

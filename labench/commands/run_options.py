@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
-from labench.judge.gate_settings import CONFIRM_PROCESSES
+from labench.commands.ci import JunitFile, MarkdownFile
+from labench.judge.gate_settings import CONFIRM_PROCESSES, HISTORY_WINDOW
 
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
 """The settings `--quick` stands for: smoke-test timings."""
@@ -65,15 +66,33 @@ class RunOptions:
         typer.Option(help="Seconds of sampling per case (overrides the suite).", min=0.001),
     ] = None
     force: Annotated[bool, typer.Option(help="Replace an existing -o file.")] = False
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")
-    ] = False
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")] = (
+        False
+    )
     full_table: FullTable = False
     baseline: Annotated[
         Path | None,
         typer.Option(help="Compare with this earlier result and exit 1 on a regression."),
     ] = None
-    threshold: Annotated[str, typer.Option(help="With --baseline: slowdown that counts.")] = "10%"
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="Judge each case against its earlier runs on this machine in this folder of "
+            "results (its results store), and exit 1 on a regression.",
+            file_okay=False,
+        ),
+    ] = None
+    against_runs: Annotated[
+        int,
+        typer.Option(help="With --against: each case's newest runs judged against.", min=2),
+    ] = HISTORY_WINDOW
+    threshold: Annotated[
+        str,
+        typer.Option(
+            help="With --baseline or --against: slowdown that counts, for benchmarks whose "
+            "suite sets none of their own (gate: in the suite)."
+        ),
+    ] = "10%"
     alpha: Annotated[
         float, typer.Option(help="With --baseline: significance level.", min=1e-9, max=0.5)
     ] = 0.01
@@ -93,6 +112,8 @@ class RunOptions:
             min=0.0,
         ),
     ] = None
+    junit: JunitFile = None
+    markdown: MarkdownFile = None
     allow_undecided: Annotated[
         bool,
         typer.Option(

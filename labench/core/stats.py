@@ -105,3 +105,25 @@ def summarize(samples: Sequence[float]) -> Summary:
         ci95=median_ci(values),
         outliers=outliers,
     )
+
+
+MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)
+"""A median's standard error over a mean's, for normal data."""
+Z95 = 1.959964
+
+
+def run_spread(
+    process_medians: Sequence[float] = (),
+    ci95: tuple[float, float] | None = None,
+    median: float | None = None,
+) -> float:
+    """A run's own relative standard error: from the spread of its per-process medians when it
+    has at least three, else from its median's 95% CI, else 0 (unknown: the between-run noise
+    estimated from the series covers it)."""
+    if len(process_medians) >= 3:
+        logs = np.log(np.asarray(process_medians, dtype=float))
+        spread = 1.4826 * float(np.median(np.abs(logs - np.median(logs))))
+        return MEDIAN_EFFICIENCY * spread / math.sqrt(len(logs))
+    if ci95 is not None and median and ci95[0] > 0:
+        return (math.log(ci95[1]) - math.log(ci95[0])) / (2 * Z95)
+    return 0.0

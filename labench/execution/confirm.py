@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from labench.backends import BACKENDS
 from labench.core.host import usable_cores
 from labench.core.progress import Observer
-from labench.judge.compare import Verdict, judge
+from labench.judge.compare import Verdict, judge_gated
 from labench.judge.gate_settings import (
     BATCH,
     CHECK_PROCESSES,
@@ -52,6 +52,7 @@ from labench.judge.gate_settings import (
     FIRST_LOOK_SHARE,
     MIN_BUDGET,
 )
+from labench.judge.gates import case_gate
 from labench.results.merge import merge_processes
 from labench.results.model import CaseResult, Result
 from labench.results.views import RunView, run_view
@@ -158,10 +159,19 @@ class Judging:
 
     def verdicts(self, result: Result, keys: Iterable[str]) -> dict[str, Verdict]:
         """The verdicts of `keys` (those in both runs) only: judged once per look, so each
-        look costs the few cases it asks about, not a comparison of the whole run."""
+        look costs the few cases it asks about, not a comparison of the whole run. Each case
+        under its suite's gate setting as the new run stores it: its benchmark's threshold,
+        and an excluded case is `excluded`, so it is never a suspect to confirm."""
         new = run_view(result, "new").cases
+        gates = result.suite.gates
         return {
-            key: judge(key, self.base.cases[key], new[key], self.threshold, self.alpha)
+            key: judge_gated(
+                key,
+                self.base.cases[key],
+                new[key],
+                case_gate(gates, key, self.threshold),
+                self.alpha,
+            )
             for key in keys
             if key in self.base.cases and key in new
         }

@@ -62,5 +62,3 @@ def share(case: Case, part: float) -> Case:
             settings, max_time=settings.max_time * part, warmup=settings.warmup * part
         ),
     )
-
-

@@ -22,7 +22,14 @@ from labench.measure.case import run_cases
 from labench.measure.environment import fingerprint
 from labench.results import model as results
 from labench.results.journal import Journal
-from labench.results.model import CaseResult, Environment, Result, RunInfo, SuiteInfo
+from labench.results.model import (
+    CaseResult,
+    Environment,
+    GateSetting,
+    Result,
+    RunInfo,
+    SuiteInfo,
+)
 from labench.suite.case import Case, Suite
 from labench.suite.model import Claim
 
@@ -41,6 +48,11 @@ def new_result(
             path=str(suite.path),
             sha256=suite.sha256,
             baselines={b.id: suite.baseline(b.id) for b in suite.model.benchmarks},
+            gates={
+                b.id: GateSetting(threshold=b.gate.threshold, exclude=b.gate.exclude)
+                for b in suite.model.benchmarks
+                if b.gate is not None
+            },
         ),
         run=RunInfo(
             id=uuid.uuid4().hex[:12],

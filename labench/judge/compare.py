@@ -35,12 +35,14 @@ significant at `alpha`. Reads results only; never runs a kernel.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from labench.core.errors import InputError
+from labench.core.threshold import threshold_fraction
+from labench.judge.gates import CaseGate, case_gate
 from labench.results.model import FAILED_STATUSES
 from labench.results.views import RunView, Series
 
@@ -62,7 +64,15 @@ CONFIDENCE = 0.95
 
 
 Outcome = Literal[
-    "faster", "slower", "same", "unsure", "broken", "fixed", "skipped", "not comparable"
+    "faster",
+    "slower",
+    "same",
+    "unsure",
+    "broken",
+    "fixed",
+    "skipped",
+    "not comparable",
+    "excluded",
 ]
 Doubt = Literal["", "one process", "spread", "unsteady"]
 
@@ -85,12 +95,20 @@ class Verdict:
     """Why an `unsure` case is unsure: 'one process' (one process per run cannot see the spread
     between processes), 'spread' (processes were measured, but their medians disagree too
     widely for the move to be significant), or 'unsteady' (flagged noisy or contended)."""
+    gate: CaseGate | None = None
+    """The threshold the case was judged with and, for `excluded`, why its suite does not gate
+    it (`judge_gated`); None where a caller judged it with a bare threshold."""
 
     @property
     def looks_slower(self) -> bool:
-        """An `unsure` case that moved the slow way in one process per run: a suspect to
-        confirm in fresh processes."""
-        return self.might_be_slower and self.doubt == "one process"
+        """Moved the slow way beyond the threshold while the new run measured it in one
+        process: a suspect to confirm in fresh processes before the gate may fail on it. Against
+        a one-process baseline that is an `unsure` case; against a baseline with its own spread
+        (`run --processes`, or a history) the noise model may already call that one process
+        `slower` or leave it `unsure`, and one draw of the placement lottery is still one draw."""
+        new = self.new.process_medians
+        single = new is None or len(new) < MIN_PROCESSES
+        return single and self.moved_slower and (self.verdict == "slower" or self.might_be_slower)
 
     @property
     def might_be_slower(self) -> bool:
@@ -133,6 +151,19 @@ class Comparison:
 
     def unsure(self) -> list[Verdict]:
         return [v for run in self.verdicts for v in run if v.verdict == "unsure"]
+
+    def undecided(self) -> list[Verdict]:
+        """Cases that moved the slow way beyond their threshold and that the data cannot tell
+        from noise: what a gate can neither pass nor fail (exit 3)."""
+        return [v for v in self.unsure() if v.moved_slower]
+
+    def excluded(self) -> list[Verdict]:
+        """Cases their suite measures but does not gate (`gate: {exclude: ...}`)."""
+        return [v for run in self.verdicts for v in run if v.verdict == "excluded"]
+
+    def threshold_of(self, verdict: Verdict) -> float:
+        """The threshold `verdict` was judged with: its benchmark's own, else the comparison's."""
+        return verdict.gate.threshold if verdict.gate is not None else self.threshold
 
 
 def ratio_ci(base: np.ndarray, new: np.ndarray, seed: int = 0) -> tuple[float, float]:
@@ -333,8 +364,21 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
     return Verdict(key, base, new, test.ratio, test.ci95, test.p_value, verdict, test.basis, doubt)
 
 
+def judge_gated(key: str, base: Series, new: Series, gate: CaseGate, alpha: float) -> Verdict:
+    """`judge` under the case's gate (`gates.case_gate`): its own threshold, and an excluded
+    case keeps its statistics for reading, but its verdict is `excluded`, never one that could
+    fail or hold up a gate, nor a suspect to confirm."""
+    verdict = replace(judge(key, base, new, gate.threshold, alpha), gate=gate)
+    if gate.excluded is None:
+        return verdict
+    return replace(verdict, verdict="excluded", doubt="")
+
+
 def compare(runs: list[RunView], threshold: float = 0.10, alpha: float = 0.01) -> Comparison:
-    """Compare every run with the first; InputError when a run shares no case with it."""
+    """Compare every run with the first; InputError when a run shares no case with it. Each
+    compared run's own stored gate settings (`RunView.gates`) set the threshold of its
+    benchmarks that have one, and exclude those its suite does not gate; `threshold` is the
+    rest's."""
     base, others = runs[0], runs[1:]
     comparison = Comparison(base, others, [], threshold=threshold, alpha=alpha)
     for other in others:
@@ -346,7 +390,16 @@ def compare(runs: list[RunView], threshold: float = 0.10, alpha: float = 0.01) -
                 "are they runs of the same suite?"
             )
         comparison.verdicts.append(
-            [judge(key, base.cases[key], other.cases[key], threshold, alpha) for key in common]
+            [
+                judge_gated(
+                    key,
+                    base.cases[key],
+                    other.cases[key],
+                    case_gate(other.gates, key, threshold),
+                    alpha,
+                )
+                for key in common
+            ]
         )
         comparison.only_in[other.label] = [key for key in other.cases if key not in base.cases]
         comparison.only_in.setdefault(base.label, [])
@@ -390,12 +443,6 @@ def _describe(name: str, value: Any) -> str:
 def parse_threshold(text: str) -> float:
     """'10%' or '0.1' -> 0.1."""
     try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise InputError(
-            "--threshold: expected a percentage such as 10% or a fraction such as 0.1, "
-            f"got {text!r}"
-        ) from None
-    if not 0 <= value < 10:
-        raise InputError(f"--threshold: expected a value between 0% and 1000%, got {text!r}")
-    return value
+        return threshold_fraction(text)
+    except ValueError as error:
+        raise InputError(f"--threshold: {error}") from None

@@ -25,3 +25,9 @@ BATCH = 4
 """Suspects measured together in one round of fresh processes; the budget is looked at on the
 clock between batches, because what a case costs in a fresh process (loading its kernel,
 making its inputs, stopping when its interval is tight) is known only once it has run."""
+HISTORY_WINDOW = 30
+"""`run --against`: each case's newest runs of the history that it is judged against (about a
+month of nightly runs; conbench looks at 100 commits, Bencher at 64 results)."""
+HISTORY_MINIMUM = 5
+"""`run --against`: runs on a case's level before the history alone may call it slower, and
+before a new level is accepted as the baseline."""

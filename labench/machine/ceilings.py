@@ -137,5 +137,3 @@ def measure(thread_counts: Sequence[int], gpu: bool = True) -> Ceilings:
         cpu=[measure_cpu(threads) for threads in thread_counts],
         gpu=measure_gpu() if gpu else None,
     )
-
-

@@ -70,5 +70,3 @@ def gemm_plateau(
         if rate < best * (1 + PLATEAU_GAIN):
             return Plateau(max(best, rate), size, capped=False, sweep=sweep)
         size, best = bigger, rate
-
-

@@ -86,5 +86,3 @@ def peak_memory(function: Callable[[], Any], backend: str) -> PeakMemory:
 
         return PeakMemory(cupy_pool_peak(function, cupy), "cupy_pool")
     return PeakMemory(traced_peak(function), "tracemalloc")
-
-

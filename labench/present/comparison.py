@@ -16,6 +16,7 @@ from rich.text import Text
 
 from labench.judge.compare import Comparison, Verdict, environment_differences
 from labench.judge.drift import run_drift
+from labench.judge.gates import benchmark_of
 from labench.present.format import compact_table, format_seconds, kept_whole
 
 STYLE = {
@@ -26,10 +27,12 @@ STYLE = {
     "same": "dim",
     "unsure": "yellow",
     "not comparable": "yellow",
+    "excluded": "dim",
 }
 
 
-def _ratio_text(verdict: Verdict) -> str:
+def ratio_interval(verdict: Verdict) -> str:
+    """The ratio NEW/BASE with its 95% interval where there is one: `1.250 [1.180, 1.310]`."""
     if verdict.ratio is None:
         return "-"
     text = f"{verdict.ratio:.3f}"
@@ -38,7 +41,7 @@ def _ratio_text(verdict: Verdict) -> str:
     return text
 
 
-def _p_text(verdict: Verdict) -> str:
+def p_text(verdict: Verdict) -> str:
     """The test's p-value, but none for a case measured in one process per run: its samples,
     however many, share one draw of the placement lottery, and a tiny p beside `unsure` would
     read as a contradiction (the JSON output keeps it)."""
@@ -55,8 +58,8 @@ def comparison_rows(comparison: Comparison) -> list[list[str]]:
                 v.key,
                 format_seconds(v.base.median),
                 format_seconds(v.new.median),
-                _ratio_text(v),
-                _p_text(v),
+                ratio_interval(v),
+                p_text(v),
                 v.basis,
                 v.verdict,
             ]
@@ -77,7 +80,7 @@ def comparison_rows(comparison: Comparison) -> list[list[str]]:
             cells.append(
                 "-"
                 if found is None
-                else f"{_ratio_text(found) if found.ratio else '-'} {found.verdict}"
+                else f"{ratio_interval(found) if found.ratio else '-'} {found.verdict}"
             )
         rows.append(cells)
     return rows
@@ -137,14 +140,49 @@ def drift_lines(comparison: Comparison) -> list[str]:
             continue
         line = drift.describe(comparison.base.label, run.label)
         moved = [v for v in verdicts if v.verdict in ("slower", "unsure") and v.moved_slower]
-        explained = [v.key for v in moved if drift.explains(v, comparison.threshold)]
+        explained = [v.key for v in moved if drift.explains(v, comparison.threshold_of(v))]
         if explained:
             line += (
                 f"; it would explain {len(explained)} of the {len(moved)} slow moves beyond "
-                f"{comparison.threshold:.0%}: " + ", ".join(explained)
+                f"{threshold_text(comparison)}: " + ", ".join(explained)
             )
         lines.append(line)
     return lines
+
+
+def percent(fraction: float) -> str:
+    """0.15 -> '15%', 0.125 -> '12.5%': a threshold as its user wrote it."""
+    return f"{fraction * 100:.4g}%"
+
+
+def threshold_text(comparison: Comparison) -> str:
+    """The threshold the cases were judged with: the comparison's, and the benchmarks' own
+    where their suite set one (`10% (matvec: 15%)`)."""
+    own = {
+        benchmark_of(v.key): v.gate.threshold
+        for run in comparison.verdicts
+        for v in run
+        if v.gate is not None and v.gate.own
+    }
+    text = f"{comparison.threshold:.0%}"
+    if own:
+        text += " (" + ", ".join(f"{name}: {percent(own[name])}" for name in sorted(own)) + ")"
+    return text
+
+
+def excluded_lines(comparison: Comparison) -> list[str]:
+    """One line per benchmark whose suite excludes it from gating: its cases compared here,
+    and the suite's reason, so a reader sees what the gate did not look at, and why."""
+    reasons: dict[str, tuple[str, int]] = {}
+    for verdict in comparison.excluded():
+        assert verdict.gate is not None and verdict.gate.excluded is not None
+        name = benchmark_of(verdict.key)
+        count = reasons.get(name, (verdict.gate.excluded, 0))[1]
+        reasons[name] = (verdict.gate.excluded, count + 1)
+    return [
+        f"not gated: {name} ({count} case{'s' * (count != 1)}): {reason}"
+        for name, (reason, count) in reasons.items()
+    ]
 
 
 def comparison_summary(comparison: Comparison) -> str:
@@ -155,8 +193,8 @@ def comparison_summary(comparison: Comparison) -> str:
     text = "".join(line + "\n" for line in drift_lines(comparison))
     text += ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
     text += (
-        f" (slower/faster: ratio beyond {comparison.threshold:.0%} and p < {comparison.alpha:g} "
-        "across processes)"
+        f" (slower/faster: ratio beyond {threshold_text(comparison)} and p < "
+        f"{comparison.alpha:g} across processes)"
     )
     for attribute, note in UNSURE_NOTES:
         count = sum(getattr(verdict, attribute) for verdict in comparison.unsure())
@@ -185,6 +223,8 @@ def render_table(comparison: Comparison, console: Console) -> None:
     console.print()
     for line in said:
         console.print(line, style="dim", highlight=False)
+    for line in excluded_lines(comparison):
+        console.print(line, highlight=False)
     for label, keys in comparison.only_in.items():
         if keys:
             console.print(f"only in {label}: {', '.join(keys)}", highlight=False)
@@ -227,6 +267,8 @@ def _why(basis: str) -> list[str]:
     if basis != "one process":
         return []
     return ["p: none shown; samples within one process cannot test a move between processes"]
+
+
 """Columns that, reading the same on every row, are said once under the tables instead."""
 
 
@@ -329,31 +371,41 @@ def _benchmark_table(
     return Group(*lines, table)
 
 
-def render_markdown(comparison: Comparison) -> str:
+def markdown_environment(comparison: Comparison) -> list[str]:
+    """The environment fields that differ between the runs, as a Markdown table (none: no
+    lines)."""
     runs = [comparison.base, *comparison.others]
-    lines = ["## labench comparison", ""]
     differences = environment_differences(runs)
-    if differences:
-        lines += [
-            "| environment | " + " | ".join(run.label for run in runs) + " |",
-            "|---" * (len(runs) + 1) + "|",
-        ]
-        lines += [f"| {name} | " + " | ".join(values) + " |" for name, values in differences]
-        lines.append("")
+    if not differences:
+        return []
+    lines = [
+        "| environment | " + " | ".join(run.label for run in runs) + " |",
+        "|---" * (len(runs) + 1) + "|",
+    ]
+    lines += [f"| {name} | " + " | ".join(values) + " |" for name, values in differences]
+    return [*lines, ""]
+
+
+def markdown_table(comparison: Comparison, rows: list[list[str]]) -> list[str]:
+    """`rows` (of `comparison_rows`) as a Markdown table: keys in code, what needs a look in
+    bold."""
     headers = comparison_headers(comparison)
-    lines += ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
-    for row in comparison_rows(comparison):
-        if row[-1].endswith(("slower", "broken", "unsure")):
-            row[-1] = f"**{row[-1]}**"
-        lines.append(
-            "| "
-            + " | ".join(f"`{row[0]}`" if i == 0 else cell for i, cell in enumerate(row))
-            + " |"
-        )
-    lines.append("")
+    lines = ["| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
+    for row in rows:
+        cells = [f"`{row[0]}`", *row[1:]]
+        if cells[-1].endswith(("slower", "broken", "unsure")):
+            cells[-1] = f"**{cells[-1]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_markdown(comparison: Comparison) -> str:
+    lines = ["## labench comparison", "", *markdown_environment(comparison)]
+    lines += [*markdown_table(comparison, comparison_rows(comparison)), ""]
     for label, keys in comparison.only_in.items():
         if keys:
             lines.append(f"Only in {label}: {', '.join(f'`{key}`' for key in keys)}")
+    lines += excluded_lines(comparison)
     lines.append(comparison_summary(comparison))
     return "\n".join(lines) + "\n"
 
@@ -370,6 +422,8 @@ def render_json(comparison: Comparison) -> str:
             "verdict": v.verdict,
             "basis": v.basis,
             "doubt": v.doubt or None,
+            "threshold": comparison.threshold_of(v),
+            "excluded": v.gate.excluded if v.gate is not None else None,
             "base_status": v.base.status,
             "new_status": v.new.status,
         }
@@ -383,7 +437,7 @@ def render_json(comparison: Comparison) -> str:
             "ci95": found.ci95,
             "cases": found.cases,
             "significant": found.significant,
-            "explains": [v.key for v in verdicts if found.explains(v, comparison.threshold)],
+            "explains": [v.key for v in verdicts if found.explains(v, comparison.threshold_of(v))],
         }
 
     document = {
@@ -400,6 +454,7 @@ def render_json(comparison: Comparison) -> str:
         "only_in": comparison.only_in,
         "regressions": [v.key for v in comparison.regressions()],
         "unsure": [v.key for v in comparison.unsure()],
+        "excluded": {v.key: v.gate.excluded for v in comparison.excluded() if v.gate},
     }
     return json.dumps(document, indent=1)
 
@@ -418,8 +473,12 @@ def render(comparison: Comparison, console: Console, output_format: str) -> None
 def gate_verdict(comparison: Comparison, undecided: Sequence[str], decide: str) -> str:
     """A gated run's last word: PASS, REGRESSION or UNDECIDED, with the counts, the cases
     concerned and, where cases are undecided, the command that decides them."""
-    compared = sum(verdict.verdict != "skipped" for run in comparison.verdicts for verdict in run)
-    beyond = f"beyond {comparison.threshold:.0%}"
+    compared = sum(
+        verdict.verdict not in ("skipped", "excluded")
+        for run in comparison.verdicts
+        for verdict in run
+    )
+    beyond = f"beyond {threshold_text(comparison)}"
     regressions = comparison.regressions()
     if regressions:
         text = (
@@ -436,7 +495,10 @@ def gate_verdict(comparison: Comparison, undecided: Sequence[str], decide: str) 
             f"the measurements cannot tell it from noise: {_named(undecided)}. "
             f"To decide them: {decide}"
         )
-    return f"PASS: none of {compared} cases is slower than {comparison.base.label} {beyond}"
+    excluded = len(comparison.excluded())
+    return f"PASS: none of {compared} cases is slower than {comparison.base.label} {beyond}" + (
+        f"; {excluded} more not gated (their suite excludes them)" if excluded else ""
+    )
 
 
 def _named(keys: Iterable[str], most: int = 5) -> str:

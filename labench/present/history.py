@@ -23,7 +23,7 @@ def step_rows(history: History) -> list[dict[str, str]]:
     rows = []
     for case in history.cases:
         for step, point in case.step_points():
-            run = history.runs[point.run].run
+            run = history.runs[point.run]
             rows.append(
                 {
                     "case": case.key,
@@ -52,12 +52,11 @@ def runs_table(history: History) -> Table:
     )
     for column in ("#", "run", "suite", "commit", "branch", "started"):
         table.add_column(column, justify="right" if column == "#" else "left")
-    for index, result in enumerate(history.runs):
-        run = result.run
+    for index, run in enumerate(history.runs):
         table.add_row(
             str(index + 1),
             escape(history.run_name(index)),
-            escape(result.suite.name),
+            escape(run.suite),
             (run.git_commit or "-")[:10] + ("+dirty" if run.git_dirty else ""),
             escape(run.git_branch or "-"),
             run.started,
@@ -113,19 +112,70 @@ def steps_table(history: History) -> Table:
     return table
 
 
-def render_history(history: History, console: Console, series: bool) -> None:
-    console.print(runs_table(history))
-    if series:
+def changes_table(history: History) -> Table:
+    """One line per case whose level changed, the largest change first: its steps (where, by
+    how much) and its latest level against its first."""
+    table = Table(
+        title="Cases whose level changed, largest change first",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in (
+        "case",
+        "first level",
+        "latest level",
+        "change",
+        "steps (at run: ratio)",
+        "gate",
+    ):
+        table.add_column(column, overflow="fold")
+    for case in history.changed():
+        change = case.change()
+        style = "bold red" if change > 1 else "green"
+        steps = ", ".join(
+            f"{escape(history.run_name(point.run))}: {format_number(step.ratio)}x"
+            for step, point in case.step_points()
+        )
+        table.add_row(
+            escape(case.key),
+            format_seconds(case.fit.levels[0][2]),
+            format_seconds(case.fit.levels[-1][2]),
+            f"[{style}]{format_number(change)}x[/]",
+            steps,
+            "[bold red]newest run[/]" if case.newest_starts_slower_step else "",
+        )
+    return table
+
+
+def render_history(history: History, console: Console, show_all: bool) -> None:
+    """The header (which runs, in what order, which were left out and why); then, by default,
+    the cases that changed and a count of the others, so an unchanged history fits one screen;
+    with `show_all`, every run and every series as well."""
+    newest, oldest = history.runs[-1], history.runs[0]
+    console.print(
+        f"{len(history.runs)} runs of machine {history.machine} in {history.ordered_by} order, "
+        f"from {oldest.started} to {newest.started}",
+        highlight=False,
+    )
+    for reason in history.left_out:
+        console.print(f"left out: {reason}", highlight=False)
+    if show_all:
+        console.print(runs_table(history))
         for case in history.cases:
             console.print()
             console.print(series_table(history, case))
-    console.print()
     rows = step_rows(history)
-    if rows:
+    changed = history.changed()
+    if show_all and rows:
+        console.print()
         console.print(steps_table(history))
+    elif changed:
+        console.print()
+        console.print(changes_table(history))
     slower = sum(row["direction"] == "slower" for row in rows)
     console.print(
-        f"\n{len(history.cases)} cases, {len(rows)} steps ({slower} slower, "
+        f"\n{len(history.cases)} cases: {len(changed)} changed level, "
+        f"{len(history.cases) - len(changed)} unchanged; {len(rows)} steps ({slower} slower, "
         f"{len(rows) - slower} faster); the newest run starts a slower step in "
         f"{len(history.gate())} cases",
         highlight=False,

@@ -20,7 +20,7 @@ from typing import Any
 
 from labench.core.errors import InputError
 from labench.judge.compare import Comparison, compare, environment_differences
-from labench.judge.history import History, build, result_files
+from labench.judge.history import History, build
 from labench.present.claims import claim_value_text
 from labench.present.comparison import comparison_headers, comparison_rows, comparison_summary
 from labench.present.grid import result_grids
@@ -214,16 +214,16 @@ def _histories(loaded: list[Result], figures: bool) -> list[dict[str, Any]]:
         if len(runs) < HISTORY_MIN_RUNS:
             continue
         history: History = build(runs, machine)
+        measured = {case.key: case for result in runs for case in result.cases}
         found.append(
             {
                 "machine": machine,
-                "runs": [
-                    (history.run_name(index), result) for index, result in enumerate(history.runs)
-                ],
+                "runs": [(history.run_name(index), run) for index, run in enumerate(history.runs)],
                 "ordered_by": history.ordered_by,
                 "steps": step_rows(history),
                 "figures": [
-                    (made.name, made.title, _svg(made.figure)) for made in history_figures(history)
+                    (made.name, made.title, _svg(made.figure))
+                    for made in history_figures(history, measured)
                 ]
                 if figures
                 else [],
@@ -249,7 +249,7 @@ def render(paths: Iterable[Path]) -> str:
         import jinja2
     except ImportError:
         raise InputError("labench report needs Jinja2: pip install 'labench[report]'") from None
-    files = result_files(list(paths))
+    files = reader.result_files(list(paths))
     loaded = [reader.load(path) for path in files]
     figures = _plotting()
     newest = _newest_of_each(loaded)

@@ -337,5 +337,3 @@ def _speedup_bars(
     axes.set_ylabel(f"speedup over {baseline or 'the baseline'} (log scale)")
     axes.legend(fontsize=7)
     return made
-
-

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from labench.judge.history import CaseHistory, History
 from labench.present.figure import Figure, case_names, new_figure
+from labench.results.model import CaseResult
 
 
-def history_figures(history: History) -> Iterator[Figure]:
+def history_figures(history: History, measured: Mapping[str, CaseResult]) -> Iterator[Figure]:
     """One figure per benchmark: each case's medians over the runs, relative to its first
-    level, the fitted levels dashed, and a triangle where a step starts (up: slower)."""
+    level, the fitted levels dashed, and a triangle where a step starts (up: slower).
+    `measured`: a case of each key, which names the lines by what varies between them."""
     from matplotlib.ticker import MaxNLocator
 
     by_benchmark: dict[tuple[str, str], list[CaseHistory]] = {}
     for case in history.cases:
         by_benchmark.setdefault((case.suite, case.benchmark), []).append(case)
-    measured = {case.key: case for run in history.runs for case in run.cases}
     for (suite, benchmark), cases in by_benchmark.items():
         made, axes = new_figure(
             f"history-{suite}-{benchmark}",

@@ -212,5 +212,3 @@ def render_result(
     console.print(
         "\n" + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     )
-
-

@@ -144,11 +144,42 @@ class ClaimResult(_Model):
     cases: list[str] = Field(default_factory=list, description="the cases giving `value`")
 
 
+MAX_REASON = 500
+"""Characters an exclusion's reason may hold: every gate prints it, so it stays a sentence."""
+
+
+class GateSetting(_Model):
+    """A benchmark's own gate setting, from its suite's `gate:`: a threshold of its own, or
+    its exclusion from gating and why. Stored with the run so that whatever gates on the file
+    later (`compare`, `run --baseline`) honours what the suite said when it was measured."""
+
+    threshold: float | None = Field(
+        None, ge=0, lt=10, description="slowdown that counts for this benchmark (0.15 = 15%)"
+    )
+    exclude: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_REASON,
+        description="why this benchmark is measured but never gated",
+    )
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> GateSetting:
+        if (self.threshold is None) == (self.exclude is None):
+            raise ValueError("a gate setting holds exactly one of 'threshold' and 'exclude'")
+        return self
+
+
 class SuiteInfo(_Model):
     name: str
     path: str
     sha256: str
     baselines: dict[str, str] = Field(description="baseline implementation of each benchmark")
+    gates: dict[str, GateSetting] = Field(
+        default_factory=dict,
+        description="benchmarks' own gate settings, by benchmark id; empty in files older than "
+        "them, which load as gated by the command line's threshold",
+    )
 
 
 class MachineLoad(_Model):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labench.core.errors import InputError
 from labench.core.files import read_json
 from labench.results.journal import recover
 from labench.results.model import Result, from_document
@@ -24,3 +25,17 @@ def with_journal(path: Path, result: Result) -> Result:
     if result.run.finished is not None:
         return result
     return recover(path, result.run.id) or result
+
+
+def result_files(arguments: list[Path]) -> list[Path]:
+    """Files as given, and every *.json file in a given folder."""
+    files: list[Path] = []
+    for argument in arguments:
+        if argument.is_dir():
+            found = sorted(argument.glob("*.json"))
+            if not found:
+                raise InputError(f"{argument}: no result files (*.json) in this folder")
+            files += found
+        else:
+            files.append(argument)
+    return files

@@ -18,7 +18,7 @@ from labench.core.errors import InputError, shown
 from labench.core.files import read_json
 from labench.results import model as results
 from labench.results import reader
-from labench.results.model import Environment
+from labench.results.model import Environment, GateSetting, SuiteInfo
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,14 @@ class RunView:
     label: str
     environment: Environment
     cases: dict[str, Series]
+    suite: SuiteInfo | None = None
+    """The suite a labench run measured, with its benchmarks' gate settings; None for a
+    pytest-benchmark file."""
+
+    @property
+    def gates(self) -> dict[str, GateSetting]:
+        """The benchmarks' own gate settings stored with the run (none for older files)."""
+        return self.suite.gates if self.suite is not None else {}
 
 
 class _Lenient(BaseModel):
@@ -103,7 +111,8 @@ def load_run(path: Path) -> RunView:
 
 def run_view(result: results.Result, label: str) -> RunView:
     """A labench run as the comparison sees it."""
-    return RunView(label, result.environment, {case.key: series(case) for case in result.cases})
+    cases = {case.key: series(case) for case in result.cases}
+    return RunView(label, result.environment, cases, result.suite)
 
 
 def series(case: results.CaseResult) -> Series:

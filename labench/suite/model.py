@@ -16,6 +16,8 @@ from pydantic_core import PydanticCustomError
 
 from labench.core.dtypes import DEFAULT_MATH, DTYPES, MATH_MODES
 from labench.core.errors import shown
+from labench.core.threshold import MAX_THRESHOLD, threshold_fraction
+from labench.results.model import MAX_REASON
 
 if TYPE_CHECKING:
     from labench.workloads import Workload
@@ -179,6 +181,75 @@ MEASUREMENT_DEFAULTS = Measurement(
 )
 
 
+def _threshold(value: Any) -> float:
+    """The forms `--threshold` takes (10%, 0.1), read by the same leaf."""
+    try:
+        return threshold_fraction(value)
+    except ValueError as error:
+        raise PydanticCustomError("labench", "{message}", {"message": str(error)}) from None
+
+
+Threshold = Annotated[
+    float,
+    BeforeValidator(_threshold),
+    WithJsonSchema(
+        {
+            "description": "slowdown that counts for this benchmark, as --threshold takes it: "
+            "a percentage such as '15%' or a fraction such as 0.15",
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*[0-9.eE+-]+%?\s*$"},
+                {"type": "number", "minimum": 0, "exclusiveMaximum": MAX_THRESHOLD},
+            ],
+        }
+    ),
+]
+
+
+class Gate(_Strict):
+    """How `run --baseline` and `compare` gate this benchmark: with a threshold of its own
+    (the command line's `--threshold` stays the default for the others), or not at all, for a
+    reason that every gate prints. A benchmark that is excluded is still measured and shown."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    threshold: Threshold | None = None
+    exclude: (
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_REASON,
+                description="why this benchmark is measured but never gated; printed with "
+                "its cases",
+            ),
+        ]
+        | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> Gate:
+        if (self.threshold is None) == (self.exclude is None):
+            raise PydanticCustomError(
+                "labench",
+                "expected exactly one of 'threshold' (e.g. 15%) or 'exclude' (the reason it is "
+                "not gated), got {got}",
+                {"got": "both" if self.threshold is not None else "neither"},
+            )
+        return self
+
+
+def _gate(value: Any) -> Any:
+    """A gate setting is a mapping; anything else gets a message that shows both forms."""
+    if not isinstance(value, dict):
+        raise PydanticCustomError(
+            "labench",
+            "expected a mapping: {threshold: 15%} for a threshold of its own, or {exclude: why} "
+            "to measure it without gating it, got {got}",
+            {"got": shown(value)},
+        )
+    return value
+
+
 class Benchmark(Measurement):
     id: Identifier
     workload: str
@@ -186,6 +257,7 @@ class Benchmark(Measurement):
     params: dict[str, ParamValue] = Field(default_factory=dict)
     implementations: list[str] | None = Field(default=None, min_length=1)
     baseline: str | None = None
+    gate: Annotated[Gate, BeforeValidator(_gate)] | None = None
 
     def implementation_names(self, workload: Workload) -> list[str]:
         """The implementations this benchmark runs: those listed, else all of the workload's
