@@ -95,11 +95,16 @@ def one_paragraph(text: str) -> str:
 
 def test_a_slower_side_is_a_regression_with_json_that_round_trips(tmp_path):
     base, new = side(tmp_path / "old"), side(tmp_path / "new", seconds=0.06)
+    summary = tmp_path / "summary.md"
     done = ab(
         "suite.yaml", "--base", base, "--new", new, "--threshold", "20%",
-        "--format", "json", "--results", tmp_path / "results", *FAST, cwd=tmp_path,
+        "--format", "json", "--results", tmp_path / "results", "--junit", tmp_path / "ab.xml",
+        *FAST, cwd=tmp_path, env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
+    assert "REGRESSION" in summary.read_text()  # GitHub's step summary, and its annotation
+    assert "::error" in done.stderr
+    assert "<failure" in (tmp_path / "ab.xml").read_text()
     document = json.loads(done.stdout)
     (case,) = document["runs"][0]["cases"]
     assert (case["verdict"], case["basis"]) == ("slower", "pairs")
@@ -114,6 +119,21 @@ def test_a_slower_side_is_a_regression_with_json_that_round_trips(tmp_path):
         run = load_run(path)
         assert len(run.cases[case["key"]].process_medians) == 3
     assert document["base"] == saved[0].name
+
+
+def test_the_new_side_s_gate_settings_are_honoured(tmp_path):
+    excluded = SUITE.replace(
+        "    params: {n: [1]}\n", "    params: {n: [1]}\n    gate: {exclude: sleeps on purpose}\n"
+    )
+    base, new = side(tmp_path / "old"), side(tmp_path / "new", seconds=0.06, suite=excluded)
+    done = ab(
+        "suite.yaml", "--base", base, "--new", new, "--threshold", "20%", "--format", "json",
+        "--results", tmp_path, *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (case,) = json.loads(done.stdout)["runs"][0]["cases"]
+    assert case["verdict"] == "excluded"
+    assert 2 < case["ratio"] < 4  # measured and shown, never gated
 
 
 def test_honest_sides_pass_and_cases_on_one_side_only_are_listed(tmp_path):

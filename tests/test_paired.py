@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from labench.core.errors import InputError
+from labench.judge.gates import CaseGate
 from labench.judge.paired import (
     Schedule,
     classify,
@@ -22,6 +23,7 @@ from labench.results.model import Environment
 from labench.results.views import RunView, Series
 
 SCHEDULE = Schedule(first=6, step=6, cap=24)
+GATE = CaseGate(0.02)
 
 
 def rounds_of(medians: np.ndarray) -> Series:
@@ -58,7 +60,7 @@ def test_honest_pairs_on_a_drifting_machine_are_the_same():
     pairs see only the 1% process noise."""
     base, new = honest_pair(np.random.default_rng(3), 12, drift=0.1, noise=0.01)
     assert max(base) / min(base) > 1.3  # the machine really moved
-    verdict = look("k", rounds_of(base), rounds_of(new), 0.02, 0.0025)
+    verdict = look("k", rounds_of(base), rounds_of(new), GATE, 0.0025)
     assert verdict.verdict == "same"
     assert verdict.basis == "pairs"
     assert verdict.ci95 is not None and verdict.ci95[0] < 1 < verdict.ci95[1]
@@ -66,20 +68,29 @@ def test_honest_pairs_on_a_drifting_machine_are_the_same():
 
 def test_a_planted_ratio_is_caught_with_its_interval():
     base, new = honest_pair(np.random.default_rng(4), 12, drift=0.1, noise=0.01)
-    verdict = look("k", rounds_of(base), rounds_of(new * 1.05), 0.02, 0.0025)
+    verdict = look("k", rounds_of(base), rounds_of(new * 1.05), GATE, 0.0025)
     assert verdict.verdict == "slower"
     assert verdict.ci95 is not None and verdict.ci95[0] < 1.05 < verdict.ci95[1]
     assert verdict.ratio == pytest.approx(1.05, abs=0.01)
 
 
+def test_a_benchmark_s_own_gate_is_honoured():
+    base, new = honest_pair(np.random.default_rng(4), 12, drift=0.1, noise=0.01)
+    slower = rounds_of(base), rounds_of(new * 1.05)
+    assert look("k", *slower, CaseGate(0.10), 0.0025).verdict == "same"
+    excluded = look("k", *slower, CaseGate(0.02, excluded="sleeps on purpose"), 0.0025)
+    assert excluded.verdict == "excluded"
+    assert excluded.ratio == pytest.approx(1.05, abs=0.01)
+
+
 def test_a_faster_side_is_faster():
     base, new = honest_pair(np.random.default_rng(5), 12, drift=0.05, noise=0.01)
-    assert look("k", rounds_of(base), rounds_of(new / 1.1), 0.02, 0.0025).verdict == "faster"
+    assert look("k", rounds_of(base), rounds_of(new / 1.1), GATE, 0.0025).verdict == "faster"
 
 
 def test_a_move_beyond_the_threshold_without_evidence_is_unsure():
     base, new = honest_pair(np.random.default_rng(6), 6, drift=0.0, noise=0.2)
-    verdict = look("k", rounds_of(base), rounds_of(new * 1.1), 0.02, 0.0025)
+    verdict = look("k", rounds_of(base), rounds_of(new * 1.1), GATE, 0.0025)
     assert (verdict.verdict, verdict.doubt) == ("unsure", "spread")
     assert verdict.moved_slower
 
@@ -94,7 +105,7 @@ def test_identical_pairs_are_the_same_with_p_one():
 def test_a_broken_side_is_judged_as_compare_judges_it():
     ok = rounds_of(np.full(6, 1e-3))
     broken = Series("error", None, None)
-    assert look("k", ok, broken, 0.02, 0.0025).verdict == "broken"
+    assert look("k", ok, broken, GATE, 0.0025).verdict == "broken"
 
 
 def test_pairs_need_the_same_rounds_on_both_sides():

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from labench.commands.ci import JunitFile, MarkdownFile
 from labench.commands.run_options import QUICK
 from labench.commands.terminal import (
     EXIT_FAILED,
@@ -63,7 +65,13 @@ class ABOptions:
     max_rounds: Annotated[
         int, typer.Option(help="Rounds at most: a case undecided then ends the run UNDECIDED.")
     ] = 12
-    threshold: Annotated[str, typer.Option(help="Slowdown that counts, e.g. 5% or 0.05.")] = "10%"
+    threshold: Annotated[
+        str,
+        typer.Option(
+            help="Slowdown that counts, e.g. 5% or 0.05, for benchmarks whose suite (on the new "
+            "side) sets none of their own (gate: in the suite)."
+        ),
+    ] = "10%"
     alpha: Annotated[
         float,
         typer.Option(help="False-alarm rate per case over all looks.", min=1e-9, max=0.5),
@@ -88,6 +96,8 @@ class ABOptions:
         "results"
     )
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False
+    junit: JunitFile = None
+    markdown: MarkdownFile = None
 
     def overrides(self) -> dict[str, Any]:
         chosen: dict[str, Any] = dict(QUICK) if self.quick else {}
@@ -127,17 +137,19 @@ def run_ab(options: ABOptions) -> None:
         code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
         raise typer.Exit(code) from None
     comparison = judge_and_render(options, measured, schedule, limit)
-    undecided = [verdict.key for verdict in comparison.unsure() if verdict.moved_slower]
     if comparison.regressions():
         raise typer.Exit(EXIT_FAILED)
-    if undecided and not options.allow_undecided:
+    if comparison.undecided() and not options.allow_undecided:
         raise typer.Exit(EXIT_UNDECIDED)
 
 
 def judge_and_render(
     options: ABOptions, measured: Measured, schedule: Schedule, limit: float
 ) -> Comparison:
-    """Save each side's result, judge the pairs, show them with the gate's last word."""
+    """Save each side's result, judge the pairs, show them with the gate's last word, and
+    write the CI outputs asked for (commands/ci.py: JUnit, a pull request comment, GitHub's
+    step summary and annotations)."""
+    from labench.commands.ci import CiOutputs, publish
     from labench.judge.paired import paired_comparison
     from labench.present.comparison import gate_verdict
     from labench.present.pairing import render_ab
@@ -155,9 +167,13 @@ def judge_and_render(
     comparison, pairing = paired_comparison(
         base, new, measured.rounds, measured.only_in, schedule, limit, options.alpha
     )
-    undecided = [verdict.key for verdict in comparison.unsure() if verdict.moved_slower]
-    ending = gate_verdict(comparison, undecided, decide_command(options, undecided))
+    undecided = [verdict.key for verdict in comparison.undecided()]
+    decide = decide_command(options, undecided)
+    ending = gate_verdict(comparison, undecided, decide)
     render_ab(comparison, pairing, ending, console, options.output_format)
+    # a document on standard output (markdown, json) keeps it whole: annotations go beside it
+    stream = None if options.output_format == "table" else sys.stderr
+    publish(comparison, CiOutputs.chosen(options.junit, options.markdown), decide, stream)
     return comparison
 
 

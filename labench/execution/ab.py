@@ -36,6 +36,7 @@ from typing import IO, Any
 from labench.core.errors import InputError
 from labench.execution.sides import Side
 from labench.judge.compare import Verdict
+from labench.judge.gates import case_gate
 from labench.judge.paired import Schedule, look
 from labench.results.merge import merge_processes
 from labench.results.model import CaseResult, Result
@@ -239,9 +240,13 @@ Progress = Callable[[str], None]
 def verdicts_at(
     interleaved: Interleaved, keys: Sequence[str], threshold: float, level: float
 ) -> dict[str, Verdict]:
+    """Each of `keys` judged on the rounds so far, under the new side's gate settings."""
     base = run_view(interleaved.result("base"), "base").cases
-    new = run_view(interleaved.result("new"), "new").cases
-    return {key: look(key, base[key], new[key], threshold, level) for key in keys}
+    new = run_view(interleaved.result("new"), "new")
+    return {
+        key: look(key, base[key], new.cases[key], case_gate(new.gates, key, threshold), level)
+        for key in keys
+    }
 
 
 def run_rounds(

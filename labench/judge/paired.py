@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -52,9 +52,10 @@ from labench.judge.compare import (
     Outcome,
     RatioTest,
     Verdict,
-    judge,
+    judge_gated,
     t_ratio_test,
 )
+from labench.judge.gates import CaseGate, case_gate
 from labench.results.views import RunView, Series
 
 BASIS = "pairs"
@@ -126,14 +127,18 @@ def classify(test: RatioTest, threshold: float, level: float) -> tuple[Outcome, 
     return ("slower" if test.ratio > 1 else "faster"), ""
 
 
-def look(key: str, base: Series, new: Series, threshold: float, level: float) -> Verdict:
-    """One case's verdict at one look. A case not ok on a side is judged as compare judges it
-    (broken, fixed, skipped, not comparable)."""
+def look(key: str, base: Series, new: Series, gate: CaseGate, level: float) -> Verdict:
+    """One case's verdict at one look, under its gate (judge/gates.py: its benchmark's own
+    threshold, or excluded with the statistics kept for reading). A case not ok on a side is
+    judged as compare judges it (broken, fixed, skipped, not comparable)."""
     if base.status != "ok" or new.status != "ok":
-        return judge(key, base, new, threshold, level)
+        return judge_gated(key, base, new, gate, level)
     test = paired_test(paired_logs(base, new))
-    outcome, doubt = classify(test, threshold, level)
-    return Verdict(key, base, new, test.ratio, test.ci95, test.p_value, outcome, BASIS, doubt)
+    outcome, doubt = classify(test, gate.threshold, level)
+    verdict = Verdict(
+        key, base, new, test.ratio, test.ci95, test.p_value, outcome, BASIS, doubt, gate
+    )
+    return verdict if gate.excluded is None else replace(verdict, verdict="excluded", doubt="")
 
 
 def sequential(
@@ -188,9 +193,13 @@ def paired_comparison(
     alpha: float,
 ) -> tuple[Comparison, Pairing]:
     """compare's `Comparison` of the two sides (each case judged at the last look it was
-    measured to: `look`, at each look's level), and the pairing's own figures."""
+    measured to: `look`, at each look's level, under the gate settings the new side's suite
+    stored, `threshold` for benchmarks without one), and the pairing's own figures."""
     level = schedule.level(alpha)
-    verdicts = [look(key, base.cases[key], new.cases[key], threshold, level) for key in rounds]
+    verdicts = [
+        look(key, base.cases[key], new.cases[key], case_gate(new.gates, key, threshold), level)
+        for key in rounds
+    ]
     labelled = {base.label: only_in.get("base", []), new.label: only_in.get("new", [])}
     comparison = Comparison(base, [new], [verdicts], labelled, threshold, level)
     pairing = Pairing(
