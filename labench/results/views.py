@@ -34,7 +34,7 @@ class Series:
     process_medians: np.ndarray | None = None
     """One median per worker process (labench run --processes), when there were several."""
     flags: tuple[str, ...] = ()
-    """`noisy`, `contended`: the measurement is not steady enough to decide on."""
+    """`noisy`, `contended`, `throttled`: the measurement is not steady enough to decide on."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class RunView:
     label: str
     environment: Environment
     cases: dict[str, Series]
+    devices: tuple[str, ...] = ()
+    """UUIDs of the GPUs the run's cases ran on, where NVML named them."""
 
 
 class _Lenient(BaseModel):
@@ -103,7 +105,13 @@ def load_run(path: Path) -> RunView:
 
 def run_view(result: results.Result, label: str) -> RunView:
     """A labench run as the comparison sees it."""
-    return RunView(label, result.environment, {case.key: series(case) for case in result.cases})
+    devices = sorted({case.gpu.uuid for case in result.cases if case.gpu and case.gpu.uuid})
+    return RunView(
+        label,
+        result.environment,
+        {case.key: series(case) for case in result.cases},
+        tuple(devices),
+    )
 
 
 def series(case: results.CaseResult) -> Series:
