@@ -24,10 +24,10 @@ p-value, and a verdict. What the statistics may rest on decides what a verdict c
 
 A significant move of a case flagged `noisy`, `contended` or `throttled` (on either side) is
 `unsure` too: a neighbour that took the cores, or a GPU that lowered its clock, not the code,
-may have moved it. So is a move beyond the
-threshold that is not significant: `same` would claim more than processes spread that widely
-allow (a one-process baseline in a rare fast placement against fresh processes that mostly
-landed in the slow one measured x2.07 at p = 0.013 on the 2-core VM).
+may have moved it. So is a move beyond the threshold that is not significant: `same` would
+claim more than processes spread that widely allow (a one-process baseline in a rare fast
+placement against fresh processes that mostly landed in the slow one measured x2.07 at
+p = 0.013 on the 2-core VM).
 
 A case is `slower` only when the ratio exceeds 1 + threshold *and* the difference is
 significant at `alpha`. Reads results only; never runs a kernel.
