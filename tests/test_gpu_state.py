@@ -458,3 +458,31 @@ def test_device_chooses_among_the_devices_cuda_may_see(monkeypatch, cli, tmp_pat
     refused = cli("run", "quick", "--device", "5", "-o", tmp_path / "r.json", "-q")
     assert refused.exit_code == 2 and "--device 5" in refused.output
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+
+
+def test_a_case_merged_from_processes_keeps_the_worst_state_any_process_saw():
+    from labench.results.merge import merge_processes
+
+    def process(low, reasons, others, seed):
+        state = GpuState(
+            uuid=UUID,
+            sm_clock=ClockRange(start=MAX_SM, end=1900, min=low, mean=1800),
+            sm_clock_max=MAX_SM,
+            power_watts=300.0 + seed,
+            throttle_reasons=reasons,
+            other_processes=others,
+            throttle_threshold=0.75,
+            readings=10,
+        )
+        return measured_case("cupy", seed=seed).model_copy(update={"gpu": state})
+
+    merged = merge_processes(
+        [process(1900, [], 0, 1), process(1200, ["sw_thermal"], 0, 2), process(1850, [], 1, 3)]
+    ).gpu
+    assert merged.sm_clock == ClockRange(start=MAX_SM, end=1900, min=1200, mean=1800)
+    assert merged.throttle_reasons == ["sw_thermal"] and merged.other_processes == 1
+    assert (merged.power_watts, merged.readings) == (303.0, 30)
+    unread = GpuState(reason="NVML could not start: Driver Not Loaded")
+    lone = measured_case("cupy").model_copy(update={"gpu": unread})
+    assert merge_processes([process(1900, [], 0, 1), lone]).gpu == unread
+    assert merge_processes([measured_case(), measured_case(seed=2)]).gpu is None

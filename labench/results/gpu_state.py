@@ -11,6 +11,9 @@ without permission for a query, the state says why it is missing.
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -70,3 +73,54 @@ class GpuState(_Model):
         share, threshold = self.clock_share, self.throttle_threshold
         dipped = share is not None and threshold is not None and share < threshold
         return dipped or bool(self.other_processes)
+
+
+def _most(values: Sequence[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
+
+
+def merged_clock(clocks: Sequence[ClockRange | None]) -> ClockRange | None:
+    """One clock over several processes' samplings, in the order they ran: the first's start,
+    the last's end, the lowest of all, the mean of their means."""
+    if not clocks or any(clock is None for clock in clocks):
+        return None
+    known = [clock for clock in clocks if clock is not None]
+    return ClockRange(
+        start=known[0].start,
+        end=known[-1].end,
+        min=min(clock.min for clock in known),
+        mean=statistics.fmean(clock.mean for clock in known),
+    )
+
+
+def merged_state(states: Sequence[GpuState | None]) -> GpuState | None:
+    """What the device did over a case measured in several processes: the worst each process
+    saw (lowest clock, highest power and temperature, most other processes), every reason; the
+    first state that could not be read, where one could not."""
+    if not states or any(state is None for state in states):
+        return None
+    known = [state for state in states if state is not None]
+    unreadable = next((state for state in known if state.reason is not None), None)
+    if unreadable is not None:
+        return unreadable
+    first = known[0]
+    others = [state.other_processes for state in known if state.other_processes is not None]
+    unread: dict[str, str] = {}
+    for state in known:
+        unread = state.unread | unread
+    return first.model_copy(
+        update={
+            "sm_clock": merged_clock([state.sm_clock for state in known]),
+            "memory_clock": merged_clock([state.memory_clock for state in known]),
+            "power_watts": _most([state.power_watts for state in known]),
+            "temperature_c": _most([state.temperature_c for state in known]),
+            "throttle_reasons": sorted(
+                {name for state in known for name in state.throttle_reasons}
+            ),
+            "other_processes": max(others) if others else None,
+            "other_pids": sorted({pid for state in known for pid in state.other_pids}),
+            "readings": sum(state.readings for state in known),
+            "unread": dict(sorted(unread.items())),
+        }
+    )
