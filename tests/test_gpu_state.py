@@ -2,6 +2,7 @@
 processes read through NVML, the `throttled` flag, roofs at a known clock, and the device named
 by its UUID. No GPU here: a fake `pynvml` plays the driver, NumPy stands in for CuPy."""
 
+import json
 import os
 import sys
 import threading
@@ -486,3 +487,15 @@ def test_a_case_merged_from_processes_keeps_the_worst_state_any_process_saw():
     lone = measured_case("cupy").model_copy(update={"gpu": unread})
     assert merge_processes([process(1900, [], 0, 1), lone]).gpu == unread
     assert merge_processes([measured_case(), measured_case(seed=2)]).gpu is None
+
+
+def test_compare_warns_when_gpu_cases_ran_on_different_devices(cli, tmp_path):
+    one, other = tmp_path / "a.json", tmp_path / "b.json"
+    results.save(_result([_gpu_case()]), one)
+    results.save(_result([_gpu_case(uuid="GPU-other")]), other)
+    said = " ".join(cli("compare", one, other).output.split())
+    assert "warning: the GPU cases ran on different devices" in said
+    assert UUID in said and "GPU-other" in said
+    document = json.loads(cli("compare", one, other, "--format", "json").output)
+    assert document["devices"] == {"a.json": [UUID], "b.json": ["GPU-other"]}
+    assert "different devices" not in cli("compare", one, one).output

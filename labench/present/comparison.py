@@ -402,6 +402,7 @@ def render_json(comparison: Comparison) -> str:
         "environment_differences": dict(
             environment_differences([comparison.base, *comparison.others])
         ),
+        "devices": {run.label: list(run.devices) for run in [comparison.base, *comparison.others]},
         "runs": [
             {"label": run.label, "drift": drift(verdicts), "cases": [verdict(v) for v in verdicts]}
             for run, verdicts in zip(comparison.others, comparison.verdicts, strict=True)
