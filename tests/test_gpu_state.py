@@ -499,3 +499,21 @@ def test_compare_warns_when_gpu_cases_ran_on_different_devices(cli, tmp_path):
     document = json.loads(cli("compare", one, other, "--format", "json").output)
     assert document["devices"] == {"a.json": [UUID], "b.json": ["GPU-other"]}
     assert "different devices" not in cli("compare", one, one).output
+
+
+def test_the_stored_gpu_roofs_say_the_clocks_they_were_measured_at():
+    from labench.present.machine import roof_clocks_text
+
+    clocks = GpuState(
+        uuid=UUID,
+        name="NVIDIA Fake H200",
+        sm_clock=ClockRange(start=1980, end=1980, min=1410, mean=1755),
+        memory_clock=ClockRange(start=2619, end=2619, min=2619, mean=2619),
+        throttle_reasons=["sw_power_cap"],
+    )
+    assert roof_clocks_text(clocks) == (
+        f"measured on NVIDIA Fake H200 {UUID}, SM clock mean 1755 MHz (lowest 1410), "
+        "memory clock mean 2619 MHz, throttle reasons seen: sw_power_cap"
+    )
+    assert roof_clocks_text(None) == "clocks while measured: not recorded"
+    assert "not read (no NVML)" in roof_clocks_text(GpuState(reason="no NVML"))
