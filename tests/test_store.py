@@ -12,7 +12,6 @@ from labench.judge.history import build, from_store, load_all
 from labench.results import model as results
 from labench.results.store import (
     STORE_NAME,
-    import_into,
     index_saved,
     open_store,
     opened,

@@ -263,9 +263,18 @@ def calibrate(
     show_only: Annotated[
         bool, typer.Option("--show", help="Print the stored ceilings; measure nothing.")
     ] = False,
+    device: Annotated[
+        int | None,
+        typer.Option(
+            help="The GPU to measure, numbered as CUDA counts the devices it can see; "
+            "default: CUDA's first.",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Measure this machine's compute and memory ceilings for the roofline (stored per machine;
-    later runs add each case's `roofline_frac`)."""
+    later runs add each case's `roofline_frac`). The GPU's clocks while its roofs were timed
+    are stored with them."""
     from labench.machine.ceilings import default_thread_counts, measure
     from labench.measure.environment import fingerprint
     from labench.present.machine import ceilings_table
@@ -278,6 +287,10 @@ def calibrate(
             raise InputError(f"no ceilings stored for machine {machine}: run `labench calibrate`")
         console.print(ceilings_table(stored))
         return
+    if device is not None:
+        from labench.backends.cupy_gpu import choose_device
+
+        choose_device(device, os.environ)
     measured = measure(threads or default_thread_counts(), gpu)
     path = ceilings.save(measured)
     console.print(ceilings_table(measured))

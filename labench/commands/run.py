@@ -8,6 +8,7 @@ runner, the executors), which `labench --help`, `validate` and `compare` should 
 from __future__ import annotations
 
 import fnmatch
+import os
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from labench.backends.cupy_gpu import choose_device
 from labench.commands.ci import CiOutputs, publish
 from labench.commands.fleet import FleetOptions, Output, refuse_single_file_options, run_on_fleet
 from labench.commands.run_options import RunOptions
@@ -139,6 +141,8 @@ def run(options: RunOptions) -> None:
         )
     if options.output is not None:
         refuse_to_overwrite(options.output, options.force)
+    if options.device is not None:  # before anything starts CUDA, which reads it once
+        choose_device(options.device, os.environ)
     if options.baseline is None and options.against is None and (options.junit or options.markdown):
         raise InputError(
             "--junit and --markdown report a gate's verdicts: they need --baseline or --against"
@@ -235,7 +239,7 @@ def _run_saved(plan: Plan, stamp: str, options: RunOptions, steps: Steps) -> End
     path = plan.output
     try:
         path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
-        ending = _run_plan(plan, path, options.retry_noisy, steps)
+        ending = _run_plan(plan, path, options, steps)
     except KeyboardInterrupt as stop:
         _mark_unfinished(plan, path)
         kept = (
@@ -355,11 +359,19 @@ def _machine_load(quiet: bool) -> MachineLoad:
     )
 
 
-def _run_plan(plan: Plan, path: Path, retry_noisy: int, steps: Steps) -> Ending:
+def _run_plan(plan: Plan, path: Path, options: RunOptions, steps: Steps) -> Ending:
     """Measure one suite, confirm suspects, judge claims, save, render and gate."""
     result, gate, display = plan.result, steps.gate, steps.display
     with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
-        run_suite(plan.cases, result, path, observer, plan.executor.run, retry_noisy)
+        run_suite(
+            plan.cases,
+            result,
+            path,
+            observer,
+            plan.executor.run,
+            options.retry_noisy,
+            options.throttle_recovery,
+        )
     if gate is not None and gate.confirm_processes > 0:
         _confirm_suspects(plan, steps.overrides, gate, path, display.quiet)
     add_roofline(result, steps.roofs)

@@ -7,6 +7,7 @@ business; this loop only owns the result, its journal and the retries.
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
@@ -81,12 +82,15 @@ def run_suite(
     observer: Observer,
     execute: Execute | None = None,
     retry_noisy: int = 0,
+    recovery: float = 0.0,
 ) -> Result:
     """Run every case (in this process, or as `execute` says), appending to `result`; each
     finished case is journaled beside `path` at once, and `path` is written at the start and
     the end (see labench.results.journal: rewriting it per case made runs quadratic). Cases measured
-    `noisy` or `contended` are measured again at the end, up to `retry_noisy` times, and the
-    steadier measurement is kept: a neighbour's burst of activity rarely lasts the whole run.
+    `noisy`, `contended` or `throttled` are measured again at the end, up to `retry_noisy`
+    times, and the steadier measurement is kept: a neighbour's burst of activity rarely lasts
+    the whole run. Before a round that holds a throttled case the GPU rests `recovery` seconds,
+    for its clocks to come back.
 
     On Ctrl-C (or SIGTERM, see signals.py) the file is saved marked as interrupted, holding
     every finished case, and the KeyboardInterrupt propagates so the caller can exit 130/143.
@@ -105,6 +109,8 @@ def run_suite(
             again = [by_key[case.key] for case in result.cases if case.flags and case.key in by_key]
             if not again:
                 break
+            if any("throttled" in case.flags for case in result.cases if case.key in by_key):
+                time.sleep(recovery)
             # not journaled: the first measurement of each case already is, so a kill here loses
             # only the second look, and rewriting the file per case would make runs quadratic
             for case_result in run(again, observer):

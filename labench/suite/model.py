@@ -166,6 +166,18 @@ class Measurement(_Strict):
         ]
         | None
     ) = None
+    throttle_threshold: (
+        Annotated[
+            float,
+            Field(
+                gt=0,
+                le=1,
+                description="a GPU case whose SM clock falls below this share of its maximum "
+                "while sampled is flagged throttled",
+            ),
+        ]
+        | None
+    ) = None
 
 
 MEASUREMENT_DEFAULTS = Measurement(
@@ -178,6 +190,7 @@ MEASUREMENT_DEFAULTS = Measurement(
     target_rel_ci=0.02,
     min_samples=5,
     warmup=0.05,
+    throttle_threshold=0.75,  # nvbench's default: a clock below 3/4 of its top is no longer boost
 )
 
 
@@ -450,6 +463,7 @@ class Resolved:
     warmup: float
     tolerance: float | None
     timeout: float | None
+    throttle_threshold: float
 
 
 def resolve(*layers: Measurement | None) -> Resolved:
@@ -467,6 +481,7 @@ def resolve(*layers: Measurement | None) -> Resolved:
         warmup=_given(merged.warmup),
         tolerance=merged.tolerance,
         timeout=merged.timeout,
+        throttle_threshold=_given(merged.throttle_threshold),
     )
 
 
