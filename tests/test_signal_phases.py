@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import rescaled
 
+from labench.core.signals import Terminated
 from labench.results import model as results
 from labench.results import reader
 
@@ -104,6 +105,23 @@ def assert_clean_stop(stopped, sent):
     assert "Traceback" not in stopped.stderr
     assert f"interrupted ({'SIGTERM' if sent == signal.SIGTERM else 'Ctrl-C'})" in stopped.stderr
     assert gone(stopped.pause["children"]) == []
+
+
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [(KeyboardInterrupt(), 130, "interrupted (Ctrl-C)"), (Terminated(), 143, "interrupted (SIGTERM)")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_every_command_ends_with_the_signals_own_code(cli, monkeypatch, stop, code, said):
+    """Left to typer, a SIGTERM inside a command would end with Ctrl-C's 130."""
+    from labench.measure import environment
+
+    def stopped():
+        raise stop
+
+    monkeypatch.setattr(environment, "fingerprint", stopped)
+    ended = cli("env")
+    assert ended.exit_code == code and said in ended.output
 
 
 @SIGNALS

@@ -176,6 +176,7 @@ def validate(
 
 
 @app.command("list")
+@reports_input_errors
 def list_workloads(
     suites: Annotated[
         bool, typer.Option("--suites", help="List the shipped suites instead of workloads.")
@@ -223,6 +224,7 @@ def shipped_suites_table() -> Table:
 
 
 @app.command()
+@reports_input_errors
 def env(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The environment fingerprint stored with every run."""
     from labench.measure.environment import fingerprint
@@ -276,6 +278,7 @@ app.command()(readers.show)
 
 
 @app.command()
+@reports_input_errors
 def schema() -> None:
     """JSON Schema of the suite format, for editor completion and validation."""
     from labench.suite.model import SuiteModel
