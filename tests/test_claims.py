@@ -261,3 +261,13 @@ def test_pairing_many_claims_costs_the_rows_they_select_not_claims_times_cases(
         counts[claims] = len(looked_at)
     # each claim looks at its own size's 10 cases, twice, instead of all 10,000
     assert counts == {10: 10 * 10 * 2, 100: 100 * 10 * 2}
+
+
+def test_a_value_named_twice_in_where_selects_each_case_once():
+    from labench.suite.selection import Rows, pair_up
+
+    cases = [case(name, 1.0, n=n) for n in range(10) for name in ("fast", "slow")]
+    chosen = claim(where={"n": [5, 5, 5.0]}, **SPEEDUP)
+    for rows in (cases, Rows(cases)):
+        [point] = pair_up(chosen, rows)
+        assert {side: row.params["n"] for side, row in point.items()} == {"of": 5, "over": 5}

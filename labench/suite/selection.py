@@ -105,7 +105,7 @@ class Rows(Generic[R]):
             except TypeError:  # a value that cannot be hashed: filtered row by row instead
                 continue
             if sum(map(len, found)) < len(narrowest):
-                narrowest = sorted(position for positions in found for position in positions)
+                narrowest = sorted({position for positions in found for position in positions})
         return [self.rows[position] for position in narrowest]
 
 
