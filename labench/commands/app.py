@@ -29,9 +29,13 @@ from labench.commands.terminal import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     console,
+    errors,
+    interruption,
     reports_input_errors,
 )
 from labench.core.errors import InputError
+from labench.core.pause import pause_at
+from labench.core.signals import sigterm_interrupts
 
 if TYPE_CHECKING:  # typer's own copy of click: its Command, for the hint only
     from typer._click.core import Command
@@ -191,6 +195,7 @@ def validate(
 
 
 @app.command("list")
+@reports_input_errors
 def list_workloads(
     suites: Annotated[
         bool, typer.Option("--suites", help="List the shipped suites instead of workloads.")
@@ -238,6 +243,7 @@ def shipped_suites_table() -> Table:
 
 
 @app.command()
+@reports_input_errors
 def env(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The environment fingerprint stored with every run."""
     from labench.measure.environment import fingerprint
@@ -304,6 +310,7 @@ app.command()(readers.show)
 
 
 @app.command()
+@reports_input_errors
 def schema() -> None:
     """JSON Schema of the suite format, for editor completion and validation."""
     from labench.suite.model import SuiteModel
@@ -315,10 +322,19 @@ def schema() -> None:
 
 
 def main() -> None:
-    command = typer.main.get_command(app)
-    plain_flags(command)
+    """The console script: any command, with SIGTERM stopping it as Ctrl-C does (signals.py)
+    and either signal ending it with its own exit code and one line, wherever it lands."""
     try:
-        command()
+        with sigterm_interrupts():
+            try:
+                pause_at("startup")
+                command = typer.main.get_command(app)
+                plain_flags(command)
+                command()
+            except KeyboardInterrupt as stop:  # before any command began: nothing to keep
+                name, code = interruption(stop)
+                errors.print(f"interrupted ({name})", highlight=False)
+                sys.exit(code)
     finally:
         # Past this point only the interpreter's shutdown runs (worker pools, atexit hooks): a
         # signal there ends the process with the code that signal means, never with a

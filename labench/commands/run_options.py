@@ -155,8 +155,32 @@ class RunOptions:
     cluster: Annotated[
         str | None,
         typer.Option(
-            help="Run the suite on every host of this Dask cluster (tcp://host:8786), or on "
-            "'local' / 'local:N' stand-in hosts: one result per host, then their comparison.",
+            help="Run the suite on every host of this Dask cluster (tcp://host:8786, or "
+            "tls://host:8786 with --tls-*), or on 'local' / 'local:N' stand-in hosts: one result "
+            "per host, then their comparison.",
+        ),
+    ] = None
+    tls_ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="LABENCH_TLS_CA_FILE",
+            help="With --cluster tls://...: the CA certificate (PEM) that signed the "
+            "scheduler's and workers' certificates.",
+        ),
+    ] = None
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="LABENCH_TLS_CERT",
+            help="With --cluster tls://...: this machine's certificate (PEM), signed by that CA.",
+        ),
+    ] = None
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="LABENCH_TLS_KEY",
+            help="With --cluster tls://...: the private key of --tls-cert, unless that file "
+            "holds it.",
         ),
     ] = None
     retry_noisy: Annotated[

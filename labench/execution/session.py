@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labench.core.clock import now
+from labench.core.pause import pause_at
 from labench.core.progress import Observer
 from labench.core.provenance import git_state
 from labench.execution.resume import in_suite_order
@@ -103,8 +104,10 @@ def run_suite(
             result.cases.append(case_result)
             journal.append(case_result)
             observer.finished(case_result)
+            pause_at("case")
         by_key = {case.key: case for case in cases}
         for _ in range(retry_noisy):
+            pause_at("retry")
             position = {case.key: index for index, case in enumerate(result.cases)}
             again = [by_key[case.key] for case in result.cases if case.flags and case.key in by_key]
             if not again:
@@ -144,6 +147,8 @@ def finish(result: Result, planned: Sequence[Case], claims: Sequence[Claim], pat
     cases in the suite's order, the suite's claims judged on them, the file saved. True when a
     case was wrong or errored."""
     in_suite_order(result, planned)
+    pause_at("claims")
     result.claims = evaluate_all(claims, result.cases, planned)
+    pause_at("saving")
     results.save(result, path)
     return any(case.failed for case in result.cases)

@@ -301,21 +301,37 @@ class Store:
             for row in self.connection.execute("SELECT id, suite, key, benchmark FROM series")
         }
 
-    def measured(self, machine: str | None = None) -> np.ndarray:
+    def measured(self, machine: str | None = None, with_ci: bool = True) -> np.ndarray:
         """Every measured case of the runs (of one machine when given) as one array of rows
-        (series, run, median, ci_low, ci_high, spread), a missing CI as NaN: a year of runs is
-        read in one query, without an object per case."""
+        (`MEASURED_ROW`: series, run, median, ci_low, ci_high, spread), a missing CI as NaN: a
+        year of runs is read in one query, without an object per case. Without `with_ci` the
+        CIs are not read (NaN): a third less to read, for the views that do not show them."""
+        columns = "c.series, c.run, c.median, " + (
+            "COALESCE(c.ci_low, -1.0), COALESCE(c.ci_high, -1.0), " if with_ci else ""
+        )
         where = " AND r.machine = ?" if machine is not None else ""
+        join = " JOIN runs r ON r.id = c.run" if machine is not None else ""
         cursor = self.connection.execute(
-            "SELECT c.series, c.run, c.median, COALESCE(c.ci_low, -1.0),"
-            " COALESCE(c.ci_high, -1.0), c.spread FROM cases c"
-            f" JOIN runs r ON r.id = c.run WHERE c.status = 'ok' AND c.median > 0{where}",
+            f"SELECT {columns}c.spread FROM cases c{join}"
+            f" WHERE c.median IS NOT NULL AND c.median > 0 AND c.status = 'ok'{where}",
             () if machine is None else (machine,),
         )
-        rows = np.fromiter(cursor, dtype=MEASURED_ROW)
-        for bound in ("ci_low", "ci_high"):
-            rows[bound][rows[bound] < 0] = np.nan
+        if with_ci:
+            rows = np.fromiter(cursor, dtype=MEASURED_ROW)
+            for bound in ("ci_low", "ci_high"):
+                rows[bound][rows[bound] < 0] = np.nan
+            return rows
+        fetched = np.fromiter(cursor, dtype=_WITHOUT_CI)
+        rows = np.empty(len(fetched), dtype=MEASURED_ROW)
+        for name in _WITHOUT_CI.names or ():
+            rows[name] = fetched[name]
+        rows["ci_low"] = rows["ci_high"] = np.nan
         return rows
+
+
+_WITHOUT_CI = np.dtype(
+    [("series", np.int64), ("run", np.int64), ("median", np.float64), ("spread", np.float64)]
+)
 
 
 def _case_row(run: int | None, series: int, case: CaseResult) -> tuple[object, ...]:

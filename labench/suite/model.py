@@ -79,6 +79,7 @@ Threads = Annotated[
                 {
                     "type": "array",
                     "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "max"}]},
+                    "minItems": 1,
                 },
             ],
         }
@@ -90,7 +91,10 @@ Dtypes = Annotated[
     WithJsonSchema(
         {
             "description": "floating-point types to sweep",
-            "anyOf": [{"enum": list(DTYPES)}, {"type": "array", "items": {"enum": list(DTYPES)}}],
+            "anyOf": [
+                {"enum": list(DTYPES)},
+                {"type": "array", "items": {"enum": list(DTYPES)}, "minItems": 1},
+            ],
         }
     ),
 ]
@@ -102,7 +106,7 @@ MathModes = Annotated[
             "description": "float32 products on the GPU: ieee, or tf32 tensor cores; to sweep",
             "anyOf": [
                 {"enum": list(MATH_MODES)},
-                {"type": "array", "items": {"enum": list(MATH_MODES)}},
+                {"type": "array", "items": {"enum": list(MATH_MODES)}, "minItems": 1},
             ],
         }
     ),
@@ -116,7 +120,7 @@ Caches = Annotated[
             "last-level cache (GPU L2) is evicted before every timed call; a list sweeps both",
             "anyOf": [
                 {"enum": list(CACHE_MODES)},
-                {"type": "array", "items": {"enum": list(CACHE_MODES)}},
+                {"type": "array", "items": {"enum": list(CACHE_MODES)}, "minItems": 1},
             ],
         }
     ),
