@@ -9,7 +9,7 @@ three times, and prints the medians, the lines printed, and the cases found chan
 
 It prints wall and CPU seconds, and the 1-minute load average after each size.
 
-Run: python benchmarks/history_scale.py [--runs 100 300 1000] [--cases 500] [--keep DIR]
+Run: python benchmarks/history_scale.py [--runs 100 300 1000] [--cases 500] [--keep DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import resource
 import statistics
@@ -144,6 +145,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Time `history` on the folders a previous --keep left (the cost of adding is not "
+        "measured again).",
+    )
     options = parser.parse_args()
     root = options.keep or Path(tempfile.mkdtemp(prefix="labench-history-scale-"))
     print(
@@ -153,7 +160,8 @@ def main() -> None:
     for runs in options.runs:
         folder = root / f"runs-{runs}"
         folder.mkdir(parents=True, exist_ok=True)
-        adds = write_history(folder, runs, options.cases)
+        reused = options.reuse and len(list(folder.glob("*.json"))) == runs
+        adds = [math.nan] if reused else write_history(folder, runs, options.cases)
         timings = [timed_history(folder) for _ in range(3)]
         seconds = statistics.median(timing[0] for timing in timings)
         cpu = statistics.median(timing[1] for timing in timings)

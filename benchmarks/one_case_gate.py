@@ -35,8 +35,8 @@ With `--history WARMUP` the gate is `run --against`: WARMUP plain runs of the ol
 history folder, each trial's plain run joins it, and the gated runs are judged against it.
 
 Run: python benchmarks/one_case_gate.py [--trials 12] [--regression 0.15] [--threshold 10%]
-         [--base-processes 1 | --history 6] [--honest-only | --regressed-only] [--first 0] [--keep DIR]
-         [--quiet-below LOAD] [--wait MINUTES]
+         [--base-processes 1 | --history 6] [--honest-only | --regressed-only] [--first 0]
+         [--keep DIR] [--quiet-below LOAD] [--wait MINUTES]
 """
 
 from __future__ import annotations
