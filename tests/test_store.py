@@ -197,3 +197,27 @@ def test_runs_on_another_blas_are_left_out_and_the_header_says_so(cli, tmp_path)
     assert shown.exit_code == 0, shown.output
     assert "2 runs of machine m1 in time order" in shown.output
     assert "4 runs of machine m1 on another BLAS (-)" in " ".join(shown.output.split())
+
+
+def test_values_out_of_place_in_a_store_are_reported_as_damage(cli, tmp_path):
+    folder = write_history(tmp_path / "results", [1.0] * 3)
+    rebuild(folder)
+    with sqlite3.connect(folder / STORE_NAME) as connection:
+        connection.execute("UPDATE runs SET file = x'00ff' WHERE file = 'm1-01.json'")
+    shown = cli("history", folder)
+    assert shown.exit_code == 2 and "out of place" in shown.output
+    assert "labench store rebuild" in " ".join(shown.output.split())
+
+
+def test_case_rows_of_no_run_are_left_out(tmp_path):
+    folder = write_history(tmp_path / "results", [1.0] * 3)
+    rebuild(folder)
+    with sqlite3.connect(folder / STORE_NAME) as connection:  # foreign keys off: an orphan
+        connection.execute(
+            "INSERT INTO cases SELECT 999, series, status, median, ci_low, ci_high, spread,"
+            " process_medians, flags FROM cases LIMIT 1"
+        )
+    with opened(folder) as store:
+        history = build(from_store(store))
+    assert len(history.runs) == 3
+    assert all(len(case.runs) == 3 for case in history.cases)

@@ -258,11 +258,14 @@ def from_store(
         for run in stored
     ]
     rows = store.measured(machine, with_ci)
-    if len(stored):
-        position = np.full(max(run.id for run in stored) + 1, -1, dtype=np.int64)
-        position[[run.id for run in stored]] = np.arange(len(stored))
-        rows["run"] = position[rows["run"]]
-    return runs, Measurements(store.series_names(), rows)
+    names = store.series_names()
+    position = np.full(max((run.id for run in stored), default=0) + 1, -1, dtype=np.int64)
+    position[[run.id for run in stored]] = np.arange(len(stored))
+    rows = rows[(rows["run"] >= 0) & (rows["run"] < len(position))]
+    rows["run"] = position[rows["run"]]
+    # rows of no run or series read here (a damaged store's orphans) have nothing to join
+    rows = rows[(rows["run"] >= 0) & np.isin(rows["series"], list(names))]
+    return runs, Measurements(names, rows)
 
 
 def build(
