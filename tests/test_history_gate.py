@@ -165,3 +165,20 @@ def test_against_refusals_are_one_paragraph_exit_2(cli, slowed_suite, tmp_path):
     assert both.exit_code == 2 and "give one" in both.output
     for refused in (shown, both):
         assert "Traceback" not in refused.output
+
+
+def test_measurements_flagged_unsteady_are_left_out_of_the_baseline(tmp_path):
+    folder = write_history(tmp_path / "results", jittered(8))
+    base = synthetic_result([measured_case("numpy", 1e-3), measured_case("numba", 1e-3)])
+    for index in range(2):
+        busy = rescaled(base, 3.0, id=f"busy{index}", started=f"2026-01-02T0{index}:00:00")
+        for case in busy.cases:
+            case.flags = ["contended"]
+        results.save(busy, folder / f"busy{index}.json")
+    with opened(folder) as store:
+        found = history_baseline(store, "s", Environment(machine_id="m1"))
+    assert found.runs_used == 10
+    for series in found.view.cases.values():
+        assert len(series.process_medians) == 8
+        assert series.median == pytest.approx(1e-3, rel=0.03)
+    assert any("4 case measurements flagged" in reason for reason in found.left_out)
