@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_fleet_scheduler import START_LIMIT, free_port, stop
+from test_fleet_scheduler import START_LIMIT, free_port, launch, stop
 
 from labench.results import reader
 
@@ -83,21 +83,9 @@ def tls_scheduler(certificates):
         [dask, "scheduler", "--protocol", "tls", "--port", str(port), *local],
         [dask, "worker", address, "--nthreads", "1", *local],
     ]
-    environment = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
     processes: list[subprocess.Popen] = []
     try:
-        for index, command in enumerate(commands):
-            with open(certificates / f"{index}.log", "w") as log:
-                processes.append(
-                    subprocess.Popen(
-                        command,
-                        cwd=certificates,
-                        env=environment,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
+        launch(commands, certificates, processes)
         security = Security(
             tls_ca_file=str(certificates / "ca.pem"),
             tls_client_cert=str(certificates / "client.pem"),
