@@ -35,6 +35,10 @@ TARGETS = {
         "test_a_journal_with_a_forged_record_is_recovered_or_refused",
     ],
     "pytest-benchmark": ["test_mutated_pytest_benchmark_files_load_or_are_refused"],
+    "store": [
+        "test_a_damaged_store_is_read_or_refused",
+        "test_a_store_cut_at_any_byte_is_read_or_refused",
+    ],
 }
 
 

@@ -7,7 +7,9 @@ saves (timed: the cost of adding a run). Then it times the command a user types,
 `labench history DIR`, in a fresh process (start-up and imports included), and its peak memory,
 three times, and prints the medians, the lines printed, and the cases found changed.
 
-Run: python benchmarks/history_scale.py [--runs 100 300 1000] [--cases 500] [--keep DIR]
+It prints wall and CPU seconds, and the 1-minute load average after each size.
+
+Run: python benchmarks/history_scale.py [--runs 100 300 1000] [--cases 500] [--keep DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
+import os
 import resource
 import statistics
 import subprocess
@@ -27,7 +31,6 @@ import numpy as np
 
 from labench.results import reader
 from labench.results.store import open_store, rebuild
-
 
 
 def base_document(cases: int) -> dict:
@@ -117,9 +120,12 @@ def write_history(folder: Path, runs: int, cases: int, seed: int = 0) -> list[fl
     return adds
 
 
-def timed_history(folder: Path) -> tuple[float, float, str]:
-    """Wall seconds and peak memory (MB) of `labench history DIR` in a fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def timed_history(folder: Path) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds and peak memory (MB) of `labench history DIR` in a fresh
+    process. On a shared machine the CPU time is the steadier figure: waiting for a core
+    counts in the wall time only."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     shown = subprocess.run(
         [sys.executable, "-m", "labench", "history", str(folder)],
@@ -129,8 +135,9 @@ def timed_history(folder: Path) -> tuple[float, float, str]:
         env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
     )
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024, shown.stdout
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = usage.ru_utime + usage.ru_stime - cpu
+    return seconds, used, max(usage.ru_maxrss, before) / 1024, shown.stdout
 
 
 def main() -> None:
@@ -138,21 +145,32 @@ def main() -> None:
     parser.add_argument("--runs", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Time `history` on the folders a previous --keep left (the cost of adding is not "
+        "measured again).",
+    )
     options = parser.parse_args()
     root = options.keep or Path(tempfile.mkdtemp(prefix="labench-history-scale-"))
-    print(f"{'runs':>6} {'add a run':>10} {'history':>9} {'peak MB':>8} {'lines':>6}  last line")
+    print(
+        f"{'runs':>6} {'add a run':>10} {'history':>9} {'CPU':>7} {'peak MB':>8} {'lines':>6} "
+        f"{'load':>5}  last line"
+    )
     for runs in options.runs:
         folder = root / f"runs-{runs}"
         folder.mkdir(parents=True, exist_ok=True)
-        adds = write_history(folder, runs, options.cases)
+        reused = options.reuse and len(list(folder.glob("*.json"))) == runs
+        adds = [math.nan] if reused else write_history(folder, runs, options.cases)
         timings = [timed_history(folder) for _ in range(3)]
         seconds = statistics.median(timing[0] for timing in timings)
-        peak = max(timing[1] for timing in timings)
-        output = timings[-1][2]
-        last = output.strip().splitlines()[-1]
+        cpu = statistics.median(timing[1] for timing in timings)
+        peak = max(timing[2] for timing in timings)
+        output = timings[-1][3]
+        last = " ".join(output.strip().split("\n\n")[-1].split())
         print(
-            f"{runs:>6} {statistics.median(adds) * 1e3:>8.1f}ms {seconds:>8.2f}s {peak:>8.0f} "
-            f"{len(output.splitlines()):>6}  {last}",
+            f"{runs:>6} {statistics.median(adds) * 1e3:>8.1f}ms {seconds:>8.2f}s {cpu:>6.2f}s "
+            f"{peak:>8.0f} {len(output.splitlines()):>6} {os.getloadavg()[0]:>5.1f}  {last}",
             flush=True,
         )
 

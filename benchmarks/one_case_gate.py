@@ -31,9 +31,12 @@ and end, and how many cases labench flagged `contended`.
 
 `--summarize DIR/trials.jsonl` prints the summary of every trial recorded in a --keep folder.
 
+With `--history WARMUP` the gate is `run --against`: WARMUP plain runs of the old code start a
+history folder, each trial's plain run joins it, and the gated runs are judged against it.
+
 Run: python benchmarks/one_case_gate.py [--trials 12] [--regression 0.15] [--threshold 10%]
-         [--base-processes 1] [--honest-only | --regressed-only] [--first 0] [--keep DIR]
-         [--quiet-below LOAD] [--wait MINUTES]
+         [--base-processes 1 | --history 6] [--honest-only | --regressed-only] [--first 0]
+         [--keep DIR] [--quiet-below LOAD] [--wait MINUTES]
 """
 
 from __future__ import annotations
@@ -143,11 +146,21 @@ class Judged:
 
 
 def judged(base: Path, new: Path, threshold: str, alpha: float) -> dict[str, Judged]:
-    """Every case's verdict, recomputed from the saved files as `labench compare` gives it."""
+    """Every case's verdict, recomputed from the saved files as `labench compare` gives it;
+    `base` a folder: against its history as `run --against` judges (recomputed after the run)."""
     from labench.judge.compare import compare, parse_threshold
+    from labench.judge.history_gate import history_baseline
+    from labench.results import reader
+    from labench.results.store import opened
     from labench.results.views import load_run
 
-    comparison = compare([load_run(base), load_run(new)], parse_threshold(threshold), alpha)
+    if base.is_dir():
+        result = reader.load(new)
+        with opened(base) as store:
+            baseline = history_baseline(store, result.suite.name, result.environment).view
+    else:
+        baseline = load_run(base)
+    comparison = compare([baseline, load_run(new)], parse_threshold(threshold), alpha)
     found = {}
     for verdict in comparison.verdicts[0]:
 
@@ -249,7 +262,7 @@ def gated_trial(
     status, seconds = labench(
         "run",
         str(suite),
-        "--baseline",
+        "--against" if base.is_dir() else "--baseline",
         str(base),
         "--threshold",
         options.threshold,
@@ -305,7 +318,13 @@ def summary(trials: list[Trial], options: argparse.Namespace) -> str:
     lines = [
         f"one case x{1 + options.regression:.2f} work ({more} repetitions instead of "
         f"{REPETITIONS}), threshold {options.threshold}, baseline "
-        f"--processes {options.base_processes}; 1-minute load average at the trials' start and "
+        + (
+            f"a history (run --against; {options.history} warm-up runs, then each trial's "
+            "plain run)"
+            if options.history is not None
+            else f"--processes {options.base_processes}"
+        )
+        + "; 1-minute load average at the trials' start and "
         f"end {min(loads):.2f}-{max(loads):.2f}; gated runs with a case flagged contended: "
         f"{contended} of {len(trials)}",
     ]
@@ -352,6 +371,13 @@ def main() -> int:
     parser.add_argument("--threshold", default="10%")
     parser.add_argument("--alpha", type=float, default=0.01)
     parser.add_argument("--base-processes", type=int, default=1)
+    parser.add_argument(
+        "--history",
+        type=int,
+        metavar="WARMUP",
+        help="Gate against a history (`run --against`) instead of a baseline file: WARMUP "
+        "plain runs of the old code make its first runs, and every trial's plain run joins it.",
+    )
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--honest-only", action="store_true")
     only.add_argument("--regressed-only", action="store_true")
@@ -395,6 +421,11 @@ def main() -> int:
             case: generate(folder / f"new-{case[0]}-{case[1]}", case, repetitions) for case in CASES
         }
         log = (folder / "trials.jsonl").open("a")
+        history = folder / "history"
+        if options.history is not None and not history.exists():
+            history.mkdir()
+            for number in range(options.history):
+                labench("run", str(old), "-q", "-o", str(history / f"warmup{number}.json"))
         for number in range(options.first, options.first + options.trials):
             load = quiet(options.quiet_below, options.wait)
             if load is None:
@@ -406,7 +437,11 @@ def main() -> int:
                 break
             base = folder / f"base{number}.json"
             processes = ["--processes", str(options.base_processes)]
+            if options.history is not None:
+                base = history / f"base{number}.json"
             _, plain = labench("run", str(old), "-q", "-o", str(base), *processes)
+            if options.history is not None:
+                base = history
             runs = []
             if not options.regressed_only:
                 runs.append(("honest", old, None))

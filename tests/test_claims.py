@@ -215,3 +215,59 @@ def test_shipped_example_results_still_load_and_show(cli, example):
     result = cli("show", example)
     assert result.exit_code == 0, result.output
     assert "Claims" in result.output or not reader.load(example).claims
+
+
+def sweep_with_claims(write_suite, claims):
+    """A 10,000-case sweep (1000 sizes x 5 thread counts x 2 implementations) with `claims`
+    claims, each about one size."""
+    listed = "\n".join(
+        f"  - {{id: c{i}, text: t, benchmark: mv, where: {{n: {i + 1}}}, "
+        "speedup: {of: numba, over: numpy}, at_least: 0.0}"
+        for i in range(claims)
+    )
+    sizes = ", ".join(str(n) for n in range(1, 1001))
+    return write_suite(
+        f"""
+labench: 1
+name: big
+max_cases: 10000
+benchmarks:
+  - {{id: mv, workload: kernels.matvec, params: {{n: [{sizes}]}}, threads: [1, 2, 3, 4, 5],
+     implementations: [numpy, numba]}}
+claims:
+{listed}
+""",
+        f"claims-{claims}.yaml",
+    )
+
+
+def test_pairing_many_claims_costs_the_rows_they_select_not_claims_times_cases(
+    write_suite, monkeypatch
+):
+    from labench.suite import selection
+    from labench.suite.load import load_suite
+
+    looked_at = []
+    matches = selection._matches
+    monkeypatch.setattr(
+        selection, "_matches", lambda row, *rest: looked_at.append(row) or matches(row, *rest)
+    )
+    counts = {}
+    for claims in (10, 100):
+        looked_at.clear()
+        suite = load_suite(sweep_with_claims(write_suite, claims))  # checks every claim's pairing
+        verdicts = evaluate_all(suite.model.claims, [], suite.cases())  # pairs them again
+        assert len(suite.cases()) == 10_000 and len(verdicts) == claims
+        counts[claims] = len(looked_at)
+    # each claim looks at its own size's 10 cases, twice, instead of all 10,000
+    assert counts == {10: 10 * 10 * 2, 100: 100 * 10 * 2}
+
+
+def test_a_value_named_twice_in_where_selects_each_case_once():
+    from labench.suite.selection import Rows, pair_up
+
+    cases = [case(name, 1.0, n=n) for n in range(10) for name in ("fast", "slow")]
+    chosen = claim(where={"n": [5, 5, 5.0]}, **SPEEDUP)
+    for rows in (cases, Rows(cases)):
+        [point] = pair_up(chosen, rows)
+        assert {side: row.params["n"] for side, row in point.items()} == {"of": 5, "over": 5}

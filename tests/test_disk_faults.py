@@ -2,6 +2,7 @@
 exit 2, the cases measured so far recoverable, and no earlier result touched."""
 
 import errno
+import os
 import warnings
 
 import pytest
@@ -19,8 +20,9 @@ benchmarks:
 """
 
 
-def failing_after(count, monkeypatch):
-    """Journal.append writes `count` records, then half of the next one, then hits ENOSPC."""
+def failing_after(count, monkeypatch, code=errno.ENOSPC):
+    """Journal.append writes `count` records, then half of the next one, then fails with the
+    OSError of `code` (ENOSPC: the disk is full; EIO: the disk failed)."""
     real = journal_module.Journal.append
     calls = []
 
@@ -31,22 +33,23 @@ def failing_after(count, monkeypatch):
         line = journal_module._line(case.model_dump(mode="json"))
         self._stream.write(line[: len(line) // 2])
         self._stream.flush()
-        raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        raise OSError(code, os.strerror(code), str(self.path))
 
     monkeypatch.setattr(journal_module.Journal, "append", append)
 
 
-def test_a_full_disk_mid_run_stops_it_clearly_and_keeps_what_was_measured(
-    cli, write_suite, tmp_path, monkeypatch
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO], ids=["ENOSPC", "EIO"])
+def test_a_full_or_failing_disk_mid_run_stops_it_clearly_and_keeps_what_was_measured(
+    cli, write_suite, tmp_path, monkeypatch, code
 ):
     earlier = tmp_path / "earlier.json"
     earlier.write_bytes(b'{"kept": "byte for byte"}')
-    failing_after(1, monkeypatch)
+    failing_after(1, monkeypatch, code)
     out = tmp_path / "new.json"
     stopped = cli("run", write_suite(SUITE), "-q", "-o", out)
     text = " ".join(stopped.output.split())
     assert stopped.exit_code == 2, stopped.output
-    assert "cannot write: No space left on device" in text and f"--resume {out}" in text
+    assert f"cannot write: {os.strerror(code)}" in text and f"--resume {out}" in text
     assert "Traceback" not in stopped.output
     kept = reader.load(out)
     assert kept.run.interrupted and len(kept.cases) >= 1

@@ -45,7 +45,6 @@ def scheduler(tmp_path_factory):
     dask = str(Path(sys.executable).parent / "dask")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    environment = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
     local = ["--host", "127.0.0.1", "--no-dashboard"]
     commands = [
         [dask, "scheduler", "--port", str(port), *local],
@@ -53,23 +52,30 @@ def scheduler(tmp_path_factory):
     ]
     processes: list[subprocess.Popen] = []
     try:
-        for index, command in enumerate(commands):
-            with open(folder / f"{index}.log", "w") as log:
-                processes.append(
-                    subprocess.Popen(
-                        command,
-                        cwd=folder,
-                        env=environment,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,  # the nannies' worker processes stop with them
-                    )
-                )
+        launch(commands, folder, processes)
         with Client(address, timeout=f"{START_LIMIT}s") as client:
             client.wait_for_workers(WORKERS, timeout=START_LIMIT)
         yield address
     finally:
         stop(processes)
+
+
+def launch(commands: list[list[str]], folder: Path, processes: list[subprocess.Popen]) -> None:
+    """Start each command non-daemonic (as the README says) in its own session, logging to
+    `folder`, appending each to `processes` as it starts so that `stop` finds it on failure."""
+    environment = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    for index, command in enumerate(commands):
+        with open(folder / f"{index}.log", "w") as log:
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    cwd=folder,
+                    env=environment,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # the nannies' worker processes stop with them
+                )
+            )
 
 
 def stop(processes: list[subprocess.Popen]) -> None:

@@ -34,8 +34,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from labench.core.errors import InputError
+from labench.judge.history import build, from_store
 from labench.results import reader
 from labench.results.journal import Journal, TornRecordWarning, recover
+from labench.results.store import opened, rebuild, store_path
 from labench.results.views import load_run, to_pytest_benchmark
 from labench.suite.load import load_suite, suite_from_text
 from labench.suite.model import MAX_CASES, SuiteModel
@@ -672,6 +674,60 @@ def test_a_journal_cut_at_any_byte_is_recovered_or_refused(at: int) -> None:
 
 
 JOURNAL_LINES = [json.loads(line) for line in JOURNAL.splitlines()]
+
+# --- the results store (history's input) ----------------------------------------------------
+
+
+def _store() -> tuple[list[tuple[str, bytes]], bytes]:
+    """Three runs of a real result (rescaled) and the store that indexes them."""
+    result = reader.load(RESULT_FILE)
+    files = []
+    with tempfile.TemporaryDirectory() as folder:
+        for index in range(3):
+            result.run.id = f"run{index}"
+            result.run.started = f"2026-01-0{index + 1}T00:00:00+00:00"
+            path = Path(folder) / f"run{index}.json"
+            path.write_text(result.to_json(), encoding="utf-8")
+            files.append((path.name, path.read_bytes()))
+        rebuild(Path(folder))
+        return files, store_path(Path(folder)).read_bytes()
+
+
+STORE_FILES, STORE = _store()
+
+
+def check_store_bytes(data: bytes) -> None:
+    """A folder of sound result files whose store is `data`: `labench history` reads it, or
+    refuses it in one paragraph naming the store (with the command that rebuilds it)."""
+    TRIED["store"] += 1
+    with tempfile.TemporaryDirectory() as folder:
+        for name, content in STORE_FILES:
+            (Path(folder) / name).write_bytes(content)
+        store = store_path(Path(folder))
+        store.write_bytes(data)
+
+        def history() -> object:
+            with opened(Path(folder)) as indexed:
+                return build(from_store(indexed), repository=Path(folder))
+
+        loads_or_refuses(store, history)
+
+
+@budget(150)
+@given(byte_mutations(STORE))
+# A quote in the stored schema: SQLite's message quoted the schema over several lines.
+@example(STORE.replace(b",\n    process_medians", b'"\n    process_medians', 1))
+# A byte that is not UTF-8 in a stored name: sqlite3 raised UnicodeDecodeError.
+@example(STORE.replace(b"indexcases_by_series", b"index\xe3ases_by_series", 1))
+def test_a_damaged_store_is_read_or_refused(data: bytes) -> None:
+    check_store_bytes(data)
+
+
+@budget(60)
+@given(st.integers(0, len(STORE)))
+def test_a_store_cut_at_any_byte_is_read_or_refused(at: int) -> None:
+    check_store_bytes(STORE[:at])
+
 
 
 @budget(200)

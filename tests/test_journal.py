@@ -170,6 +170,21 @@ def test_a_damaged_journal_is_refused_naming_the_line(journaled, cli, damage, ex
     assert shown.exit_code == 2 and "r.json.journal:" in shown.output
 
 
+def test_a_journal_larger_than_labench_reads_is_refused_before_reading(
+    journaled, cli, monkeypatch
+):
+    size = journal_path(journaled).stat().st_size
+    assert journaled.stat().st_size < size - 1  # the result file itself stays under the cap
+    monkeypatch.setenv("LABENCH_MAX_JSON_BYTES", str(size - 1))
+    with pytest.raises(InputError, match=rf"journal: run journal of more than the {size - 1:,} "):
+        reader.load(journaled)
+    shown = cli("show", journaled)
+    assert shown.exit_code == 2 and "LABENCH_MAX_JSON_BYTES" in shown.output
+    assert "Traceback" not in shown.output
+    monkeypatch.setenv("LABENCH_MAX_JSON_BYTES", str(size))
+    assert len(reader.load(journaled).cases) == 4
+
+
 def test_a_journal_left_by_another_run_is_not_read(journaled, write_suite):
     newer = new_result(load_suite(counted(write_suite, [2])), {})
     results.save(newer, journaled)  # the window where a new run has its file but not its journal

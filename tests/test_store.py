@@ -12,7 +12,6 @@ from labench.judge.history import build, from_store, load_all
 from labench.results import model as results
 from labench.results.store import (
     STORE_NAME,
-    import_into,
     index_saved,
     open_store,
     opened,
@@ -93,11 +92,19 @@ def test_a_store_that_cannot_be_written_keeps_the_json_and_says_so(tmp_path):
     assert results.from_document(path, __import__("json").loads(path.read_text())) == result
 
 
-def test_a_store_from_a_newer_labench_is_refused_naming_its_version(cli, tmp_path):
+def store_changed_by(tmp_path, statement):
+    """A folder of three runs whose store was then changed by an SQL statement."""
     folder = write_history(tmp_path / "results", [1.0] * 3)
     rebuild(folder)
-    with sqlite3.connect(folder / STORE_NAME) as connection:
-        connection.execute("UPDATE meta SET value = '99' WHERE name = 'schema_version'")
+    with sqlite3.connect(folder / STORE_NAME) as connection:  # foreign keys off, as by default
+        connection.execute(statement)
+    return folder
+
+
+def test_a_store_from_a_newer_labench_is_refused_naming_its_version(cli, tmp_path):
+    folder = store_changed_by(
+        tmp_path, "UPDATE meta SET value = '99' WHERE name = 'schema_version'"
+    )
     shown = cli("history", folder)
     assert shown.exit_code == 2
     assert "schema version 99" in shown.output and "newer labench" in shown.output
@@ -198,3 +205,22 @@ def test_runs_on_another_blas_are_left_out_and_the_header_says_so(cli, tmp_path)
     assert shown.exit_code == 0, shown.output
     assert "2 runs of machine m1 in time order" in shown.output
     assert "4 runs of machine m1 on another BLAS (-)" in " ".join(shown.output.split())
+
+
+def test_values_out_of_place_in_a_store_are_reported_as_damage(cli, tmp_path):
+    folder = store_changed_by(tmp_path, "UPDATE runs SET file = x'00ff' WHERE file = 'm1-01.json'")
+    shown = cli("history", folder)
+    assert shown.exit_code == 2 and "out of place" in shown.output
+    assert "labench store rebuild" in " ".join(shown.output.split())
+
+
+def test_case_rows_of_no_run_are_left_out(tmp_path):
+    folder = store_changed_by(
+        tmp_path,
+        "INSERT INTO cases SELECT 999, series, status, median, ci_low, ci_high, spread,"
+        " process_medians, flags FROM cases LIMIT 1",
+    )
+    with opened(folder) as store:
+        history = build(from_store(store))
+    assert len(history.runs) == 3
+    assert all(len(case.runs) == 3 for case in history.cases)

@@ -7,12 +7,15 @@ reason, and every case that needs the GPU is skipped with it.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 from labench.backends.base import Availability, no_extra_thread_control
 from labench.core.dtypes import MATH_MODES
+from labench.core.errors import InputError
+
+VISIBLE = "CUDA_VISIBLE_DEVICES"
 
 
 def cuda_loop_timer(function: Callable[[], Any], loops: int) -> float:
@@ -87,6 +90,33 @@ def gemm_precision(dtype: str, math: str) -> Iterator[dict[str, str]]:
         }
     finally:
         cupy._core.set_compute_type(numpy_dtype, before)
+
+
+def bus_id() -> str:
+    """The PCI bus id of the device CuPy computes on: the name NVML knows it by, whatever
+    order CUDA numbers devices in."""
+    import cupy
+
+    return str(cupy.cuda.Device().pci_bus_id)
+
+
+def choose_device(index: int, environment: MutableMapping[str, str]) -> str:
+    """Make the `index`-th device CUDA can see the only one it sees (`--device N`), in
+    `environment` (the process's, before CUDA starts, so worker processes inherit it); the
+    value set. With CUDA_VISIBLE_DEVICES already set, N counts among the devices it lists."""
+    listed = environment.get(VISIBLE)
+    if listed is None:
+        chosen = str(index)
+    else:
+        visible = [entry.strip() for entry in listed.split(",") if entry.strip()]
+        if index >= len(visible):
+            raise InputError(
+                f"--device {index}: {VISIBLE}={listed!r} lets CUDA see {len(visible)} "
+                f"device(s), numbered from 0; choose one of them"
+            )
+        chosen = visible[index]
+    environment[VISIBLE] = chosen
+    return chosen
 
 
 class CupyBackend:

@@ -13,7 +13,12 @@ cluster per worker would not be one per run; so the run's parent starts the Loca
 (`share_with_workers`) and passes its address down with `LABENCH_DASK_SCHEDULER`, marked by
 `LABENCH_DASK_CLUSTER=local` as this run's own (same thread mapping as in-process).
 
-Imported only when a dask case runs or a suite asks for the cluster's memory.
+A `tls://` scheduler is reached with this machine's certificates (`Tls`): `run --tls-ca-file
+--tls-cert --tls-key`, which a run passes to its workers as the LABENCH_TLS_* variables, or
+Dask's own `distributed.comm.tls` configuration.
+
+Imported only when a dask case runs, a suite asks for the cluster's memory, or a fleet run
+starts.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from labench.core.errors import InputError
 from labench.core.host import usable_cores
 
 SCHEDULER = "LABENCH_DASK_SCHEDULER"
@@ -35,6 +42,66 @@ SCHEDULER = "LABENCH_DASK_SCHEDULER"
 OWN_CLUSTER = "LABENCH_DASK_CLUSTER"
 """Set to `local` by a parent that passes its own LocalCluster to its worker processes."""
 CONNECT_TIMEOUT = "30s"
+TLS_VARIABLES = ("LABENCH_TLS_CA_FILE", "LABENCH_TLS_CERT", "LABENCH_TLS_KEY")
+"""The certificates of `Tls`, as `run`'s options read them from the environment and pass them
+to the run's workers."""
+
+
+@dataclass(frozen=True)
+class Tls:
+    """This machine's credentials for a `tls://` scheduler: the CA that signed the cluster's
+    certificates, and this machine's certificate and key, signed by a CA the cluster trusts.
+    Dask's TLS is mutual: without a certificate the scheduler trusts, nothing connects."""
+
+    ca_file: Path
+    cert: Path
+    key: Path | None = None
+    """None: the key is in the `cert` file."""
+
+    @classmethod
+    def of(cls, ca_file: Path | None, cert: Path | None, key: Path | None) -> Tls | None:
+        """The credentials given, checked to be files; None when none is given."""
+        if ca_file is None and cert is None and key is None:
+            return None
+        if ca_file is None or cert is None:
+            raise InputError(
+                "--tls-ca-file and --tls-cert go together (--tls-key too, unless the "
+                "certificate file holds the key): a TLS cluster checks both sides"
+            )
+        given = {"--tls-ca-file": ca_file, "--tls-cert": cert, "--tls-key": key}
+        for option, path in given.items():
+            if path is not None and not path.is_file():
+                raise InputError(f"{option} {path}: no such file; expected a PEM file")
+        return cls(ca_file.absolute(), cert.absolute(), key.absolute() if key else None)
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> Tls | None:
+        """The credentials a parent passed down (`environment`), if any."""
+        ca_file, cert, key = (environment.get(name) for name in TLS_VARIABLES)
+        return cls.of(*(Path(value) if value else None for value in (ca_file, cert, key)))
+
+    def environment(self) -> dict[str, str]:
+        """The variables that pass these credentials to a worker process."""
+        values = zip(TLS_VARIABLES, (self.ca_file, self.cert, self.key), strict=True)
+        return {name: str(value) for name, value in values if value}
+
+    def security(self) -> Any:
+        """A `distributed.Security` that makes every connection of a client TLS, with these."""
+        from distributed.security import Security
+
+        return Security(
+            tls_ca_file=str(self.ca_file),
+            tls_client_cert=str(self.cert),
+            tls_client_key=str(self.key) if self.key else None,
+            require_encryption=True,
+        )
+
+
+def security(address: str, environment: Mapping[str, str]) -> Any:
+    """The `security` argument of a client of `address`: for a tls:// one, from LABENCH_TLS_*
+    when set; else None, which leaves it to Dask's own configuration (`distributed.comm.tls`)."""
+    tls = Tls.from_environment(environment) if address.startswith("tls://") else None
+    return tls.security() if tls else None
 
 
 @dataclass(frozen=True)
@@ -86,7 +153,12 @@ class Cluster:
         self.local: Any = None
         if address:
             self.remote = os.environ.get(OWN_CLUSTER) != "local"
-            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            self.client = Client(
+                address,
+                timeout=CONNECT_TIMEOUT,
+                set_as_default=False,
+                security=security(address, os.environ),
+            )
         else:
             if multiprocessing.current_process().daemon:
                 raise RuntimeError(

@@ -30,9 +30,13 @@ from labench.commands.terminal import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     console,
+    errors,
+    interruption,
     reports_input_errors,
 )
 from labench.core.errors import InputError
+from labench.core.pause import pause_at
+from labench.core.signals import sigterm_interrupts
 
 if TYPE_CHECKING:  # typer's own copy of click: its Command, for the hint only
     from typer._click.core import Command
@@ -203,6 +207,7 @@ def validate(
 
 
 @app.command("list")
+@reports_input_errors
 def list_workloads(
     suites: Annotated[
         bool, typer.Option("--suites", help="List the shipped suites instead of workloads.")
@@ -250,6 +255,7 @@ def shipped_suites_table() -> Table:
 
 
 @app.command()
+@reports_input_errors
 def env(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The environment fingerprint stored with every run."""
     from labench.measure.environment import fingerprint
@@ -275,9 +281,18 @@ def calibrate(
     show_only: Annotated[
         bool, typer.Option("--show", help="Print the stored ceilings; measure nothing.")
     ] = False,
+    device: Annotated[
+        int | None,
+        typer.Option(
+            help="The GPU to measure, numbered as CUDA counts the devices it can see; "
+            "default: CUDA's first.",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Measure this machine's compute and memory ceilings for the roofline (stored per machine;
-    later runs add each case's `roofline_frac`)."""
+    later runs add each case's `roofline_frac`). The GPU's clocks while its roofs were timed
+    are stored with them."""
     from labench.machine.ceilings import default_thread_counts, measure
     from labench.measure.environment import fingerprint
     from labench.present.machine import ceilings_table
@@ -290,6 +305,10 @@ def calibrate(
             raise InputError(f"no ceilings stored for machine {machine}: run `labench calibrate`")
         console.print(ceilings_table(stored))
         return
+    if device is not None:
+        from labench.backends.cupy_gpu import choose_device
+
+        choose_device(device, os.environ)
     measured = measure(threads or default_thread_counts(), gpu)
     path = ceilings.save(measured)
     console.print(ceilings_table(measured))
@@ -303,6 +322,7 @@ app.command()(readers.show)
 
 
 @app.command()
+@reports_input_errors
 def schema() -> None:
     """JSON Schema of the suite format, for editor completion and validation."""
     from labench.suite.model import SuiteModel
@@ -314,10 +334,19 @@ def schema() -> None:
 
 
 def main() -> None:
-    command = typer.main.get_command(app)
-    plain_flags(command)
+    """The console script: any command, with SIGTERM stopping it as Ctrl-C does (signals.py)
+    and either signal ending it with its own exit code and one line, wherever it lands."""
     try:
-        command()
+        with sigterm_interrupts():
+            try:
+                pause_at("startup")
+                command = typer.main.get_command(app)
+                plain_flags(command)
+                command()
+            except KeyboardInterrupt as stop:  # before any command began: nothing to keep
+                name, code = interruption(stop)
+                errors.print(f"interrupted ({name})", highlight=False)
+                sys.exit(code)
     finally:
         # Past this point only the interpreter's shutdown runs (worker pools, atexit hooks): a
         # signal there ends the process with the code that signal means, never with a

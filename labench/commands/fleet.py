@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from labench.backends.dask_cluster import Tls
 from labench.core.errors import InputError
 from labench.core.progress import Observer
 from labench.execution.fleet_resume import FleetFiles, Member, Part, fleet_files, resume_parts
@@ -64,6 +65,8 @@ class FleetOptions:
     overrides: dict[str, Any]
     resume: Path | None = None
     force: bool = False
+    tls: Tls | None = None
+    """This machine's certificates for a tls:// cluster (`--tls-*`)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def run_on_fleet(
     warning = exposure(options.cluster)
     if warning:
         output.warn(warning)
-    fleet = connect(options.cluster)
+    fleet = connect(options.cluster, options.tls)
     failed = False
     try:
         for suite, planned, cases in plans:
@@ -185,7 +188,7 @@ def _run_suite(
         report = lambda run: finished(run.host.name, run.result, run.path, run.lost)  # noqa: E731
         run_fleet(fleet, order, runs, FOLDER, suite.name, stamp, report)
         if CLUSTER in parts:
-            whole = _measure_on_cluster(fleet, suite, options.overrides, parts[CLUSTER], stamp)
+            whole = _measure_on_cluster(fleet, suite, options, parts[CLUSTER], stamp)
             assert whole.path is not None, "_measure_on_cluster reserves the file it saves"
             finished(CLUSTER, whole.result, whole.path, None)
     except KeyboardInterrupt:
@@ -232,17 +235,19 @@ def _show(saved: dict[str, Result], members: list[str], output: Output) -> None:
 
 
 def _measure_on_cluster(
-    fleet: Any, suite: Suite, overrides: dict[str, Any], part: Part, stamp: str
+    fleet: Any, suite: Suite, options: FleetOptions, part: Part, stamp: str
 ) -> Part:
     """The dask cases, once, in an isolated worker here whose dask backend finds the cluster's
-    scheduler in LABENCH_DASK_SCHEDULER; saved as results/<suite>-cluster-<stamp>.json."""
+    scheduler in LABENCH_DASK_SCHEDULER (and this machine's certificates for it in
+    LABENCH_TLS_*); saved as results/<suite>-cluster-<stamp>.json."""
     from labench.execution.fleet import CLUSTER, scheduler_address
     from labench.execution.isolated import Isolated
 
     if part.path is None:
         part.path = results.reserve_path(FOLDER, f"{suite.name}-{CLUSTER}", stamp)
-    executor = Isolated(
-        suite, overrides, environment={"LABENCH_DASK_SCHEDULER": scheduler_address(fleet)}
-    )
+    environment = {"LABENCH_DASK_SCHEDULER": scheduler_address(fleet)}
+    if options.tls is not None:
+        environment |= options.tls.environment()
+    executor = Isolated(suite, options.overrides, environment=environment)
     run_suite(part.cases, part.result, part.path, Observer(), executor.run)
     return part

@@ -55,7 +55,10 @@ def history(
     if len(sources) == 1 and sources[0].is_dir():
         with opened(sources[0]) as store:
             found = build(
-                from_store(store, machine), machine, filters or [], parse_threshold(threshold)
+                from_store(store, machine, show_all),
+                machine,
+                filters or [],
+                parse_threshold(threshold),
             )
     else:
         found = build(load_all(sources), machine, filters or [], parse_threshold(threshold))

@@ -8,6 +8,7 @@ runner, the executors), which `labench --help`, `validate` and `compare` should 
 from __future__ import annotations
 
 import fnmatch
+import os
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,23 +19,25 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from labench.backends.cupy_gpu import choose_device
+from labench.backends.dask_cluster import Tls
 from labench.commands.ci import CiOutputs, publish
 from labench.commands.fleet import FleetOptions, Output, refuse_single_file_options, run_on_fleet
 from labench.commands.run_options import RunOptions
 from labench.commands.terminal import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
     EXIT_UNDECIDED,
     EXIT_USAGE,
     console,
     errors,
+    interruption,
 )
 from labench.core import host
 from labench.core.errors import InputError
 from labench.core.files import refuse_to_overwrite
+from labench.core.pause import pause_at
 from labench.core.progress import Observer
-from labench.core.signals import Terminated, sigterm_interrupts
+from labench.core.signals import sigterm_interrupts
 from labench.execution import Executor, choose, fresh_placements
 from labench.execution.confirm import Judging, confirm, suspects
 from labench.execution.resume import resume as resumed
@@ -139,6 +142,8 @@ def run(options: RunOptions) -> None:
         )
     if options.output is not None:
         refuse_to_overwrite(options.output, options.force)
+    if options.device is not None:  # before anything starts CUDA, which reads it once
+        choose_device(options.device, os.environ)
     if options.baseline is None and options.against is None and (options.junit or options.markdown):
         raise InputError(
             "--junit and --markdown report a gate's verdicts: they need --baseline or --against"
@@ -148,6 +153,7 @@ def run(options: RunOptions) -> None:
     overrides = options.overrides()
     timeout: dict[str, Any] = {"timeout": options.timeout} if options.timeout else {}
     selections = _selections(options, Measurement(**overrides, **timeout))
+    pause_at("planning")
     if options.cluster is not None:
         _run_on_fleet(options, overrides, selections, limit)
         return
@@ -204,6 +210,7 @@ def _selections(
     """Each suite with the cases it plans and those `--filter` keeps; none kept is an error."""
     selections = []
     for path in options.suites:
+        pause_at("loading")
         suite = load_suite(shipped.resolve(path))
         planned = suite.cases(settings)
         cases = _select(planned, options.filters or [])
@@ -235,15 +242,16 @@ def _run_saved(plan: Plan, stamp: str, options: RunOptions, steps: Steps) -> End
     path = plan.output
     try:
         path = path or results.reserve_path(Path("results"), plan.suite.name, stamp)
-        ending = _run_plan(plan, path, options.retry_noisy, steps)
+        ending = _run_plan(plan, path, options, steps)
     except KeyboardInterrupt as stop:
         _mark_unfinished(plan, path)
-        kept = (
-            f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
-            if path
-            else "nothing measured yet"
-        )
-        signal_name, code = _interruption(stop)
+        if plan.complete:
+            kept = f"the run was complete, saved in {path}"
+        elif path:
+            kept = f"{len(plan.result.cases)} cases kept in {path}; continue with --resume {path}"
+        else:
+            kept = "nothing measured yet"
+        signal_name, code = interruption(stop)
         errors.print(f"interrupted ({signal_name}): {kept}", highlight=False, soft_wrap=True)
         raise typer.Exit(code) from None
     except OSError as error:  # the disk filled up or failed mid-run
@@ -264,18 +272,13 @@ def _run_saved(plan: Plan, stamp: str, options: RunOptions, steps: Steps) -> End
 
 def _mark_unfinished(plan: Plan, path: Path | None) -> None:
     """A signal after the cases were saved but before the run's end (confirming suspects,
-    judging claims, saving): the file says it is not complete, so `--resume` finishes it."""
+    judging claims, saving): the file says it is not complete, and holds no claims judged on
+    it, so `--resume` finishes it and judges them."""
     if plan.complete or path is None or not path.exists() or plan.result.run.interrupted:
         return
     plan.result.run.interrupted = True
+    plan.result.claims = []
     results.save(plan.result, path)
-
-
-def _interruption(stop: KeyboardInterrupt) -> tuple[str, int]:
-    """What stopped the run, in words, and the exit code that says so."""
-    if isinstance(stop, Terminated):
-        return "SIGTERM", EXIT_TERMINATED
-    return "Ctrl-C", EXIT_INTERRUPTED
 
 
 def _plan(
@@ -313,12 +316,18 @@ def _run_on_fleet(
     try:
         with sigterm_interrupts():
             lost = run_on_fleet(
-                FleetOptions(options.cluster or "", overrides, options.resume, options.force),
+                FleetOptions(
+                    options.cluster or "",
+                    overrides,
+                    options.resume,
+                    options.force,
+                    Tls.of(options.tls_ca_file, options.tls_cert, options.tls_key),
+                ),
                 selections,
                 Output(console, errors, lambda runs: gate_and_render(runs, limit, options.alpha)),
             )
     except KeyboardInterrupt as stop:
-        raise typer.Exit(_interruption(stop)[1]) from None
+        raise typer.Exit(interruption(stop)[1]) from None
     if lost:
         raise typer.Exit(EXIT_FAILED)
 
@@ -355,16 +364,25 @@ def _machine_load(quiet: bool) -> MachineLoad:
     )
 
 
-def _run_plan(plan: Plan, path: Path, retry_noisy: int, steps: Steps) -> Ending:
+def _run_plan(plan: Plan, path: Path, options: RunOptions, steps: Steps) -> Ending:
     """Measure one suite, confirm suspects, judge claims, save, render and gate."""
     result, gate, display = plan.result, steps.gate, steps.display
     with progress_observer(console, plan.cases, enabled=not display.quiet) as observer:
-        run_suite(plan.cases, result, path, observer, plan.executor.run, retry_noisy)
+        run_suite(
+            plan.cases,
+            result,
+            path,
+            observer,
+            plan.executor.run,
+            options.retry_noisy,
+            options.throttle_recovery,
+        )
     if gate is not None and gate.confirm_processes > 0:
         _confirm_suspects(plan, steps.overrides, gate, path, display.quiet)
     add_roofline(result, steps.roofs)
     failed = finish(result, plan.planned, plan.suite.model.claims, path)
     plan.complete = True
+    pause_at("printing")
     if not display.quiet:
         render_result(result, console, display.full_table, display.latency)
     console.print(f"saved {path}", highlight=False)

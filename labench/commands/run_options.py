@@ -22,6 +22,11 @@ from labench.judge.gate_settings import CONFIRM_PROCESSES, HISTORY_WINDOW
 QUICK = {"max_time": 0.1, "warmup": 0.01, "min_samples": 5}
 """The settings `--quick` stands for: smoke-test timings."""
 
+THROTTLE_RECOVERY = 5.0
+"""Seconds a GPU rests before throttled cases are measured again: a power cap lifts within
+milliseconds, but a thermal slowdown lasts until the die has cooled, seconds on an air-cooled
+card; paid once per retry round, and only when a case was throttled."""
+
 FullTable = Annotated[
     bool,
     typer.Option(
@@ -150,18 +155,65 @@ class RunOptions:
     cluster: Annotated[
         str | None,
         typer.Option(
-            help="Run the suite on every host of this Dask cluster (tcp://host:8786), or on "
-            "'local' / 'local:N' stand-in hosts: one result per host, then their comparison.",
+            help="Run the suite on every host of this Dask cluster (tcp://host:8786, or "
+            "tls://host:8786 with --tls-*), or on 'local' / 'local:N' stand-in hosts: one result "
+            "per host, then their comparison.",
+        ),
+    ] = None
+    tls_ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="LABENCH_TLS_CA_FILE",
+            help="With --cluster tls://...: the CA certificate (PEM) that signed the "
+            "scheduler's and workers' certificates.",
+        ),
+    ] = None
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="LABENCH_TLS_CERT",
+            help="With --cluster tls://...: this machine's certificate (PEM), signed by that CA.",
+        ),
+    ] = None
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="LABENCH_TLS_KEY",
+            help="With --cluster tls://...: the private key of --tls-cert, unless that file "
+            "holds it.",
         ),
     ] = None
     retry_noisy: Annotated[
         int,
         typer.Option(
-            help="Measure cases marked noisy or contended again at the end of the run, up to "
-            "this many times, keeping the steadier measurement.",
+            help="Measure cases marked noisy, contended or throttled again at the end of the "
+            "run, up to this many times, keeping the steadier measurement.",
             min=0,
         ),
     ] = 1
+    device: Annotated[
+        int | None,
+        typer.Option(
+            help="The GPU to run on, numbered as CUDA counts the devices it can see (those "
+            "CUDA_VISIBLE_DEVICES lists, when set); default: CUDA's first.",
+            min=0,
+        ),
+    ] = None
+    throttle_threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Flag a GPU case throttled when its SM clock falls below this share of its "
+            "maximum while sampled (overrides the suite; default 0.75).",
+            min=0.01,
+            max=1.0,
+        ),
+    ] = None
+    throttle_recovery: Annotated[
+        float,
+        typer.Option(
+            help="Seconds the GPU rests before throttled cases are measured again.", min=0.0
+        ),
+    ] = THROTTLE_RECOVERY
     latency: Annotated[
         bool,
         typer.Option(help="Add a column of single-call latencies (GPU cases) to the tables."),
@@ -176,6 +228,8 @@ class RunOptions:
         chosen: dict[str, Any] = dict(QUICK) if self.quick else {}
         if self.max_time is not None:
             chosen["max_time"] = self.max_time
+        if self.throttle_threshold is not None:
+            chosen["throttle_threshold"] = self.throttle_threshold
         return chosen
 
 

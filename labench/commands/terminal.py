@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from labench.core.errors import InputError
+from labench.core.signals import Terminated
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNDECIDED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 3, 130, 143
 
@@ -41,8 +42,17 @@ Arguments = ParamSpec("Arguments")
 Returned = TypeVar("Returned")
 
 
+def interruption(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped a command, in words, and the exit code that says so."""
+    if isinstance(stop, Terminated):
+        return "SIGTERM", EXIT_TERMINATED
+    return "Ctrl-C", EXIT_INTERRUPTED
+
+
 def reports_input_errors(command: Callable[Arguments, Returned]) -> Callable[Arguments, Returned]:
-    """Unusable input is a message and exit code 2, never a traceback."""
+    """Unusable input is a message and exit code 2; a signal that reaches the command (Ctrl-C,
+    or SIGTERM, see signals.py) one line and 130 or 143: never a traceback. (Left to typer, a
+    SIGTERM would end with Ctrl-C's code.) `run` says itself what a signal kept."""
 
     @wraps(command)
     def wrapper(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Returned:
@@ -54,5 +64,9 @@ def reports_input_errors(command: Callable[Arguments, Returned]) -> Callable[Arg
                     f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True
                 )
             raise typer.Exit(EXIT_USAGE) from None
+        except KeyboardInterrupt as stop:
+            name, code = interruption(stop)
+            errors.print(f"interrupted ({name})", highlight=False)
+            raise typer.Exit(code) from None
 
     return wrapper

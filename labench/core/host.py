@@ -42,6 +42,26 @@ def parent_pid(pid: int) -> int | None:
     return int(fields[1]) if fields else None
 
 
+def descendants(pid: int) -> list[int]:
+    """Every living process below `pid` (children, theirs, ...), read from /proc; empty where
+    there is none or no /proc."""
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    children: dict[int, list[int]] = {}
+    for each in pids:
+        parent = parent_pid(each)
+        if parent is not None:
+            children.setdefault(parent, []).append(each)
+    found, frontier = [], [pid]
+    while frontier:
+        below = children.get(frontier.pop(), [])
+        found += below
+        frontier += below
+    return sorted(found)
+
+
 Spec = TypeVar("Spec", bound=int | str)
 
 

@@ -36,8 +36,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from labench.backends.dask_cluster import Tls
 from labench.core.clock import now
 from labench.core.errors import InputError
+from labench.core.pause import pause_at
 from labench.core.progress import Observer
 from labench.execution.isolated import STARTUP_LIMIT, in_workers, worker_context
 from labench.execution.workorder import WorkOrder
@@ -124,12 +126,21 @@ def exposure(address: str) -> str | None:
     )
 
 
-def connect(address: str) -> Fleet:
+def connect(address: str, tls: Tls | None = None) -> Fleet:
     """Connect to `address` (or start a LocalCluster for `local` / `local:N`) and find its
     hosts; refuse, by name and before anything runs, a worker with another labench version or
-    one that could not start isolated workers."""
+    one that could not start isolated workers. A tls:// address is reached with `tls`, else
+    with Dask's own TLS configuration; with neither, or certificates the scheduler does not
+    accept, it is refused."""
     import dask
     from distributed import Client, LocalCluster
+
+    if address.startswith("tls://") and tls is None and not dask.config.get(TLS_CA, None):
+        raise InputError(
+            f"--cluster {address}: a TLS scheduler admits only clients with a certificate it "
+            "trusts, and none is configured here: give --tls-ca-file CA.pem --tls-cert "
+            "CERT.pem --tls-key KEY.pem (or Dask's distributed.comm.tls settings)"
+        )
 
     cluster = None
     local = re.fullmatch(r"local(?::(\d+))?", address)
@@ -152,13 +163,11 @@ def connect(address: str) -> Fleet:
             )
             client = Client(cluster)
         else:
+            secure = tls.security() if tls and address.startswith("tls://") else None
             try:
-                client = Client(address, timeout=f"{CONNECT_TIMEOUT}s")
-            except (OSError, TimeoutError, ValueError) as error:
-                raise InputError(
-                    f"--cluster {address}: cannot reach a Dask scheduler there ({error}); "
-                    "expected an address such as tcp://host:8786, or 'local'"
-                ) from None
+                client = Client(address, timeout=f"{CONNECT_TIMEOUT}s", security=secure)
+            except (OSError, TimeoutError, ValueError, TypeError) as error:
+                raise InputError(_unreachable(address, error)) from None
     fleet = Fleet(address, client, cluster)
     try:
         fleet.hosts = _hosts(client, stand_ins=cluster is not None)
@@ -166,6 +175,26 @@ def connect(address: str) -> Fleet:
         fleet.close()
         raise
     return fleet
+
+
+TLS_CA = "distributed.comm.tls.ca-file"
+"""Dask's own setting of the CA for TLS connections, the alternative to `run --tls-ca-file`."""
+
+
+def _unreachable(address: str, error: BaseException) -> str:
+    """Why no client connected to `address`, for one paragraph: a TLS handshake that failed is
+    a matter of certificates, not of the address."""
+    detail = " ".join(str(error).split()) or type(error).__name__
+    if address.startswith("tls://"):
+        return (
+            f"--cluster {address}: no TLS connection to a Dask scheduler there ({detail}); "
+            "the scheduler's certificate must be signed by the CA given here (--tls-ca-file), "
+            "and this machine's (--tls-cert, --tls-key) by a CA the scheduler trusts"
+        )
+    return (
+        f"--cluster {address}: cannot reach a Dask scheduler there ({detail}); "
+        "expected an address such as tcp://host:8786, or 'local'"
+    )
 
 
 def scheduler_address(fleet: Fleet) -> str:
@@ -382,6 +411,8 @@ def run_fleet(
                 if run.path is None:
                     run.path = results.reserve_path(folder, f"{name}-{run.host.name}", stamp)
                 _measure_host(fleet, run, run.path, order, stop)
+                if stop.is_set():  # its file stays as it stood, claims unjudged, for --resume
+                    return
                 finished(run)
         finally:
             with lock:
@@ -395,7 +426,8 @@ def run_fleet(
     # thread looking finished (CPython before 3.13), and the client would close under it.
     try:
         while not all_ended.wait(POLL):
-            pass
+            if any(run.result.cases for run in runs):
+                pause_at("hosts")
     except KeyboardInterrupt:
         stop.set()
         all_ended.wait()

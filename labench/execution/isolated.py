@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from labench.backends import preload_modules, release_all, shared_with_workers
+from labench.core.pause import pause_at
 from labench.core.progress import Observer
 from labench.execution.base import here_first
 from labench.execution.placement import jitter_heap
@@ -157,6 +158,7 @@ def _one_worker(
             for case in list(pending):
                 yield record(case, "error", f"worker could not start: {problem}")
             return
+        pause_at("worker")
         for case in list(pending):
             observer.started(case)
             message = _receive(receiver, worker, case.settings.timeout)

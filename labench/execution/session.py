@@ -7,6 +7,7 @@ business; this loop only owns the result, its journal and the retries.
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labench.core.clock import now
+from labench.core.pause import pause_at
 from labench.core.progress import Observer
 from labench.core.provenance import git_state
 from labench.execution.resume import in_suite_order
@@ -81,12 +83,15 @@ def run_suite(
     observer: Observer,
     execute: Execute | None = None,
     retry_noisy: int = 0,
+    recovery: float = 0.0,
 ) -> Result:
     """Run every case (in this process, or as `execute` says), appending to `result`; each
     finished case is journaled beside `path` at once, and `path` is written at the start and
     the end (see labench.results.journal: rewriting it per case made runs quadratic). Cases measured
-    `noisy` or `contended` are measured again at the end, up to `retry_noisy` times, and the
-    steadier measurement is kept: a neighbour's burst of activity rarely lasts the whole run.
+    `noisy`, `contended` or `throttled` are measured again at the end, up to `retry_noisy`
+    times, and the steadier measurement is kept: a neighbour's burst of activity rarely lasts
+    the whole run. Before a round that holds a throttled case the GPU rests `recovery` seconds,
+    for its clocks to come back.
 
     On Ctrl-C (or SIGTERM, see signals.py) the file is saved marked as interrupted, holding
     every finished case, and the KeyboardInterrupt propagates so the caller can exit 130/143.
@@ -99,12 +104,16 @@ def run_suite(
             result.cases.append(case_result)
             journal.append(case_result)
             observer.finished(case_result)
+            pause_at("case")
         by_key = {case.key: case for case in cases}
         for _ in range(retry_noisy):
+            pause_at("retry")
             position = {case.key: index for index, case in enumerate(result.cases)}
             again = [by_key[case.key] for case in result.cases if case.flags and case.key in by_key]
             if not again:
                 break
+            if any("throttled" in case.flags for case in result.cases if case.key in by_key):
+                time.sleep(recovery)
             # not journaled: the first measurement of each case already is, so a kill here loses
             # only the second look, and rewriting the file per case would make runs quadratic
             for case_result in run(again, observer):
@@ -138,6 +147,8 @@ def finish(result: Result, planned: Sequence[Case], claims: Sequence[Claim], pat
     cases in the suite's order, the suite's claims judged on them, the file saved. True when a
     case was wrong or errored."""
     in_suite_order(result, planned)
+    pause_at("claims")
     result.claims = evaluate_all(claims, result.cases, planned)
+    pause_at("saving")
     results.save(result, path)
     return any(case.failed for case in result.cases)

@@ -18,7 +18,7 @@ from labench.judge.compare import ratio_test
 from labench.results.model import CaseResult, ClaimResult
 from labench.results.views import series
 from labench.suite.model import Claim
-from labench.suite.selection import ClaimSelectionError, Row, pair_up
+from labench.suite.selection import ClaimSelectionError, Row, Rows, pair_up
 
 
 def bound_text(claim: Claim) -> str:
@@ -97,7 +97,9 @@ def _not_measured(claim: Claim, point: dict[str, CaseResult]) -> str | None:
     return None
 
 
-def evaluate(claim: Claim, cases: Sequence[CaseResult], planned: int | None = None) -> ClaimResult:
+def evaluate(
+    claim: Claim, cases: Sequence[CaseResult] | Rows[CaseResult], planned: int | None = None
+) -> ClaimResult:
     """Judge one claim on a run's cases. `planned` is how many points the suite defines, so a
     run filtered down to some of them is not mistaken for a complete one."""
     verdict = ClaimResult(
@@ -167,10 +169,11 @@ def evaluate_all(
 ) -> list[ClaimResult]:
     """Judge every claim of a suite on a run; `planned` are the suite's cases before --filter."""
     verdicts = []
+    measured, points = Rows(cases), Rows(planned)  # indexed once for every claim
     for claim in claims:
         try:
-            expected = len(pair_up(claim, planned))
+            expected = len(pair_up(claim, points))
         except ClaimSelectionError:
             expected = None
-        verdicts.append(evaluate(claim, cases, expected))
+        verdicts.append(evaluate(claim, measured, expected))
     return verdicts

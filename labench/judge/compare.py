@@ -22,11 +22,12 @@ p-value, and a verdict. What the statistics may rest on decides what a verdict c
   within-process statistics shown for information, and the gate passes it with a warning
   (`run --baseline` re-measures these suspects in fresh processes and decides).
 
-A significant move of a case flagged `noisy` or `contended` (on either side) is `unsure` too: a
-neighbour that took the cores, not the code, may have moved it. So is a move beyond the
-threshold that is not significant: `same` would claim more than processes spread that widely
-allow (a one-process baseline in a rare fast placement against fresh processes that mostly
-landed in the slow one measured x2.07 at p = 0.013 on the 2-core VM).
+A significant move of a case flagged `noisy`, `contended` or `throttled` (on either side) is
+`unsure` too: a neighbour that took the cores, or a GPU that lowered its clock, not the code,
+may have moved it. So is a move beyond the threshold that is not significant: `same` would
+claim more than processes spread that widely allow (a one-process baseline in a rare fast
+placement against fresh processes that mostly landed in the slow one measured x2.07 at
+p = 0.013 on the 2-core VM).
 
 A case is `slower` only when the ratio exceeds 1 + threshold *and* the difference is
 significant at `alpha`. Reads results only; never runs a kernel.
@@ -94,7 +95,8 @@ class Verdict:
     doubt: Doubt = ""
     """Why an `unsure` case is unsure: 'one process' (one process per run cannot see the spread
     between processes), 'spread' (processes were measured, but their medians disagree too
-    widely for the move to be significant), or 'unsteady' (flagged noisy or contended)."""
+    widely for the move to be significant), or 'unsteady' (flagged noisy, contended or
+    throttled)."""
     gate: CaseGate | None = None
     """The threshold the case was judged with and, for `excluded`, why its suite does not gate
     it (`judge_gated`); None where a caller judged it with a bare threshold."""
@@ -125,7 +127,7 @@ class Verdict:
 
     @property
     def unsteady(self) -> bool:
-        """An `unsure` case whose move rests on a noisy or contended measurement."""
+        """An `unsure` case whose move rests on a noisy, contended or throttled measurement."""
         return self.doubt == "unsteady"
 
     @property
@@ -358,7 +360,7 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
     elif not significant:
         verdict, doubt = "unsure", "spread"  # moved, but within what the processes spread over
     elif base.flags or new.flags:
-        verdict, doubt = "unsure", "unsteady"  # too noisy or contended to fail a build on
+        verdict, doubt = "unsure", "unsteady"  # too unsteady to fail a build on
     else:
         verdict = "slower" if test.ratio > 1 else "faster"
     return Verdict(key, base, new, test.ratio, test.ci95, test.p_value, verdict, test.basis, doubt)
@@ -421,6 +423,20 @@ def environment_differences(runs: list[RunView]) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def device_difference(runs: list[RunView]) -> str | None:
+    """A sentence when the runs' GPU cases ran on different devices (told apart by NVML's
+    UUID): "GPU 0" of two hosts, or of one host after a swap, is another device, and a move
+    may be the device's. None when they agree, or a run does not name its devices."""
+    named = [run for run in runs if run.devices]
+    if len(named) < 2 or len({run.devices for run in named}) == 1:
+        return None
+    listed = "; ".join(f"{run.label}: {', '.join(run.devices)}" for run in named)
+    return (
+        f"the GPU cases ran on different devices ({listed}): a move between them may be "
+        "the device's, not the code's"
+    )
+
+
 def _describe(name: str, value: Any) -> str:
     if value is None:
         return "-"
@@ -436,7 +452,13 @@ def _describe(name: str, value: Any) -> str:
             )
         )
     if name == "gpus":
-        return "; ".join(gpu.get("name", "?") for gpu in value) or "none"
+        return (
+            "; ".join(
+                f"{gpu.get('name', '?')}" + (f" ({gpu['uuid']})" if gpu.get("uuid") else "")
+                for gpu in value
+            )
+            or "none"
+        )
     return str(value)
 
 

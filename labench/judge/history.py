@@ -26,6 +26,10 @@ from labench.results import reader
 from labench.results.model import Result
 from labench.results.store import MEASURED_ROW, Store, blas_of
 
+NEWEST_LEVEL_RECHECKED = 10
+"""A slower newest level of at most this many runs is fitted again without the newest run, to
+tell whether the newest run started it (`--fail-on-step`); a longer one was there before."""
+
 
 @dataclass(frozen=True)
 class RunRef:
@@ -83,19 +87,20 @@ class CaseHistory:
 
     @cached_property
     def points(self) -> list[Point]:
-        """The measurements one by one, for the tables and figures that show them."""
-        return [
-            Point(
-                int(run),
-                float(median),
-                None if math.isnan(low) else (float(low), float(high)),
-            )
-            for run, median, (low, high) in zip(self.runs, self.medians, self.ci95, strict=True)
-        ]
+        """The measurements one by one, for the tables and figures that show them all."""
+        return [self.point(index) for index in range(len(self.runs))]
+
+    def point(self, index: int) -> Point:
+        low, high = self.ci95[index]
+        return Point(
+            int(self.runs[index]),
+            float(self.medians[index]),
+            None if math.isnan(low) else (float(low), float(high)),
+        )
 
     def step_points(self) -> list[tuple[Step, Point]]:
         """Each step with the first point on its new level."""
-        return [(step, self.points[step.index]) for step in self.fit.steps]
+        return [(step, self.point(step.index)) for step in self.fit.steps]
 
 
 @dataclass
@@ -231,9 +236,12 @@ def from_results(loaded: Sequence[Result]) -> tuple[list[RunRef], Measurements]:
     return runs, Measurements(names, np.array(rows, dtype=MEASURED_ROW))
 
 
-def from_store(store: Store, machine: str | None = None) -> tuple[list[RunRef], Measurements]:
+def from_store(
+    store: Store, machine: str | None = None, with_ci: bool = True
+) -> tuple[list[RunRef], Measurements]:
     """Runs and measured cases of a results store, as a history reads them: of one machine when
-    given (the store's index answers that without reading the others)."""
+    given (the store's index answers that without reading the others); without the medians'
+    CIs unless `with_ci` (only the series tables show them)."""
     stored = store.runs(machine)
     runs = [
         RunRef(
@@ -249,12 +257,15 @@ def from_store(store: Store, machine: str | None = None) -> tuple[list[RunRef], 
         )
         for run in stored
     ]
-    rows = store.measured(machine)
-    if len(stored):
-        position = np.full(max(run.id for run in stored) + 1, -1, dtype=np.int64)
-        position[[run.id for run in stored]] = np.arange(len(stored))
-        rows["run"] = position[rows["run"]]
-    return runs, Measurements(store.series_names(), rows)
+    rows = store.measured(machine, with_ci)
+    names = store.series_names()
+    position = np.full(max((run.id for run in stored), default=0) + 1, -1, dtype=np.int64)
+    position[[run.id for run in stored]] = np.arange(len(stored))
+    rows = rows[(rows["run"] >= 0) & (rows["run"] < len(position))]
+    rows["run"] = position[rows["run"]]
+    # rows of no run or series read here (a damaged store's orphans) have nothing to join
+    rows = rows[(rows["run"] >= 0) & np.isin(rows["series"], list(names))]
+    return runs, Measurements(names, rows)
 
 
 def build(
@@ -305,7 +316,12 @@ def build(
             np.stack([piece["ci_low"], piece["ci_high"]], axis=1),
             fit,
         )
-        if where[-1] == newest and fit.steps and fit.steps[-1].ratio > 1:
+        if (
+            where[-1] == newest
+            and fit.steps
+            and fit.steps[-1].ratio > 1
+            and len(where) - fit.steps[-1].index <= NEWEST_LEVEL_RECHECKED
+        ):
             before = detect_steps(piece["median"][:-1], piece["spread"][:-1], min_change)
             first = fit.steps[-1].index
             followed.newest_starts_slower_step = not any(

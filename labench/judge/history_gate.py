@@ -9,7 +9,9 @@ So the baseline of each case is its last runs as if they were processes of one r
 process medians): no new statistics, the gate's own, with a better baseline.
 
 Which runs: those of this machine (its fingerprint) on this BLAS, of this suite, the newest
-`window` of them per case, and of those only the ones on the case's newest level: a step
+`window` of them per case (a measurement flagged noisy, contended or throttled is left out: a
+neighbour's time is not the code's, and one such run among thirty moves a mean of logarithms
+more than a 15% regression does), and of those only the ones on the case's newest level: a step
 detected in that window (`steps.detect_steps`) is accepted once its new level holds `minimum`
 runs; before, the level before it stays the baseline (so a regression is not forgiven by the
 run that brought it). A case with fewer than `minimum` runs on its level is judged as against a
@@ -110,10 +112,24 @@ def history_baseline(
             f"({machine}, BLAS {blas}) to judge against (the folder holds {held}); "
             "save runs there first, or gate with --baseline FILE"
         )
-    series: dict[str, list[float]] = {}
+    steady: dict[str, list[float]] = {}
+    every_one: dict[str, list[float]] = {}
     for case in store.cases([run.id for run in chosen]):  # oldest run first
-        if case.median is not None:
-            series.setdefault(case.key, []).append(case.median)
+        if case.median is None:
+            continue
+        every_one.setdefault(case.key, []).append(case.median)
+        if not case.flags:  # noisy, contended or throttled: the neighbour's time, not the code's
+            steady.setdefault(case.key, []).append(case.median)
+    series = {
+        key: steady[key] if len(steady.get(key, ())) >= minimum else medians
+        for key, medians in every_one.items()
+    }
+    unsteady = sum(len(medians) - len(series[key]) for key, medians in every_one.items())
+    if unsteady:
+        left_out.append(
+            f"{unsteady} case measurements flagged noisy, contended or throttled (a case keeps "
+            f"them only while it has fewer than {minimum} steady ones)"
+        )
     baseline = HistoryBaseline(
         RunView(
             f"history ({len(chosen)} runs)",

@@ -2,12 +2,24 @@
 
 attainable = min(peak, intensity x bandwidth), with the bandwidth roof matching the case's mix
 of reads and writes.
+
+A GPU's roofs hold at the clock they were measured at: a case that ran at 70% of that SM clock
+cannot reach the compute roof, however good its kernel. So a GPU case whose clocks and whose
+roofs' clocks are both known gets `roof_clock_ratio`, its mean SM clock over the roofs'; a
+ratio further from 1 than CLOCK_TOLERANCE means the two were measured in different clock
+states, and the tables say so beside the share.
 """
 
 from __future__ import annotations
 
 from labench.results.ceilings import Ceiling, Ceilings, GpuCeiling
+from labench.results.gpu_state import GpuState
 from labench.results.model import CaseResult, Result
+
+CLOCK_TOLERANCE = 0.05
+"""How far a case's mean SM clock may lie from its roofs' before they count as measured at
+different clocks: boost clocks step by about 15 MHz and wander by a few percent with
+temperature while nothing throttles."""
 
 
 def roofline_fraction(case: CaseResult, ceiling: Ceiling | GpuCeiling) -> float | None:
@@ -37,6 +49,26 @@ def add_roofline(result: Result, ceilings: Ceilings | None) -> None:
             fraction = roofline_fraction(case, ceiling)
             if fraction is not None:
                 case.metrics["roofline_frac"] = fraction
+            if isinstance(ceiling, GpuCeiling):
+                ratio = clock_ratio(case.gpu, ceiling.clocks)
+                if ratio is not None:
+                    case.metrics["roof_clock_ratio"] = ratio
+
+
+def clock_ratio(case: GpuState | None, roofs: GpuState | None) -> float | None:
+    """The case's mean SM clock over the one its roofs were measured at; None when either is
+    unknown."""
+    if case is None or roofs is None or case.sm_clock is None or roofs.sm_clock is None:
+        return None
+    if not roofs.sm_clock.mean:
+        return None
+    return case.sm_clock.mean / roofs.sm_clock.mean
+
+
+def other_clock(case: CaseResult) -> bool:
+    """The case ran at another SM clock than its roofs were measured at."""
+    ratio = case.metrics.get("roof_clock_ratio")
+    return ratio is not None and abs(ratio - 1) > CLOCK_TOLERANCE
 
 
 def bandwidth_for(read: float, written: float, read_roof: float, copy_roof: float) -> float:

@@ -24,8 +24,8 @@ def speedups(result: Result) -> dict[str, float]:
 
 
 def unsteady(result: Result) -> set[str]:
-    """Keys whose speedup rests on a flagged (noisy or contended) case or baseline: such a
-    speedup is shown with a `?`, never bare."""
+    """Keys whose speedup rests on a flagged (noisy, contended, throttled) case or baseline:
+    such a speedup is shown with a `?`, never bare."""
     flagged = {(case.group, case.implementation) for case in result.cases if case.flags}
     return {
         case.key

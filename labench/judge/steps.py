@@ -304,8 +304,14 @@ def detect_steps_many(
             by_length.setdefault(len(medians), []).append(index)
     for indices in by_length.values():
         logs = np.log(np.asarray([series[index][0] for index in indices], dtype=float))
-        noises = [_noise(row, series[index][1]) for row, index in zip(logs, indices, strict=True)]
-        scores = screen(logs, np.array([np.median(noise) for noise in noises]), min_change)
+        own = np.asarray(
+            [np.zeros(logs.shape[1]) if series[i][1] is None else series[i][1] for i in indices],
+            dtype=float,
+        )
+        total = 1.4826 * np.median(np.abs(np.diff(logs, axis=1)), axis=1) / math.sqrt(2)
+        between = np.sqrt(np.maximum(total**2 - np.median(own**2, axis=1), 0.0))
+        noises = np.maximum(np.sqrt(between[:, None] ** 2 + own**2), NOISE_FLOOR)
+        scores = screen(logs, np.median(noises, axis=1), min_change)
         for row, index in enumerate(indices):
             starts = candidate_starts(logs[row], [score[row] for score in scores])
             fits[index] = _fit(logs[row], noises[row], min_change, None, starts)
@@ -327,8 +333,10 @@ def _fit(
         penalty = PENALTY_PER_LOG_RUN * math.log(max(n, 2))
     if starts is None:
         bounds = _partition(_segment_costs(logs, weights)[0], penalty)
-    else:
+    elif starts:
         bounds = _partition_among(logs, weights, starts, penalty)
+    else:
+        bounds = [0, n]  # no candidate boundary: one level
     segments = list(itertools.pairwise(bounds))
     levels = [_weighted_median(logs[a:b], weights[a:b]) for a, b in segments]
     errors = [MEDIAN_EFFICIENCY / math.sqrt(float(np.sum(weights[a:b] ** 2))) for a, b in segments]
@@ -348,4 +356,4 @@ def _fit(
             )
         )
     fitted = [(a, b, math.exp(level)) for (a, b), level in zip(segments, levels, strict=True)]
-    return Fit(fitted, steps, [float(value) for value in noise])
+    return Fit(fitted, steps, noise.tolist())

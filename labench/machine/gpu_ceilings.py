@@ -7,6 +7,10 @@ idle, so the size is doubled until the rate gains less than `roofs.PLATEAU_GAIN`
 sweep, `roofs.gemm_plateau`), and the best rate seen is the roof. The memory roof is a
 device-to-device copy of arrays far larger than the L2.
 
+A roof holds at a clock: NVML is watched while the roofs' samples are timed, and the clocks
+are stored with them (`GpuCeiling.clocks`), so a case's roofline share can say whether it ran
+at the clock its roof was measured at (judge/roofline.py).
+
 Kept apart from `ceilings` (the host's roofs) so each can change without the other.
 """
 
@@ -19,11 +23,14 @@ from typing import Any
 import numpy as np
 
 from labench.backends import BACKENDS, availability
+from labench.backends.cupy_gpu import bus_id
 from labench.core.clock import LoopTimer
 from labench.core.dtypes import DEFAULT_MATH, resolve
 from labench.machine.roofs import gemm_plateau
+from labench.measure.gpu_state import GpuWatch
 from labench.measure.timing import Policy, sample
 from labench.results.ceilings import GemmRoof, GpuCeiling
+from labench.suite.model import resolve as resolve_settings
 
 GEMM_SIZES = (1024, 2048, 4096, 8192, 16384)
 PRECISIONS = (
@@ -38,11 +45,15 @@ COPY_BYTES = 2**30
 POLICY = Policy(max_time=0.3, target_rel_ci=0.02, min_samples=5, warmup=0.05)
 
 
-def _seconds_per_call(function: Callable[[], Any], timer: LoopTimer) -> float:
-    return statistics.median(sample(function, POLICY, timer).samples)
+def _seconds_per_call(
+    function: Callable[[], Any], timer: LoopTimer, watch: GpuWatch | None
+) -> float:
+    return statistics.median(sample(function, POLICY, timer, watch=watch).samples)
 
 
-def _gemm_rate(xp: Any, size: int, dtype: np.dtype, timer: LoopTimer) -> float:
+def _gemm_rate(
+    xp: Any, size: int, dtype: np.dtype, timer: LoopTimer, watch: GpuWatch | None
+) -> float:
     """GFLOP/s of an n x n x n product on random data made on the device (fast, and no
     host-to-device copy of gigabytes), written into a preallocated output."""
     generator = xp.random.default_rng(size)
@@ -50,14 +61,14 @@ def _gemm_rate(xp: Any, size: int, dtype: np.dtype, timer: LoopTimer) -> float:
         generator.standard_normal((size, size), dtype=np.float32).astype(dtype) for _ in range(2)
     )
     c = xp.matmul(a, b)
-    return 2 * size**3 / 1e9 / _seconds_per_call(lambda: xp.matmul(a, b, out=c), timer)
+    return 2 * size**3 / 1e9 / _seconds_per_call(lambda: xp.matmul(a, b, out=c), timer, watch)
 
 
-def _copy_rate(xp: Any, copy_bytes: int, timer: LoopTimer) -> float:
+def _copy_rate(xp: Any, copy_bytes: int, timer: LoopTimer, watch: GpuWatch | None) -> float:
     """GB/s of a device-to-device copy, counting the bytes read and the bytes written."""
     source = xp.ones(copy_bytes // 4, dtype=np.float32)
     target = xp.empty_like(source)
-    return 2 * copy_bytes / 1e9 / _seconds_per_call(lambda: xp.copyto(target, source), timer)
+    return 2 * copy_bytes / 1e9 / _seconds_per_call(lambda: xp.copyto(target, source), timer, watch)
 
 
 def sweep_gemm(
@@ -66,14 +77,16 @@ def sweep_gemm(
     math: str,
     sizes: Sequence[int],
     timer: LoopTimer,
+    watch: GpuWatch | None = None,
 ) -> GemmRoof:
     """Double the GEMM size from the first of `sizes` to at most the last until the rate stops
-    rising or memory runs out (the CPU roofs' sweep, `gemm_plateau`); the best rate."""
+    rising or memory runs out (the CPU roofs' sweep, `gemm_plateau`); the best rate. `watch`
+    looks at the device while each size is timed."""
     with BACKENDS["cupy"].precision(dtype, math) as reported:
         computed = dict(reported)
         try:
             plateau = gemm_plateau(
-                lambda size: _gemm_rate(xp, size, resolve(dtype), timer),
+                lambda size: _gemm_rate(xp, size, resolve(dtype), timer, watch),
                 lambda size: 2 * size**3 / 1e9,
                 start=sizes[0],
                 largest=sizes[-1],
@@ -97,17 +110,19 @@ def sweep_gemm(
 def measure(sizes: Sequence[int] = GEMM_SIZES, copy_bytes: int = COPY_BYTES) -> GpuCeiling | None:
     """Every precision's roof and the copy bandwidth, timed with CUDA events; None without a
     GPU. A precision whose every GEMM fails (bfloat16 without ml_dtypes, say) is listed in
-    `missing` with the reason."""
+    `missing` with the reason. The device's clocks while the roofs were timed come with
+    them."""
     if not availability("cupy").available:
         return None
     import cupy
 
     timer = BACKENDS["cupy"].loop_timer
-    gbps = _copy_rate(cupy, copy_bytes, timer)
+    watch = GpuWatch(bus_id, resolve_settings().throttle_threshold)
+    gbps = _copy_rate(cupy, copy_bytes, timer, watch)
     roofs, missing = [], {}
     for dtype, math in PRECISIONS:
         try:
-            roofs.append(sweep_gemm(cupy, dtype, math, sizes, timer))
+            roofs.append(sweep_gemm(cupy, dtype, math, sizes, timer, watch))
         except Exception as error:  # ml_dtypes missing, no GEMM at all in this type
             missing[f"{dtype}/{math}"] = str(error)
-    return GpuCeiling(gemm=roofs, missing=missing, gbps=gbps)
+    return GpuCeiling(gemm=roofs, missing=missing, gbps=gbps, clocks=watch.state())

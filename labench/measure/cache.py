@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,15 +150,19 @@ def check_resolution(seconds: float, resolution: float) -> None:
 
 
 def cold_sample(
-    function: Callable[[], Any], policy: Policy, timer: LoopTimer, backend: str
+    function: Callable[[], Any],
+    policy: Policy,
+    timer: LoopTimer,
+    backend: str,
+    watch: AbstractContextManager[object] | None = None,
 ) -> Measurement:
     """One call per sample, each after an eviction done outside the timer; refused (before the
     sampling is spent) when one cold call is too short for the clock, and checked again on the
-    median, which is what the result will quote."""
+    median, which is what the result will quote. `watch` is entered around the samples."""
     evict = evictor(backend)
     evict()
     check_resolution(timer(function, 1), CLOCK_RESOLUTION)
-    measurement = sample(function, policy, timer, before_each=evict)
+    measurement = sample(function, policy, timer, before_each=evict, watch=watch)
     check_resolution(statistics.median(measurement.samples), CLOCK_RESOLUTION)
     return measurement
 

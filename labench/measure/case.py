@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from labench.backends import BACKENDS, Backend, ComputesElsewhere, availability
+from labench.backends.cupy_gpu import bus_id
 from labench.core import dtypes as precision
 from labench.core import host
 from labench.core.arrays import resident_bytes
@@ -27,6 +28,7 @@ from labench.measure import contention
 from labench.measure.cache import TooShortForColdTiming, cache_resident, cold_sample
 from labench.measure.correctness import check_output, unsupported, within_tolerance
 from labench.measure.failures import CaseFailed, TooLargeForHost
+from labench.measure.gpu_state import GpuWatch
 from labench.measure.memory import peak_memory
 from labench.measure.threads import limit_threads
 from labench.measure.timing import (
@@ -38,6 +40,7 @@ from labench.measure.timing import (
     single_calls,
 )
 from labench.results import model as results
+from labench.results.gpu_state import GpuState
 from labench.results.merge import rates
 from labench.results.model import CaseResult, Flag, Timing
 from labench.suite.case import Case
@@ -144,6 +147,7 @@ def measure_case(
     backend = BACKENDS[case.backend]
     pools: dict[str, int] = {}
     cpus = host.allowed_cpus()
+    watch = GpuWatch(bus_id, case.settings.throttle_threshold) if case.backend == "cupy" else None
     try:
         with (
             limit_threads(case.threads) as threads,
@@ -154,7 +158,7 @@ def measure_case(
             helpers = backend.local_processes() if isinstance(backend, ComputesElsewhere) else []
             before = contention.snapshot(cpus, helpers)
             cold, metrics, measurement, returned = _check_then_time(
-                case, inputs, reference, backend
+                case, inputs, reference, backend, watch
             )
             others = contention.between(before, contention.snapshot(cpus, helpers), len(cpus))
             if returned is not None and returned != case.dtype:
@@ -184,6 +188,9 @@ def measure_case(
         host_threads = 1 if backend.synchronized is not None else case.threads
         if others.contended(host_threads, usable_cores()):
             flags.append("contended")
+    gpu = watch.state() if watch is not None else None
+    if gpu is not None and gpu.throttled:
+        flags.append("throttled")
     return record(
         case,
         "ok",
@@ -193,6 +200,7 @@ def measure_case(
         pools=pools,
         flags=flags,
         computed=computed,
+        gpu=gpu,
     )
 
 
@@ -208,10 +216,15 @@ def noise_flags(timing: Timing) -> list[Flag]:
 
 
 def _check_then_time(
-    case: Case, inputs: Mapping[str, Any] | None, reference: np.ndarray | None, backend: Backend
+    case: Case,
+    inputs: Mapping[str, Any] | None,
+    reference: np.ndarray | None,
+    backend: Backend,
+    watch: GpuWatch | None,
 ) -> tuple[float, dict[str, Any], Measurement, str | None]:
-    """Check the first call's answer, then time; also return the dtype the output came in
-    (a library may silently widen: ml_dtypes' bfloat16 matmul returns float32)."""
+    """Check the first call's answer, then time, `watch` looking at the GPU while the samples
+    are taken; also return the dtype the output came in (a library may silently widen:
+    ml_dtypes' bfloat16 matmul returns float32)."""
     implementation = case.workload.implementations[case.implementation]
     if inputs is None:
         assert implementation.at_scale is not None
@@ -247,12 +260,12 @@ def _check_then_time(
     )
     if case.cache == "cold":
         try:
-            measurement = cold_sample(kernel.run, policy, backend.loop_timer, case.backend)
+            measurement = cold_sample(kernel.run, policy, backend.loop_timer, case.backend, watch)
         except TooShortForColdTiming as short:
             raise CaseFailed("skipped", str(short), metrics) from None
         metrics["clock_resolution"] = CLOCK_RESOLUTION
     else:
-        measurement = sample(kernel.run, policy, backend.loop_timer)
+        measurement = sample(kernel.run, policy, backend.loop_timer, watch=watch)
     # Memory is measured on a call of its own, after the samples, so it never slows them.
     peak = peak_memory(whole_call, case.backend)
     metrics |= {"peak_bytes": float(peak.bytes), PEAK_SOURCE: peak.source}
@@ -292,6 +305,7 @@ def record(
     pools: Mapping[str, int] | None = None,
     flags: Sequence[Flag] = (),
     computed: Mapping[str, str] | None = None,
+    gpu: GpuState | None = None,
 ) -> CaseResult:
     numbers = dict(metrics or {})
     source = numbers.pop(PEAK_SOURCE, None)
@@ -316,6 +330,7 @@ def record(
         thread_pools=dict(pools or {}),
         flags=list(flags),
         precision=dict(computed or {}),
+        gpu=gpu,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy  # noqa: F401  (loads BLAS, so threadpoolctl can report it)
 from threadpoolctl import threadpool_info
 
+from labench.backends.nvml import Device, NvmlUnavailable
 from labench.core.host import total_memory, usable_cores
 
 _PACKAGES = ("labench", "numpy", "scipy", "numba", "cupy-cuda12x", "cupy", "threadpoolctl")
@@ -53,8 +54,19 @@ def blas_pools() -> list[dict[str, Any]]:
     ]
 
 
+def nvml_identity(pci_bus_id: str) -> dict[str, Any]:
+    """The device's UUID, the one name that tells two GPUs of one model apart across hosts,
+    and its top SM clock, through NVML; or why NVML cannot say."""
+    try:
+        device = Device(pci_bus_id)
+    except NvmlUnavailable as error:
+        return {"nvml": str(error)}
+    return {"uuid": device.uuid, "sm_clock_max_mhz": device.max_sm_mhz}
+
+
 def gpu_info() -> list[dict[str, Any]]:
-    """Name, memory and driver of each CUDA device CuPy can see; empty without CuPy or a GPU."""
+    """Name, memory, driver and NVML identity of each CUDA device CuPy can see (only the one
+    `run --device` chose, then); empty without CuPy or a GPU."""
     try:
         import cupy
 
@@ -74,8 +86,18 @@ def gpu_info() -> list[dict[str, Any]]:
                 "compute_capability": f"{properties['major']}.{properties['minor']}",
                 "driver": f"{driver // 1000}.{driver % 1000 // 10}",
             }
+            | _identity(cupy, index)
         )
     return devices
+
+
+def _identity(cupy: Any, index: int) -> dict[str, Any]:
+    """The device's PCI bus id and its NVML identity."""
+    try:
+        bus = str(cupy.cuda.Device(index).pci_bus_id)
+    except Exception as error:  # an old CuPy, a device the runtime will not name
+        return {"nvml": f"no PCI bus id for device {index}: {error}"}
+    return {"pci_bus_id": bus} | nvml_identity(bus)
 
 
 def machine_id(cpu: str, cores: int, memory: int) -> str:

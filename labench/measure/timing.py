@@ -19,6 +19,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,35 +109,50 @@ def sample(
     policy: Policy,
     timer: LoopTimer = cpu_loop_timer,
     before_each: Callable[[], Any] | None = None,
+    watch: AbstractContextManager[object] | None = None,
 ) -> Measurement:
     """Calibrate, then collect per-call times until precise enough or out of time.
 
     With `before_each` (a cache eviction) every sample is one call, preceded by it outside the
-    timer: a second call in the same sample would find the cache warm again.
+    timer: a second call in the same sample would find the cache warm again. `watch` is
+    entered around the samples alone, after warm-up, when a device has reached its clocks
+    (gpu_state.GpuWatch).
     """
     loops = 1 if before_each else calibrate(function, policy, timer)
-    samples: list[float] = []
-    next_check = policy.min_samples
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
-        while True:
-            if before_each is not None:
-                before_each()
-            samples.append(timer(function, loops) / loops)
-            count = len(samples)
-            if count >= MAX_SAMPLES:
-                return Measurement(loops, samples, "max_samples")
-            if count >= next_check:
-                if _precise_enough(samples, policy.target_rel_ci):
-                    return Measurement(loops, samples, "ci")
-                next_check = count + max(1, count // 10)
-            if count >= policy.min_samples and time.perf_counter() - start >= policy.max_time:
-                return Measurement(loops, samples, "max_time")
+        with watch or nullcontext():
+            return _loop(function, loops, policy, timer, before_each)
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _loop(
+    function: Callable[[], Any],
+    loops: int,
+    policy: Policy,
+    timer: LoopTimer,
+    before_each: Callable[[], Any] | None,
+) -> Measurement:
+    """Samples of `loops` calls each until precise enough, out of time or out of room."""
+    samples: list[float] = []
+    next_check = policy.min_samples
+    start = time.perf_counter()
+    while True:
+        if before_each is not None:
+            before_each()
+        samples.append(timer(function, loops) / loops)
+        count = len(samples)
+        if count >= MAX_SAMPLES:
+            return Measurement(loops, samples, "max_samples")
+        if count >= next_check:
+            if _precise_enough(samples, policy.target_rel_ci):
+                return Measurement(loops, samples, "ci")
+            next_check = count + max(1, count // 10)
+        if count >= policy.min_samples and time.perf_counter() - start >= policy.max_time:
+            return Measurement(loops, samples, "max_time")
 
 
 def _precise_enough(samples: list[float], target_rel_ci: float) -> bool:

@@ -14,7 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from labench.judge.compare import Comparison, Verdict, environment_differences
+from labench.judge.compare import (
+    Comparison,
+    Verdict,
+    device_difference,
+    environment_differences,
+)
 from labench.judge.drift import run_drift
 from labench.judge.gates import benchmark_of
 from labench.present.format import compact_table, format_seconds, kept_whole
@@ -122,9 +127,10 @@ UNSURE_NOTES = (
     ),
     (
         "unsteady",
-        "{count} case(s) moved, but were measured noisily or while other processes took their "
-        "cores (flagged `noisy` or `contended` in the result files), so the move may be the "
-        "neighbour's, not the code's: measure again on a quiet machine.",
+        "{count} case(s) moved, but were measured noisily, while other processes took their "
+        "cores, or while the GPU's clock was held down or shared (flagged `noisy`, `contended` "
+        "or `throttled` in the result files), so the move may be the neighbour's or the "
+        "clock's, not the code's: measure again on a quiet machine.",
     ),
 )
 """Why `unsure` cases are unsure, and what to do: one line per reason that applies."""
@@ -200,6 +206,9 @@ def comparison_summary(comparison: Comparison) -> str:
         count = sum(getattr(verdict, attribute) for verdict in comparison.unsure())
         if count:
             text += "\n" + note.format(count=count)
+    devices = device_difference([comparison.base, *comparison.others])
+    if devices:
+        text += "\nwarning: " + devices
     return text
 
 
@@ -447,6 +456,7 @@ def render_json(comparison: Comparison) -> str:
         "environment_differences": dict(
             environment_differences([comparison.base, *comparison.others])
         ),
+        "devices": {run.label: list(run.devices) for run in [comparison.base, *comparison.others]},
         "runs": [
             {"label": run.label, "drift": drift(verdicts), "cases": [verdict(v) for v in verdicts]}
             for run, verdicts in zip(comparison.others, comparison.verdicts, strict=True)

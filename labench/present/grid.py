@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labench.core.dtypes import DEFAULT_MATH
+from labench.judge.roofline import other_clock
 from labench.judge.speedups import speedups, unsteady
 from labench.present.format import format_bytes, format_number, format_relative, format_seconds
 from labench.results.model import CaseResult, Result
@@ -16,7 +17,7 @@ from labench.results.model import CaseResult, Result
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "error": "bold red", "wrong": "bold red"}
 
 
-FLAG_LABELS = {"noisy": "noisy", "contended": "busy"}
+FLAG_LABELS = {"noisy": "noisy", "contended": "busy", "throttled": "throttled"}
 """How a flag reads in a table's status column (short, so quick's tables fit 120 columns)."""
 
 
@@ -47,6 +48,15 @@ CACHE_NOTE = (
 COLD_NOTE = "cold: the cache is evicted before every call"
 
 
+CLOCK_MARK = "ᵏ"
+
+
+CLOCK_NOTE = (
+    f"{CLOCK_MARK} the GPU ran at another SM clock than its roofs were measured at "
+    "(roof_clock_ratio in the result): the share compares two clock states"
+)
+
+
 ERROR_NOTE = (
     "error: relative error against the float64 reference (0 = exact); status ok = within tolerance"
 )
@@ -55,7 +65,13 @@ ERROR_NOTE = (
 def _roof_text(case: CaseResult) -> str:
     """The roofline share, marked when the data can come from cache rather than memory."""
     text = _percent(case.metrics.get("roofline_frac"))
-    return text + CACHE_MARK if case.metrics.get("cache_resident") and text != "-" else text
+    if text == "-":
+        return text
+    return (
+        text
+        + (CACHE_MARK if case.metrics.get("cache_resident") else "")
+        + (CLOCK_MARK if other_clock(case) else "")
+    )
 
 
 def _value_text(value: Any) -> str:

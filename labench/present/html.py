@@ -21,6 +21,7 @@ from typing import Any
 from labench.core.errors import InputError
 from labench.judge.compare import Comparison, compare, environment_differences
 from labench.judge.history import History, build
+from labench.present import gpu_state
 from labench.present.claims import claim_value_text
 from labench.present.comparison import comparison_headers, comparison_rows, comparison_summary
 from labench.present.grid import result_grids
@@ -49,6 +50,11 @@ class RunSection:
     """The cases with a reason (skipped, failed), one line per status, backend and reason."""
     figures: list[tuple[str, str, str]] = field(default_factory=list)
     """(name, title in words, inline SVG) triples."""
+    gpu_rows: list[list[str]] = field(default_factory=list)
+    """The GPU cases' device state while sampled (present/gpu_state.py), a row each."""
+    gpu_notes: list[str] = field(default_factory=list)
+    device: str | None = None
+    """The GPU devices the cases ran on, by name and UUID."""
 
 
 def inline_code(text: str) -> Any:
@@ -135,7 +141,14 @@ def _run_section(path: Path, result: Result, figures: bool) -> RunSection:
     from labench.present.plot import title
 
     section = RunSection(
-        path, result, list(result_grids(result)), _claim_rows(result), _note_rows(result)
+        path,
+        result,
+        list(result_grids(result)),
+        _claim_rows(result),
+        _note_rows(result),
+        gpu_rows=gpu_state.state_rows(result),
+        gpu_notes=gpu_state.notes(result),
+        device=gpu_state.device_line(result),
     )
     if figures:
         for made in run_figures(result, _roofs(result.environment.machine_id)):
@@ -279,6 +292,7 @@ def render(paths: Iterable[Path]) -> str:
         verdicts=VERDICTS,
         histories=_histories(loaded, figures),
         figures=figures,
+        gpu_headers=gpu_state.HEADERS,
     )
 
 

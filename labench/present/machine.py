@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labench.results.ceilings import Ceiling, Ceilings, GpuCeiling
+from labench.results.gpu_state import GpuState
 
 
 def ceilings_table(ceilings: Ceilings) -> Group:
@@ -42,6 +43,7 @@ def gpu_roofs_table(gpu: GpuCeiling) -> Table:
     table = Table(
         title=f"GPU roofs (copy {gpu.gbps:.1f} GB/s)", title_justify="left", show_edge=False
     )
+    table.caption = roof_clocks_text(gpu.clocks)
     for column in ("dtype", "math", "GFLOP/s", "at n", "sweep (n: GFLOP/s)", "compute type"):
         table.add_column(column, overflow="fold")
     for roof in gpu.gemm:
@@ -58,6 +60,23 @@ def gpu_roofs_table(gpu: GpuCeiling) -> Table:
         dtype, math = name.split("/")
         table.add_row(dtype, math, "-", "-", f"[red]{escape(reason)}[/]", "-")
     return table
+
+
+def roof_clocks_text(clocks: GpuState | None) -> str:
+    """The clocks the GPU roofs were measured at, which a case's roofline share assumes."""
+    if clocks is None:
+        return "clocks while measured: not recorded"
+    if clocks.reason is not None:
+        return f"clocks while measured: not read ({escape(clocks.reason)})"
+    sm, memory = clocks.sm_clock, clocks.memory_clock
+    parts = [f"on {escape(clocks.name or 'GPU')} {escape(clocks.uuid or '')}".rstrip()]
+    if sm is not None:
+        parts.append(f"SM clock mean {sm.mean:.0f} MHz (lowest {sm.min:.0f})")
+    if memory is not None:
+        parts.append(f"memory clock mean {memory.mean:.0f} MHz")
+    if clocks.throttle_reasons:
+        parts.append(f"throttle reasons seen: {', '.join(clocks.throttle_reasons)}")
+    return "measured " + ", ".join(parts)
 
 
 def _gemm_roof_text(ceiling: Ceiling, dtype: str) -> str:
@@ -85,17 +104,24 @@ def environment_rows(environment: dict[str, Any]) -> list[tuple[str, str]]:
         elif name == "packages":
             value = ", ".join(f"{package} {version}" for package, version in value.items())
         elif name == "gpus":
-            value = (
-                "\n".join(
-                    f"{gpu['name']} ({gpu['memory_bytes'] / 2**30:.0f} GiB, driver {gpu['driver']})"
-                    for gpu in value
-                )
-                or "none"
-            )
+            value = "\n".join(_gpu_text(gpu) for gpu in value) or "none"
         elif name == "memory_bytes":
             value = f"{value / 2**30:.1f} GiB"
         rows.append((name, str(value)))
     return rows
+
+
+def _gpu_text(gpu: dict[str, Any]) -> str:
+    """A device: name, memory, driver, and what NVML says of it (its UUID and top SM clock)
+    or why it says nothing."""
+    text = f"{gpu['name']} ({gpu['memory_bytes'] / 2**30:.0f} GiB, driver {gpu['driver']}"
+    if gpu.get("uuid"):
+        text += f", {gpu['uuid']}"
+    if gpu.get("sm_clock_max_mhz"):
+        text += f", SM clock up to {gpu['sm_clock_max_mhz']:.0f} MHz"
+    if gpu.get("nvml"):
+        text += f"; NVML: {gpu['nvml']}"
+    return text + ")"
 
 
 def environment_table(environment: dict[str, Any]) -> Table:

@@ -19,15 +19,20 @@ from rich.text import Text
 from labench.core.stats import NOISY_REL_CI
 from labench.judge.scaling import fitted_exponents, swept
 from labench.judge.speedups import speedups, unsteady
+from labench.present import gpu_state
 from labench.present.claims import CLAIM_STYLE, claims_table
 from labench.present.fitted import FittedTable, trimmed
 from labench.present.format import (
+    compact_table,
     dim_lines,
     format_seconds,
+    kept_whole,
 )
 from labench.present.grid import (
     CACHE_MARK,
     CACHE_NOTE,
+    CLOCK_MARK,
+    CLOCK_NOTE,
     COLD_NOTE,
     ERROR_NOTE,
     STATUS_STYLE,
@@ -65,7 +70,7 @@ def results_tables(
             yield Group(Text(grid_title(result, benchmark, cases), style="bold"), *dim_lines(notes))
             continue
         grid, said = trimmed(make_grid(result, benchmark, shown, gains, shaky, latency), full)
-        notes = said + notes + _cache_notes(grid, shown)
+        notes = said + notes + _mark_notes(grid, shown)
         if not explained and any(heading == "error" for heading, _ in grid.columns):
             notes.append(ERROR_NOTE)
             explained = True
@@ -104,13 +109,14 @@ def _without_hint(reason: str) -> str:
     return re.sub(r"\s*\([^()]*\)$", "", reason) or reason
 
 
-def _cache_notes(grid: Grid, cases: list[CaseResult]) -> list[str]:
-    """What the roof column's mark means, where a row carries it; what `cold` means, where a
+def _mark_notes(grid: Grid, cases: list[CaseResult]) -> list[str]:
+    """What the roof column's marks mean, where a row carries one; what `cold` means, where a
     cold case is in the table."""
-    rows = [row for section in grid.sections for row in section]
-    marked = any(cell.endswith(CACHE_MARK) for row in rows for cell in row)
+    cells = [cell for section in grid.sections for row in section for cell in row]
+    cached = any(CACHE_MARK in cell for cell in cells)
+    clocked = any(CLOCK_MARK in cell for cell in cells)
     cold = any(case.cache == "cold" for case in cases)
-    return [CACHE_NOTE] * marked + [COLD_NOTE] * cold
+    return [CACHE_NOTE] * cached + [CLOCK_NOTE] * clocked + [COLD_NOTE] * cold
 
 
 SUMMARY_ABOVE = 60
@@ -173,19 +179,30 @@ def render_result(
     console.print(
         f"[bold]{result.suite.name}[/] on {environment.cpu or '?'} "
         f"({environment.cores_usable or '?'} cores, machine {environment.machine_id})\n"
-        f"[dim]run {result.run.id}, started {result.run.started}[/]"
+        + (f"{escape(device)}\n" if (device := gpu_state.device_line(result)) else "")
+        + f"[dim]run {result.run.id}, started {result.run.started}[/]"
         + (" [bold yellow](interrupted)[/]" if result.run.interrupted else "")
     )
     for table in results_tables(result, full, latency):
         console.print()
         console.print(table)
+    if gpu_state.gpu_cases(result):
+        console.print()
+        console.print(gpu_state_table(result))
     flagged = [case for case in result.cases if case.flags]
+    throttled = any("throttled" in case.flags for case in flagged)
     if flagged:
         console.print(
             f"\n[yellow]{len(flagged)} case(s) flagged[/]: noisy = 95% CI wider than "
             f"±{NOISY_REL_CI:.0%};\nbusy = contended, other processes took the cores it "
-            "needed; a speedup built on either ends in `?`.\nMeasure them again on a quiet "
-            "machine before quoting them.",
+            "needed;"
+            + (
+                "\nthrottled = the GPU's clock fell below its threshold or another process "
+                "used the device;\na speedup built on any of them ends in `?`."
+                if throttled
+                else " a speedup built on either ends in `?`."
+            )
+            + "\nMeasure them again on a quiet machine before quoting them.",
             highlight=False,
         )
     notes: dict[tuple[str, str], list[str]] = {}
@@ -212,3 +229,20 @@ def render_result(
     console.print(
         "\n" + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     )
+
+
+def gpu_state_table(result: Result) -> Group:
+    """The GPU cases' device state while sampled, a row each, with its notes below; only the
+    notes when no state could be read."""
+    notes = dim_lines(gpu_state.notes(result))
+    rows = gpu_state.state_rows(result)
+    if not rows:
+        return Group(*notes)
+    table = compact_table(title="GPU state while sampled", title_justify="left")
+    first, *others = gpu_state.HEADERS
+    table.add_column(first, **kept_whole(first, [row[0] for row in rows]))
+    for heading in others:
+        table.add_column(heading, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return Group(table, *notes)

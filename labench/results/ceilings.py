@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labench.core.errors import InputError
 from labench.core.files import read_json
+from labench.results.gpu_state import GpuState
 from labench.results.model import CaseResult, write_atomically
 
 
@@ -41,6 +42,9 @@ class GpuCeiling(BaseModel):
         default_factory=dict, description="dtype/math whose every GEMM failed, with the reason"
     )
     gbps: float = Field(description="copy bandwidth, bytes read + written per second / 1e9")
+    clocks: GpuState | None = Field(
+        None, description="the device and its clocks while the roofs were timed"
+    )
 
     def peak(self, dtype: str, math: str) -> float | None:
         """The compute roof a case of this dtype and math mode runs under, if measured."""

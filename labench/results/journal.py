@@ -25,6 +25,7 @@ from typing import IO, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from labench.core.errors import InputError, shown_name
+from labench.core.files import MAX_JSON_BYTES_VARIABLE, max_json_bytes
 from labench.results.model import CaseResult, Result, problems, write_atomically
 
 SCHEMA = "labench.journal/1"
@@ -77,10 +78,12 @@ def recover(result_path: Path, run_id: str | None = None) -> Result | None:
     """The run a journal beside `result_path` records, marked interrupted, with every case it
     journaled; None when there is no journal, or it belongs to another run than `run_id`.
 
-    Every record is validated; a damaged journal is an InputError naming the line."""
+    Every record is validated; a damaged journal is an InputError naming the line. A journal
+    larger than the cap on result files (files.max_json_bytes) is refused before it is read:
+    it travels with its result, so it is no more trusted than one."""
     path = journal_path(result_path)
     try:
-        data = path.read_bytes()
+        data = _read_bounded(path)
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -130,6 +133,20 @@ def recover(result_path: Path, run_id: str | None = None) -> Result | None:
         result.cases.append(case)
     result.run.interrupted = True
     return result
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The journal's bytes, or an InputError when it is larger than labench reads."""
+    limit = max_json_bytes()
+    with path.open("rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(
+            f"{path}: run journal of more than the {limit:,} bytes labench reads; a run's "
+            f"journal is about the size of its result file (set {MAX_JSON_BYTES_VARIABLE} to "
+            "read a larger one)"
+        )
+    return data
 
 
 def _header(path: Path, document: Any) -> Result:

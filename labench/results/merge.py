@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from labench.core.stats import summarize
+from labench.results.gpu_state import merged_state
 from labench.results.model import CaseResult, Flag, Timing
 
 
@@ -28,8 +29,9 @@ def merge_processes(measured: Sequence[CaseResult]) -> CaseResult:
     did not measure the case makes the whole case that status.
 
     Each process calibrates its own inner loop count; the smallest is kept, the conservative
-    figure for the clock-resolution margin of the pooled samples. The contention seen is the
-    worst of any process; the flags are those of most processes (`majority_flags`)."""
+    figure for the clock-resolution margin of the pooled samples. The contention and the GPU
+    state seen are the worst of any process; the flags are those of most processes
+    (`majority_flags`)."""
     for index, result in enumerate(measured, start=1):
         if result.failed:
             reason = f"in process {index} of {len(measured)}: {result.reason}"
@@ -58,7 +60,12 @@ def merge_processes(measured: Sequence[CaseResult]) -> CaseResult:
         if seen:
             metrics[name] = max(seen)
     return first.model_copy(
-        update={"timing": timing, "metrics": metrics, "flags": majority_flags(measured)}
+        update={
+            "timing": timing,
+            "metrics": metrics,
+            "flags": majority_flags(measured),
+            "gpu": merged_state([result.gpu for result in measured]),
+        }
     )
 
 

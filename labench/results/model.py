@@ -27,13 +27,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from labench.core.errors import InputError, shown, shown_name
 from labench.core.stats import Summary
+from labench.results.gpu_state import GpuState
 
 SCHEMA: Final = "labench.result/2"
 Status = Literal["ok", "skipped", "error", "wrong"]
 FAILED_STATUSES: frozenset[Status] = frozenset({"wrong", "error"})
-Flag = Literal["noisy", "contended"]
+Flag = Literal["noisy", "contended", "throttled"]
 """Marks on an ok case: `noisy`, its CI is wider than stats.NOISY_REL_CI; `contended`, other
-processes or the hypervisor took cores it needed while it was measured (contention.py)."""
+processes or the hypervisor took cores it needed while it was measured (contention.py);
+`throttled`, its GPU's SM clock fell below the threshold or another process used the device
+(gpu_state.py)."""
 ClaimStatus = Literal["held", "failed", "unmeasured"]
 Scalar = str | int | float | bool | None
 SUMMARY_TOLERANCE = 1e-9
@@ -113,6 +116,9 @@ class CaseResult(_Model):
         "library says: compute_type (read back from CuPy), cublas_compute, output_dtype",
     )
     flags: list[Flag] = Field(default_factory=list)
+    gpu: GpuState | None = Field(
+        None, description="a GPU case: its device and clocks while sampled; None elsewhere"
+    )
 
     @property
     def failed(self) -> bool:

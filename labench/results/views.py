@@ -34,7 +34,7 @@ class Series:
     process_medians: np.ndarray | None = None
     """One median per worker process (labench run --processes), when there were several."""
     flags: tuple[str, ...] = ()
-    """`noisy`, `contended`: the measurement is not steady enough to decide on."""
+    """`noisy`, `contended`, `throttled`: the measurement is not steady enough to decide on."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class RunView:
     def gates(self) -> dict[str, GateSetting]:
         """The benchmarks' own gate settings stored with the run (none for older files)."""
         return self.suite.gates if self.suite is not None else {}
+
+    devices: tuple[str, ...] = ()
+    """UUIDs of the GPUs the run's cases ran on, where NVML named them."""
 
 
 class _Lenient(BaseModel):
@@ -111,8 +114,9 @@ def load_run(path: Path) -> RunView:
 
 def run_view(result: results.Result, label: str) -> RunView:
     """A labench run as the comparison sees it."""
+    devices = sorted({case.gpu.uuid for case in result.cases if case.gpu and case.gpu.uuid})
     cases = {case.key: series(case) for case in result.cases}
-    return RunView(label, result.environment, cases, result.suite)
+    return RunView(label, result.environment, cases, result.suite, tuple(devices))
 
 
 def series(case: results.CaseResult) -> Series:

@@ -33,6 +33,8 @@ class Settings:
     warmup: float
     tolerance: float | None
     timeout: float | None
+    throttle_threshold: float
+    """A GPU case whose SM clock falls below this share of its maximum is `throttled`."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Suite:
                 warmup=merged.warmup,
                 tolerance=merged.tolerance,
                 timeout=merged.timeout,
+                throttle_threshold=merged.throttle_threshold,
             )
             implementations = benchmark.implementation_names(workload)
             for point in sweep(benchmark.params):

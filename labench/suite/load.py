@@ -8,20 +8,19 @@ implementations, parameters, baselines, claims, memory) in `suite_check`.
 from __future__ import annotations
 
 import hashlib
-import heapq
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from labench.core.errors import InputError, shown
-from labench.suite.case import Case, Suite
+from labench.suite.case import Suite
 from labench.suite.check import check_meaning, structure_problem
 from labench.suite.model import (
     FORMAT_VERSION,
     SuiteModel,
 )
-from labench.suite.selection import ClaimSelectionError, pair_up, sides
+from labench.suite.selection import ClaimSelectionError, Rows, pair_up
 from labench.suite.yamlsource import SourceMap, load_yaml, parse_yaml
 
 
@@ -76,23 +75,14 @@ def _resolve(
 
 
 def _claim_selection_problems(suite: Suite) -> list[str]:
-    """A claim whose sides select no case, or several at once, could never be judged. Each
-    claim is paired against the cases of the implementations it names only (the others play no
-    side), so many claims on a large sweep do not each walk every case."""
+    """A claim whose sides select no case, or several at once, could never be judged. The
+    cases are indexed once (selection.Rows), so many claims on a large sweep do not each walk
+    every case."""
     if not suite.model.claims:
         return []  # making every case costs as much as the rest of loading
-    named: dict[tuple[str, str], list[tuple[int, Case]]] = {}
-    for position, case in enumerate(suite.cases()):
-        named.setdefault((case.benchmark, case.implementation), []).append((position, case))
+    rows = Rows(suite.cases())
     problems = []
     for index, claim in enumerate(suite.model.claims):
-        implementations = dict.fromkeys(side.implementation for side in sides(claim).values())
-        rows = [  # in the order the suite plans them, as pair_up would see them
-            case
-            for _, case in heapq.merge(
-                *(named.get((claim.benchmark, name), []) for name in implementations)
-            )
-        ]
         try:
             pair_up(claim, rows)
         except ClaimSelectionError as error:

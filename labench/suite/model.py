@@ -79,6 +79,7 @@ Threads = Annotated[
                 {
                     "type": "array",
                     "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "max"}]},
+                    "minItems": 1,
                 },
             ],
         }
@@ -90,7 +91,10 @@ Dtypes = Annotated[
     WithJsonSchema(
         {
             "description": "floating-point types to sweep",
-            "anyOf": [{"enum": list(DTYPES)}, {"type": "array", "items": {"enum": list(DTYPES)}}],
+            "anyOf": [
+                {"enum": list(DTYPES)},
+                {"type": "array", "items": {"enum": list(DTYPES)}, "minItems": 1},
+            ],
         }
     ),
 ]
@@ -102,7 +106,7 @@ MathModes = Annotated[
             "description": "float32 products on the GPU: ieee, or tf32 tensor cores; to sweep",
             "anyOf": [
                 {"enum": list(MATH_MODES)},
-                {"type": "array", "items": {"enum": list(MATH_MODES)}},
+                {"type": "array", "items": {"enum": list(MATH_MODES)}, "minItems": 1},
             ],
         }
     ),
@@ -116,7 +120,7 @@ Caches = Annotated[
             "last-level cache (GPU L2) is evicted before every timed call; a list sweeps both",
             "anyOf": [
                 {"enum": list(CACHE_MODES)},
-                {"type": "array", "items": {"enum": list(CACHE_MODES)}},
+                {"type": "array", "items": {"enum": list(CACHE_MODES)}, "minItems": 1},
             ],
         }
     ),
@@ -166,6 +170,18 @@ class Measurement(_Strict):
         ]
         | None
     ) = None
+    throttle_threshold: (
+        Annotated[
+            float,
+            Field(
+                gt=0,
+                le=1,
+                description="a GPU case whose SM clock falls below this share of its maximum "
+                "while sampled is flagged throttled",
+            ),
+        ]
+        | None
+    ) = None
 
 
 MEASUREMENT_DEFAULTS = Measurement(
@@ -178,6 +194,7 @@ MEASUREMENT_DEFAULTS = Measurement(
     target_rel_ci=0.02,
     min_samples=5,
     warmup=0.05,
+    throttle_threshold=0.75,  # nvbench's default: a clock below 3/4 of its top is no longer boost
 )
 
 
@@ -450,6 +467,7 @@ class Resolved:
     warmup: float
     tolerance: float | None
     timeout: float | None
+    throttle_threshold: float
 
 
 def resolve(*layers: Measurement | None) -> Resolved:
@@ -467,6 +485,7 @@ def resolve(*layers: Measurement | None) -> Resolved:
         warmup=_given(merged.warmup),
         tolerance=merged.tolerance,
         timeout=merged.timeout,
+        throttle_threshold=_given(merged.throttle_threshold),
     )
 
 
