@@ -174,3 +174,36 @@ def test_the_readme_links_to_pages_that_exist():
     targets = re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", readme)
     assert targets
     assert [target for target in targets if not (ROOT / target).is_file()] == []
+
+
+def test_every_github_workflow_in_the_docs_passes_actionlint(tmp_path):
+    """Each complete GitHub Actions workflow shown in the docs, as a file, is clean under
+    actionlint (the `dev` extra installs it on x86-64 Linux); the self-hosted runner's label
+    the dedicated-runner guide uses is declared, as its readers would declare it."""
+    import shutil
+
+    linter = shutil.which("actionlint")
+    if linter is None:
+        pytest.skip("actionlint is not installed (the dev extra has it on x86-64 Linux)")
+    pages = sorted((Path(__file__).resolve().parent.parent / "docs").rglob("*.md"))
+    workflows = [
+        (page, block)
+        for page in pages
+        for block in re.findall(r"```yaml\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+        if re.search(r"^on:", block, re.M) and re.search(r"^jobs:", block, re.M)
+    ]
+    assert len(workflows) >= 3, [str(page) for page, _ in workflows]
+    folder = tmp_path / ".github"
+    (folder / "workflows").mkdir(parents=True)
+    (folder / "actionlint.yaml").write_text("self-hosted-runner:\n  labels: [bench]\n")
+    files = []
+    for index, (_, block) in enumerate(workflows):
+        files.append(folder / "workflows" / f"w{index}.yml")
+        files[-1].write_text(block)
+    done = subprocess.run(
+        [linter, "-config-file", str(folder / "actionlint.yaml"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
