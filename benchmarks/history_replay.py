@@ -512,23 +512,42 @@ def main() -> int:
     parser.add_argument("--trials", type=int, help="planted trials per step (default: all)")
     parser.add_argument("--cases", type=int, help="the first N cases only")
     parser.add_argument("--details", action="store_true", help="the cases that alarmed, honest")
+    parser.add_argument(
+        "--every-run",
+        action="store_true",
+        help="also plant steps at every run from the warm-up on, for the gates that judge a run "
+        "when it comes (all but Perfherder)",
+    )
     options = parser.parse_args()
     for path in options.history:
         history = read_history(path, options.cases)
         results, chosen = replay(history, options.warmup, options.steps, options.trials)
-        starts = sorted({trial.start for trial in chosen})
         print(describe(history))
-        print(
-            f"warm-up {options.warmup} runs; {len(chosen) // len(options.steps)} planted trials "
-            f"per step, at runs {starts[0]} to {starts[-1]}"
-            if chosen
-            else "no planted trial"
-        )
+        print(planted_line(options.warmup, chosen, len(options.steps)))
         print(table(history, results, options.steps))
         if options.details:
             details(history, results)
+        if options.every_run:
+            online_gates = [gate for gate in gates() if not gate.after]
+            wider = {gate.name: results[gate.name] for gate in online_gates}
+            for result in wider.values():
+                result.detected, result.undecided, result.planted = Counter(), Counter(), Counter()
+            chosen = trials(history, online_gates, options.warmup, options.steps, options.trials)
+            planted(history, online_gates, chosen, wider)
+            print(planted_line(options.warmup, chosen, len(options.steps)))
+            print(table(history, wider, options.steps))
         print()
     return 0
+
+
+def planted_line(warmup: int, chosen: Sequence[Trial], steps: int) -> str:
+    if not chosen:
+        return "no planted trial"
+    starts = sorted({trial.start for trial in chosen})
+    return (
+        f"warm-up {warmup} runs; {len(chosen) // steps} planted trials per step, at runs "
+        f"{starts[0]} to {starts[-1]} (counted from 0)"
+    )
 
 
 if __name__ == "__main__":
