@@ -20,6 +20,10 @@ judge each run's plain median against the runs before it, on the same series:
   weighted means, t > 7, a local maximum of t, and at least a 2% change): retrospective, so it
   judges a run only once 12 more have come; a detection is an alert at the run or next to it.
 
+A fifth row, "labench, runs' flags kept", is the same gate with each new run's cases carrying the
+flags (`contended`, `noisy`) their run recorded, as `run --against` reads them: a flagged case
+that moved is `unsure`, so undecided.
+
 False alarms: the honest series, a run alarming when any of its cases does. Detection: a step of
 s planted in one case from run k on (its plain median and fresh draws all multiplied by 1 + s),
 k over the runs every gate can judge and the case over all cases; each gate judges the identical
@@ -28,6 +32,7 @@ distribution with a fixed seed).
 
 Run: python benchmarks/history_replay.py benchmarks/histories/quick.json
          [--steps 0.05 0.10 0.15] [--warmup 10] [--trials N] [--cases N] [--details]
+         [--every-run]   (also plant at every run from the warm-up on, for the online gates)
 """
 
 from __future__ import annotations
