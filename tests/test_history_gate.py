@@ -35,6 +35,14 @@ def test_a_young_step_is_not_accepted_and_the_level_before_stays_the_baseline():
     assert pending == pytest.approx(1.3, rel=0.03)
 
 
+def test_a_short_level_before_a_young_one_gives_way_to_every_run_before_it():
+    medians = list(1e-3 * np.array(jittered(20)))
+    medians[14:17] = [1.6 * value for value in medians[14:17]]  # three slow runs
+    medians[17:] = [2.5 * value for value in medians[17:]]  # then a young level
+    level, pending = current_level(medians, 5, 0.05)
+    assert level == medians[:17] and pending is not None
+
+
 def test_the_baseline_holds_this_machine_and_suite_and_says_what_it_left_out(tmp_path):
     folder = write_history(tmp_path / "results", jittered(8))
     write_history(folder, jittered(3), machine="m2")

@@ -160,9 +160,15 @@ def current_level(
     medians: list[float], minimum: int, min_change: float
 ) -> tuple[list[float], float | None]:
     """The runs of a case's accepted level, oldest first, and, when its newest level is too
-    young to be accepted (fewer than `minimum` runs), that level's ratio to the one before."""
+    young to be accepted (fewer than `minimum` runs), that level's ratio to the one before.
+    When the level before a young one is short too (a case hopping between states), every run
+    before the young level is the baseline: its spread holds the states, where one short level
+    would stand for a single process."""
     starts = [0] + [step.index for step in detect_steps(medians, min_change=min_change).steps]
     if len(starts) == 1 or len(medians) - starts[-1] >= minimum:
         return medians[starts[-1] :], None
     level, young = medians[starts[-2] : starts[-1]], medians[starts[-1] :]
-    return level, float(np.median(young) / np.median(level))
+    ratio = float(np.median(young) / np.median(level))
+    if len(level) < minimum:
+        level = medians[: starts[-1]]
+    return level, ratio
