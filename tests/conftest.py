@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -175,3 +176,10 @@ def write_result(path: Path, cases: list[CaseResult], machine: str = "test-machi
     )
     path.write_text(result.to_json(), encoding="utf-8")
     return path
+
+
+def interruptible() -> None:
+    """For `preexec_fn`: Ctrl-C's default in a process a test will interrupt. A job started in
+    the background of a shell (a CI script under nohup, say) inherits SIGINT ignored, and would
+    never see the test's signal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

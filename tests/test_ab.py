@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import interruptible
 
 from labench.results.views import load_run
 
@@ -269,6 +270,7 @@ def test_a_signal_mid_run_removes_the_worktree(repository, sent, code):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 120
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:

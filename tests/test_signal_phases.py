@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import rescaled
+from conftest import interruptible, rescaled
 
 from labench.core.signals import Terminated
 from labench.results import model as results
@@ -54,6 +54,7 @@ class Stopped:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=interruptible,
         )
         deadline = time.monotonic() + 180
         while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
