@@ -2,6 +2,7 @@
 host, user workload modules shipped, a killed host losing only its own result, and workers of
 another labench version refused before anything runs. Tiny suites keep each run to seconds."""
 
+import signal
 import sys
 import textwrap
 
@@ -98,7 +99,13 @@ def test_ctrl_c_keeps_every_finished_host_and_resume_completes_them(
     monkeypatch.setattr(session, "evaluate_all", interrupt_after_first_host)
     monkeypatch.chdir(tmp_path)
     suite = write_suite(FLEET.split("  - id: shipped")[0] + TWO_MORE)
-    outcome = cli("run", suite, "--cluster", "local")
+    # interrupt_main acts as SIGINT's handler would: none, where the test process inherited
+    # SIGINT ignored (a CI job started in a shell's background)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        outcome = cli("run", suite, "--cluster", "local")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert outcome.exit_code == 130
     first, *running = sorted(tmp_path.glob("results/*.json"))
     assert first.name.startswith("fleet-local-0-")
