@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import interruptible
+from conftest import git, interruptible
 
 from labench.results.views import load_run
 
@@ -194,16 +194,6 @@ def test_an_interpreter_with_another_labench_is_refused(tmp_path):
     assert message.startswith(f"error: new (interpreter {python}): {python} has labench 0.0.1")
 
 
-def git(repository: Path, *arguments: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
-        cwd=repository,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 @pytest.fixture
 def repository(tmp_path):
     """A repository of two commits (the second doubles the nap) and a private temporary
@@ -220,7 +210,7 @@ def repository(tmp_path):
 
 
 def no_worktrees_left(folder: Path, scratch: Path) -> None:
-    assert git(folder, "worktree", "list").count("\n") == 1
+    assert len(git(folder, "worktree", "list").splitlines()) == 1
     assert not [path for path in scratch.iterdir() if path.name.startswith("labench-ab-")]
 
 
