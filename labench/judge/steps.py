@@ -68,13 +68,15 @@ class Fit:
     """Relative noise assumed for each run (between-run and the run's own, combined)."""
 
 
-def between_run_noise(logs: np.ndarray, own: np.ndarray) -> float:
-    """Noise between runs beyond their own: successive differences hold both; their median
-    absolute value is untouched by a few steps and outliers."""
-    if len(logs) < 3:
-        return 0.0
-    total = 1.4826 * float(np.median(np.abs(np.diff(logs)))) / math.sqrt(2)
-    return math.sqrt(max(total**2 - float(np.median(own**2)), 0.0))
+def between_run_noise(logs: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Noise between runs beyond their own, for each series (row) of `logs`: successive
+    differences hold both; their median absolute value is untouched by a few steps and
+    outliers. 0 for series shorter than three runs."""
+    if logs.shape[-1] < 3:
+        return np.zeros(logs.shape[:-1])
+    total = 1.4826 * np.median(np.abs(np.diff(logs, axis=-1)), axis=-1) / math.sqrt(2)
+    between: np.ndarray = np.sqrt(np.maximum(total**2 - np.median(own**2, axis=-1), 0.0))
+    return between
 
 
 def _segment_costs(logs: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -255,11 +257,11 @@ def _partition_among(
     return bounds[::-1]
 
 
-def _noise(logs: np.ndarray, own_spread: Values | None) -> np.ndarray:
-    """Each run's relative noise: the noise between runs and its own, combined."""
-    own = np.zeros(len(logs)) if own_spread is None else np.asarray(own_spread, dtype=float)
+def _noise(logs: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Each run's relative noise, for each series (row): the noise between runs and its own,
+    combined."""
     between = between_run_noise(logs, own)
-    noise: np.ndarray = np.maximum(np.sqrt(between**2 + own**2), NOISE_FLOOR)
+    noise: np.ndarray = np.maximum(np.sqrt(between[..., None] ** 2 + own**2), NOISE_FLOOR)
     return noise
 
 
@@ -280,7 +282,8 @@ def detect_steps(
     logs = np.log(np.asarray(medians, dtype=float))
     if len(logs) == 0:
         return Fit([], [], [])
-    noise = _noise(logs, own_spread)
+    own = np.zeros(len(logs)) if own_spread is None else np.asarray(own_spread, dtype=float)
+    noise = _noise(logs, own)
     starts = None
     if not (exact if exact is not None else len(logs) <= EXACT_RUNS):
         scores = screen(logs[None, :], np.array([np.median(noise)]), min_change)
@@ -308,9 +311,7 @@ def detect_steps_many(
             [np.zeros(logs.shape[1]) if series[i][1] is None else series[i][1] for i in indices],
             dtype=float,
         )
-        total = 1.4826 * np.median(np.abs(np.diff(logs, axis=1)), axis=1) / math.sqrt(2)
-        between = np.sqrt(np.maximum(total**2 - np.median(own**2, axis=1), 0.0))
-        noises = np.maximum(np.sqrt(between[:, None] ** 2 + own**2), NOISE_FLOOR)
+        noises = _noise(logs, own)
         scores = screen(logs, np.median(noises, axis=1), min_change)
         for row, index in enumerate(indices):
             starts = candidate_starts(logs[row], [score[row] for score in scores])
