@@ -196,7 +196,7 @@ def test_a_gated_run_writes_the_same_reports(cli, write_suite, tmp_path, monkeyp
     suite = write_suite(TINY)
     base = tmp_path / "base.json"
     assert cli("run", suite, "-o", base, "-q").exit_code == 0
-    results.save(rescaled(reader.load(base), 0.3), tmp_path / "fast.json")
+    results.save(rescaled(reader.load(base), 0.1), tmp_path / "fast.json")
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     gated = cli(

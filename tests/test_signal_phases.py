@@ -182,8 +182,9 @@ def test_a_signal_while_confirmation_processes_run_kills_them_and_resume_ends_th
     monkeypatch.chdir(folder)
     source = folder / "source.json"
     assert cli("run", "tiny.yaml", "-q", "-o", source).exit_code == 0
-    baseline = folder / "baseline.json"  # twice as fast: every case is a suspect to confirm
-    results.save(rescaled(reader.load(source), 0.5), baseline)
+    # ten times as fast: every case is a suspect, even when the source run met a busy moment
+    baseline = folder / "baseline.json"
+    results.save(rescaled(reader.load(source), 0.1), baseline)
     gate = ["--baseline", baseline]
     stopped = Stopped(folder, ["tiny.yaml", "-q", "-o", "gated.json", *gate], "worker", sent)
     assert_clean_stop(stopped, sent)
