@@ -5,7 +5,7 @@ suite and per case, the median of each process the run measured: process 1 is wh
 one-process run would have measured, the others are fresh draws of the same moment. Four gates
 judge each run's plain median against the runs before it, on the same series:
 
-- **labench** (`run --against DIR`): the baseline of a case is `history_gate.current_level`
+- **labench** (`run --against DIR`): the baseline of a case is `history_gate.case_baseline`
   of its previous plain medians (the newest HISTORY_WINDOW), as `history_baseline` builds it; the
   run's plain median is judged with `compare.judge` (threshold 10%, alpha 0.01); a suspect
   (`Verdict.looks_slower`) is confirmed as `execution/confirm.py` does, with the run's own fresh
@@ -20,9 +20,10 @@ judge each run's plain median against the runs before it, on the same series:
   weighted means, t > 7, a local maximum of t, and at least a 2% change): retrospective, so it
   judges a run only once 12 more have come; a detection is an alert at the run or next to it.
 
-A fifth row, "labench, runs' flags kept", is the same gate with each new run's cases carrying the
-flags (`contended`, `noisy`) their run recorded, as `run --against` reads them: a flagged case
-that moved is `unsure`, so undecided.
+A fifth row, "labench, runs' flags kept", is the same gate with each run's cases carrying the
+flags (`contended`, `noisy`) their run recorded, as `run --against` reads them: the history's
+flagged measurements are left out of the baseline while 5 steady ones remain, and a new flagged
+case that moved is `unsure`, so undecided.
 
 False alarms: the honest series, a run alarming when any of its cases does. Detection: a step of
 s planted in one case from run k on (its plain median and fresh draws all multiplied by 1 + s),
@@ -59,7 +60,7 @@ from labench.judge.gate_settings import (
     HISTORY_MINIMUM,
     HISTORY_WINDOW,
 )
-from labench.judge.history_gate import current_level
+from labench.judge.history_gate import case_baseline
 from labench.results.views import Series
 
 THRESHOLD = 0.10
@@ -150,30 +151,27 @@ def process_series(medians: Sequence[float], flags: tuple[str, ...] = ()) -> Ser
     )
 
 
-def history_series(previous: np.ndarray) -> Series:
-    """The case's baseline from its previous plain medians, as `history_baseline` builds it."""
-    return _history_series(tuple(float(value) for value in previous[-HISTORY_WINDOW:]))
+def history_series(previous: np.ndarray, flagged: Sequence[bool] = ()) -> Series:
+    """The case's baseline from its previous plain medians (and which of them their runs
+    flagged), by `history_gate.case_baseline`, the function `history_baseline` builds each
+    case's with."""
+    marks = tuple(flagged) or (False,) * len(previous)
+    return _history_series(tuple(float(value) for value in previous), marks)
 
 
 @functools.lru_cache(maxsize=100_000)
-def _history_series(window: tuple[float, ...]) -> Series:
-    """`history_series`, once per window: a planted step's run has its honest run's history."""
-    level, _ = current_level(list(window), HISTORY_MINIMUM, LEVEL_CHANGE)
-    values = np.asarray(level)
-    enough = len(values) >= HISTORY_MINIMUM
-    return Series(
-        status="ok",
-        median=float(np.median(values)),
-        samples=None,
-        process_medians=values if enough else None,
-    )
+def _history_series(medians: tuple[float, ...], flagged: tuple[bool, ...]) -> Series:
+    """`history_series`, once per history: a planted step's run has its honest run's history."""
+    return case_baseline(medians, flagged, HISTORY_WINDOW, HISTORY_MINIMUM, LEVEL_CHANGE).series
 
 
 def labench_verdict(series: CaseSeries, run: int, flagged: bool = False) -> Verdict:
     """The history gate's final verdict of one case at one run, suspects confirmed in the run's
     own fresh draws: stage one up to CONFIRM_PROCESSES, stage two (`second_look`) up to
-    CHECK_PROCESSES more. With `flagged`, the new run carries the flags its run recorded."""
-    base = history_series(series.plain[:run])
+    CHECK_PROCESSES more. With `flagged`, the new run carries the flags its run recorded, and
+    the history's flagged measurements are left out of the baseline as the gate leaves them."""
+    marks = [bool(flags) for flags in series.flags[:run]] if flagged and series.flags else []
+    base = history_series(series.plain[:run], marks)
     plain, fresh = float(series.plain[run]), [float(value) for value in series.fresh[run]]
     flags = series.flags[run] if flagged and series.flags else ()
     if not beyond_threshold(base, plain):

@@ -314,6 +314,30 @@ def test_a_side_whose_process_dies_is_broken_with_the_cause(tmp_path):
     assert "exited with code 7" in saved["cases"][0]["reason"]
 
 
+def test_a_case_past_its_timeout_is_killed_and_the_cases_after_it_go_on(tmp_path):
+    """The new side's n=1 hangs in every process: each is killed at the suite's timeout, the
+    case is broken with that reason, and n=2, measured after it, is compared on both sides."""
+    suite = SUITE.replace("params: {n: [1]}", "params: {n: [1, 2]}\n    timeout: 2")
+    base, new = side(tmp_path / "old", suite=suite), side(tmp_path / "new", suite=suite)
+    module = (new / "napping.py").read_text()
+    hang = 'time.sleep(600 if params["n"] == 1 else SECONDS)'
+    (new / "napping.py").write_text(module.replace("time.sleep(SECONDS)", hang))
+    started = time.monotonic()
+    done = ab(
+        "suite.yaml", "--base", base, "--new", new, "--format", "json", "--results", tmp_path,
+        "--threshold", "300%", *FAST, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - started < 120, "every hung process was killed at its timeout"
+    cases = {case["key"]: case for case in json.loads(done.stdout)["runs"][0]["cases"]}
+    hung, after = cases["nap/n=1/float64/t1/numpy"], cases["nap/n=2/float64/t1/numpy"]
+    assert (hung["verdict"], hung["new_status"]) == ("broken", "error")
+    assert (after["verdict"], after["new_status"]) == ("same", "ok")
+    saved = json.loads(next(tmp_path.glob("napping-new-*.json")).read_text())
+    reasons = {case["key"]: case.get("reason") for case in saved["cases"]}
+    assert "timed out after 2 s (process killed)" in reasons["nap/n=1/float64/t1/numpy"]
+
+
 def test_the_command_that_decides_keeps_the_settings_and_doubles_the_rounds():
     from labench.commands.ab import ABOptions, decide_command
 

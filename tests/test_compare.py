@@ -349,7 +349,7 @@ def test_unusable_inputs_are_exit_2(cli, tiny_run, tmp_path, write_suite):
 
 
 def test_run_with_baseline_gates_in_one_step(cli, write_suite, tiny_run, tmp_path):
-    faster_base = scaled_copy(tiny_run, tmp_path / "fast-base.json", 0.3)
+    faster_base = scaled_copy(tiny_run, tmp_path / "fast-base.json", 0.1)
     result = cli(
         "run",
         write_suite(TINY, "again.yaml"),
@@ -380,7 +380,7 @@ def test_an_unexamined_suspect_ends_the_run_undecided(cli, write_suite, tiny_run
     """With confirmation off (or capped), cases that look slower in one process are undecided:
     the run exits 3, names them and fills in the command that decides them; a user who accepts
     that opts in with --allow-undecided."""
-    faster_base = scaled_copy(tiny_run, tmp_path / "fast-base.json", 0.3)
+    faster_base = scaled_copy(tiny_run, tmp_path / "fast-base.json", 0.1)
     suite = write_suite(TINY, "again.yaml")
     gated = ["run", suite, "-q", "--baseline", faster_base, "--confirm-processes", "0"]
     undecided = cli(*gated, "-o", tmp_path / "a.json")
@@ -396,7 +396,7 @@ def test_an_unexamined_suspect_ends_the_run_undecided(cli, write_suite, tiny_run
 
 
 def test_a_gated_run_that_is_not_slower_passes_and_says_so(cli, write_suite, tiny_run, tmp_path):
-    slower_base = scaled_copy(tiny_run, tmp_path / "slow-base.json", 3.0)
+    slower_base = scaled_copy(tiny_run, tmp_path / "slow-base.json", 10.0)
     gated = cli("run", write_suite(TINY, "again.yaml"), "-q", "--baseline", slower_base)
     assert gated.exit_code == 0, gated.output
     assert "PASS: none of 2 cases is slower than slow-base.json beyond 10%" in gated.output

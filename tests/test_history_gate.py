@@ -8,30 +8,33 @@ import pytest
 from conftest import measured_case, rescaled, synthetic_result
 from test_history import jittered, write_history
 
-from labench.judge.history_gate import current_level, history_baseline
+from labench.judge.compare import compare, judge
+from labench.judge.history_gate import case_baseline, current_level, history_baseline
+from labench.present.comparison import comparison_summary
 from labench.results import model as results
 from labench.results import reader
 from labench.results.model import Environment
 from labench.results.store import opened
+from labench.results.views import RunView, Series
 
 
 def test_a_flat_history_is_all_one_level():
     medians = list(1e-3 * np.array(jittered(20)))
-    assert current_level(medians, 5, 0.05) == (medians, None)
+    assert current_level(medians, 5, 0.05) == (medians, None, medians)
 
 
 def test_an_accepted_step_leaves_only_the_newest_level_as_the_baseline():
     medians = list(1e-3 * np.array(jittered(20)))
     medians[12:] = [1.3 * value for value in medians[12:]]
-    level, pending = current_level(medians, 5, 0.05)
-    assert level == medians[12:] and pending is None
+    level, pending, settled = current_level(medians, 5, 0.05)
+    assert level == medians[12:] and pending is None and settled == medians
 
 
 def test_a_young_step_is_not_accepted_and_the_level_before_stays_the_baseline():
     medians = list(1e-3 * np.array(jittered(20)))
     medians[17:] = [1.3 * value for value in medians[17:]]
-    level, pending = current_level(medians, 5, 0.05)
-    assert level == medians[:17]
+    level, pending, settled = current_level(medians, 5, 0.05)
+    assert level == medians[:17] and settled == medians[:17], "a young level is no state"
     assert pending == pytest.approx(1.3, rel=0.03)
 
 
@@ -39,7 +42,7 @@ def test_a_short_level_before_a_young_one_gives_way_to_every_run_before_it():
     medians = list(1e-3 * np.array(jittered(20)))
     medians[14:17] = [1.6 * value for value in medians[14:17]]  # three slow runs
     medians[17:] = [2.5 * value for value in medians[17:]]  # then a young level
-    level, pending = current_level(medians, 5, 0.05)
+    level, pending, _ = current_level(medians, 5, 0.05)
     assert level == medians[:17] and pending is not None
 
 
@@ -190,3 +193,65 @@ def test_measurements_flagged_unsteady_are_left_out_of_the_baseline(tmp_path):
         assert len(series.process_medians) == 8
         assert series.median == pytest.approx(1e-3, rel=0.03)
     assert any("4 case measurements flagged" in reason for reason in found.left_out)
+
+
+HOPPING = [1.0] * 8 + [1.7] * 6 + [1.0] * 6 + [1.7] * 6 + [1.0] * 6
+"""A case that moves between a fast and a slow state of the machine, each lasting runs."""
+
+
+def history_of(factors):
+    return [1e-3 * factor * wobble for factor, wobble in zip(factors, jittered(len(factors)), strict=True)]
+
+
+def fresh_processes(median):
+    """A new run's case measured in six processes, tightly."""
+    values = np.array([median * wobble for wobble in jittered(6)])
+    median = float(np.median(values))
+    return Series(status="ok", median=median, samples=None, process_medians=values)
+
+
+def test_a_run_as_slow_as_a_state_the_case_returns_to_is_unsure_not_slower():
+    found = case_baseline(history_of(HOPPING), [False] * len(HOPPING))
+    assert len(found.series.process_medians) == 6, "judged against its current level"
+    assert len(found.series.history) == 30, "the newest 30 runs, the window"
+    in_state = judge("k", found.series, fresh_processes(1.7e-3), 0.10, 0.01)
+    assert (in_state.verdict, in_state.doubt) == ("unsure", "state")
+    assert in_state.might_be_slower, "examined, and a gate left with it ends undecided"
+    for slower in (1.15e-3, 1.7e-3 * 1.15):  # beyond the threshold of either state
+        assert judge("k", found.series, fresh_processes(slower), 0.10, 0.01).verdict == "slower"
+    here = Environment(machine_id="m1")
+    runs = [
+        RunView("history", here, {"k": found.series}),
+        RunView("new", here, {"k": fresh_processes(1.7e-3)}),
+    ]
+    comparison = compare(runs, 0.10, 0.01)
+    assert [verdict.key for verdict in comparison.undecided()] == ["k"]
+    said = " ".join(comparison_summary(comparison).split())
+    assert "as slow as earlier runs of theirs after which they came back" in said
+
+
+def test_slow_runs_scattered_in_the_current_level_are_a_state_too():
+    """Single slow runs among fast ones: the level holds them, and they came after fast ones."""
+    scattered = [1.0] * 6 + [1.7] + [1.0] * 6 + [1.7] + [1.0] * 6
+    found = case_baseline(history_of(scattered), [False] * len(scattered))
+    in_state = judge("k", found.series, fresh_processes(1.7e-3), 0.10, 0.01)
+    assert (in_state.verdict, in_state.doubt) == ("unsure", "state")
+    once = [1.0] * 12 + [1.7] + [1.0] * 6  # seen once: not a state yet
+    found = case_baseline(history_of(once), [False] * len(once))
+    assert judge("k", found.series, fresh_processes(1.7e-3), 0.10, 0.01).verdict == "slower"
+
+
+def test_a_change_that_undoes_an_improvement_is_slower_however_slow_the_code_once_was():
+    improved = [1.0] * 10 + [0.6] * 10
+    found = case_baseline(history_of(improved), [False] * len(improved))
+    assert found.series.median == pytest.approx(0.6e-3, rel=0.03)
+    assert judge("k", found.series, fresh_processes(1e-3), 0.10, 0.01).verdict == "slower"
+
+
+def test_a_young_slow_level_is_no_state_even_in_a_case_that_hops():
+    """A regression's first runs never become the state that would excuse it."""
+    regressed = HOPPING + [2.5] * 3
+    found = case_baseline(history_of(regressed), [False] * len(regressed))
+    assert found.pending == pytest.approx(2.5, rel=0.05)
+    assert len(found.series.history) == 27, "the newest 30 runs but the young level's 3"
+    assert judge("k", found.series, fresh_processes(2.5e-3), 0.10, 0.01).verdict == "slower"

@@ -23,10 +23,13 @@ about what a `--processes` run with that many processes costs.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ from importlib import metadata
 from typing import IO, Any
 
 from labench.core.errors import InputError
+from labench.execution.isolated import STARTUP_LIMIT
 from labench.execution.sides import Side
 from labench.judge.compare import Verdict
 from labench.judge.gates import case_gate
@@ -75,10 +79,29 @@ def tail(handle: IO[str]) -> str:
     return text[-STDERR_TAIL:] if text else "nothing on standard error"
 
 
-def exchange(side: Side, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def answers(stream: IO[str]) -> queue.Queue[str | None]:
+    """The lines of `stream` as they come, read by a thread of their own so that the reader can
+    stop waiting when a limit passes (a pipe cannot be waited on with a timeout line by line);
+    None marks the end of the stream."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, name="labench-side-answers", daemon=True).start()
+    return lines
+
+
+def exchange(
+    side: Side, request: Mapping[str, Any], limits: Sequence[float | None] = ()
+) -> Iterator[dict[str, Any]]:
     """Start a fresh process of `side`, send it `request`, yield its answers; the process is
-    killed if it is still running when the caller stops (an interruption included). Ends with
-    a `died` answer when the process ended with an error."""
+    killed if it is still running when the caller stops (an interruption included). The n-th
+    answer must come within `limits[n]` seconds of the one before (none beyond the list):
+    past it the process is killed and the last answer is `late`, with that limit. Ends with a
+    `died` answer when the process ended with an error."""
     with tempfile.TemporaryFile("w+") as stderr:
         process = subprocess.Popen(
             [side.python, *WORKER],
@@ -94,7 +117,17 @@ def exchange(side: Side, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]
             with suppress(BrokenPipeError):  # a process that died at once says so below
                 process.stdin.write(json.dumps(request))
                 process.stdin.close()
-            for line in process.stdout:
+            lines = answers(process.stdout)
+            for count in itertools.count():
+                limit = limits[count] if count < len(limits) else None
+                try:
+                    line = lines.get(timeout=limit)
+                except queue.Empty:
+                    process.kill()
+                    yield {"late": limit}
+                    return
+                if line is None:
+                    break
                 yield json.loads(line)
             code = process.wait()
             if code not in (0, 2):
@@ -160,7 +193,7 @@ class SideProcess:
     """Executor: cases measured in one fresh process of one side, each with the settings of
     `settings` (the same for both sides) and `share` of its time budget."""
 
-    stops_hung_cases = False
+    stops_hung_cases = True
 
     def __init__(
         self,
@@ -176,25 +209,43 @@ class SideProcess:
 
     def run(self, keys: Sequence[str]) -> Iterator[CaseResult]:
         """Measure `keys` in order in one fresh process; a case its process did not report
-        (it died) is recorded as `error` with the reason."""
-        asked = {
-            "mode": "measure",
-            "suite": self.request.suite,
-            "overrides": self.request.overrides,
-            "cases": [[key, self.settings[key]] for key in keys],
-            "share": self.share,
-        }
+        (it died) is recorded as `error` with the reason. A case past its `timeout` has the
+        process killed and is recorded as timed out; the cases after it go on in a new one."""
         pending = list(keys)
         why = "its process ended before reporting it"
-        for message in exchange(self.plan.side, asked):
-            if "case" in message:
-                result = CaseResult.model_validate(message["case"])
-                pending.remove(result.key)
-                yield result
-            else:
-                why = message.get("died") or "; ".join(message.get("refused", [why]))
+        while pending:
+            asked = {
+                "mode": "measure",
+                "suite": self.request.suite,
+                "overrides": self.request.overrides,
+                "cases": [[key, self.settings[key]] for key in pending],
+                "share": self.share,
+            }
+            limits = [STARTUP_LIMIT, *(self.settings[key].get("timeout") for key in pending)]
+            ready, late = False, None
+            for message in exchange(self.plan.side, asked, limits):
+                if "ready" in message:
+                    ready = True
+                elif "case" in message:
+                    result = CaseResult.model_validate(message["case"])
+                    pending.remove(result.key)
+                    yield result
+                elif "late" in message:
+                    late = message["late"]
+                else:
+                    why = message.get("died") or "; ".join(message.get("refused", [why]))
+            if late is None:
+                break
+            if not ready:
+                why = f"its process did not answer within {STARTUP_LIMIT:g} s of starting"
+                break
+            yield self.stand_in(pending.pop(0), f"timed out after {late:g} s (process killed)")
         for key in pending:
-            yield self.plan.stand_ins[key].model_copy(update={"reason": why})
+            yield self.stand_in(key, why)
+
+    def stand_in(self, key: str, why: str) -> CaseResult:
+        """The `error` record of a case its process did not report, with the reason."""
+        return self.plan.stand_ins[key].model_copy(update={"reason": why})
 
     def describe(self) -> str:
         return f"fresh process of {self.plan.side.describe()}"

@@ -11,8 +11,9 @@ they can never corrupt the answer.
   (suite, run and environment, as this side sees them: its git commit, its packages), and per
   case its resolved settings and an error record to stand in for it if the process dies.
 - `measure`: measure the cases named, with the settings the parent sends (the same on both
-  sides), each given `share` of its time budget (execution/rounds.py), and answer each result
-  as it finishes.
+  sides), each given `share` of its time budget (execution/rounds.py): answer `ready` once the
+  suite is loaded, then each result as it finishes (the parent kills a process whose case
+  passes its `timeout`).
 
 A suite that cannot be loaded here (missing, or a workload module that does not import) is
 answered as `refused` with the problems, and exit code 2.
@@ -76,6 +77,7 @@ def serve(request: dict[str, Any], channel: IO[str]) -> int:
         share(replace(by_key[key], settings=Settings(**settings)), request["share"])
         for key, settings in request["cases"]
     ]
+    answer(channel, {"ready": True})  # a case's timeout counts from here
     for result in run_cases(chosen, Observer()):
         answer(channel, {"case": result.model_dump(mode="json")})
     return 0

@@ -75,7 +75,7 @@ Outcome = Literal[
     "not comparable",
     "excluded",
 ]
-Doubt = Literal["", "one process", "spread", "unsteady"]
+Doubt = Literal["", "one process", "spread", "unsteady", "state"]
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,9 @@ class Verdict:
     doubt: Doubt = ""
     """Why an `unsure` case is unsure: 'one process' (one process per run cannot see the spread
     between processes), 'spread' (processes were measured, but their medians disagree too
-    widely for the move to be significant), or 'unsteady' (flagged noisy, contended or
-    throttled)."""
+    widely for the move to be significant), 'unsteady' (flagged noisy, contended or
+    throttled), or 'state' (slower than the history's current level, but as slow as a state
+    the case has been in and come back from: `in_known_state`)."""
     gate: CaseGate | None = None
     """The threshold the case was judged with and, for `excluded`, why its suite does not gate
     it (`judge_gated`); None where a caller judged it with a bare threshold."""
@@ -115,10 +116,10 @@ class Verdict:
     @property
     def might_be_slower(self) -> bool:
         """An `unsure` case that moved the slow way and lacks evidence either way (one process,
-        or processes spread too widely), not one a flag discredits: what `--fail-on-unsure`
-        fails on."""
+        processes spread too widely, or as slow as a state the case has been in before), not
+        one a flag discredits: what `--fail-on-unsure` fails on."""
         slow = self.ratio is not None and self.ratio > 1
-        return slow and self.doubt in ("one process", "spread")
+        return slow and self.doubt in ("one process", "spread", "state")
 
     @property
     def moved_slower(self) -> bool:
@@ -129,6 +130,12 @@ class Verdict:
     def unsteady(self) -> bool:
         """An `unsure` case whose move rests on a noisy, contended or throttled measurement."""
         return self.doubt == "unsteady"
+
+    @property
+    def known_state(self) -> bool:
+        """An `unsure` case as slow as an earlier state of a case that hops between states in
+        the machine's history: a regression and that state look alike."""
+        return self.doubt == "state"
 
     @property
     def inconclusive(self) -> bool:
@@ -361,9 +368,38 @@ def judge(key: str, base: Series, new: Series, threshold: float, alpha: float) -
         verdict, doubt = "unsure", "spread"  # moved, but within what the processes spread over
     elif base.flags or new.flags:
         verdict, doubt = "unsure", "unsteady"  # too unsteady to fail a build on
+    elif test.ratio > 1 and in_known_state(base, new.median, threshold):
+        verdict, doubt = "unsure", "state"  # as slow as a state the case has returned from
     else:
         verdict = "slower" if test.ratio > 1 else "faster"
     return Verdict(key, base, new, test.ratio, test.ci95, test.p_value, verdict, test.basis, doubt)
+
+
+STATE_RUNS = 2
+"""Earlier runs of a case as slow as a new one, with the case back at its level between, that
+make that speed a state of the machine rather than a regression (`in_known_state`)."""
+
+
+def in_known_state(base: Series, median: float, threshold: float) -> bool:
+    """Whether `median` is as slow as a state the machine has been in and come back from, by
+    the runs of the case's history (`Series.history`): at least STATE_RUNS of them lie within
+    `threshold` of `median`, and one of those came after a run within `threshold` of the level
+    the case is judged against. A case that hops between two speeds for minutes at a time (a
+    neighbour on the core, the hypervisor's placement) is slower than its current level in
+    every run that lands in the other speed, and fresh processes drawn minutes later land
+    there too. A case whose runs only moved one way has no such state: a change that undoes an
+    improvement is a regression, however slow the code once was."""
+    if base.median is None:
+        return False
+
+    def alike(one: float, other: float) -> bool:
+        return 1 / (1 + threshold) <= one / other <= 1 + threshold
+
+    as_slow = [index for index, value in enumerate(base.history) if alike(value, median)]
+    at_level = next(
+        (index for index, value in enumerate(base.history) if alike(value, base.median)), None
+    )
+    return len(as_slow) >= STATE_RUNS and at_level is not None and as_slow[-1] > at_level
 
 
 def judge_gated(key: str, base: Series, new: Series, gate: CaseGate, alpha: float) -> Verdict:

@@ -23,6 +23,7 @@ Reads the results store only; never runs a kernel.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,19 +113,18 @@ def history_baseline(
             f"({machine}, BLAS {blas}) to judge against (the folder holds {held}); "
             "save runs there first, or gate with --baseline FILE"
         )
-    steady: dict[str, list[float]] = {}
-    every_one: dict[str, list[float]] = {}
+    measured: dict[str, tuple[list[float], list[bool]]] = {}
     for case in store.cases([run.id for run in chosen]):  # oldest run first
         if case.median is None:
             continue
-        every_one.setdefault(case.key, []).append(case.median)
-        if not case.flags:  # noisy, contended or throttled: the neighbour's time, not the code's
-            steady.setdefault(case.key, []).append(case.median)
-    series = {
-        key: steady[key] if len(steady.get(key, ())) >= minimum else medians
-        for key, medians in every_one.items()
+        medians, flagged = measured.setdefault(case.key, ([], []))
+        medians.append(case.median)
+        flagged.append(bool(case.flags))  # noisy, contended or throttled
+    cases = {
+        key: case_baseline(medians, flagged, window, minimum, min_change)
+        for key, (medians, flagged) in measured.items()
     }
-    unsteady = sum(len(medians) - len(series[key]) for key, medians in every_one.items())
+    unsteady = sum(case.unsteady_left_out for case in cases.values())
     if unsteady:
         left_out.append(
             f"{unsteady} case measurements flagged noisy, contended or throttled (a case keeps "
@@ -134,41 +134,70 @@ def history_baseline(
         RunView(
             f"history ({len(chosen)} runs)",
             reader.load(store.folder / chosen[-1].file).environment,
-            {},
+            {key: case.series for key, case in cases.items()},
         ),
         len(chosen),
         left_out,
+        few=[key for key, case in cases.items() if case.few],
+        pending={key: case.pending for key, case in cases.items() if case.pending is not None},
     )
-    for key, medians in series.items():
-        level, pending = current_level(medians[-window:], minimum, min_change)
-        if pending is not None:
-            baseline.pending[key] = pending
-        values = np.asarray(level)
-        enough = len(values) >= minimum
-        if not enough:
-            baseline.few.append(key)
-        baseline.view.cases[key] = Series(
-            status="ok",
-            median=float(np.median(values)),
-            samples=None,
-            process_medians=values if enough else None,
-        )
     return baseline
+
+
+@dataclass(frozen=True)
+class CaseBaseline:
+    """One case's baseline in a machine's history, and what the header says of it."""
+
+    series: Series
+    few: bool
+    """Fewer than `minimum` runs on its level: judged as against one process."""
+    pending: float | None
+    """The ratio of a newest level too young to be accepted to the level before, if any."""
+    unsteady_left_out: int
+    """Flagged measurements left out of it."""
+
+
+def case_baseline(
+    medians: Sequence[float],
+    flagged: Sequence[bool],
+    window: int = HISTORY_WINDOW,
+    minimum: int = HISTORY_MINIMUM,
+    min_change: float = 0.05,
+) -> CaseBaseline:
+    """A case's baseline from its medians in the history, oldest first, and which of them were
+    flagged: the steady ones while there are `minimum` of them, the newest `window` of those,
+    and of those the runs of its accepted level (`current_level`), with the runs it holds for
+    telling a state of the machine from a regression (`Series.history`)."""
+    steady = [median for median, flag in zip(medians, flagged, strict=True) if not flag]
+    chosen = steady if len(steady) >= minimum else list(medians)
+    level, pending, settled = current_level(chosen[-window:], minimum, min_change)
+    values = np.asarray(level)
+    enough = len(values) >= minimum
+    series = Series(
+        status="ok",
+        median=float(np.median(values)),
+        samples=None,
+        process_medians=values if enough else None,
+        history=tuple(float(median) for median in settled),
+    )
+    return CaseBaseline(series, not enough, pending, len(medians) - len(chosen))
 
 
 def current_level(
     medians: list[float], minimum: int, min_change: float
-) -> tuple[list[float], float | None]:
-    """The runs of a case's accepted level, oldest first, and, when its newest level is too
-    young to be accepted (fewer than `minimum` runs), that level's ratio to the one before.
-    When the level before a young one is short too (a case hopping between states), every run
-    before the young level is the baseline: its spread holds the states, where one short level
-    would stand for a single process."""
+) -> tuple[list[float], float | None, list[float]]:
+    """The runs of a case's accepted level, oldest first; when its newest level is too young
+    to be accepted (fewer than `minimum` runs), that level's ratio to the one before; and the
+    runs before any such young level (a regression's first runs are never a state of the
+    machine that would excuse it: `compare.in_known_state`). When the level before a young one
+    is short too (a case hopping between states), every run before the young level is the
+    baseline: its spread holds the states, where one short level would stand for a single
+    process."""
     starts = [0] + [step.index for step in detect_steps(medians, min_change=min_change).steps]
     if len(starts) == 1 or len(medians) - starts[-1] >= minimum:
-        return medians[starts[-1] :], None
+        return medians[starts[-1] :], None, medians
     level, young = medians[starts[-2] : starts[-1]], medians[starts[-1] :]
     ratio = float(np.median(young) / np.median(level))
     if len(level) < minimum:
         level = medians[: starts[-1]]
-    return level, ratio
+    return level, ratio, medians[: starts[-1]]

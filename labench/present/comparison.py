@@ -132,6 +132,13 @@ UNSURE_NOTES = (
         "or `throttled` in the result files), so the move may be the neighbour's or the "
         "clock's, not the code's: measure again on a quiet machine.",
     ),
+    (
+        "known_state",
+        "{count} case(s) are slower than their level in the machine's history, but as slow as "
+        "earlier runs of theirs after which they came back to that level: the machine has "
+        "states that slow these cases, and a regression and such a state look alike. Re-measure "
+        "when the machine is back in its usual state.",
+    ),
 )
 """Why `unsure` cases are unsure, and what to do: one line per reason that applies."""
 

@@ -13,6 +13,9 @@ DOUBTS = {
     "spread": "its process medians spread too widely for the move to be significant "
     "(more processes can tell)",
     "unsteady": "it was measured noisily or under contention (flagged `noisy` or `contended`)",
+    "state": "it is as slow as earlier runs of this case in the machine's history, after "
+    "which the case came back to its level: a state of the machine and a regression look alike "
+    "(re-measure when the machine is back in its usual state)",
 }
 """Why an undecided case is undecided, after `Verdict.doubt`."""
 

@@ -35,6 +35,9 @@ class Series:
     """One median per worker process (labench run --processes), when there were several."""
     flags: tuple[str, ...] = ()
     """`noisy`, `contended`, `throttled`: the measurement is not steady enough to decide on."""
+    history: tuple[float, ...] = ()
+    """For a baseline drawn from a machine's history, the medians of the case's runs in it,
+    oldest first, a young level's left out (`compare.in_known_state`)."""
 
 
 @dataclass(frozen=True)
