@@ -29,7 +29,8 @@ On a shared machine, `--quiet-below 1.3` starts each trial only once the 1-minut
 is below 1.3 (waiting up to `--wait` minutes); each trial records the load average at its start
 and end, and how many cases labench flagged `contended`.
 
-`--summarize DIR/trials.jsonl` prints the summary of every trial recorded in a --keep folder.
+`--summarize DIR/trials.jsonl` prints the summary of every trial recorded in a --keep folder;
+with `--rejudge`, each trial judged again by the current gate from the files the folder kept.
 
 With `--history WARMUP` the gate is `run --against`: WARMUP plain runs of the old code start a
 history folder, each trial's plain run joins it, and the gated runs are judged against it.
@@ -246,6 +247,39 @@ def outcome(kind: str, status: int, regressed: Judged | None) -> str:
     return {0: "passed", 3: "undecided"}[status]
 
 
+def rejudged(folder: Path, trial: Trial, threshold: str, alpha: float) -> Trial:
+    """`trial` of a --keep folder judged again by the current gate from its saved files: the
+    gated run's file (its fresh processes included) against its baseline file, or, for a
+    history campaign, against the history as it stood then (the warm-up runs and the baseline
+    runs of trials up to this one). The exit status is the one the gate gives those verdicts
+    (1 on a case slower or broken, 3 on one unsure that moved the slow way, else 0)."""
+    new = folder / f"{trial.kind}{trial.number}.json"
+    history = folder / "history"
+    with tempfile.TemporaryDirectory() as scratch:
+        if history.is_dir():
+            base = Path(scratch)
+            for earlier in history.glob("*.json"):
+                number = re.fullmatch(r"base(\d+)\.json", earlier.name)
+                if number is None or int(number[1]) <= trial.number:
+                    shutil.copy2(earlier, base / earlier.name)
+        else:
+            base = folder / f"base{trial.number}.json"
+        verdicts = judged(base, new, threshold, alpha)
+    undecided = any(found.verdict == "unsure" and slow(found) for found in verdicts.values())
+    failed = any(found.verdict in ("slower", "broken") for found in verdicts.values())
+    status = 1 if failed else 3 if undecided else 0
+    target = verdicts[trial.regressed] if trial.regressed else None
+    notes = [target.describe()] if target is not None else []
+    notes += [
+        found.describe()
+        for found in verdicts.values()
+        if found.key != trial.regressed
+        and (found.verdict in ("slower", "broken") or (found.verdict == "unsure" and slow(found)))
+    ]
+    ending = {"status": status, "outcome": outcome(trial.kind, status, target), "notes": notes}
+    return Trial(**(asdict(trial) | ending))
+
+
 def gated_trial(
     number: int,
     kind: str,
@@ -399,12 +433,23 @@ def main() -> int:
         "folder's trials.jsonl, which every invocation into that folder appends to), then the "
         "same for the trials in which labench flagged no case contended.",
     )
+    parser.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="With --summarize: judge every recorded trial again with the current gate, from "
+        "the files its --keep folder saved (`rejudged`), before summarizing.",
+    )
     parser.add_argument("--keep", type=Path, help="Keep every trial's folders and files here.")
     options = parser.parse_args()
     if options.summarize is not None:
         recorded = [
             Trial(**json.loads(line)) for line in options.summarize.read_text().splitlines()
         ]
+        if options.rejudge:
+            folder = options.summarize.parent
+            recorded = [
+                rejudged(folder, trial, options.threshold, options.alpha) for trial in recorded
+            ]
         print(summary(recorded, options))
         steady = [trial for trial in recorded if not trial.contended]
         if steady and len(steady) < len(recorded):

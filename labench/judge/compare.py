@@ -382,24 +382,28 @@ make that speed a state of the machine rather than a regression (`in_known_state
 
 def in_known_state(base: Series, median: float, threshold: float) -> bool:
     """Whether `median` is as slow as a state the machine has been in and come back from, by
-    the runs of the case's history (`Series.history`): at least STATE_RUNS of them lie within
-    `threshold` of `median`, and one of those came after a run within `threshold` of the level
-    the case is judged against. A case that hops between two speeds for minutes at a time (a
-    neighbour on the core, the hypervisor's placement) is slower than its current level in
-    every run that lands in the other speed, and fresh processes drawn minutes later land
-    there too. A case whose runs only moved one way has no such state: a change that undoes an
-    improvement is a regression, however slow the code once was."""
+    the runs of the case's history (`Series.history`): at least STATE_RUNS of them are slower
+    than the median of the level the case is judged against by more than `threshold` and lie
+    within `threshold` of `median`, and one of those came after a run within `threshold` of
+    that level or faster.
+
+    A case that hops between two speeds for minutes at a time (a neighbour on the core, the
+    hypervisor's placement) is slower than its current level in every run that lands in the
+    other speed, and fresh processes drawn minutes later land there too. A case whose runs
+    only moved one way has no such state: a change that undoes an improvement is a
+    regression, however slow the code once was."""
     if base.median is None:
         return False
 
     def alike(one: float, other: float) -> bool:
         return 1 / (1 + threshold) <= one / other <= 1 + threshold
 
-    as_slow = [index for index, value in enumerate(base.history) if alike(value, median)]
-    at_level = next(
-        (index for index, value in enumerate(base.history) if alike(value, base.median)), None
-    )
-    return len(as_slow) >= STATE_RUNS and at_level is not None and as_slow[-1] > at_level
+    fast = base.median * (1 + threshold)
+    as_slow = [
+        index for index, value in enumerate(base.history) if value > fast and alike(value, median)
+    ]
+    first = next((index for index, value in enumerate(base.history) if value <= fast), None)
+    return len(as_slow) >= STATE_RUNS and first is not None and as_slow[-1] > first
 
 
 def judge_gated(key: str, base: Series, new: Series, gate: CaseGate, alpha: float) -> Verdict:
