@@ -41,6 +41,8 @@ from labench.core.signals import sigterm_interrupts
 if TYPE_CHECKING:  # typer's own copy of click: its Command, for the hint only
     from typer._click.core import Command
 
+    from labench.results.views import RunView
+
 app = typer.Typer(
     help="Benchmark the linear algebra behind deep learning, honestly.",
     no_args_is_help=True,
@@ -94,7 +96,10 @@ def run(options: RunOptions) -> None:
 def compare_runs(
     files: Annotated[
         list[Path],
-        typer.Argument(help="BASE then NEW (and more): labench or pytest-benchmark JSON files."),
+        typer.Argument(
+            help="BASE then NEW (and more): labench or pytest-benchmark JSON files; or a folder "
+            "of them (a history) then one NEW file."
+        ),
     ],
     output_format: Annotated[
         str, typer.Option("--format", help="table, markdown or json.")
@@ -133,7 +138,7 @@ def compare_runs(
     if output_format not in ("table", "markdown", "json"):
         raise InputError(f"--format: expected table, markdown or json, got {output_format!r}")
     limit = parse_threshold(threshold)
-    runs = [load_run(path) for path in files]
+    runs = _history_and_new(files) if files[0].is_dir() else [load_run(path) for path in files]
     seen: dict[Path, Path] = {}
     for path in files:
         twin = seen.setdefault(path.resolve(), path)
@@ -155,6 +160,25 @@ def compare_runs(
         raise typer.Exit(EXIT_FAILED)
     if fail_on_unsure and any(verdict.might_be_slower for verdict in comparison.unsure()):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _history_and_new(files: list[Path]) -> list[RunView]:
+    """`compare DIR NEW`: NEW judged against the history of its machine and suite in DIR (the
+    folder's results store), as `run --against` judges, without re-measuring anything."""
+    from labench.judge.gate_settings import HISTORY_MINIMUM, HISTORY_WINDOW
+    from labench.judge.history_gate import folder_baseline
+    from labench.results.views import PytestRun, load_any, run_view
+
+    if len(files) != 2:
+        raise InputError(
+            f"{files[0]}: a folder as BASE is a history, judged against one NEW file; got "
+            f"{len(files) - 1}: compare one run at a time"
+        )
+    new = load_any(files[1])
+    found = folder_baseline(files[0], new)
+    for line in found.header(files[0], HISTORY_WINDOW, HISTORY_MINIMUM):
+        console.print(line, highlight=False, soft_wrap=True)
+    return [found.view, new.view if isinstance(new, PytestRun) else run_view(new, files[1].name)]
 
 
 @app.command("ab")

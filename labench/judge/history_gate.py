@@ -32,10 +32,9 @@ import numpy as np
 from labench.core.errors import InputError
 from labench.judge.gate_settings import HISTORY_MINIMUM, HISTORY_WINDOW
 from labench.judge.steps import detect_steps
-from labench.results import reader
-from labench.results.model import Environment
-from labench.results.store import Store, blas_of
-from labench.results.views import RunView, Series
+from labench.results.model import Environment, Result
+from labench.results.store import Store, blas_of, opened
+from labench.results.views import PYTEST_SUITE, PytestRun, RunView, Series, load_any
 
 
 @dataclass
@@ -70,6 +69,16 @@ class HistoryBaseline:
                 f"than {minimum} runs: not yet accepted, judged against the level before"
             )
         return lines
+
+
+def folder_baseline(
+    folder: Path, new: Result | PytestRun, window: int = HISTORY_WINDOW
+) -> HistoryBaseline:
+    """The baseline a folder's history gives a run (a labench result or a pytest-benchmark
+    file): its machine's runs of its suite in the folder's results store."""
+    suite = PYTEST_SUITE if isinstance(new, PytestRun) else new.suite.name
+    with opened(folder) as store:
+        return history_baseline(store, suite, _environment(new), window)
 
 
 def history_baseline(
@@ -133,7 +142,7 @@ def history_baseline(
     baseline = HistoryBaseline(
         RunView(
             f"history ({len(chosen)} runs)",
-            reader.load(store.folder / chosen[-1].file).environment,
+            _environment(load_any(store.folder / chosen[-1].file)),
             {key: case.series for key, case in cases.items()},
         ),
         len(chosen),
@@ -155,6 +164,10 @@ class CaseBaseline:
     """The ratio of a newest level too young to be accepted to the level before, if any."""
     unsteady_left_out: int
     """Flagged measurements left out of it."""
+
+
+def _environment(run: Result | PytestRun) -> Environment:
+    return run.view.environment if isinstance(run, PytestRun) else run.environment
 
 
 def case_baseline(

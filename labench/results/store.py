@@ -17,6 +17,7 @@ JSON result.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -32,6 +33,7 @@ from labench.core.errors import InputError
 from labench.core.stats import run_spread
 from labench.results import reader
 from labench.results.model import CaseResult, Environment, Result
+from labench.results.views import PYTEST_SUITE, PytestRun, load_any
 
 STORE_NAME = "labench.sqlite"
 SCHEMA_VERSION = 1
@@ -161,27 +163,39 @@ class Store:
             raise
         self.connection.commit()
 
-    def add(self, result: Result, path: Path) -> None:
+    def add(self, result: Result | PytestRun, path: Path) -> None:
         """Index one saved run (replacing what the store held for the same file)."""
         with self._writing() as connection:
             self._insert(connection, result, path)
 
-    def _insert(self, connection: sqlite3.Connection, result: Result, path: Path) -> None:
+    def _insert(
+        self, connection: sqlite3.Connection, result: Result | PytestRun, path: Path
+    ) -> None:
         stat = path.stat()
         connection.execute("DELETE FROM runs WHERE file = ?", (path.name,))
-        run = result.run
-        cursor = connection.execute(
-            "INSERT INTO runs (file, size, mtime_ns, run_id, machine, blas, suite, started,"
-            " git_commit, git_branch, git_dirty, label, processes, interrupted)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                path.name,
-                stat.st_size,
-                stat.st_mtime_ns,
+        if isinstance(result, PytestRun):
+            suite, cases = PYTEST_SUITE, _pytest_rows(result)
+            fields: tuple[object, ...] = (
+                path.stem,
+                result.view.environment.machine_id,
+                blas_of(result.view.environment),
+                suite,
+                result.started,
+                result.git_commit,
+                result.git_branch,
+                result.git_dirty,
+                None,
+                1,
+                False,
+            )
+        else:
+            run, suite = result.run, result.suite.name
+            cases = [(case.key, case.benchmark, _case_row(case)) for case in result.cases]
+            fields = (
                 run.id,
                 result.environment.machine_id,
                 blas_of(result.environment),
-                result.suite.name,
+                suite,
                 run.started,
                 run.git_commit,
                 run.git_branch,
@@ -189,19 +203,23 @@ class Store:
                 run.label,
                 run.processes,
                 run.interrupted,
-            ),
+            )
+        cursor = connection.execute(
+            "INSERT INTO runs (file, size, mtime_ns, run_id, machine, blas, suite, started,"
+            " git_commit, git_branch, git_dirty, label, processes, interrupted)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (path.name, stat.st_size, stat.st_mtime_ns, *fields),
         )
-        suite = result.suite.name
         connection.executemany(
             "INSERT OR IGNORE INTO series (suite, key, benchmark) VALUES (?, ?, ?)",
-            [(suite, case.key, case.benchmark) for case in result.cases],
+            [(suite, key, benchmark) for key, benchmark, _ in cases],
         )
         ids = dict(
             connection.execute("SELECT key, id FROM series WHERE suite = ?", (suite,)).fetchall()
         )
         connection.executemany(
             "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_case_row(cursor.lastrowid, ids[case.key], case) for case in result.cases],
+            [(cursor.lastrowid, ids[key], *row) for key, _, row in cases],
         )
 
     def sync(self) -> int:
@@ -222,7 +240,7 @@ class Store:
         gone = sorted(set(known) - set(present))
         if not changed and not gone:
             return 0
-        loaded = [(reader.load(path), path) for path in changed]
+        loaded = [(load_any(path), path) for path in changed]
         with self._writing() as connection:
             connection.executemany("DELETE FROM runs WHERE file = ?", [(name,) for name in gone])
             for result, path in loaded:
@@ -357,15 +375,15 @@ _WITHOUT_CI = np.dtype(
 )
 
 
-def _case_row(run: int | None, series: int, case: CaseResult) -> tuple[object, ...]:
+def _case_row(case: CaseResult) -> tuple[object, ...]:
+    """A case's columns after its run and series: status, median, CI, spread, process medians,
+    flags."""
     timing = case.timing
     if timing is None:
-        return (run, series, case.status, None, None, None, 0.0, "[]", json.dumps(case.flags))
+        return (case.status, None, None, None, 0.0, "[]", json.dumps(case.flags))
     low, high = timing.ci95 if timing.ci95 is not None else (None, None)
     spread = run_spread(timing.process_medians, timing.ci95, timing.median)
     return (
-        run,
-        series,
         case.status,
         timing.median,
         low,
@@ -374,6 +392,21 @@ def _case_row(run: int | None, series: int, case: CaseResult) -> tuple[object, .
         json.dumps(timing.process_medians),
         json.dumps(case.flags),
     )
+
+
+def _pytest_rows(run: PytestRun) -> list[tuple[str, str, tuple[object, ...]]]:
+    """A pytest-benchmark file's tests as cases: one process each (no process medians, no CI:
+    the history's spread between files is their noise), the benchmark being the test function
+    (`test_mm.py::test_matmul[64]` -> `test_mm.py::test_matmul`)."""
+    return [
+        (key, key.split("[", 1)[0], ("ok", series.median, None, None, 0.0, "[]", "[]"))
+        for key, series in run.view.cases.items()
+    ]
+
+
+def _digest(path: Path) -> str:
+    """A short name for a file's content (a pytest-benchmark file has no run id)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def _chunks(values: list[int], size: int) -> Iterable[list[int]]:
@@ -501,7 +534,7 @@ def import_into(folder: Path, sources: list[Path]) -> tuple[list[Path], int]:
     Returns the files copied and how many were there already."""
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder; create it, or import into an existing one")
-    incoming = [(path, reader.load(path)) for path in reader.result_files(sources)]
+    incoming = [(path, load_any(path)) for path in reader.result_files(sources)]
     copied, already = [], 0
     for path, result in incoming:
         target = folder / path.name
@@ -509,7 +542,8 @@ def import_into(folder: Path, sources: list[Path]) -> tuple[list[Path], int]:
             already += 1
             continue
         if target.exists():
-            target = folder / f"{path.stem}-{result.run.id}{path.suffix}"
+            run_id = result.run.id if isinstance(result, Result) else _digest(path)
+            target = folder / f"{path.stem}-{run_id}{path.suffix}"
             if target.exists():
                 already += 1
                 continue

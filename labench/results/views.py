@@ -100,19 +100,50 @@ class _PytestMachine(_Lenient):
     cpu: _PytestCpu = Field(default_factory=_PytestCpu)
 
 
+class _PytestCommit(_Lenient):
+    id: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+
+
 class _PytestDocument(_Lenient):
     """The parts of a `pytest --benchmark-json` file that a comparison reads."""
 
     machine_info: _PytestMachine
     benchmarks: list[_PytestBenchmark]
+    datetime: str | None = None
+    commit_info: _PytestCommit = Field(default_factory=_PytestCommit)
+
+
+PYTEST_SUITE = "pytest-benchmark"
+"""The suite a pytest-benchmark file's tests belong to in a history: such files name none."""
+
+
+@dataclass(frozen=True)
+class PytestRun:
+    """A pytest-benchmark file as a history keeps it: one process per file, when it was made,
+    and on which commit."""
+
+    view: RunView
+    started: str
+    git_commit: str | None
+    git_branch: str | None
+    git_dirty: bool | None
 
 
 def load_run(path: Path) -> RunView:
     """A labench result or a pytest-benchmark JSON file; anything else is an InputError."""
+    loaded = load_any(path)
+    return loaded.view if isinstance(loaded, PytestRun) else run_view(loaded, path.name)
+
+
+def load_any(path: Path) -> results.Result | PytestRun:
+    """A labench result, or a pytest-benchmark JSON file with what a history needs of it;
+    anything else is an InputError."""
     document = read_json(path, "a labench result or a pytest-benchmark --benchmark-json file")
     if isinstance(document, dict) and "benchmarks" in document and "machine_info" in document:
         return _from_pytest_benchmark(path, document)
-    return run_view(reader.with_journal(path, results.from_document(path, document)), path.name)
+    return reader.with_journal(path, results.from_document(path, document))
 
 
 def run_view(result: results.Result, label: str) -> RunView:
@@ -139,7 +170,7 @@ def series(case: results.CaseResult) -> Series:
     )
 
 
-def _from_pytest_benchmark(path: Path, document: dict[str, Any]) -> RunView:
+def _from_pytest_benchmark(path: Path, document: dict[str, Any]) -> PytestRun:
     try:
         parsed = _PytestDocument.model_validate(document)
         cases = {}
@@ -156,6 +187,7 @@ def _from_pytest_benchmark(path: Path, document: dict[str, Any]) -> RunView:
                 stdev=stats.stddev,
                 count=stats.rounds,
             )
+        started = _started(parsed.datetime)
     except ValidationError as error:
         raise InputError(
             f"{path}: damaged pytest-benchmark file, refused (expected benchmarks with a name "
@@ -174,7 +206,24 @@ def _from_pytest_benchmark(path: Path, document: dict[str, Any]) -> RunView:
         python=machine.python_version,
         architecture=machine.machine,
     )
-    return RunView(path.name, environment, cases)
+    commit = parsed.commit_info
+    return PytestRun(
+        RunView(path.name, environment, cases), started, commit.id, commit.branch, commit.dirty
+    )
+
+
+def _started(stamp: str | None) -> str:
+    """pytest-benchmark's `datetime` (ISO 8601) in UTC, as labench records a run's start; ""
+    when the file has none (it then sorts first in a history)."""
+    if stamp is None:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise ValueError(f"datetime {shown(stamp, 60)} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 def to_pytest_benchmark(result: results.Result) -> dict[str, Any]:
