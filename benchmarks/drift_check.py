@@ -7,8 +7,8 @@ started between the baseline and the gated run (each a Python process spinning o
 stopped when the gated run ends). It prints, per gated run, the exit status, the run-wide factor
 line (`drift: ...`) and the verdict line, and the 1-minute load average before each run.
 
-Run: python benchmarks/drift_check.py [--suites benchmarks/steady.yaml benchmarks/one_case/suite.yaml]
-         [--competitors 1] [--keep DIR]
+Run: python benchmarks/drift_check.py [--competitors 1] [--keep DIR]
+         [--suites benchmarks/steady.yaml benchmarks/one_case/suite.yaml]
 """
 
 from __future__ import annotations
