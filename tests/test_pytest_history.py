@@ -117,7 +117,14 @@ def test_history_refusals_are_one_paragraph_exit_2(cli, tmp_path):
     damaged = cli("compare", history, new)
     assert damaged.exit_code == 2
     assert "pb-02.json: damaged pytest-benchmark file" in one_line(damaged.output)
-    for refused in (several, elsewhere, damaged):
+    pytest_history(tmp_path / "dated", count=4)
+    undated = json.loads((tmp_path / "dated" / "pb-01.json").read_text())
+    (tmp_path / "dated" / "pb-01.json").write_text(json.dumps(undated | {"datetime": "yesterday"}))
+    misdated = cli("compare", tmp_path / "dated", new)
+    assert misdated.exit_code == 2
+    said = one_line(misdated.output)
+    assert "pb-01.json: damaged pytest-benchmark file: datetime 'yesterday' is not an ISO" in said
+    for refused in (several, elsewhere, damaged, misdated):
         assert "Traceback" not in refused.output
 
 

@@ -167,7 +167,7 @@ def _history_and_new(files: list[Path]) -> list[RunView]:
     folder's results store), as `run --against` judges, without re-measuring anything."""
     from labench.judge.gate_settings import HISTORY_MINIMUM, HISTORY_WINDOW
     from labench.judge.history_gate import folder_baseline
-    from labench.results.views import PytestRun, load_any, run_view
+    from labench.results.views import as_view, load_any
 
     if len(files) != 2:
         raise InputError(
@@ -178,7 +178,7 @@ def _history_and_new(files: list[Path]) -> list[RunView]:
     found = folder_baseline(files[0], new)
     for line in found.header(files[0], HISTORY_WINDOW, HISTORY_MINIMUM):
         console.print(line, highlight=False, soft_wrap=True)
-    return [found.view, new.view if isinstance(new, PytestRun) else run_view(new, files[1].name)]
+    return [found.view, as_view(new, files[1].name)]
 
 
 @app.command("ab")

@@ -78,7 +78,7 @@ def folder_baseline(
     file): its machine's runs of its suite in the folder's results store."""
     suite = PYTEST_SUITE if isinstance(new, PytestRun) else new.suite.name
     with opened(folder) as store:
-        return history_baseline(store, suite, _environment(new), window)
+        return history_baseline(store, suite, new.environment, window)
 
 
 def history_baseline(
@@ -142,7 +142,7 @@ def history_baseline(
     baseline = HistoryBaseline(
         RunView(
             f"history ({len(chosen)} runs)",
-            _environment(load_any(store.folder / chosen[-1].file)),
+            load_any(store.folder / chosen[-1].file).environment,
             {key: case.series for key, case in cases.items()},
         ),
         len(chosen),
@@ -164,10 +164,6 @@ class CaseBaseline:
     """The ratio of a newest level too young to be accepted to the level before, if any."""
     unsteady_left_out: int
     """Flagged measurements left out of it."""
-
-
-def _environment(run: Result | PytestRun) -> Environment:
-    return run.view.environment if isinstance(run, PytestRun) else run.environment
 
 
 def case_baseline(

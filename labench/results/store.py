@@ -177,8 +177,8 @@ class Store:
             suite, cases = PYTEST_SUITE, _pytest_rows(result)
             fields: tuple[object, ...] = (
                 path.stem,
-                result.view.environment.machine_id,
-                blas_of(result.view.environment),
+                result.environment.machine_id,
+                blas_of(result.environment),
                 suite,
                 result.started,
                 result.git_commit,

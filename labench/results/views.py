@@ -130,11 +130,20 @@ class PytestRun:
     git_branch: str | None
     git_dirty: bool | None
 
+    @property
+    def environment(self) -> Environment:
+        """The machine it ran on, read as a labench result's `environment` is."""
+        return self.view.environment
+
 
 def load_run(path: Path) -> RunView:
     """A labench result or a pytest-benchmark JSON file; anything else is an InputError."""
-    loaded = load_any(path)
-    return loaded.view if isinstance(loaded, PytestRun) else run_view(loaded, path.name)
+    return as_view(load_any(path), path.name)
+
+
+def as_view(loaded: results.Result | PytestRun, label: str) -> RunView:
+    """What `load_any` read, as the comparison sees it (a labench run labelled `label`)."""
+    return loaded.view if isinstance(loaded, PytestRun) else run_view(loaded, label)
 
 
 def load_any(path: Path) -> results.Result | PytestRun:
