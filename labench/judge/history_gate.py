@@ -33,7 +33,7 @@ from labench.core.errors import InputError
 from labench.judge.gate_settings import HISTORY_MINIMUM, HISTORY_WINDOW
 from labench.judge.steps import detect_steps
 from labench.results.model import Environment, Result
-from labench.results.store import Store, blas_of, opened
+from labench.results.store import Store, StoredRun, blas_of, opened
 from labench.results.views import PYTEST_SUITE, PytestRun, RunView, Series, load_any
 
 
@@ -91,6 +91,42 @@ def history_baseline(
 ) -> HistoryBaseline:
     """Each case's baseline from the runs of this machine, BLAS and suite in the store (see the
     module docstring). An InputError when there are none, saying what the folder holds."""
+    chosen, left_out = _chosen_runs(store, suite, environment)
+    measured: dict[str, tuple[list[float], list[bool]]] = {}
+    for case in store.cases([run.id for run in chosen]):  # oldest run first
+        if case.median is None:
+            continue
+        medians, flagged = measured.setdefault(case.key, ([], []))
+        medians.append(case.median)
+        flagged.append(bool(case.flags))  # noisy, contended or throttled
+    cases = {
+        key: case_baseline(medians, flagged, window, minimum, min_change)
+        for key, (medians, flagged) in measured.items()
+    }
+    unsteady = sum(case.unsteady_left_out for case in cases.values())
+    if unsteady:
+        left_out.append(
+            f"{unsteady} case measurements flagged noisy, contended or throttled (a case keeps "
+            f"them only while it has fewer than {minimum} steady ones)"
+        )
+    return HistoryBaseline(
+        RunView(
+            f"history ({len(chosen)} runs)",
+            load_any(store.folder / chosen[-1].file).environment,
+            {key: case.series for key, case in cases.items()},
+        ),
+        len(chosen),
+        left_out,
+        few=[key for key, case in cases.items() if case.few],
+        pending={key: case.pending for key, case in cases.items() if case.pending is not None},
+    )
+
+
+def _chosen_runs(
+    store: Store, suite: str, environment: Environment
+) -> tuple[list[StoredRun], list[str]]:
+    """The finished runs of this machine, BLAS and suite in the store, oldest first, and why
+    the others are left out; an InputError when there are none."""
     every = store.runs()
     machine, blas = environment.machine_id, blas_of(environment)
     left = Counter(
@@ -122,35 +158,7 @@ def history_baseline(
             f"({machine}, BLAS {blas}) to judge against (the folder holds {held}); "
             "save runs there first, or gate with --baseline FILE"
         )
-    measured: dict[str, tuple[list[float], list[bool]]] = {}
-    for case in store.cases([run.id for run in chosen]):  # oldest run first
-        if case.median is None:
-            continue
-        medians, flagged = measured.setdefault(case.key, ([], []))
-        medians.append(case.median)
-        flagged.append(bool(case.flags))  # noisy, contended or throttled
-    cases = {
-        key: case_baseline(medians, flagged, window, minimum, min_change)
-        for key, (medians, flagged) in measured.items()
-    }
-    unsteady = sum(case.unsteady_left_out for case in cases.values())
-    if unsteady:
-        left_out.append(
-            f"{unsteady} case measurements flagged noisy, contended or throttled (a case keeps "
-            f"them only while it has fewer than {minimum} steady ones)"
-        )
-    baseline = HistoryBaseline(
-        RunView(
-            f"history ({len(chosen)} runs)",
-            load_any(store.folder / chosen[-1].file).environment,
-            {key: case.series for key, case in cases.items()},
-        ),
-        len(chosen),
-        left_out,
-        few=[key for key, case in cases.items() if case.few],
-        pending={key: case.pending for key, case in cases.items() if case.pending is not None},
-    )
-    return baseline
+    return chosen, left_out
 
 
 @dataclass(frozen=True)
